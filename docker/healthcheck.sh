@@ -1,0 +1,29 @@
+#!/bin/bash
+# Container health probe for jobd: GET /healthz on the port jobd listens on, exit 0 on a 200.
+#
+# Plain bash (its /dev/tcp) and coreutils' timeout, both already in debian:bookworm-slim, so the
+# image needs no curl or wget (which would add ~10 MB of libraries). It reads JOBD_LISTEN, so it
+# follows the port when the container runs with another listen address (e.g. podman
+# --network host with JOBD_LISTEN=127.0.0.1:PORT); a wildcard host is probed on loopback.
+#
+# Usage: jobd-healthcheck [HOST:PORT]    (default: $JOBD_LISTEN, else 127.0.0.1:8080)
+set -u
+
+listen=${1:-${JOBD_LISTEN:-127.0.0.1:8080}}
+port=${listen##*:}
+host=${listen%:*}
+host=${host#[}
+host=${host%]}
+case $host in
+  "" | 0.0.0.0 | "*") host=127.0.0.1 ;;
+  ::) host=::1 ;;
+esac
+
+# timeout bounds connect + request + read even if jobd accepts and never answers. Any failure
+# exits 1: Docker reserves 2, and timeout's 124 means nothing to it.
+timeout 3 bash -c '
+  exec 3<>"/dev/tcp/$1/$2" || exit 1
+  printf "GET /healthz HTTP/1.0\r\nHost: localhost\r\nConnection: close\r\n\r\n" >&3
+  IFS=" " read -r proto status _ <&3 || exit 1
+  [[ $proto == HTTP/1.* && $status == 200 ]] || { echo "healthz: ${proto:-no answer} ${status:-}" >&2; exit 1; }
+' healthcheck "$host" "$port" || exit 1

@@ -1,0 +1,62 @@
+// Declared parameters of a job kind: one model for built-in kinds and for the subprocess
+// kinds of the config file. It validates a job's `params` (naming the bad field by JSON
+// pointer), fills defaults, and renders the JSON Schema that GET /v1/kinds shows.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace jobd::proto {
+
+enum class ParamType { string, integer, number, boolean, enumeration };
+
+std::string_view to_string(ParamType type) noexcept;
+std::optional<ParamType> parse_param_type(std::string_view text) noexcept;
+
+struct ParamSpec {
+  std::string name;
+  ParamType type = ParamType::string;
+  std::string description;
+  bool required = false;
+  std::optional<nlohmann::json> default_value;
+  std::optional<double> minimum;      // integer, number
+  std::optional<double> maximum;      // integer, number
+  std::size_t max_length = 65536;     // string; always bounded
+  std::optional<std::string> pattern; // string: ECMAScript regex the whole value must match
+  std::vector<std::string> choices;   // enumeration
+
+  // Compiled `pattern`; set by compile(). Shared so specs stay cheap to copy.
+  std::shared_ptr<const std::regex> compiled;
+};
+
+struct ParamsSchema {
+  std::vector<ParamSpec> params;
+  // A free-form object: any JSON object is accepted as is (the `echo` kind).
+  bool free_form = false;
+  // Upper bound on the serialized size of free-form params.
+  std::size_t max_free_form_bytes = 1 << 20;
+};
+
+struct ParamError {
+  std::string pointer;  // e.g. "/params/n"
+  std::string message;
+};
+
+// Compiles every pattern. Throws std::invalid_argument naming the param on a bad regex:
+// schemas come from code or the operator's config, and a bad one must stop start-up.
+void compile(ParamsSchema& schema);
+
+// Validates `params` against the schema; on success returns them with defaults filled in.
+// Unknown fields are refused (a typo must not silently fall back to a default).
+std::variant<nlohmann::json, ParamError> validate_params(const ParamsSchema& schema,
+                                                         const nlohmann::json& params);
+
+// JSON Schema (draft 2020-12 subset) describing the params object.
+nlohmann::json to_json_schema(const ParamsSchema& schema);
+
+}  // namespace jobd::proto

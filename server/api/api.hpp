@@ -1,0 +1,49 @@
+// The HTTP API v1 (DESIGN §3): one function from request to response per route. Handlers never
+// touch a socket; the ones that wait (?wait=) are coroutines on the loop.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <functional>
+#include <string>
+
+#include "http/message.hpp"
+#include "http/router.hpp"
+
+namespace jobd::kinds {
+class KindRegistry;
+}
+namespace jobd::jobs {
+class Scheduler;
+}
+
+namespace jobd::api {
+
+struct ApiOptions {
+  std::chrono::milliseconds max_wait{std::chrono::seconds(60)};  // largest ?wait= accepted
+  std::size_t max_json_depth = 64;
+  std::size_t max_list_limit = 1000;  // largest ?limit= of GET /v1/jobs
+};
+
+class Api {
+ public:
+  Api(jobs::Scheduler& scheduler, const kinds::KindRegistry& kinds, ApiOptions options);
+
+  boost::asio::awaitable<http::Response> handle(http::Request request, http::RouteMatch match);
+  // The routes that never wait, answered without a coroutine frame.
+  http::Response handle_now(const http::Request& request, const http::RouteMatch& match);
+  static bool answers_now(http::Route route);
+
+ private:
+  boost::asio::awaitable<http::Response> submit(http::Request request);
+  boost::asio::awaitable<http::Response> get_job(http::Request request, std::string job_id);
+  http::Response cancel_job(std::string_view job_id);
+  http::Response list_jobs(const http::Request& request);
+  http::Response readiness() const;
+
+  jobs::Scheduler& scheduler_;
+  ApiOptions options_;
+  std::string kinds_body_;  // the catalog never changes after start-up: rendered once
+};
+
+}  // namespace jobd::api

@@ -1,0 +1,50 @@
+// Config: every setting of jobd, with its default. Each is a flag with an environment twin
+// (JOBD_<FLAG>); the table in README.md lists them.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "config/units.hpp"
+
+namespace jobd::config {
+
+using std::chrono::milliseconds;
+
+enum class LogFormat { text, json };
+
+struct Config {
+  ListenAddress listen{"127.0.0.1", 8080};
+  std::string port_file;  // written with the bound port once listening (tests use port 0)
+  std::size_t threads = 0;        // thread pool size; 0 = hardware threads
+  int thread_nice = 0;            // added niceness of pool threads
+  std::size_t queue_depth = 1024; // per executor: jobs waiting beyond the running ones
+  std::size_t loop_jobs = 10000;  // loop jobs in flight at once
+  std::uint64_t max_body = 1 << 20;
+  std::uint64_t max_header = 16 << 10;
+  std::size_t max_json_depth = 64;
+  milliseconds header_timeout{10'000};
+  milliseconds body_timeout{30'000};
+  milliseconds idle_timeout{60'000};
+  std::size_t max_connections = 10'000;
+  milliseconds drain_timeout{30'000};
+  milliseconds retention{3'600'000};
+  std::size_t max_jobs = 100'000;  // finished jobs kept
+  milliseconds default_timeout{300'000};
+  milliseconds max_timeout{3'600'000};
+  milliseconds max_wait{60'000};
+  std::string log_level = "info";
+  LogFormat log_format = LogFormat::text;
+  bool test_kinds = false;
+};
+
+// What parsing the command line gave: a config to run with, or an exit code (after --help,
+// --version, or a one-line error already printed to stderr).
+using ParseResult = std::variant<Config, int>;
+
+ParseResult parse_command_line(int argc, char** argv);
+
+}  // namespace jobd::config

@@ -1,0 +1,105 @@
+// The contract between the scheduler and the four executors.
+//
+// All calls in both directions happen on the loop thread. An executor that runs code elsewhere
+// (thread pool, worker process, subprocess) hands its outcome back with asio::post before it
+// calls the sink. Every job an executor accepts gets exactly one on_finished.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "exec/job_control.hpp"
+#include "jobd/proto/job.hpp"
+
+namespace jobd::kinds {
+struct Kind;
+}
+
+namespace jobd::exec {
+
+using JobSeq = std::uint64_t;
+
+// What an executor needs to run one job.
+struct JobTicket {
+  JobSeq seq = 0;
+  std::string job_id;
+  const kinds::Kind* kind = nullptr;
+  nlohmann::json params;
+  // Absolute deadline on the steady clock; time_point::max() when none.
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  std::shared_ptr<JobControl> control;
+};
+
+// How a job ended, as its executor saw it.
+struct Outcome {
+  proto::JobState state = proto::JobState::succeeded;
+  nlohmann::json result;
+  std::string error_type;
+  std::string error_message;
+  nlohmann::json details = nlohmann::json::object();  // merged into the job record
+};
+
+enum class StopReason { cancelled, timed_out, shutdown };
+
+// Receives executor news about jobs; implemented by the scheduler.
+class JobSink {
+ public:
+  virtual ~JobSink() = default;
+  virtual void on_started(JobSeq seq, nlohmann::json details) = 0;
+  virtual void on_progress(JobSeq seq, double fraction, std::string text) = 0;
+  virtual void on_finished(JobSeq seq, Outcome outcome) = 0;
+};
+
+struct ExecutorStats {
+  std::size_t queued = 0;    // accepted, not started
+  std::size_t running = 0;
+  std::size_t capacity = 0;  // queued + running allowed before 429
+  std::size_t workers = 0;   // threads or processes (0 for loop)
+};
+
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  virtual proto::Executor id() const = 0;
+  // Whether one more job fits now; a job is created only after this says yes, so a refused
+  // submission leaves nothing behind (the loop is single-threaded: nothing races in between).
+  virtual bool has_room() const = 0;
+  virtual void submit(JobTicket ticket) = 0;
+  // Stops a queued or running job. The executor finishes it with the matching state, at once or
+  // when it is really gone (a subprocess after its process group died), as it can.
+  virtual void stop(JobSeq seq, StopReason reason) = 0;
+  virtual ExecutorStats stats() const = 0;
+  // False while the executor cannot take work yet (worker processes starting).
+  virtual bool ready() const { return true; }
+  // Called once at shutdown after jobs were drained or stopped: release threads and processes.
+  virtual void shutdown() {}
+};
+
+// The final state and error type a stop reason leads to.
+inline proto::JobState state_for(StopReason reason) {
+  return reason == StopReason::timed_out ? proto::JobState::timed_out : proto::JobState::cancelled;
+}
+inline Outcome stopped_outcome(StopReason reason) {
+  Outcome outcome;
+  outcome.state = state_for(reason);
+  switch (reason) {
+    case StopReason::timed_out:
+      outcome.error_type = proto::job_error::timed_out;
+      outcome.error_message = "deadline exceeded";
+      break;
+    case StopReason::cancelled:
+      outcome.error_type = proto::job_error::cancelled;
+      outcome.error_message = "cancelled by request";
+      break;
+    case StopReason::shutdown:
+      outcome.error_type = proto::job_error::cancelled;
+      outcome.error_message = "cancelled at shutdown (drain timeout)";
+      break;
+  }
+  return outcome;
+}
+
+}  // namespace jobd::exec

@@ -1,0 +1,71 @@
+#include "exec/loop_executor.hpp"
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <exception>
+
+#include "kinds/kind.hpp"
+
+namespace jobd::exec {
+
+namespace asio = boost::asio;
+
+LoopExecutor::LoopExecutor(asio::any_io_executor loop, JobSink& sink, std::size_t capacity)
+    : loop_(std::move(loop)), sink_(sink), capacity_(capacity) {}
+
+void LoopExecutor::submit(JobTicket ticket) {
+  auto [it, inserted] = running_.emplace(ticket.seq, std::make_unique<Running>());
+  Running& running = *it->second;
+  const JobSeq seq = ticket.seq;
+  kinds::LoopContext ctx{loop_, {}};
+  if (ticket.control) {
+    ctx.progress = [this, seq, control = ticket.control](double fraction, std::string_view text) {
+      if (control->wants_progress.load(std::memory_order_relaxed)) {
+        sink_.on_progress(seq, fraction, std::string(text));
+      }
+    };
+  }
+  sink_.on_started(seq, nlohmann::json::object());
+  asio::co_spawn(
+      loop_, ticket.kind->run_on_loop(std::move(ticket.params), std::move(ctx)),
+      asio::bind_cancellation_slot(
+          running.cancel.slot(), [this, seq](std::exception_ptr error, kinds::KindResult result) {
+            auto node = running_.extract(seq);
+            if (node.empty() || node.mapped()->stopped) return;
+            Outcome outcome;
+            if (error) {
+              outcome.state = proto::JobState::failed;
+              outcome.error_type = proto::job_error::internal;
+              try {
+                std::rethrow_exception(error);
+              } catch (const std::exception& e) {
+                outcome.error_message = e.what();
+              } catch (...) {
+                outcome.error_message = "unknown exception";
+              }
+            } else if (result.ok) {
+              outcome.result = std::move(result.result);
+            } else {
+              outcome.state = proto::JobState::failed;
+              outcome.error_type = std::move(result.error_type);
+              outcome.error_message = std::move(result.error_message);
+            }
+            sink_.on_finished(seq, std::move(outcome));
+          }));
+}
+
+void LoopExecutor::stop(JobSeq seq, StopReason reason) {
+  auto it = running_.find(seq);
+  if (it == running_.end() || it->second->stopped) return;
+  it->second->stopped = true;
+  it->second->cancel.emit(asio::cancellation_type::terminal);
+  sink_.on_finished(seq, stopped_outcome(reason));
+}
+
+ExecutorStats LoopExecutor::stats() const {
+  std::size_t active = 0;
+  for (const auto& [seq, running] : running_) active += running->stopped ? 0 : 1;
+  return {0, active, capacity_, 0};
+}
+
+}  // namespace jobd::exec

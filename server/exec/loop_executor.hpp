@@ -1,0 +1,40 @@
+// `loop` executor: cooperative coroutines on the event loop itself (the asyncio model).
+// For I/O-shaped kinds only: a loop kind must never compute for more than ~100 µs between
+// two co_awaits. Cancellation is asio's: a terminal cancellation stops the kind at its next
+// co_await.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <memory>
+#include <unordered_map>
+
+#include "exec/executor.hpp"
+
+namespace jobd::exec {
+
+class LoopExecutor final : public Executor {
+ public:
+  LoopExecutor(boost::asio::any_io_executor loop, JobSink& sink, std::size_t capacity);
+
+  proto::Executor id() const override { return proto::Executor::loop; }
+  bool has_room() const override { return running_.size() < capacity_; }
+  void submit(JobTicket ticket) override;
+  void stop(JobSeq seq, StopReason reason) override;
+  ExecutorStats stats() const override;
+
+ private:
+  struct Running {
+    boost::asio::cancellation_signal cancel;
+    bool stopped = false;  // finished by stop(); the coroutine's own ending is then ignored
+  };
+
+  boost::asio::any_io_executor loop_;
+  JobSink& sink_;
+  std::size_t capacity_;
+  // The signal must outlive the coroutine bound to it, so an entry leaves only when the
+  // coroutine has completed, even after stop().
+  std::unordered_map<JobSeq, std::unique_ptr<Running>> running_;
+};
+
+}  // namespace jobd::exec

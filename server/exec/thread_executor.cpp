@@ -1,0 +1,94 @@
+#include "exec/thread_executor.hpp"
+
+#include <boost/asio/post.hpp>
+#include <exception>
+
+#include "kinds/kind.hpp"
+
+namespace jobd::exec {
+
+namespace asio = boost::asio;
+
+namespace {
+// Fewer progress hand-offs than this interval apart are dropped: a kind may report as often as
+// it likes without flooding the loop.
+constexpr auto kProgressInterval = std::chrono::milliseconds(50);
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+ThreadExecutor::ThreadExecutor(asio::any_io_executor loop, JobSink& sink, ThreadPoolOptions options)
+    : loop_(std::move(loop)), sink_(sink), pool_(options) {}
+
+ThreadExecutor::~ThreadExecutor() { pool_.shutdown(); }
+
+void ThreadExecutor::submit(JobTicket ticket) {
+  const JobSeq seq = ticket.seq;
+  active_.insert(seq);
+  // Runs on a pool thread: touches only the ticket it owns and its JobControl.
+  auto task = [this, seq, ticket = std::move(ticket)]() mutable {
+    const auto& control = ticket.control;
+    if (control->stop.stop_requested()) return;  // cancelled while queued: never runs
+    control->started_ns.store(now_ns(), std::memory_order_relaxed);
+    if (control->wants_progress.load(std::memory_order_relaxed)) {
+      asio::post(loop_, [this, seq] { sink_.on_started(seq, nlohmann::json::object()); });
+    }
+    auto last_report = std::chrono::steady_clock::time_point{};
+    kinds::CpuContext ctx{control->stop.get_token(),
+                          [&](double fraction, std::string_view text) {
+                            if (!control->wants_progress.load(std::memory_order_relaxed)) return;
+                            const auto now = std::chrono::steady_clock::now();
+                            if (now - last_report < kProgressInterval) return;
+                            last_report = now;
+                            asio::post(loop_, [this, seq, fraction, text = std::string(text)]() mutable {
+                              sink_.on_progress(seq, fraction, std::move(text));
+                            });
+                          }};
+    Outcome outcome;
+    try {
+      kinds::KindResult result = ticket.kind->run_on_cpu(ticket.params, ctx);
+      if (result.ok) {
+        outcome.result = std::move(result.result);
+      } else {
+        outcome.state = proto::JobState::failed;
+        outcome.error_type = std::move(result.error_type);
+        outcome.error_message = std::move(result.error_message);
+      }
+    } catch (const std::bad_alloc&) {
+      outcome.state = proto::JobState::failed;
+      outcome.error_type = proto::job_error::out_of_memory;
+      outcome.error_message = "allocation failed";
+    } catch (const std::exception& e) {
+      outcome.state = proto::JobState::failed;
+      outcome.error_type = proto::job_error::internal;
+      outcome.error_message = e.what();
+    }
+    asio::post(loop_, [this, seq, outcome = std::move(outcome)]() mutable {
+      if (active_.erase(seq) == 1) sink_.on_finished(seq, std::move(outcome));
+    });
+  };
+  if (!pool_.try_push(std::move(task))) {
+    // has_room() said yes on this same thread just before, and only pool threads shrink the
+    // queue; a refusal means the pool is shutting down.
+    active_.erase(seq);
+    Outcome outcome = stopped_outcome(StopReason::shutdown);
+    sink_.on_finished(seq, std::move(outcome));
+  }
+}
+
+void ThreadExecutor::stop(JobSeq seq, StopReason reason) {
+  if (active_.erase(seq) == 0) return;
+  // The JobControl is shared with the task; the scheduler requested stop on it already, but an
+  // executor must not rely on that.
+  sink_.on_finished(seq, stopped_outcome(reason));
+}
+
+ExecutorStats ThreadExecutor::stats() const {
+  return {pool_.queued(), pool_.busy(), pool_.capacity() + pool_.threads(), pool_.threads()};
+}
+
+}  // namespace jobd::exec

@@ -1,0 +1,83 @@
+#include "exec/thread_pool.hpp"
+
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace jobd::exec {
+
+ThreadPool::ThreadPool(ThreadPoolOptions options) : options_(options) {
+  threads_.reserve(options_.threads);
+  for (std::size_t i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { run_worker(); });
+}
+
+ThreadPool::~ThreadPool() { shutdown(); }
+
+bool ThreadPool::try_push(Task task) {
+  bool wake = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ || queue_.size() >= options_.queue_capacity) return false;
+    queue_.push_back(std::move(task));
+    queued_.store(queue_.size(), std::memory_order_relaxed);
+    wake = sleepers_ > 0;
+  }
+  if (wake) wake_.notify_one();
+  return true;
+}
+
+void ThreadPool::shutdown() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ && threads_.empty()) return;
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  for (auto& thread : threads_) {
+    if (thread.joinable()) thread.join();
+  }
+  threads_.clear();
+}
+
+bool ThreadPool::spin_for_work() const {
+  const auto until = std::chrono::steady_clock::now() + options_.spin;
+  while (std::chrono::steady_clock::now() < until) {
+    if (queued_.load(std::memory_order_relaxed) > 0) return true;
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#endif
+  }
+  return false;
+}
+
+void ThreadPool::run_worker() {
+  if (options_.nice != 0) {
+    // On Linux, PRIO_PROCESS with a thread id sets that thread's niceness alone.
+    setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), options_.nice);
+  }
+  for (;;) {
+    Task task;
+    {
+      std::unique_lock lock(mutex_);
+      if (queue_.empty() && !stopping_) {
+        lock.unlock();
+        spin_for_work();
+        lock.lock();
+        while (queue_.empty() && !stopping_) {
+          ++sleepers_;
+          wake_.wait(lock);
+          --sleepers_;
+        }
+      }
+      if (queue_.empty()) return;  // stopping, and nothing left to run
+      task = std::move(queue_.front());
+      queue_.pop_front();
+      queued_.store(queue_.size(), std::memory_order_relaxed);
+      busy_.fetch_add(1, std::memory_order_relaxed);
+    }
+    task();
+    busy_.fetch_sub(1, std::memory_order_relaxed);
+  }
+}
+
+}  // namespace jobd::exec

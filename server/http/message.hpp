@@ -1,0 +1,48 @@
+// The request and response that handlers see: plain values, no Beast, no sockets, so that the
+// API can be unit-tested and fuzzed without a network (STYLE: handlers are functions).
+#pragma once
+
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "jobd/proto/problem.hpp"
+
+namespace jobd::http {
+
+enum class Method { get, head, post, put, patch, delete_, options, other };
+
+std::string_view to_string(Method method) noexcept;
+
+struct Request {
+  Method method = Method::get;
+  std::string target;  // as received: path and query
+  std::string_view path() const;
+  std::string_view query() const;
+  std::string content_type;
+  std::string authorization;
+  std::string last_event_id;
+  std::string body;
+};
+
+struct Response {
+  unsigned status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  bool close = false;  // close the connection after this response
+
+  static Response json(unsigned status, const nlohmann::json& body);
+  static Response problem(const proto::Problem& problem);
+};
+
+// The first value of query parameter `name`, percent-decoded; nullopt when absent.
+// A value with a malformed escape comes back undecoded.
+std::optional<std::string> query_param(std::string_view query, std::string_view name);
+// Percent-decoding of a query component ('+' is a space); nullopt on a malformed escape.
+std::optional<std::string> percent_decode(std::string_view text);
+
+}  // namespace jobd::http

@@ -1,0 +1,331 @@
+#include "http/server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <ctime>
+#include <spdlog/spdlog.h>
+#include <unordered_set>
+
+#include "api/api.hpp"
+#include "http/router.hpp"
+
+namespace jobd::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+// After refusing a body (413), read and discard what the client still sends for a moment,
+// so that closing does not reset the connection before the client read the answer.
+constexpr std::size_t kLingerBytes = 1 << 20;
+constexpr auto kLingerTime = std::chrono::seconds(1);
+// Pause before accepting again after the process ran out of file descriptors.
+constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
+// Bytes asked from the socket when waiting for a new request.
+constexpr std::size_t kReadChunk = 16 * 1024;
+
+constexpr std::string_view kTooManyConnections =
+    "HTTP/1.1 503 Service Unavailable\r\n"
+    "Content-Type: application/problem+json\r\n"
+    "Retry-After: 1\r\n"
+    "Connection: close\r\n"
+    "Content-Length: 108\r\n\r\n"
+    R"({"type":"/problems/too-many-connections","title":"Too many connections","status":503,"detail":"try later"}  )";
+
+Method to_method(bhttp::verb verb) {
+  switch (verb) {
+    case bhttp::verb::get: return Method::get;
+    case bhttp::verb::head: return Method::head;
+    case bhttp::verb::post: return Method::post;
+    case bhttp::verb::put: return Method::put;
+    case bhttp::verb::patch: return Method::patch;
+    case bhttp::verb::delete_: return Method::delete_;
+    case bhttp::verb::options: return Method::options;
+    default: return Method::other;
+  }
+}
+
+// The Date header, formatted once per second.
+std::string_view http_date() {
+  static thread_local std::time_t cached_second = 0;
+  static thread_local char text[40];
+  const std::time_t now = std::time(nullptr);
+  if (now != cached_second) {
+    cached_second = now;
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    std::strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &utc);
+  }
+  return text;
+}
+
+}  // namespace
+
+struct HttpServer::Impl {
+  // A live connection, so that shutdown can close the idle ones.
+  struct Connection {
+    beast::tcp_stream* stream = nullptr;
+    bool idle = true;
+  };
+
+  asio::io_context& loop;
+  api::Api& api;
+  ServerLimits limits;
+  tcp::acceptor acceptor;
+  std::unordered_set<Connection*> connections;
+  bool closing = false;
+  std::function<void(const RequestRecord&)> observer;
+
+  Impl(asio::io_context& io, api::Api& handlers, ServerLimits server_limits)
+      : loop(io), api(handlers), limits(server_limits), acceptor(io) {}
+
+  asio::awaitable<void> accept_loop();
+  asio::awaitable<void> session(tcp::socket socket);
+  asio::awaitable<bool> write(beast::tcp_stream& stream, Response& response, bool head,
+                              bool keep_alive, unsigned version);
+  asio::awaitable<void> refuse(beast::tcp_stream& stream, const proto::Problem& problem,
+                               unsigned version, bool linger);
+};
+
+HttpServer::HttpServer(asio::io_context& loop, api::Api& api, ServerLimits limits)
+    : impl_(std::make_unique<Impl>(loop, api, limits)) {}
+
+HttpServer::~HttpServer() = default;
+
+std::uint16_t HttpServer::listen(const config::ListenAddress& address) {
+  const tcp::endpoint endpoint(asio::ip::make_address(address.host), address.port);
+  auto& acceptor = impl_->acceptor;
+  acceptor.open(endpoint.protocol());
+  acceptor.set_option(asio::socket_base::reuse_address(true));
+  acceptor.bind(endpoint);
+  acceptor.listen(asio::socket_base::max_listen_connections);
+  return acceptor.local_endpoint().port();
+}
+
+void HttpServer::start() {
+  asio::co_spawn(impl_->loop, impl_->accept_loop(), [](std::exception_ptr error) {
+    if (!error) return;
+    try {
+      std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+      spdlog::critical("accept loop ended: {}", e.what());
+    }
+  });
+}
+
+void HttpServer::stop_accepting() {
+  boost::system::error_code ignored;
+  impl_->acceptor.close(ignored);
+}
+
+void HttpServer::close_connections() {
+  impl_->closing = true;
+  for (auto* connection : impl_->connections) {
+    if (connection->idle) connection->stream->cancel();
+  }
+}
+
+std::size_t HttpServer::connections() const { return impl_->connections.size(); }
+
+void HttpServer::on_request(std::function<void(const RequestRecord&)> observer) {
+  impl_->observer = std::move(observer);
+}
+
+asio::awaitable<void> HttpServer::Impl::accept_loop() {
+  for (;;) {
+    auto [error, socket] = co_await acceptor.async_accept(use_tuple);
+    if (error == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+    if (error) {
+      // EMFILE and friends: the connection stays in the backlog; try again shortly instead of
+      // spinning on the same error.
+      spdlog::warn("accept failed: {}", error.message());
+      asio::steady_timer pause(loop, kAcceptBackoff);
+      co_await pause.async_wait(use_tuple);
+      continue;
+    }
+    if (connections.size() >= limits.max_connections) {
+      // Refuse with a canned answer, without a coroutine: under a flood this must stay cheap.
+      boost::system::error_code ignored;
+      socket.non_blocking(true, ignored);
+      socket.write_some(asio::buffer(kTooManyConnections), ignored);
+      socket.shutdown(tcp::socket::shutdown_both, ignored);
+      socket.close(ignored);
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true));
+    asio::co_spawn(loop, session(std::move(socket)), [](std::exception_ptr failure) {
+      if (!failure) return;
+      try {
+        std::rethrow_exception(failure);
+      } catch (const std::exception& e) {
+        spdlog::error("connection ended by an exception: {}", e.what());
+      }
+    });
+  }
+}
+
+asio::awaitable<bool> HttpServer::Impl::write(beast::tcp_stream& stream, Response& response, bool head,
+                                              bool keep_alive, unsigned version) {
+  bhttp::response<bhttp::string_body> message{static_cast<bhttp::status>(response.status), version};
+  message.set(bhttp::field::server, "jobd");
+  message.set(bhttp::field::date, http_date());
+  message.set(bhttp::field::content_type, response.content_type);
+  for (auto& [name, value] : response.headers) message.set(name, value);
+  message.keep_alive(keep_alive);
+  message.content_length(response.body.size());
+  if (!head) message.body() = std::move(response.body);
+  stream.expires_after(limits.idle_timeout);
+  auto [error, bytes] = co_await bhttp::async_write(stream, message, use_tuple);
+  co_return !error;
+}
+
+asio::awaitable<void> HttpServer::Impl::refuse(beast::tcp_stream& stream, const proto::Problem& problem,
+                                               unsigned version, bool linger) {
+  Response response = Response::problem(problem);
+  if (observer) observer({"-", "-", "refused", response.status, response.body.size(), {}});
+  if (!co_await write(stream, response, false, false, version)) co_return;
+  boost::system::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  if (!linger) co_return;
+  std::vector<char> sink(kReadChunk);
+  std::size_t discarded = 0;
+  stream.expires_after(kLingerTime);
+  while (discarded < kLingerBytes) {
+    auto [error, n] = co_await stream.async_read_some(asio::buffer(sink), use_tuple);
+    if (error) break;
+    discarded += n;
+  }
+}
+
+asio::awaitable<void> HttpServer::Impl::session(tcp::socket socket) {
+  beast::tcp_stream stream(std::move(socket));
+  Connection self{&stream, true};
+  connections.insert(&self);
+  struct Unregister {
+    std::unordered_set<Connection*>& set;
+    Connection* connection;
+    ~Unregister() { set.erase(connection); }
+  } unregister{connections, &self};
+
+  beast::flat_buffer buffer;
+  while (!closing) {
+    // Waiting for a request: bounded by the idle timeout. The request's headers, once begun,
+    // by the (shorter) header timeout, so a slow client cannot hold a connection forever.
+    self.idle = true;
+    if (buffer.size() == 0) {
+      stream.expires_after(limits.idle_timeout);
+      auto [error, n] = co_await stream.async_read_some(buffer.prepare(kReadChunk), use_tuple);
+      if (error) break;
+      buffer.commit(n);
+    }
+    self.idle = false;
+    const auto started = std::chrono::steady_clock::now();
+
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(std::min<std::uint64_t>(limits.max_header, UINT32_MAX)));
+    parser.body_limit(limits.max_body);
+    stream.expires_after(limits.header_timeout);
+    auto [header_error, header_bytes] = co_await bhttp::async_read_header(stream, buffer, parser, use_tuple);
+    if (header_error == bhttp::error::header_limit) {
+      co_await refuse(stream, {proto::problems::headers_too_large,
+                               "request headers exceed " + std::to_string(limits.max_header) + " bytes (--max-header)",
+                               std::nullopt, std::nullopt}, 11, true);
+      break;
+    }
+    if (header_error == beast::error::timeout || header_error == bhttp::error::end_of_stream ||
+        header_error == asio::error::eof || header_error == asio::error::operation_aborted ||
+        header_error == asio::error::connection_reset) {
+      break;
+    }
+    if (header_error) {
+      co_await refuse(stream, {proto::problems::bad_request, header_error.message(), std::nullopt, std::nullopt},
+                      11, false);
+      break;
+    }
+    const auto& header = parser.get();
+    const unsigned version = header.version() == 10 ? 10 : 11;
+    if (header.version() != 10 && header.version() != 11) {
+      co_await refuse(stream, {proto::problems::http_version, "this server speaks HTTP/1.1", std::nullopt, std::nullopt},
+                      11, false);
+      break;
+    }
+    // Refuse an announced oversize body before reading a byte of it.
+    if (auto length = parser.content_length(); length && *length > limits.max_body) {
+      co_await refuse(stream, {proto::problems::body_too_large,
+                               "body of " + std::to_string(*length) + " bytes exceeds " +
+                                   std::to_string(limits.max_body) + " (--max-body)",
+                               std::nullopt, std::nullopt}, version, true);
+      break;
+    }
+    if (!parser.is_done()) {
+      if (beast::iequals(header[bhttp::field::expect], "100-continue")) {
+        bhttp::response<bhttp::empty_body> proceed{bhttp::status::continue_, version};
+        stream.expires_after(limits.body_timeout);
+        auto [error, n] = co_await bhttp::async_write(stream, proceed, use_tuple);
+        if (error) break;
+      }
+      stream.expires_after(limits.body_timeout);
+      auto [body_error, body_bytes] = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
+      if (body_error == bhttp::error::body_limit) {
+        co_await refuse(stream, {proto::problems::body_too_large,
+                                 "body exceeds " + std::to_string(limits.max_body) + " bytes (--max-body)",
+                                 std::nullopt, std::nullopt}, version, true);
+        break;
+      }
+      if (body_error == beast::error::timeout || body_error == asio::error::eof ||
+          body_error == bhttp::error::partial_message || body_error == asio::error::operation_aborted) {
+        break;
+      }
+      if (body_error) {
+        co_await refuse(stream, {proto::problems::bad_request, body_error.message(), std::nullopt, std::nullopt},
+                        version, false);
+        break;
+      }
+    }
+
+    auto message = parser.release();
+    Request request;
+    request.method = to_method(message.method());
+    request.target = std::string(message.target());
+    request.content_type = std::string(message[bhttp::field::content_type]);
+    request.authorization = std::string(message[bhttp::field::authorization]);
+    request.last_event_id = std::string(message["Last-Event-ID"]);
+    request.body = std::move(message.body());
+    const bool keep_alive = message.keep_alive();
+    const bool head = request.method == Method::head;
+
+    const RouteMatch match = match_route(request.method, request.path());
+    // (No co_await inside a conditional expression: GCC 12 miscompiles that in coroutines.)
+    Response response;
+    if (api::Api::answers_now(match.route)) {
+      response = api.handle_now(request, match);
+    } else {
+      response = co_await api.handle(request, match);
+    }
+    const unsigned status = response.status;
+    const std::size_t body_size = response.body.size();
+    const bool again = keep_alive && !response.close && !closing;
+    const bool written = co_await write(stream, response, head, again, version);
+    if (observer) {
+      observer({to_string(request.method), request.target, match.name, status, body_size,
+                std::chrono::steady_clock::now() - started});
+    }
+    if (!written || !again) break;
+  }
+  boost::system::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+}  // namespace jobd::http

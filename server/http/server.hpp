@@ -1,0 +1,67 @@
+// HttpServer: the listener and one coroutine per connection (Beast, HTTP/1.1 keep-alive,
+// pipelined requests answered in order). It enforces the connection-level limits (header and
+// body size, timeouts, connection count) and hands each request to the Api. The Asio/Beast
+// machinery stays in server.cpp: this header is cheap to include.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string_view>
+
+#include "config/units.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+namespace jobd::api {
+class Api;
+}
+
+namespace jobd::http {
+
+struct ServerLimits {
+  std::uint64_t max_body = 1 << 20;
+  std::uint64_t max_header = 16 << 10;
+  std::chrono::milliseconds header_timeout{10'000};
+  std::chrono::milliseconds body_timeout{30'000};
+  std::chrono::milliseconds idle_timeout{60'000};
+  std::size_t max_connections = 10'000;
+};
+
+// One line of the access log / one sample of request metrics.
+struct RequestRecord {
+  std::string_view method;
+  std::string_view target;
+  std::string_view route;  // route template, e.g. /v1/jobs/{id}
+  unsigned status = 0;
+  std::size_t body_bytes = 0;
+  std::chrono::nanoseconds duration{0};
+};
+
+class HttpServer {
+ public:
+  HttpServer(boost::asio::io_context& loop, api::Api& api, ServerLimits limits);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds and listens; returns the bound port. Throws std::system_error when it cannot.
+  std::uint16_t listen(const config::ListenAddress& address);
+  // Starts accepting connections (on the loop).
+  void start();
+  // Shutdown, step 1: close the listening socket.
+  void stop_accepting();
+  // Shutdown, step 2: close idle keep-alive connections now and busy ones after their response.
+  void close_connections();
+  std::size_t connections() const;
+  // Called after each response; for metrics and the access log.
+  void on_request(std::function<void(const RequestRecord&)> observer);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace jobd::http

@@ -1,0 +1,181 @@
+#include "jobs/scheduler.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "kinds/kind.hpp"
+
+namespace jobd::jobs {
+
+namespace asio = boost::asio;
+using proto::Problem;
+namespace problems = proto::problems;
+
+Scheduler::Scheduler(asio::any_io_executor loop, JobTable& table, const kinds::KindRegistry& kinds,
+                     SchedulerOptions options)
+    : loop_(std::move(loop)), table_(table), kinds_(kinds), options_(options) {}
+
+Scheduler::~Scheduler() = default;
+
+void Scheduler::add_executor(std::unique_ptr<exec::Executor> executor) {
+  const auto index = static_cast<std::size_t>(executor->id());
+  executors_[index] = std::move(executor);
+}
+
+exec::Executor* Scheduler::executor(proto::Executor id) const {
+  return executors_[static_cast<std::size_t>(id)].get();
+}
+
+std::variant<Submitted, Problem> Scheduler::submit(proto::JobSpec spec) {
+  if (draining_) {
+    return Problem{problems::draining, "jobd is shutting down and accepts no new jobs", std::nullopt,
+                   options_.retry_after_s};
+  }
+  const kinds::Kind* kind = kinds_.find(spec.kind);
+  if (kind == nullptr) {
+    return Problem{problems::unknown_kind, "no kind named '" + spec.kind + "' (see GET /v1/kinds)",
+                   "/kind", std::nullopt};
+  }
+  const proto::Executor executor_id = spec.executor.value_or(kind->default_executor());
+  exec::Executor* executor = this->executor(executor_id);
+  if (!kind->allows(executor_id) || executor == nullptr) {
+    std::string allowed;
+    for (auto e : kind->executors) {
+      if (this->executor(e)) allowed += (allowed.empty() ? "" : ", ") + std::string(proto::to_string(e));
+    }
+    return Problem{problems::executor_not_allowed,
+                   "kind '" + kind->name + "' runs on: " + allowed, "/executor", std::nullopt};
+  }
+  auto validated = proto::validate_params(kind->params, spec.params);
+  if (auto* error = std::get_if<proto::ParamError>(&validated)) {
+    return Problem{problems::invalid_params, error->message, error->pointer, std::nullopt};
+  }
+  auto params = std::get<nlohmann::json>(std::move(validated));
+  const std::chrono::milliseconds timeout =
+      spec.timeout_ms ? std::chrono::milliseconds(*spec.timeout_ms) : options_.default_timeout;
+  if (timeout > options_.max_timeout) {
+    return Problem{problems::invalid_request,
+                   "must be <= " + std::to_string(options_.max_timeout.count()) + " (--max-timeout)",
+                   "/timeout_ms", std::nullopt};
+  }
+  if (spec.idempotency_key) {
+    // The same key names the same job: a retried submission must not run the work twice.
+    if (Job* earlier = table_.find_by_idempotency_key(*spec.idempotency_key)) {
+      if (earlier->kind != kind || earlier->executor != executor_id || earlier->params != params) {
+        return Problem{problems::idempotency_conflict,
+                       "idempotency key was used for job " + earlier->id + " with another request",
+                       "/idempotency_key", std::nullopt};
+      }
+      return Submitted{earlier, true};
+    }
+  }
+  if (!executor->has_room()) {
+    return Problem{problems::queue_full,
+                   "the " + std::string(proto::to_string(executor_id)) +
+                       " executor's queue is full (--queue-depth); retry later",
+                   std::nullopt, options_.retry_after_s};
+  }
+  Job& job = table_.create(*kind, executor_id, std::move(params), timeout,
+                           std::move(spec.idempotency_key), Clock::now());
+  arm_deadline(job);
+  exec::JobTicket ticket{job.seq, job.id, kind, job.params,
+                         std::chrono::steady_clock::now() + timeout, job.control};
+  executor->submit(std::move(ticket));
+  return Submitted{&job, false};
+}
+
+void Scheduler::arm_deadline(Job& job) {
+  auto [it, inserted] = deadlines_.try_emplace(job.seq, loop_, job.timeout);
+  it->second.async_wait([this, seq = job.seq](boost::system::error_code error) {
+    if (error) return;  // cancelled: the job finished first
+    deadlines_.erase(seq);
+    if (Job* expired = table_.get(seq); expired && !proto::is_final(expired->state)) {
+      stop(*expired, exec::StopReason::timed_out);
+    }
+  });
+}
+
+std::variant<Job*, Problem> Scheduler::cancel(std::string_view id) {
+  Job* job = table_.get(id);
+  if (job == nullptr) return Problem{problems::job_not_found, "no job with that id", std::nullopt, std::nullopt};
+  if (proto::is_final(job->state)) {
+    return Problem{problems::job_finished,
+                   "job is already " + std::string(proto::to_string(job->state)), std::nullopt,
+                   std::nullopt};
+  }
+  stop(*job, exec::StopReason::cancelled);
+  return job;
+}
+
+void Scheduler::stop(Job& job, exec::StopReason reason) {
+  job.control->stop.request_stop();
+  if (exec::Executor* executor = this->executor(job.executor)) executor->stop(job.seq, reason);
+}
+
+void Scheduler::stop_all(exec::StopReason reason) {
+  std::vector<JobSeq> active;
+  for (const Job* job : table_.list({.limit = SIZE_MAX}).jobs) {
+    if (!proto::is_final(job->state)) active.push_back(job->seq);
+  }
+  for (JobSeq seq : active) {
+    if (Job* job = table_.get(seq); job && !proto::is_final(job->state)) stop(*job, reason);
+  }
+}
+
+void Scheduler::shutdown_executors() {
+  for (auto& executor : executors_) {
+    if (executor) executor->shutdown();
+  }
+}
+
+bool Scheduler::ready() const {
+  if (draining_) return false;
+  for (const auto& executor : executors_) {
+    if (executor && !executor->ready()) return false;
+  }
+  return true;
+}
+
+asio::awaitable<std::optional<nlohmann::json>> Scheduler::wait_final(
+    JobSeq seq, std::chrono::steady_clock::time_point until) {
+  Job* job = table_.get(seq);
+  if (job == nullptr) co_return std::nullopt;
+  if (proto::is_final(job->state)) co_return to_json(*job);
+  std::optional<nlohmann::json> record;
+  asio::steady_timer timer(loop_, until);
+  // The observer wakes this coroutine by cancelling its timer; it is removed before the
+  // coroutine (and the timer) can go away.
+  const WatchId watch = table_.watch(seq, [&timer, &record](const Job& done, JobChange change) {
+    if (change != JobChange::finished) return;
+    record = to_json(done);
+    timer.cancel();
+  });
+  co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  table_.unwatch(seq, watch);
+  co_return record;
+}
+
+void Scheduler::on_started(JobSeq seq, nlohmann::json details) {
+  Job* job = table_.get(seq);
+  if (job == nullptr || proto::is_final(job->state)) return;
+  for (auto& [key, value] : details.items()) job->details[key] = std::move(value);
+  table_.mark_running(*job, Clock::now());
+}
+
+void Scheduler::on_progress(JobSeq seq, double fraction, std::string /*text*/) {
+  if (Job* job = table_.get(seq)) table_.report_progress(*job, fraction);
+}
+
+void Scheduler::on_finished(JobSeq seq, exec::Outcome outcome) {
+  deadlines_.erase(seq);  // cancels a pending deadline wait
+  Job* job = table_.get(seq);
+  if (job == nullptr || proto::is_final(job->state)) return;
+  for (auto& [key, value] : outcome.details.items()) job->details[key] = std::move(value);
+  std::optional<JobError> error;
+  if (outcome.state != proto::JobState::succeeded) {
+    error = JobError{std::move(outcome.error_type), std::move(outcome.error_message)};
+  }
+  table_.finish(*job, outcome.state, std::move(outcome.result), std::move(error), Clock::now());
+}
+
+}  // namespace jobd::jobs

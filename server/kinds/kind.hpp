@@ -1,0 +1,88 @@
+// A job kind: what it is called, what params it takes, where it may run and the code that runs
+// it. Adding a kind is one file that returns a Kind and one line in builtin.cpp.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "jobd/proto/job.hpp"
+#include "jobd/proto/params.hpp"
+
+namespace jobd::kinds {
+
+// What a kind's code returns: a result, or an error with a stable type.
+struct KindResult {
+  bool ok = true;
+  nlohmann::json result;
+  std::string error_type;
+  std::string error_message;
+
+  static KindResult success(nlohmann::json value) { return {true, std::move(value), {}, {}}; }
+  static KindResult failure(std::string type, std::string message) {
+    return {false, nullptr, std::move(type), std::move(message)};
+  }
+};
+
+// Progress reporting; cheap to call often (implementations rate-limit and drop when nobody
+// listens). May be called from any thread.
+using ProgressFn = std::function<void(double fraction, std::string_view text)>;
+
+// Context of CPU-bound code (thread pool or worker process): poll `stop` to be cancellable.
+struct CpuContext {
+  std::stop_token stop;
+  ProgressFn progress;
+};
+
+// Context of cooperative code on the event loop: asio cancellation stops it at its next
+// co_await; `executor` is the loop's.
+struct LoopContext {
+  boost::asio::any_io_executor executor;
+  ProgressFn progress;
+};
+
+using CpuHandler = std::function<KindResult(const nlohmann::json& params, CpuContext& ctx)>;
+using LoopHandler =
+    std::function<boost::asio::awaitable<KindResult>(nlohmann::json params, LoopContext ctx)>;
+
+struct CommandSpec;  // a subprocess kind's program and argv rules (exec/subprocess)
+
+struct Kind {
+  std::string name;
+  std::string description;
+  proto::ParamsSchema params;
+  // Executors this kind may run on; the first is its default.
+  std::vector<proto::Executor> executors;
+  // How cancellation reaches running code, shown in the catalog so users know what DELETE does.
+  std::string cancellation;
+  LoopHandler run_on_loop;                    // for Executor::loop
+  CpuHandler run_on_cpu;                      // for Executor::thread and Executor::process
+  std::shared_ptr<const CommandSpec> command; // for Executor::subprocess
+  bool test_only = false;                     // registered only with --test-kinds
+
+  bool allows(proto::Executor executor) const;
+  proto::Executor default_executor() const { return executors.front(); }
+};
+
+class KindRegistry {
+ public:
+  // Throws std::invalid_argument on a duplicate name or a kind without a runnable executor.
+  void add(Kind kind);
+  const Kind* find(std::string_view name) const;
+  const std::vector<std::unique_ptr<Kind>>& all() const { return kinds_; }
+  // The catalog entry of GET /v1/kinds.
+  static nlohmann::json describe(const Kind& kind);
+
+ private:
+  std::vector<std::unique_ptr<Kind>> kinds_;  // stable addresses: jobs point at their kind
+};
+
+// Registers the built-in kinds (and the fault-injection kinds when `test_kinds`).
+void register_builtin_kinds(KindRegistry& registry, bool test_kinds);
+
+}  // namespace jobd::kinds

@@ -1,0 +1,55 @@
+// Fault-injection kinds, registered only with --test-kinds. They let tests prove what jobd does
+// when a job misbehaves: ignores cancellation, fails, (on process) crashes or exhausts memory.
+#include <chrono>
+
+#include "kinds/builtin.hpp"
+
+namespace jobd::kinds {
+
+inline constexpr std::int64_t kMaxSpinMs = 600'000;
+
+Kind make_spin_kind() {
+  Kind kind;
+  kind.name = "spin";
+  kind.description = "Burns CPU for `ms` milliseconds and ignores cancellation (test kind).";
+  kind.params.params = {{.name = "ms",
+                         .type = proto::ParamType::integer,
+                         .required = true,
+                         .minimum = 0,
+                         .maximum = static_cast<double>(kMaxSpinMs)}};
+  kind.executors = {proto::Executor::thread, proto::Executor::process};
+  kind.cancellation = "none on thread (runs to the end); kill on process";
+  kind.test_only = true;
+  kind.run_on_cpu = [](const nlohmann::json& params, CpuContext&) {
+    const auto until = std::chrono::steady_clock::now() +
+                       std::chrono::milliseconds(params.at("ms").get<std::int64_t>());
+    std::uint64_t spins = 0;
+    while (std::chrono::steady_clock::now() < until) ++spins;
+    return KindResult::success({{"spins", spins}});
+  };
+  return kind;
+}
+
+Kind make_fail_kind() {
+  Kind kind;
+  kind.name = "fail";
+  kind.description = "Fails with `message` (test kind).";
+  kind.params.params = {{.name = "message",
+                         .type = proto::ParamType::string,
+                         .default_value = "requested failure",
+                         .max_length = 4096}};
+  kind.executors = {proto::Executor::thread, proto::Executor::loop, proto::Executor::process};
+  kind.cancellation = "immediate";
+  kind.test_only = true;
+  kind.run_on_cpu = [](const nlohmann::json& params, CpuContext&) {
+    return KindResult::failure(std::string(proto::job_error::kind_failed),
+                               params.at("message").get<std::string>());
+  };
+  kind.run_on_loop = [](nlohmann::json params, LoopContext) -> boost::asio::awaitable<KindResult> {
+    co_return KindResult::failure(std::string(proto::job_error::kind_failed),
+                                  params.at("message").get<std::string>());
+  };
+  return kind;
+}
+
+}  // namespace jobd::kinds
