@@ -27,8 +27,8 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 namespace {
 
-// After refusing a body (413), read and discard what the client still sends for a moment,
-// so that closing does not reset the connection before the client read the answer.
+// After refusing a request, read and discard what the client still sends for a moment: closing
+// a socket with unread input resets the connection, and the client may lose the answer.
 constexpr std::size_t kLingerBytes = 1 << 20;
 constexpr auto kLingerTime = std::chrono::seconds(1);
 // Pause before accepting again after the process ran out of file descriptors.
@@ -96,7 +96,7 @@ struct HttpServer::Impl {
   asio::awaitable<bool> write(beast::tcp_stream& stream, Response& response, bool head,
                               bool keep_alive, unsigned version);
   asio::awaitable<void> refuse(beast::tcp_stream& stream, const proto::Problem& problem,
-                               unsigned version, bool linger);
+                               unsigned version);
 };
 
 HttpServer::HttpServer(asio::io_context& loop, api::Api& api, ServerLimits limits)
@@ -192,13 +192,12 @@ asio::awaitable<bool> HttpServer::Impl::write(beast::tcp_stream& stream, Respons
 }
 
 asio::awaitable<void> HttpServer::Impl::refuse(beast::tcp_stream& stream, const proto::Problem& problem,
-                                               unsigned version, bool linger) {
+                                               unsigned version) {
   Response response = Response::problem(problem);
   if (observer) observer({"-", "-", "refused", response.status, response.body.size(), {}});
   if (!co_await write(stream, response, false, false, version)) co_return;
   boost::system::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  if (!linger) co_return;
   std::vector<char> sink(kReadChunk);
   std::size_t discarded = 0;
   stream.expires_after(kLingerTime);
@@ -236,41 +235,49 @@ asio::awaitable<void> HttpServer::Impl::session(tcp::socket socket) {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(std::min<std::uint64_t>(limits.max_header, UINT32_MAX)));
     parser.body_limit(limits.max_body);
-    stream.expires_after(limits.header_timeout);
-    auto [header_error, header_bytes] = co_await bhttp::async_read_header(stream, buffer, parser, use_tuple);
-    if (header_error == bhttp::error::header_limit) {
-      co_await refuse(stream, {proto::problems::headers_too_large,
-                               "request headers exceed " + std::to_string(limits.max_header) + " bytes (--max-header)",
-                               std::nullopt, std::nullopt}, 11, true);
+    // Why this request is refused, if it is. The refusal is awaited in one place, with the
+    // problem as a named local: GCC 12 mishandles non-trivial temporaries in a co_await
+    // expression.
+    std::optional<proto::Problem> refusal;
+    unsigned version = 11;
+    // HTTP/2 with prior knowledge opens with this preface; Beast would call it a bad version.
+    constexpr std::string_view kHttp2Preface = "PRI * HTTP/2";
+    const std::string_view opening(static_cast<const char*>(buffer.data().data()),
+                                   std::min(buffer.size(), kHttp2Preface.size()));
+    if (opening == kHttp2Preface) {
+      proto::Problem h2{proto::problems::http_version, "HTTP/2 is not served; use HTTP/1.1", std::nullopt,
+                        std::nullopt};
+      co_await refuse(stream, h2, 11);
       break;
     }
+    stream.expires_after(limits.header_timeout);
+    auto [header_error, header_bytes] = co_await bhttp::async_read_header(stream, buffer, parser, use_tuple);
     if (header_error == beast::error::timeout || header_error == bhttp::error::end_of_stream ||
         header_error == asio::error::eof || header_error == asio::error::operation_aborted ||
         header_error == asio::error::connection_reset) {
       break;
     }
-    if (header_error) {
-      co_await refuse(stream, {proto::problems::bad_request, header_error.message(), std::nullopt, std::nullopt},
-                      11, false);
-      break;
+    if (header_error == bhttp::error::body_limit) {
+      // Beast checks Content-Length against the body limit as soon as the header is parsed,
+      // so an announced oversize body is refused before a byte of it is read.
+      refusal = proto::Problem{proto::problems::body_too_large,
+                               "body exceeds " + std::to_string(limits.max_body) + " bytes (--max-body)",
+                               std::nullopt, std::nullopt};
+    } else if (header_error == bhttp::error::header_limit) {
+      refusal = proto::Problem{proto::problems::headers_too_large,
+                               "request headers exceed " + std::to_string(limits.max_header) +
+                                   " bytes (--max-header)",
+                               std::nullopt, std::nullopt};
+    } else if (header_error) {
+      refusal = proto::Problem{proto::problems::bad_request, header_error.message(), std::nullopt, std::nullopt};
+    } else if (parser.get().version() != 10 && parser.get().version() != 11) {
+      refusal = proto::Problem{proto::problems::http_version, "this server speaks HTTP/1.1", std::nullopt,
+                               std::nullopt};
+    } else {
+      version = parser.get().version();
     }
-    const auto& header = parser.get();
-    const unsigned version = header.version() == 10 ? 10 : 11;
-    if (header.version() != 10 && header.version() != 11) {
-      co_await refuse(stream, {proto::problems::http_version, "this server speaks HTTP/1.1", std::nullopt, std::nullopt},
-                      11, false);
-      break;
-    }
-    // Refuse an announced oversize body before reading a byte of it.
-    if (auto length = parser.content_length(); length && *length > limits.max_body) {
-      co_await refuse(stream, {proto::problems::body_too_large,
-                               "body of " + std::to_string(*length) + " bytes exceeds " +
-                                   std::to_string(limits.max_body) + " (--max-body)",
-                               std::nullopt, std::nullopt}, version, true);
-      break;
-    }
-    if (!parser.is_done()) {
-      if (beast::iequals(header[bhttp::field::expect], "100-continue")) {
+    if (!refusal && !parser.is_done()) {
+      if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
         bhttp::response<bhttp::empty_body> proceed{bhttp::status::continue_, version};
         stream.expires_after(limits.body_timeout);
         auto [error, n] = co_await bhttp::async_write(stream, proceed, use_tuple);
@@ -278,21 +285,22 @@ asio::awaitable<void> HttpServer::Impl::session(tcp::socket socket) {
       }
       stream.expires_after(limits.body_timeout);
       auto [body_error, body_bytes] = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
-      if (body_error == bhttp::error::body_limit) {
-        co_await refuse(stream, {proto::problems::body_too_large,
-                                 "body exceeds " + std::to_string(limits.max_body) + " bytes (--max-body)",
-                                 std::nullopt, std::nullopt}, version, true);
-        break;
-      }
       if (body_error == beast::error::timeout || body_error == asio::error::eof ||
-          body_error == bhttp::error::partial_message || body_error == asio::error::operation_aborted) {
+          body_error == bhttp::error::partial_message || body_error == asio::error::operation_aborted ||
+          body_error == asio::error::connection_reset) {
         break;
       }
-      if (body_error) {
-        co_await refuse(stream, {proto::problems::bad_request, body_error.message(), std::nullopt, std::nullopt},
-                        version, false);
-        break;
+      if (body_error == bhttp::error::body_limit) {
+        refusal = proto::Problem{proto::problems::body_too_large,
+                                 "body exceeds " + std::to_string(limits.max_body) + " bytes (--max-body)",
+                                 std::nullopt, std::nullopt};
+      } else if (body_error) {
+        refusal = proto::Problem{proto::problems::bad_request, body_error.message(), std::nullopt, std::nullopt};
       }
+    }
+    if (refusal) {
+      co_await refuse(stream, *refusal, version);
+      break;
     }
 
     auto message = parser.release();

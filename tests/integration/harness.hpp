@@ -1,0 +1,104 @@
+// Test harness of the integration tests: starts the real jobd binary on an ephemeral port of
+// 127.0.0.1, talks HTTP/1.1 to it over plain sockets, and always stops it by PID (SIGKILL in
+// the destructor if it still runs; the child also dies with the test through PR_SET_PDEATHSIG).
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace jobd::testing {
+
+using namespace std::chrono_literals;
+
+class JobdProcess {
+ public:
+  // Starts jobd with `--listen 127.0.0.1:0 --port-file ...` plus `args`; `env` entries are
+  // "NAME=value" added to a minimal environment. Waits up to 10 s for /readyz to answer 200
+  // (unless wait_ready is false: then only for the port). Throws std::runtime_error on failure,
+  // with jobd's log in the message.
+  explicit JobdProcess(std::vector<std::string> args = {}, std::vector<std::string> env = {},
+                       bool wait_ready = true);
+  ~JobdProcess();
+  JobdProcess(const JobdProcess&) = delete;
+  JobdProcess& operator=(const JobdProcess&) = delete;
+
+  std::uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_ < 0 ? -pid_ : pid_; }
+  // Sends `signo` (default SIGTERM) and waits up to `timeout` for the exit. Returns the exit
+  // code, or 128 + signal if it was killed, or -1 if it did not exit in time (then SIGKILLed).
+  int stop(int signo = 15, std::chrono::milliseconds timeout = 20s);
+  // Everything jobd wrote to stderr so far.
+  std::string log() const;
+  bool running();
+
+ private:
+  pid_t pid_ = -1;  // negative once reaped
+  int exit_status_ = -1;
+  std::uint16_t port_ = 0;
+  std::string dir_;  // temporary directory: port file and log
+};
+
+struct HttpResult {
+  int status = 0;                              // 0 when no response arrived
+  std::map<std::string, std::string> headers;  // names in lower case
+  std::string body;
+  nlohmann::json json() const { return nlohmann::json::parse(body); }
+  std::string header(const std::string& name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? "" : it->second;
+  }
+};
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+// One request on a fresh connection (Connection: close), blocking, bounded by `timeout`.
+HttpResult http_request(std::uint16_t port, const std::string& method, const std::string& target,
+                        const std::string& body = "", const Headers& headers = {},
+                        std::chrono::milliseconds timeout = 30s);
+// POST /v1/jobs with a JSON body; `query` such as "?wait=5".
+HttpResult submit(std::uint16_t port, const nlohmann::json& body, const std::string& query = "");
+HttpResult get(std::uint16_t port, const std::string& target);
+
+// A raw client connection for tests that need byte-level control (pipelining, slow clients).
+class RawConnection {
+ public:
+  explicit RawConnection(std::uint16_t port);
+  ~RawConnection();
+  RawConnection(const RawConnection&) = delete;
+  RawConnection& operator=(const RawConnection&) = delete;
+  bool send(const std::string& bytes);  // false when the peer closed
+  // Reads until `count` complete HTTP responses arrived, or EOF, or `timeout`.
+  std::vector<HttpResult> read_responses(std::size_t count, std::chrono::milliseconds timeout = 10s);
+  // Everything the server sends until it closes the connection or `timeout` passes.
+  std::string read_all(std::chrono::milliseconds timeout = 10s);
+  // True when the server closed the connection within `timeout` (reads and discards data).
+  bool closed_by_peer(std::chrono::milliseconds timeout);
+  int fd() const { return fd_; }
+
+ private:
+  int fd_ = -1;
+  std::string pending_;
+};
+
+// Polls `predicate` every 10 ms until it is true or `timeout` passes; returns its last value.
+template <typename Predicate>
+bool eventually(Predicate predicate, std::chrono::milliseconds timeout = 5s) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (predicate()) return true;
+    struct timespec pause{0, 10'000'000};
+    nanosleep(&pause, nullptr);
+  }
+  return predicate();
+}
+
+// PIDs of the direct and indirect children of `pid`, from /proc.
+std::vector<pid_t> descendants(pid_t pid);
+
+}  // namespace jobd::testing

@@ -1,0 +1,186 @@
+// Connection-level behaviour: keep-alive, pipelining, size limits, timeouts, connection limit.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "harness.hpp"
+
+using namespace jobd::testing;
+using namespace std::chrono_literals;
+
+namespace {
+std::string post_echo(int n, bool close = false) {
+  const std::string body = R"({"kind":"echo","params":{"n":)" + std::to_string(n) + "}}";
+  return "POST /v1/jobs?wait=5 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+         std::to_string(body.size()) + (close ? "\r\nConnection: close" : "") + "\r\n\r\n" + body;
+}
+}  // namespace
+
+TEST(Http, PipelinedRequestsAreAnsweredInOrderOnOneConnection) {
+  JobdProcess server;
+  RawConnection connection(server.port());
+  std::string burst;
+  for (int i = 0; i < 20; ++i) burst += post_echo(i);
+  burst += "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_TRUE(connection.send(burst));
+  auto responses = connection.read_responses(21);
+  ASSERT_EQ(responses.size(), 21u);
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(responses[i].status, 200);
+    EXPECT_EQ(responses[i].json()["result"]["n"], i);
+  }
+  EXPECT_EQ(responses[20].body, R"({"status":"ok"})");
+}
+
+TEST(Http, KeepAliveServesManyRequestsOnOneConnection) {
+  JobdProcess server;
+  RawConnection connection(server.port());
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(connection.send(post_echo(i)));
+    auto responses = connection.read_responses(1);
+    ASSERT_EQ(responses.size(), 1u);
+    EXPECT_EQ(responses[0].json()["result"]["n"], i);
+  }
+}
+
+TEST(Http, OversizeBodyIsRefusedWith413BeforeItIsSent) {
+  JobdProcess server({"--max-body", "64k"});
+  RawConnection connection(server.port());
+  // Announce 10 MiB but send only the headers: the answer must come anyway.
+  connection.send("POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  "Content-Length: 10485760\r\n\r\n");
+  auto responses = connection.read_responses(1, 5s);
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_EQ(responses[0].status, 413);
+  EXPECT_EQ(responses[0].json()["type"], "/problems/body-too-large");
+  EXPECT_EQ(responses[0].header("connection"), "close");
+}
+
+TEST(Http, ChunkedBodyBeyondTheLimitIs413) {
+  JobdProcess server({"--max-body", "1k"});
+  RawConnection connection(server.port());
+  std::string chunk(800, ' ');
+  connection.send("POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  "Transfer-Encoding: chunked\r\n\r\n320\r\n" + chunk + "\r\n320\r\n" + chunk + "\r\n0\r\n\r\n");
+  auto responses = connection.read_responses(1, 5s);
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_EQ(responses[0].status, 413);
+}
+
+TEST(Http, BodyWithinTheLimitIsAccepted) {
+  JobdProcess server({"--max-body", "64k"});
+  const std::string payload(60000, 'a');
+  auto response = submit(server.port(), {{"kind", "echo"}, {"params", {{"p", payload}}}}, "?wait=5");
+  EXPECT_EQ(response.status, 200);
+}
+
+TEST(Http, HugeHeadersAre431) {
+  JobdProcess server({"--max-header", "8k"});
+  RawConnection connection(server.port());
+  connection.send("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(100000, 'b') + "\r\n\r\n");
+  auto responses = connection.read_responses(1, 5s);
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_EQ(responses[0].status, 431);
+}
+
+TEST(Http, GarbageAndOtherProtocolsGetA4xxOr505AndTheServerStaysUp) {
+  JobdProcess server;
+  const std::pair<std::string, int> cases[] = {
+      {"GARBAGE\r\n\r\n", 400},
+      {"GET /healthz\r\n\r\n", 400},                               // HTTP/0.9
+      {"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505},                   // HTTP/2 preface
+      {"GET /healthz HTTP/1.1\r\nContent-Length: abc\r\n\r\n", 400},
+      {"POST /v1/jobs HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400},
+  };
+  for (const auto& [request, status] : cases) {
+    RawConnection connection(server.port());
+    connection.send(request);
+    auto responses = connection.read_responses(1, 5s);
+    ASSERT_EQ(responses.size(), 1u) << request;
+    EXPECT_EQ(responses[0].status, status) << request;
+  }
+  EXPECT_EQ(get(server.port(), "/healthz").status, 200);
+}
+
+TEST(Http, Http10ClientsGetTheirConnectionClosed) {
+  JobdProcess server;
+  RawConnection connection(server.port());
+  connection.send("GET /healthz HTTP/1.0\r\n\r\n");
+  auto responses = connection.read_responses(1);
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_EQ(responses[0].status, 200);
+  EXPECT_TRUE(connection.closed_by_peer(2s));
+}
+
+TEST(Http, ExpectContinueGetsA100BeforeTheBody) {
+  JobdProcess server;
+  RawConnection connection(server.port());
+  const std::string body = R"({"kind":"echo"})";
+  connection.send("POST /v1/jobs?wait=5 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  "Expect: 100-continue\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n");
+  const std::string interim = connection.read_all(1s);
+  EXPECT_TRUE(interim.starts_with("HTTP/1.1 100 Continue")) << interim;
+  connection.send(body);
+  auto responses = connection.read_responses(1);
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_EQ(responses[0].status, 200);
+}
+
+TEST(Http, IdleKeepAliveConnectionsAreClosedAfterTheIdleTimeout) {
+  JobdProcess server({"--idle-timeout", "300ms"});
+  RawConnection connection(server.port());
+  connection.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_EQ(connection.read_responses(1).size(), 1u);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(connection.closed_by_peer(3s));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 250ms);
+}
+
+TEST(Http, SlowHeadersAreCutByTheHeaderTimeoutWhileOthersAreServed) {
+  JobdProcess server({"--header-timeout", "500ms"});
+  RawConnection slow(server.port());
+  const std::string request = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: 1\r\n\r\n";
+  const auto start = std::chrono::steady_clock::now();
+  bool cut = false;
+  for (char c : request) {  // one byte every 100 ms: slowloris
+    if (!slow.send(std::string(1, c))) {
+      cut = true;
+      break;
+    }
+    EXPECT_EQ(get(server.port(), "/healthz").status, 200);  // others are served meanwhile
+    if (slow.closed_by_peer(100ms)) {
+      cut = true;
+      break;
+    }
+  }
+  EXPECT_TRUE(cut);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+}
+
+TEST(Http, SlowBodyIsCutByTheBodyTimeout) {
+  JobdProcess server({"--body-timeout", "300ms"});
+  RawConnection slow(server.port());
+  slow.send("POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{");
+  EXPECT_TRUE(slow.closed_by_peer(3s));
+}
+
+TEST(Http, ConnectionsBeyondTheLimitGet503AndExistingOnesKeepWorking) {
+  JobdProcess server({"--max-connections", "5"});
+  std::vector<std::unique_ptr<RawConnection>> held;
+  for (int i = 0; i < 5; ++i) {
+    held.push_back(std::make_unique<RawConnection>(server.port()));
+    held.back()->send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_EQ(held.back()->read_responses(1).size(), 1u);
+  }
+  for (int i = 0; i < 3; ++i) {
+    auto refused = get(server.port(), "/healthz");
+    EXPECT_EQ(refused.status, 503);
+    EXPECT_EQ(refused.json()["type"], "/problems/too-many-connections");
+  }
+  held.front()->send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto still = held.front()->read_responses(1);
+  ASSERT_EQ(still.size(), 1u);
+  EXPECT_EQ(still[0].status, 200);
+  held.pop_back();  // one slot frees up
+  EXPECT_TRUE(eventually([&] { return get(server.port(), "/healthz").status == 200; }, 2s));
+}

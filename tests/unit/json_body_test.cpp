@@ -1,0 +1,38 @@
+#include <gtest/gtest.h>
+
+#include "http/json_body.hpp"
+
+using namespace jobd::http;
+namespace problems = jobd::proto::problems;
+
+namespace {
+std::string_view problem_type(const std::variant<nlohmann::json, jobd::proto::Problem>& result) {
+  return std::holds_alternative<jobd::proto::Problem>(result) ? std::get<jobd::proto::Problem>(result).kind.type
+                                                               : "(ok)";
+}
+}  // namespace
+
+TEST(JsonBody, MediaTypeMustBeJson) {
+  EXPECT_TRUE(is_json_media_type("application/json"));
+  EXPECT_TRUE(is_json_media_type("Application/JSON; charset=utf-8"));
+  EXPECT_TRUE(is_json_media_type("application/merge-patch+json"));
+  EXPECT_FALSE(is_json_media_type(""));
+  EXPECT_FALSE(is_json_media_type("text/plain"));
+  EXPECT_FALSE(is_json_media_type("application/jsonx"));
+  EXPECT_EQ(problem_type(parse_json_body("text/plain", "{}", 64)), problems::unsupported_media_type.type);
+}
+
+TEST(JsonBody, DepthIsBoundedBeforeParsingAndStringsDoNotCount) {
+  EXPECT_TRUE(json_depth_within("[[[]]]", 3));
+  EXPECT_FALSE(json_depth_within("[[[[]]]]", 3));
+  EXPECT_TRUE(json_depth_within(R"({"a":"[[[[[[[[[[\"[["})", 1));
+  const std::string deep(100000, '[');
+  EXPECT_EQ(problem_type(parse_json_body("application/json", deep, 64)), problems::bad_json.type);
+}
+
+TEST(JsonBody, InvalidJsonAndInvalidUtf8AreBadJson) {
+  EXPECT_EQ(problem_type(parse_json_body("application/json", "{", 64)), problems::bad_json.type);
+  EXPECT_EQ(problem_type(parse_json_body("application/json", "", 64)), problems::bad_json.type);
+  EXPECT_EQ(problem_type(parse_json_body("application/json", "{\"a\":\"\xff\xfe\"}", 64)), problems::bad_json.type);
+  EXPECT_EQ(problem_type(parse_json_body("application/json", R"({"a":1})", 64)), "(ok)");
+}
