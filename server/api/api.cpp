@@ -46,8 +46,10 @@ std::variant<std::chrono::milliseconds, Problem> parse_wait(const Request& reque
 
 }  // namespace
 
-Api::Api(jobs::Scheduler& scheduler, const kinds::KindRegistry& kinds, ApiOptions options)
-    : scheduler_(scheduler), options_(options) {
+Api::Api(asio::any_io_executor loop, jobs::Scheduler& scheduler, const kinds::KindRegistry& kinds,
+         ApiOptions options)
+    : loop_(std::move(loop)), scheduler_(scheduler), options_(options) {
+  options_.events.open_streams = &open_streams_;
   nlohmann::json catalog = nlohmann::json::array();
   for (const auto& kind : kinds.all()) catalog.push_back(kinds::KindRegistry::describe(*kind));
   kinds_body_ = nlohmann::json{{"kinds", std::move(catalog)}}.dump();
@@ -73,6 +75,17 @@ Response Api::handle_now(const Request& request, const http::RouteMatch& match) 
     }
     case Route::jobs_list:
       return list_jobs(request);
+    case Route::job_events:
+      return job_events(request, match.job_id);
+    case Route::events:
+      return all_events(request);
+    case Route::metrics: {
+      if (!render_metrics_) break;
+      Response response;
+      response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      response.body = render_metrics_();
+      return response;
+    }
     case Route::job_cancel:
       return cancel_job(match.job_id);
     case Route::method_not_allowed: {
@@ -85,10 +98,10 @@ Response Api::handle_now(const Request& request, const http::RouteMatch& match) 
       return response;
     }
     default:
-      return Response::problem(Problem{problems::not_found,
-                                       "no route for " + std::string(request.path()),
-                                       std::nullopt, std::nullopt});
+      break;
   }
+  return Response::problem(Problem{problems::not_found, "no route for " + std::string(request.path()),
+                                   std::nullopt, std::nullopt});
 }
 
 asio::awaitable<Response> Api::handle(Request request, http::RouteMatch match) {
@@ -180,6 +193,48 @@ Response Api::cancel_job(std::string_view job_id) {
   const jobs::Job& job = *std::get<jobs::Job*>(cancelled);
   // 200 when the job is already stopped; 202 when its executor is still stopping it.
   return Response::json(proto::is_final(job.state) ? 200 : 202, jobs::to_json(job));
+}
+
+Response Api::job_events(const Request& request, std::string_view job_id) {
+  jobs::Job* job = scheduler_.table().get(job_id);
+  if (job == nullptr) {
+    return Response::problem(Problem{problems::job_not_found, "no job with that id", std::nullopt, std::nullopt});
+  }
+  // Resume point: the Last-Event-ID header, or ?last_event_id= for clients that cannot set it.
+  std::string resume = request.last_event_id;
+  if (resume.empty()) resume = http::query_param(request.query(), "last_event_id").value_or("");
+  std::uint64_t after = 0;
+  if (!resume.empty()) {
+    auto [end, error] = std::from_chars(resume.data(), resume.data() + resume.size(), after);
+    if (error != std::errc() || end != resume.data() + resume.size()) {
+      return Response::problem(query_problem("last_event_id", "must be an event id this stream sent"));
+    }
+  }
+  Response response;
+  response.content_type = "text/event-stream";
+  response.headers.emplace_back("Cache-Control", "no-cache");
+  response.headers.emplace_back("X-Accel-Buffering", "no");  // nginx: do not buffer the stream
+  response.stream = std::make_shared<JobEventStream>(loop_, options_.events, scheduler_.table(), *job, after);
+  return response;
+}
+
+Response Api::all_events(const Request& request) {
+  const auto query = request.query();
+  std::optional<proto::JobState> state;
+  if (auto text = http::query_param(query, "state")) {
+    state = proto::parse_job_state(*text);
+    if (!state) {
+      return Response::problem(query_problem(
+          "state", "must be one of: queued, running, succeeded, failed, cancelled, timed_out"));
+    }
+  }
+  Response response;
+  response.content_type = "text/event-stream";
+  response.headers.emplace_back("Cache-Control", "no-cache");
+  response.headers.emplace_back("X-Accel-Buffering", "no");
+  response.stream = std::make_shared<AllEventsStream>(loop_, options_.events, scheduler_.table(),
+                                                      http::query_param(query, "kind"), state);
+  return response;
 }
 
 Response Api::list_jobs(const Request& request) {

@@ -7,6 +7,7 @@
 #include <functional>
 #include <string>
 
+#include "api/event_stream.hpp"
 #include "http/message.hpp"
 #include "http/router.hpp"
 
@@ -23,11 +24,16 @@ struct ApiOptions {
   std::chrono::milliseconds max_wait{std::chrono::seconds(60)};  // largest ?wait= accepted
   std::size_t max_json_depth = 64;
   std::size_t max_list_limit = 1000;  // largest ?limit= of GET /v1/jobs
+  EventStreamOptions events;
 };
 
 class Api {
  public:
-  Api(jobs::Scheduler& scheduler, const kinds::KindRegistry& kinds, ApiOptions options);
+  Api(boost::asio::any_io_executor loop, jobs::Scheduler& scheduler, const kinds::KindRegistry& kinds,
+      ApiOptions options);
+  // GET /metrics is answered by this function when set (the metrics module owns the text).
+  void serve_metrics(std::function<std::string()> render) { render_metrics_ = std::move(render); }
+  std::size_t open_event_streams() const { return open_streams_; }
 
   boost::asio::awaitable<http::Response> handle(http::Request request, http::RouteMatch match);
   // The routes that never wait, answered without a coroutine frame.
@@ -40,9 +46,14 @@ class Api {
   http::Response cancel_job(std::string_view job_id);
   http::Response list_jobs(const http::Request& request);
   http::Response readiness() const;
+  http::Response job_events(const http::Request& request, std::string_view job_id);
+  http::Response all_events(const http::Request& request);
 
+  boost::asio::any_io_executor loop_;
   jobs::Scheduler& scheduler_;
   ApiOptions options_;
+  std::size_t open_streams_ = 0;
+  std::function<std::string()> render_metrics_;
   std::string kinds_body_;  // the catalog never changes after start-up: rendered once
 };
 

@@ -21,6 +21,11 @@ struct Config {
   std::string port_file;  // written with the bound port once listening (tests use port 0)
   std::size_t threads = 0;        // thread pool size; 0 = hardware threads
   int thread_nice = 0;            // added niceness of pool threads
+  std::size_t workers = 0;        // process executor's workers (flag default: hardware threads); 0 = none
+  std::uint64_t worker_memory = std::uint64_t{1} << 30;  // RLIMIT_AS of a worker
+  std::uint64_t worker_cpu = 0;        // CPU seconds per job in a worker; 0 = no limit
+  std::uint64_t worker_files = 256;    // RLIMIT_NOFILE of a worker
+  std::uint64_t worker_max_jobs = 0;   // recycle a worker after this many jobs; 0 = never
   std::size_t queue_depth = 1024; // per executor: jobs waiting beyond the running ones
   std::size_t loop_jobs = 10000;  // loop jobs in flight at once
   std::uint64_t max_body = 1 << 20;
@@ -36,9 +41,17 @@ struct Config {
   milliseconds default_timeout{300'000};
   milliseconds max_timeout{3'600'000};
   milliseconds max_wait{60'000};
+  std::size_t event_history = 1024;  // events kept per job for SSE resume
+  std::size_t sse_buffer = 1024;     // events queued per SSE subscriber before it drops
+  milliseconds sse_heartbeat{15'000};
+  milliseconds slow_handler{20};     // a loop stall longer than this is logged
+  bool access_log = false;
   std::string log_level = "info";
   LogFormat log_format = LogFormat::text;
   bool test_kinds = false;
+  std::string command_config;        // --config: JSON file of subprocess command kinds
+  std::size_t max_subprocesses = 0;  // subprocess jobs running at once; 0 = 4 x hardware threads
+  milliseconds kill_grace{2'000};    // SIGTERM -> SIGKILL of a subprocess job's process group
 };
 
 // What parsing the command line gave: a config to run with, or an exit code (after --help,

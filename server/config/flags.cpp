@@ -14,6 +14,7 @@ struct Duration {
   std::string text;
   milliseconds* target;
   const char* flag;
+  const char* help;
 };
 struct Size {
   std::string text;
@@ -45,14 +46,22 @@ ParseResult parse_command_line(int argc, char** argv) {
   auto add = [&](const std::string& flag, auto& target, const std::string& help) {
     return app.add_option(flag, target, help)->envname(env_name(flag))->capture_default_str();
   };
-  auto add_duration = [&](const char* flag, milliseconds& target) {
-    durations.push_back({std::to_string(target.count()) + "ms", &target, flag});
+  auto add_duration = [&](const char* flag, milliseconds& target, const char* help) {
+    durations.push_back({format_duration(target), &target, flag, help});
   };
   add("--listen", listen, "HOST:PORT to listen on ([::1]:8080 for IPv6; port 0 = any free port)");
   add("--port-file", config.port_file, "write the bound port to this file once listening");
   add("--threads", config.threads, "thread pool size (0 = hardware threads)");
   add("--thread-nice", config.thread_nice, "niceness added to pool threads (0..19)")
       ->check(CLI::Range(0, 19));
+  config.workers = std::max(1u, std::thread::hardware_concurrency());
+  add("--workers", config.workers, "worker processes of the process executor (0 = no process executor)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{4096}));
+  add("--worker-cpu", config.worker_cpu, "CPU seconds a job may use in a worker (0 = no limit; SIGXCPU kills it)")
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 31));
+  add("--worker-files", config.worker_files, "open-file limit of a worker (RLIMIT_NOFILE)")
+      ->check(CLI::Range(std::uint64_t{16}, std::uint64_t{1} << 20));
+  add("--worker-max-jobs", config.worker_max_jobs, "jobs a worker runs before it is replaced (0 = never; 1 = fresh process per job)");
   add("--queue-depth", config.queue_depth, "jobs an executor queues beyond those running; full = 429")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 24));
   add("--loop-jobs", config.loop_jobs, "loop-executor jobs in flight at once; beyond = 429")
@@ -67,34 +76,50 @@ ParseResult parse_command_line(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
   add("--log-format", log_format, "text or json (one JSON object per line)")
       ->check(CLI::IsMember({"text", "json"}));
+  add("--config", config.command_config, "JSON file of subprocess command kinds (docker/commands.json)");
+  add("--max-subprocesses", config.max_subprocesses,
+      "subprocess jobs running at once (0 = 4 x hardware threads); beyond, they queue")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 16));
+  add("--event-history", config.event_history, "events kept per job for SSE resume (Last-Event-ID)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20));
+  add("--sse-buffer", config.sse_buffer, "events queued per SSE subscriber; beyond, they are counted as dropped")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20));
+  app.add_flag("--access-log", config.access_log, "log one line per request")->envname("JOBD_ACCESS_LOG");
   app.add_flag("--test-kinds", config.test_kinds, "enable fault-injection kinds (for tests only)")
       ->envname("JOBD_TEST_KINDS");
 
-  add_duration("--header-timeout", config.header_timeout);
-  add_duration("--body-timeout", config.body_timeout);
-  add_duration("--idle-timeout", config.idle_timeout);
-  add_duration("--drain-timeout", config.drain_timeout);
-  add_duration("--retention", config.retention);
-  add_duration("--default-timeout", config.default_timeout);
-  add_duration("--max-timeout", config.max_timeout);
-  add_duration("--max-wait", config.max_wait);
-  const std::pair<const char*, const char*> duration_help[] = {
-      {"--header-timeout", "time to receive a request's headers once it started"},
-      {"--body-timeout", "time to receive a request body"},
-      {"--idle-timeout", "keep-alive connection idle time before it is closed (also bounds a write)"},
-      {"--drain-timeout", "on SIGTERM, how long running jobs may finish before they are cancelled"},
-      {"--retention", "how long finished jobs are kept"},
-      {"--default-timeout", "job timeout when the job names none"},
-      {"--max-timeout", "largest timeout_ms a job may ask for"},
-      {"--max-wait", "largest ?wait= of a request"}};
+  add_duration("--header-timeout", config.header_timeout,
+               "time to receive a request's headers once it started");
+  add_duration("--body-timeout", config.body_timeout,
+               "time to receive a request body");
+  add_duration("--idle-timeout", config.idle_timeout,
+               "keep-alive connection idle time before it is closed (also bounds a write)");
+  add_duration("--drain-timeout", config.drain_timeout,
+               "on SIGTERM, how long running jobs may finish before they are cancelled");
+  add_duration("--retention", config.retention,
+               "how long finished jobs are kept");
+  add_duration("--default-timeout", config.default_timeout,
+               "job timeout when the job names none");
+  add_duration("--max-timeout", config.max_timeout,
+               "largest timeout_ms a job may ask for");
+  add_duration("--max-wait", config.max_wait,
+               "largest ?wait= of a request");
+  add_duration("--sse-heartbeat", config.sse_heartbeat,
+               "comment sent on an idle event stream this often");
+  add_duration("--slow-handler", config.slow_handler,
+               "log a warning when the event loop is held longer than this");
+  add_duration("--kill-grace", config.kill_grace,
+               "time a subprocess group gets between SIGTERM and SIGKILL");
   for (std::size_t i = 0; i < durations.size(); ++i) {
     add(durations[i].flag, durations[i].text,
-        std::string(duration_help[i].second) + " (250ms, 5s, 2m, 1h or seconds)");
+        std::string(durations[i].help) + " (250ms, 5s, 2m, 1h or seconds)");
   }
-  sizes.push_back({std::to_string(max_body), &max_body, "--max-body"});
-  sizes.push_back({std::to_string(max_header), &max_header, "--max-header"});
+  sizes.push_back({format_size(max_body), &max_body, "--max-body"});
+  sizes.push_back({format_size(max_header), &max_header, "--max-header"});
+  sizes.push_back({"1g", &config.worker_memory, "--worker-memory"});
   add("--max-body", sizes[0].text, "largest request body (512k, 1m or bytes); beyond = 413");
   add("--max-header", sizes[1].text, "largest request header section; beyond = 431");
+  add("--worker-memory", sizes[2].text, "address-space limit of a worker process (RLIMIT_AS; 256m, 1g)");
 
   try {
     app.parse(argc, argv);
@@ -134,6 +159,9 @@ ParseResult parse_command_line(int argc, char** argv) {
   config.listen = *address;
   config.log_format = log_format == "json" ? LogFormat::json : LogFormat::text;
   if (config.threads == 0) config.threads = std::max(1u, std::thread::hardware_concurrency());
+  if (config.max_subprocesses == 0) {
+    config.max_subprocesses = 4 * std::size_t{std::max(1u, std::thread::hardware_concurrency())};
+  }
   for (auto* timeout : {&config.header_timeout, &config.body_timeout, &config.idle_timeout}) {
     if (timeout->count() == 0) {
       std::cerr << "jobd: connection timeouts must be greater than 0\n";

@@ -13,6 +13,10 @@ namespace jobd::config {
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 std::optional<std::uint64_t> parse_size(std::string_view text);
 
+// The shortest exact spelling: 10s, 2m, 1h, 250ms; 1m, 16k or bytes.
+std::string format_duration(std::chrono::milliseconds duration);
+std::string format_size(std::uint64_t bytes);
+
 struct ListenAddress {
   std::string host;
   std::uint16_t port = 0;

@@ -10,6 +10,8 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "exec/job_control.hpp"
 #include "jobd/proto/job.hpp"
@@ -58,6 +60,8 @@ struct ExecutorStats {
   std::size_t running = 0;
   std::size_t capacity = 0;  // queued + running allowed before 429
   std::size_t workers = 0;   // threads or processes (0 for loop)
+  // Worker processes replaced so far, by cause ("crash", "kill", "recycle"); process executor.
+  std::vector<std::pair<std::string, std::uint64_t>> restarts;
 };
 
 class Executor {

@@ -5,6 +5,7 @@
 #include <exception>
 
 #include "kinds/kind.hpp"
+#include "metrics/loop_lag.hpp"
 
 namespace jobd::exec {
 
@@ -26,6 +27,7 @@ void LoopExecutor::submit(JobTicket ticket) {
     };
   }
   sink_.on_started(seq, nlohmann::json::object());
+  metrics::note_loop_activity(ticket.kind->name);
   asio::co_spawn(
       loop_, ticket.kind->run_on_loop(std::move(ticket.params), std::move(ctx)),
       asio::bind_cancellation_slot(

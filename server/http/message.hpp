@@ -2,6 +2,7 @@
 // API can be unit-tested and fuzzed without a network (STYLE: handlers are functions).
 #pragma once
 
+#include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
@@ -12,6 +13,8 @@
 #include "jobd/proto/problem.hpp"
 
 namespace jobd::http {
+
+class BodyStream;
 
 enum class Method { get, head, post, put, patch, delete_, options, other };
 
@@ -34,6 +37,9 @@ struct Response {
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
   bool close = false;  // close the connection after this response
+  // When set, `body` is ignored: the session streams this instead and closes the connection
+  // after it ends (a close-delimited body, as Server-Sent Events are usually served).
+  std::shared_ptr<BodyStream> stream;
 
   static Response json(unsigned status, const nlohmann::json& body);
   static Response problem(const proto::Problem& problem);

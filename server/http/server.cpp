@@ -7,6 +7,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
@@ -15,7 +16,9 @@
 #include <unordered_set>
 
 #include "api/api.hpp"
+#include "http/body_stream.hpp"
 #include "http/router.hpp"
+#include "metrics/loop_lag.hpp"
 
 namespace jobd::http {
 
@@ -78,6 +81,7 @@ struct HttpServer::Impl {
   struct Connection {
     beast::tcp_stream* stream = nullptr;
     bool idle = true;
+    BodyStream* body_stream = nullptr;  // set while an event stream is being served
   };
 
   asio::io_context& loop;
@@ -97,6 +101,8 @@ struct HttpServer::Impl {
                               bool keep_alive, unsigned version);
   asio::awaitable<void> refuse(beast::tcp_stream& stream, const proto::Problem& problem,
                                unsigned version);
+  asio::awaitable<void> stream_body(beast::tcp_stream& stream, Connection& self, Response& response,
+                                    unsigned version);
 };
 
 HttpServer::HttpServer(asio::io_context& loop, api::Api& api, ServerLimits limits)
@@ -134,6 +140,7 @@ void HttpServer::close_connections() {
   impl_->closing = true;
   for (auto* connection : impl_->connections) {
     if (connection->idle) connection->stream->cancel();
+    if (connection->body_stream) connection->body_stream->close();
   }
 }
 
@@ -194,7 +201,7 @@ asio::awaitable<bool> HttpServer::Impl::write(beast::tcp_stream& stream, Respons
 asio::awaitable<void> HttpServer::Impl::refuse(beast::tcp_stream& stream, const proto::Problem& problem,
                                                unsigned version) {
   Response response = Response::problem(problem);
-  if (observer) observer({"-", "-", "refused", response.status, response.body.size(), {}});
+  if (observer) observer({"-", "-", "-", "refused", response.status, response.body.size(), {}});
   if (!co_await write(stream, response, false, false, version)) co_return;
   boost::system::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
@@ -208,7 +215,37 @@ asio::awaitable<void> HttpServer::Impl::refuse(beast::tcp_stream& stream, const 
   }
 }
 
+asio::awaitable<void> HttpServer::Impl::stream_body(beast::tcp_stream& stream, Connection& self,
+                                                    Response& response, unsigned version) {
+  // The head is written by hand: the body is delimited by closing the connection, which every
+  // SSE client (and curl) expects, and which needs no chunked framing per event.
+  std::string head = "HTTP/1." + std::to_string(version % 10) + " " + std::to_string(response.status) +
+                     " OK\r\nServer: jobd\r\nDate: " + std::string(http_date()) +
+                     "\r\nContent-Type: " + response.content_type + "\r\nConnection: close\r\n";
+  for (const auto& [name, value] : response.headers) head += name + ": " + value + "\r\n";
+  head += "\r\n";
+  stream.expires_after(limits.idle_timeout);
+  auto [head_error, head_bytes] = co_await asio::async_write(stream, asio::buffer(head), use_tuple);
+  if (head_error) co_return;
+  const std::shared_ptr<BodyStream> body = response.stream;
+  self.body_stream = body.get();
+  if (closing) body->close();
+  for (;;) {
+    std::optional<std::string> piece = co_await body->next();
+    if (!piece) break;
+    // A reader that stops reading is cut after the idle timeout; the events it misses in the
+    // meantime are counted by its queue, not held by the job.
+    stream.expires_after(limits.idle_timeout);
+    auto [error, bytes] = co_await asio::async_write(stream, asio::buffer(*piece), use_tuple);
+    if (error) break;
+  }
+  self.body_stream = nullptr;
+}
+
 asio::awaitable<void> HttpServer::Impl::session(tcp::socket socket) {
+  boost::system::error_code peer_error;
+  const auto remote = socket.remote_endpoint(peer_error);
+  const std::string peer = peer_error ? "-" : remote.address().to_string() + ":" + std::to_string(remote.port());
   beast::tcp_stream stream(std::move(socket));
   Connection self{&stream, true};
   connections.insert(&self);
@@ -317,17 +354,31 @@ asio::awaitable<void> HttpServer::Impl::session(tcp::socket socket) {
     const RouteMatch match = match_route(request.method, request.path());
     // (No co_await inside a conditional expression: GCC 12 miscompiles that in coroutines.)
     Response response;
+    metrics::note_loop_activity(match.name);
     if (api::Api::answers_now(match.route)) {
+      const auto handler_start = std::chrono::steady_clock::now();
       response = api.handle_now(request, match);
+      if (const auto took = std::chrono::steady_clock::now() - handler_start; took > limits.slow_handler) {
+        spdlog::warn("slow handler: {} {} held the loop for {} ms", to_string(request.method), match.name,
+                     std::chrono::duration_cast<std::chrono::milliseconds>(took).count());
+      }
     } else {
       response = co_await api.handle(request, match);
     }
     const unsigned status = response.status;
     const std::size_t body_size = response.body.size();
+    if (response.stream) {
+      co_await stream_body(stream, self, response, version);
+      if (observer) {
+        observer({peer, to_string(request.method), request.target, match.name, status, 0,
+                  std::chrono::steady_clock::now() - started});
+      }
+      break;
+    }
     const bool again = keep_alive && !response.close && !closing;
     const bool written = co_await write(stream, response, head, again, version);
     if (observer) {
-      observer({to_string(request.method), request.target, match.name, status, body_size,
+      observer({peer, to_string(request.method), request.target, match.name, status, body_size,
                 std::chrono::steady_clock::now() - started});
     }
     if (!written || !again) break;

@@ -28,10 +28,12 @@ struct ServerLimits {
   std::chrono::milliseconds body_timeout{30'000};
   std::chrono::milliseconds idle_timeout{60'000};
   std::size_t max_connections = 10'000;
+  std::chrono::milliseconds slow_handler{20};  // a handler holding the loop longer is logged
 };
 
 // One line of the access log / one sample of request metrics.
 struct RequestRecord {
+  std::string_view peer;
   std::string_view method;
   std::string_view target;
   std::string_view route;  // route template, e.g. /v1/jobs/{id}

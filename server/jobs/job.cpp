@@ -23,6 +23,11 @@ std::optional<Clock::time_point> Job::visible_started_at() const {
   return std::nullopt;
 }
 
+std::string_view to_string(EventType type) noexcept {
+  static constexpr std::string_view kNames[] = {"state", "progress", "stdout", "stderr"};
+  return kNames[static_cast<int>(type)];
+}
+
 std::string format_rfc3339(Clock::time_point time) {
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
   const std::time_t seconds = static_cast<std::time_t>(ms / 1000);

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -26,6 +27,21 @@ struct JobError {
   std::string message;
 };
 
+// One entry of a job's event history, the source of its SSE stream. Kept small and unrendered:
+// most jobs are never watched, so JSON is produced only when a subscriber reads.
+enum class EventType { state, progress, stdout_line, stderr_line };
+
+struct JobEvent {
+  std::uint64_t id = 0;  // 1, 2, 3, ... per job: the SSE id that Last-Event-ID resumes after
+  EventType type = EventType::state;
+  proto::JobState state = proto::JobState::queued;  // state events
+  Clock::time_point at;
+  double fraction = 0.0;  // progress events
+  std::string text;       // progress text, or one output line
+};
+
+std::string_view to_string(EventType type) noexcept;
+
 struct Job {
   JobSeq seq = 0;
   std::string id;  // public, unguessable
@@ -43,6 +59,10 @@ struct Job {
   nlohmann::json details = nlohmann::json::object();  // executor fields: worker_pid, exit_code, ...
   double progress = 0.0;
   std::shared_ptr<exec::JobControl> control;
+  // The newest events (bounded by the table's history limit) and how many went before them.
+  std::deque<JobEvent> events;
+  std::uint64_t next_event_id = 1;
+  std::uint32_t event_subscribers = 0;  // open SSE streams on this job
 
   // The state a reader sees: a thread job is running as soon as its pool thread says so
   // (through an atomic), before any hand-off back to the loop.

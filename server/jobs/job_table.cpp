@@ -39,6 +39,7 @@ Job& JobTable::create(const kinds::Kind& kind, proto::Executor executor, nlohman
   by_id_.emplace(ref.id, ref.seq);
   if (ref.idempotency_key) by_idempotency_key_.emplace(*ref.idempotency_key, ref.seq);
   jobs_.emplace(ref.seq, std::move(job));
+  publish(ref, JobEvent{.type = EventType::state, .state = proto::JobState::queued, .at = now});
   return ref;
 }
 
@@ -63,13 +64,20 @@ void JobTable::mark_running(Job& job, Clock::time_point now) {
   if (job.state != proto::JobState::queued) return;
   job.state = proto::JobState::running;
   if (!job.started_at) job.started_at = job.visible_started_at().value_or(now);
-  notify(job, JobChange::started);
+  publish(job, JobEvent{.type = EventType::state, .state = job.state, .at = *job.started_at});
 }
 
-void JobTable::report_progress(Job& job, double fraction) {
+void JobTable::report_progress(Job& job, double fraction, std::string text) {
   if (proto::is_final(job.state)) return;
   job.progress = fraction;
-  notify(job, JobChange::progress);
+  if (job.event_subscribers == 0) return;
+  publish(job, JobEvent{.type = EventType::progress, .at = Clock::now(), .fraction = fraction,
+                        .text = std::move(text)});
+}
+
+void JobTable::report_output(Job& job, EventType stream, std::string line) {
+  if (proto::is_final(job.state)) return;
+  publish(job, JobEvent{.type = stream, .at = Clock::now(), .text = std::move(line)});
 }
 
 bool JobTable::finish(Job& job, proto::JobState state, nlohmann::json result,
@@ -82,7 +90,7 @@ bool JobTable::finish(Job& job, proto::JobState state, nlohmann::json result,
   job.finished_at = now;
   finished_order_.push_back(job.seq);
   const JobSeq seq = job.seq;
-  notify(job, JobChange::finished);
+  publish(job, JobEvent{.type = EventType::state, .state = state, .at = now});
   observers_.erase(seq);  // a final job changes no more
   while (finished_order_.size() > limits_.max_finished) {
     const JobSeq oldest = finished_order_.front();
@@ -122,12 +130,30 @@ void JobTable::unwatch(JobSeq seq, WatchId id) {
   if (it->second.empty()) observers_.erase(it);
 }
 
-void JobTable::notify(const Job& job, JobChange change) {
-  auto it = observers_.find(job.seq);
-  if (it == observers_.end()) return;
-  // Observers may unwatch (or watch) while being called: iterate over a copy.
-  const auto observers = it->second;
-  for (const auto& [id, observer] : observers) observer(job, change);
+WatchId JobTable::watch_all(Observer observer) {
+  const WatchId id = next_watch_++;
+  global_observers_.emplace_back(id, std::move(observer));
+  return id;
+}
+
+void JobTable::unwatch_all(WatchId id) {
+  std::erase_if(global_observers_, [id](const auto& entry) { return entry.first == id; });
+}
+
+void JobTable::publish(Job& job, JobEvent event) {
+  event.id = job.next_event_id++;
+  job.events.push_back(std::move(event));
+  if (job.events.size() > limits_.event_history) job.events.pop_front();
+  const JobEvent& published = job.events.back();
+  if (auto it = observers_.find(job.seq); it != observers_.end()) {
+    // Observers may unwatch (or watch) while being called: iterate over a copy.
+    const auto observers = it->second;
+    for (const auto& [id, observer] : observers) observer(job, published);
+  }
+  if (published.type == EventType::state && !global_observers_.empty()) {
+    const auto observers = global_observers_;
+    for (const auto& [id, observer] : observers) observer(job, published);
+  }
 }
 
 std::size_t JobTable::evict_expired(Clock::time_point now) {

@@ -24,13 +24,12 @@ namespace jobd::jobs {
 struct RetentionLimits {
   std::size_t max_finished = 10000;                 // finished jobs kept (oldest evicted first)
   std::chrono::milliseconds retention{std::chrono::hours(1)};  // how long a finished job is kept
+  std::size_t event_history = 1024;  // events kept per job for SSE resume (oldest dropped)
 };
 
-// A change observers hear about.
-enum class JobChange { started, progress, finished };
-
 using WatchId = std::uint64_t;
-using Observer = std::function<void(const Job&, JobChange)>;
+// Hears every event of a job (or of all jobs), on the loop thread, as it happens.
+using Observer = std::function<void(const Job&, const JobEvent&)>;
 
 struct ListFilter {
   std::optional<proto::JobState> state;
@@ -66,7 +65,9 @@ class JobTable {
   Job* find_by_idempotency_key(std::string_view key);
 
   void mark_running(Job& job, Clock::time_point now);
-  void report_progress(Job& job, double fraction);
+  // Progress is recorded as an event only while someone streams the job's events.
+  void report_progress(Job& job, double fraction, std::string text);
+  void report_output(Job& job, EventType stream, std::string line);
   // Moves the job to a final state and wakes its observers. A job already final is left as it
   // was (a late result after a timeout or cancel is dropped); returns whether it changed.
   bool finish(Job& job, proto::JobState state, nlohmann::json result, std::optional<JobError> error,
@@ -77,6 +78,9 @@ class JobTable {
   WatchId watch(JobSeq seq, Observer observer);
   void unwatch(JobSeq seq, WatchId id);
   bool watched(JobSeq seq) const { return observers_.contains(seq); }
+  // Observers of every job's state events (GET /v1/events).
+  WatchId watch_all(Observer observer);
+  void unwatch_all(WatchId id);
 
   // Evicts finished jobs older than the retention; returns how many went.
   std::size_t evict_expired(Clock::time_point now);
@@ -84,7 +88,7 @@ class JobTable {
   const RetentionLimits& limits() const { return limits_; }
 
  private:
-  void notify(const Job& job, JobChange change);
+  void publish(Job& job, JobEvent event);
   void evict(JobSeq seq);
 
   RetentionLimits limits_;
@@ -95,6 +99,7 @@ class JobTable {
   std::unordered_map<std::string, JobSeq> by_idempotency_key_;
   std::deque<JobSeq> finished_order_;                // by finish time, for eviction
   std::unordered_map<JobSeq, std::vector<std::pair<WatchId, Observer>>> observers_;
+  std::vector<std::pair<WatchId, Observer>> global_observers_;
 };
 
 // 128 random bits from OpenSSL's CSPRNG, as 32 lowercase hex digits.

@@ -145,8 +145,8 @@ asio::awaitable<std::optional<nlohmann::json>> Scheduler::wait_final(
   asio::steady_timer timer(loop_, until);
   // The observer wakes this coroutine by cancelling its timer; it is removed before the
   // coroutine (and the timer) can go away.
-  const WatchId watch = table_.watch(seq, [&timer, &record](const Job& done, JobChange change) {
-    if (change != JobChange::finished) return;
+  const WatchId watch = table_.watch(seq, [&timer, &record](const Job& done, const JobEvent& event) {
+    if (event.type != EventType::state || !proto::is_final(event.state)) return;
     record = to_json(done);
     timer.cancel();
   });
@@ -162,8 +162,8 @@ void Scheduler::on_started(JobSeq seq, nlohmann::json details) {
   table_.mark_running(*job, Clock::now());
 }
 
-void Scheduler::on_progress(JobSeq seq, double fraction, std::string /*text*/) {
-  if (Job* job = table_.get(seq)) table_.report_progress(*job, fraction);
+void Scheduler::on_progress(JobSeq seq, double fraction, std::string text) {
+  if (Job* job = table_.get(seq)) table_.report_progress(*job, fraction, std::move(text));
 }
 
 void Scheduler::on_finished(JobSeq seq, exec::Outcome outcome) {

@@ -59,6 +59,7 @@ class Scheduler final : public exec::JobSink {
   void shutdown_executors();
   bool ready() const;
   JobTable& table() { return table_; }
+  const JobTable& table_view() const { return table_; }
   const SchedulerOptions& options() const { return options_; }
 
   // exec::JobSink

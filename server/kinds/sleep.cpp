@@ -10,6 +10,7 @@ namespace jobd::kinds {
 namespace asio = boost::asio;
 
 inline constexpr std::int64_t kMaxSleepMs = 3'600'000;
+inline constexpr std::int64_t kMinProgressStepMs = 100;
 
 Kind make_sleep_kind() {
   Kind kind;
@@ -24,12 +25,23 @@ Kind make_sleep_kind() {
   kind.executors = {proto::Executor::loop};
   kind.cancellation = "immediate (asio cancellation)";
   kind.run_on_loop = [](nlohmann::json params, LoopContext ctx) -> asio::awaitable<KindResult> {
-    const auto ms = params.at("ms").get<std::int64_t>();
-    asio::steady_timer timer(ctx.executor, std::chrono::milliseconds(ms));
-    auto [error] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    if (error) co_return KindResult::failure(std::string(proto::job_error::cancelled), "sleep interrupted");
-    if (ctx.progress) ctx.progress(1.0, "done");
-    co_return KindResult::success({{"slept_ms", ms}});
+    const auto total = std::chrono::milliseconds(params.at("ms").get<std::int64_t>());
+    // Waits in up to ten steps so that a watcher sees progress; steps are at least 100 ms, so a
+    // short sleep costs one timer.
+    const auto step = std::max(total / 10, std::chrono::milliseconds(kMinProgressStepMs));
+    const auto start = std::chrono::steady_clock::now();
+    asio::steady_timer timer(ctx.executor);
+    for (auto done = std::chrono::milliseconds(0); done < total;) {
+      done = std::min(done + step, total);
+      timer.expires_at(start + done);
+      auto [error] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (error) co_return KindResult::failure(std::string(proto::job_error::cancelled), "sleep interrupted");
+      if (ctx.progress) {
+        ctx.progress(static_cast<double>(done.count()) / static_cast<double>(total.count()),
+                     std::to_string(done.count()) + " ms");
+      }
+    }
+    co_return KindResult::success({{"slept_ms", total.count()}});
   };
   return kind;
 }

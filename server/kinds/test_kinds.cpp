@@ -52,4 +52,25 @@ Kind make_fail_kind() {
   return kind;
 }
 
+Kind make_block_kind() {
+  Kind kind;
+  kind.name = "block";
+  kind.description = "Holds the event loop for `ms` milliseconds: a misbehaving loop kind (test kind).";
+  kind.params.params = {{.name = "ms",
+                         .type = proto::ParamType::integer,
+                         .required = true,
+                         .minimum = 0,
+                         .maximum = 10'000}};
+  kind.executors = {proto::Executor::loop};
+  kind.cancellation = "none (it never yields)";
+  kind.test_only = true;
+  kind.run_on_loop = [](nlohmann::json params, LoopContext) -> boost::asio::awaitable<KindResult> {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(params.at("ms").get<std::int64_t>());
+    while (std::chrono::steady_clock::now() < until) {
+    }
+    co_return KindResult::success({{"blocked_ms", params.at("ms")}});
+  };
+  return kind;
+}
+
 }  // namespace jobd::kinds

@@ -38,9 +38,10 @@ std::string lower(std::string text) {
   return text;
 }
 
-int connect_to(std::uint16_t port) {
+int connect_to(std::uint16_t port, int receive_buffer = 0) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
+  if (receive_buffer > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_port = htons(port);
@@ -203,7 +204,7 @@ HttpResult submit(std::uint16_t port, const nlohmann::json& body, const std::str
 
 HttpResult get(std::uint16_t port, const std::string& target) { return http_request(port, "GET", target); }
 
-RawConnection::RawConnection(std::uint16_t port) : fd_(connect_to(port)) {
+RawConnection::RawConnection(std::uint16_t port, int receive_buffer) : fd_(connect_to(port, receive_buffer)) {
   if (fd_ < 0) throw std::runtime_error("cannot connect to 127.0.0.1:" + std::to_string(port));
 }
 

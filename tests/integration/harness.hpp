@@ -68,7 +68,8 @@ HttpResult get(std::uint16_t port, const std::string& target);
 // A raw client connection for tests that need byte-level control (pipelining, slow clients).
 class RawConnection {
  public:
-  explicit RawConnection(std::uint16_t port);
+  // `receive_buffer` > 0 sets SO_RCVBUF before connecting (a slow reader's small window).
+  explicit RawConnection(std::uint16_t port, int receive_buffer = 0);
   ~RawConnection();
   RawConnection(const RawConnection&) = delete;
   RawConnection& operator=(const RawConnection&) = delete;

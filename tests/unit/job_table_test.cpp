@@ -58,20 +58,59 @@ TEST_F(JobTableTest, ThreadStartIsVisibleThroughTheControlBeforeAnyHandOff) {
   EXPECT_TRUE(to_json(job).contains("started_at"));
 }
 
-TEST_F(JobTableTest, ObserversHearChangesAndMayUnwatchThemselves) {
+TEST_F(JobTableTest, ObserversHearEventsInOrderAndMayUnwatchThemselves) {
   JobTable table({});
   Job& job = add(table, echo);
-  std::vector<JobChange> heard;
+  job.event_subscribers = 1;  // progress is recorded only while someone streams
+  std::vector<std::pair<std::uint64_t, EventType>> heard;
   WatchId id = 0;
-  id = table.watch(job.seq, [&](const Job&, JobChange change) {
-    heard.push_back(change);
-    if (change == JobChange::finished) table.unwatch(job.seq, id);
+  id = table.watch(job.seq, [&](const Job&, const JobEvent& event) {
+    heard.emplace_back(event.id, event.type);
+    if (event.type == EventType::state && proto::is_final(event.state)) table.unwatch(job.seq, id);
   });
   table.mark_running(job, t0);
-  table.report_progress(job, 0.5);
+  table.report_progress(job, 0.5, "half");
+  table.report_output(job, EventType::stdout_line, "line");
   table.finish(job, JobState::succeeded, 1, std::nullopt, t0);
-  EXPECT_EQ(heard, (std::vector{JobChange::started, JobChange::progress, JobChange::finished}));
+  // Event 1 was "queued", published before the watch.
+  EXPECT_EQ(heard, (std::vector<std::pair<std::uint64_t, EventType>>{
+                       {2, EventType::state}, {3, EventType::progress}, {4, EventType::stdout_line},
+                       {5, EventType::state}}));
   EXPECT_FALSE(table.watched(job.seq));
+  ASSERT_EQ(job.events.size(), 5u);
+  EXPECT_EQ(job.events.front().state, JobState::queued);
+  EXPECT_EQ(job.events.back().state, JobState::succeeded);
+}
+
+TEST_F(JobTableTest, ProgressIsNotRecordedWhenNobodyStreams) {
+  JobTable table({});
+  Job& job = add(table, echo);
+  table.report_progress(job, 0.25, "quiet");
+  EXPECT_EQ(job.progress, 0.25);
+  EXPECT_EQ(job.events.size(), 1u);  // only "queued"
+}
+
+TEST_F(JobTableTest, EventHistoryIsBoundedKeepingTheNewest) {
+  JobTable table({.event_history = 4});
+  Job& job = add(table, echo);
+  for (int i = 0; i < 10; ++i) table.report_output(job, EventType::stdout_line, std::to_string(i));
+  ASSERT_EQ(job.events.size(), 4u);
+  EXPECT_EQ(job.events.front().id, 8u);
+  EXPECT_EQ(job.events.back().text, "9");
+  EXPECT_EQ(job.next_event_id, 12u);
+}
+
+TEST_F(JobTableTest, GlobalObserversHearStateEventsOfEveryJob) {
+  JobTable table({});
+  std::vector<JobState> states;
+  const auto id = table.watch_all([&](const Job&, const JobEvent& event) { states.push_back(event.state); });
+  Job& a = add(table, echo);
+  Job& b = add(table, sleep);
+  table.report_output(a, EventType::stdout_line, "not a state");
+  table.finish(b, JobState::cancelled, nullptr, JobError{"cancelled", "x"}, t0);
+  table.unwatch_all(id);
+  table.finish(a, JobState::succeeded, 1, std::nullopt, t0);
+  EXPECT_EQ(states, (std::vector{JobState::queued, JobState::queued, JobState::cancelled}));
 }
 
 TEST_F(JobTableTest, MaxFinishedEvictsTheOldestFinishedJobsOnly) {

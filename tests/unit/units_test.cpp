@@ -52,3 +52,17 @@ TEST(ParseListen, RefusesMissingPortsBadPortsAndBareV6) {
     EXPECT_FALSE(parse_listen(bad).has_value()) << bad;
   }
 }
+
+TEST(FormatUnits, SpellsValuesShortestAndRoundTrips) {
+  EXPECT_EQ(format_duration(milliseconds(10000)), "10s");
+  EXPECT_EQ(format_duration(milliseconds(120000)), "2m");
+  EXPECT_EQ(format_duration(milliseconds(3600000)), "1h");
+  EXPECT_EQ(format_duration(milliseconds(250)), "250ms");
+  EXPECT_EQ(format_duration(milliseconds(0)), "0s");
+  EXPECT_EQ(format_size(1 << 20), "1m");
+  EXPECT_EQ(format_size(16 << 10), "16k");
+  EXPECT_EQ(format_size(1000), "1000");
+  for (auto ms : {1, 999, 1000, 61000, 7200000}) {
+    EXPECT_EQ(parse_duration(format_duration(milliseconds(ms))), milliseconds(ms));
+  }
+}

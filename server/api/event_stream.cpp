@@ -1,0 +1,133 @@
+#include "api/event_stream.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <nlohmann/json.hpp>
+
+#include "kinds/kind.hpp"
+
+namespace jobd::api {
+
+namespace asio = boost::asio;
+using jobs::EventType;
+
+std::string render_sse(const jobs::Job& job, const jobs::JobEvent& event, bool with_id) {
+  nlohmann::json data;
+  switch (event.type) {
+    case EventType::state:
+      // The job record as it is now, with the state of this event (a replayed older event
+      // reports the state it announced).
+      data = jobs::to_json(job);
+      data["state"] = proto::to_string(event.state);
+      data["at"] = jobs::format_rfc3339(event.at);
+      break;
+    case EventType::progress:
+      data = {{"id", job.id}, {"fraction", event.fraction}, {"text", event.text}};
+      break;
+    case EventType::stdout_line:
+    case EventType::stderr_line:
+      data = {{"id", job.id}, {"line", event.text}};
+      break;
+  }
+  std::string frame;
+  if (with_id) frame += "id: " + std::to_string(event.id) + "\n";
+  frame += "event: ";
+  frame += jobs::to_string(event.type);
+  frame += "\ndata: ";
+  frame += data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  frame += "\n\n";
+  return frame;
+}
+
+EventQueue::EventQueue(asio::any_io_executor loop, EventStreamOptions options)
+    : wake_(loop, asio::steady_timer::time_point::max()), options_(options) {
+  if (options_.open_streams) ++*options_.open_streams;
+}
+
+EventQueue::~EventQueue() {
+  if (options_.open_streams) --*options_.open_streams;
+}
+
+void EventQueue::push(std::string frame, bool must_deliver) {
+  if (pending_.size() >= options_.buffer && !must_deliver) {
+    ++dropped_;
+    return;
+  }
+  pending_.push_back(std::move(frame));
+  wake_.cancel();
+}
+
+void EventQueue::end() {
+  ended_ = true;
+  wake_.cancel();
+}
+
+void EventQueue::close() { end(); }
+
+asio::awaitable<std::optional<std::string>> EventQueue::next() {
+  if (pending_.empty() && dropped_ == 0 && !ended_) {
+    wake_.expires_after(options_.heartbeat);
+    co_await wake_.async_wait(asio::as_tuple(asio::use_awaitable));
+    // A comment line keeps proxies and load balancers from closing an idle stream.
+    if (pending_.empty() && dropped_ == 0 && !ended_) co_return std::string(": keep-alive\n\n");
+  }
+  std::string out;
+  if (dropped_ > 0) {
+    out += "event: dropped\ndata: {\"count\":" + std::to_string(dropped_) + "}\n\n";
+    dropped_ = 0;
+  }
+  // Everything queued goes out in one write: a slow reader catches up in few system calls.
+  while (!pending_.empty()) {
+    out += pending_.front();
+    pending_.pop_front();
+  }
+  if (out.empty()) co_return std::nullopt;  // ended, and nothing left
+  co_return out;
+}
+
+JobEventStream::JobEventStream(asio::any_io_executor loop, EventStreamOptions options, jobs::JobTable& table,
+                               jobs::Job& job, std::uint64_t after_id)
+    : EventQueue(std::move(loop), options), table_(table), seq_(job.seq) {
+  // Replay what the history still holds; a gap (events older than the history) is reported
+  // as dropped rather than silently skipped.
+  if (!job.events.empty() && job.events.front().id > after_id + 1 && after_id + 1 < job.next_event_id) {
+    const auto missing = job.events.front().id - after_id - 1;
+    push("event: dropped\ndata: {\"count\":" + std::to_string(missing) + "}\n\n", true);
+  }
+  for (const auto& event : job.events) {
+    if (event.id > after_id) push(render_sse(job, event, true), true);
+  }
+  if (proto::is_final(job.state)) {
+    end();
+    return;
+  }
+  ++job.event_subscribers;
+  job.control->wants_progress.store(true, std::memory_order_relaxed);
+  watch_ = table_.watch(seq_, [this](const jobs::Job& changed, const jobs::JobEvent& event) {
+    const bool final = event.type == EventType::state && proto::is_final(event.state);
+    push(render_sse(changed, event, true), final);
+    if (final) end();
+  });
+}
+
+JobEventStream::~JobEventStream() {
+  if (!watch_) return;
+  table_.unwatch(seq_, *watch_);
+  if (jobs::Job* job = table_.get(seq_); job && job->event_subscribers > 0) {
+    if (--job->event_subscribers == 0) job->control->wants_progress.store(false, std::memory_order_relaxed);
+  }
+}
+
+AllEventsStream::AllEventsStream(asio::any_io_executor loop, EventStreamOptions options, jobs::JobTable& table,
+                                 std::optional<std::string> kind, std::optional<proto::JobState> state)
+    : EventQueue(std::move(loop), options), table_(table) {
+  watch_ = table_.watch_all([this, kind = std::move(kind), state](const jobs::Job& job, const jobs::JobEvent& event) {
+    if (kind && job.kind->name != *kind) return;
+    if (state && event.state != *state) return;
+    push(render_sse(job, event, false), false);
+  });
+}
+
+AllEventsStream::~AllEventsStream() { table_.unwatch_all(watch_); }
+
+}  // namespace jobd::api

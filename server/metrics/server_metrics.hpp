@@ -1,0 +1,52 @@
+// The metrics jobd exposes (issue: see inside jobd), over the sans-I/O Registry.
+//
+// Hot paths (one call per request, per job state change) look their children up in small
+// caches keyed by stable pointers, never by building label strings. Loop thread only.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <string_view>
+#include <unordered_map>
+
+#include "jobs/job.hpp"
+#include "metrics/registry.hpp"
+
+namespace jobd::metrics {
+
+class ServerMetrics {
+ public:
+  explicit ServerMetrics(Registry& registry);
+
+  // One finished HTTP exchange. `route` must have static storage (the router's templates).
+  void observe_request(std::string_view route, unsigned status, std::chrono::nanoseconds duration);
+  // A job's state event (the table's global observer).
+  void observe_job(const jobs::Job& job, const jobs::JobEvent& event);
+  Histogram& loop_lag() { return loop_lag_; }
+
+ private:
+  struct RequestCells {
+    Counter* count;
+    Histogram* duration;
+  };
+  struct KindCells {
+    Counter* submitted = nullptr;
+    std::array<Counter*, 6> finished{};  // by final state
+    Histogram* run_time = nullptr;
+    Histogram* queue_wait = nullptr;
+  };
+
+  Registry& registry_;
+  Family<Counter>& requests_;
+  Family<Histogram>& request_duration_;
+  Family<Counter>& submitted_;
+  Family<Counter>& finished_;
+  Family<Histogram>& run_time_;
+  Family<Histogram>& queue_wait_;
+  Histogram& loop_lag_;
+  std::unordered_map<const char*, std::unordered_map<unsigned, RequestCells>> request_cells_;
+  // Keyed by kind (stable address in the registry) and executor.
+  std::unordered_map<const void*, std::array<KindCells, 4>> kind_cells_;
+};
+
+}  // namespace jobd::metrics
