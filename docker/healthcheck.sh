@@ -21,6 +21,7 @@ esac
 
 # timeout bounds connect + request + read even if jobd accepts and never answers. Any failure
 # exits 1: Docker reserves 2, and timeout's 124 means nothing to it.
+# shellcheck disable=SC2016  # expanded inside the container / the child shell
 timeout 3 bash -c '
   exec 3<>"/dev/tcp/$1/$2" || exit 1
   printf "GET /healthz HTTP/1.0\r\nHost: localhost\r\nConnection: close\r\n\r\n" >&3

@@ -125,6 +125,9 @@ std::variant<nlohmann::json, ParamError> validate_params(const ParamsSchema& sch
     if (auto error = check_value(spec, *it)) return *error;
     normalized[spec.name] = *it;
   }
+  if (schema.check) {
+    if (auto error = schema.check(normalized)) return *error;
+  }
   return normalized;
 }
 

@@ -59,7 +59,26 @@ bool Api::answers_now(Route route) {
   return route != Route::jobs_submit && route != Route::job_get;
 }
 
+std::optional<Response> Api::refuse_unauthorized(const Request& request, Route route) const {
+  if (!options_.tokens.enabled()) return std::nullopt;
+  // Probes stay open (orchestrators call them without credentials); so do 404/405 answers,
+  // which reveal nothing but the route table.
+  if (route == Route::healthz || route == Route::readyz || route == Route::not_found ||
+      route == Route::method_not_allowed) {
+    return std::nullopt;
+  }
+  if (route == Route::metrics && options_.metrics_public) return std::nullopt;
+  if (options_.tokens.allows(request.authorization)) return std::nullopt;
+  Response response = Response::problem(Problem{
+      problems::unauthorized,
+      request.authorization.empty() ? "send Authorization: Bearer <token>" : "the token is not valid",
+      std::nullopt, std::nullopt});
+  response.headers.emplace_back("WWW-Authenticate", R"(Bearer realm="jobd")");
+  return response;
+}
+
 Response Api::handle_now(const Request& request, const http::RouteMatch& match) {
+  if (auto refusal = refuse_unauthorized(request, match.route)) return std::move(*refusal);
   switch (match.route) {
     case Route::healthz: {
       Response response;
@@ -105,6 +124,7 @@ Response Api::handle_now(const Request& request, const http::RouteMatch& match) 
 }
 
 asio::awaitable<Response> Api::handle(Request request, http::RouteMatch match) {
+  if (auto refusal = refuse_unauthorized(request, match.route)) co_return std::move(*refusal);
   switch (match.route) {
     case Route::jobs_submit:
       co_return co_await submit(std::move(request));

@@ -5,8 +5,10 @@
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 
+#include "api/auth.hpp"
 #include "api/event_stream.hpp"
 #include "http/message.hpp"
 #include "http/router.hpp"
@@ -25,6 +27,8 @@ struct ApiOptions {
   std::size_t max_json_depth = 64;
   std::size_t max_list_limit = 1000;  // largest ?limit= of GET /v1/jobs
   EventStreamOptions events;
+  TokenSet tokens;             // empty: no authentication
+  bool metrics_public = false; // with tokens: whether /metrics is open too
 };
 
 class Api {
@@ -46,6 +50,8 @@ class Api {
   http::Response cancel_job(std::string_view job_id);
   http::Response list_jobs(const http::Request& request);
   http::Response readiness() const;
+  // 401 when tokens are configured and the request names none of them; nullopt when allowed.
+  std::optional<http::Response> refuse_unauthorized(const http::Request& request, http::Route route) const;
   http::Response job_events(const http::Request& request, std::string_view job_id);
   http::Response all_events(const http::Request& request);
 

@@ -12,7 +12,14 @@
 #include <spdlog/spdlog.h>
 
 #include "api/api.hpp"
+#include "metrics/loop_lag.hpp"
+#include "metrics/registry.hpp"
+#include "metrics/server_metrics.hpp"
+#include "exec/command_config.hpp"
+#include "exec/fork_server.hpp"
 #include "exec/loop_executor.hpp"
+#include "exec/process_pool.hpp"
+#include "exec/subprocess_executor.hpp"
 #include "exec/thread_executor.hpp"
 #include "http/server.hpp"
 #include "jobs/scheduler.hpp"
@@ -73,16 +80,68 @@ asio::awaitable<void> drain(asio::io_context& loop, const config::Config& config
   loop.stop();
 }
 
+// Gauges read at scrape time from their owners: executors, the server, the API.
+void register_state_metrics(metrics::Registry& registry, const jobs::Scheduler& scheduler,
+                            const http::HttpServer& server, const api::Api& api) {
+  auto& queued = registry.callback_gauge("jobd_executor_queued_jobs", "Jobs accepted and not started, by executor",
+                                         {"executor"});
+  auto& running = registry.callback_gauge("jobd_executor_running_jobs", "Jobs running, by executor", {"executor"});
+  auto& capacity = registry.callback_gauge("jobd_executor_capacity_jobs",
+                                           "Jobs an executor holds before it answers 429", {"executor"});
+  auto& workers = registry.callback_gauge("jobd_executor_workers", "Threads or processes of an executor",
+                                          {"executor"});
+  auto& restarts = registry.callback_counter("jobd_worker_restarts_total",
+                                             "Worker processes replaced, by cause", {"cause"});
+  for (auto id : proto::kAllExecutors) {
+    const exec::Executor* executor = scheduler.executor(id);
+    if (executor == nullptr) continue;
+    const std::string name(proto::to_string(id));
+    queued.with({name}).set([executor] { return static_cast<double>(executor->stats().queued); });
+    running.with({name}).set([executor] { return static_cast<double>(executor->stats().running); });
+    capacity.with({name}).set([executor] { return static_cast<double>(executor->stats().capacity); });
+    workers.with({name}).set([executor] { return static_cast<double>(executor->stats().workers); });
+    if (id == proto::Executor::process) {
+      for (const char* cause : {"crash", "kill", "recycle"}) {
+        restarts.with({cause}).set([executor, cause] {
+          for (const auto& [restart_cause, count] : executor->stats().restarts) {
+            if (restart_cause == cause) return static_cast<double>(count);
+          }
+          return 0.0;
+        });
+      }
+    }
+  }
+  registry.callback_gauge("jobd_http_connections", "Open HTTP connections")
+      .with()
+      .set([&server] { return static_cast<double>(server.connections()); });
+  registry.callback_gauge("jobd_sse_subscribers", "Open Server-Sent Events streams")
+      .with()
+      .set([&api] { return static_cast<double>(api.open_event_streams()); });
+  auto& jobs = registry.callback_gauge("jobd_jobs_retained", "Jobs in the table, active or finished", {"phase"});
+  jobs.with({"active"}).set([&scheduler] { return static_cast<double>(scheduler.table_view().counts().active); });
+  jobs.with({"finished"}).set([&scheduler] { return static_cast<double>(scheduler.table_view().counts().finished); });
+  metrics::add_process_metrics(registry);
+}
+
 }  // namespace
 
-int run(const config::Config& config) {
+int run(const config::Config& config, std::unique_ptr<exec::ForkServer> fork_server) {
   std::signal(SIGPIPE, SIG_IGN);
   asio::io_context loop(1);
 
   kinds::KindRegistry kinds;
   kinds::register_builtin_kinds(kinds, config.test_kinds);
+  if (!config.command_config.empty()) {
+    // A bad command config stops jobd here, naming the entry and the field.
+    try {
+      exec::register_command_kinds(kinds, exec::load_command_config_file(config.command_config));
+    } catch (const std::exception& e) {
+      spdlog::critical("command config {}: {}", config.command_config, e.what());
+      return 2;
+    }
+  }
 
-  jobs::JobTable table({config.max_jobs, config.retention});
+  jobs::JobTable table({config.max_jobs, config.retention, config.event_history});
   jobs::Scheduler scheduler(loop.get_executor(), table, kinds,
                             {config.default_timeout, config.max_timeout, 1});
   scheduler.add_executor(
@@ -90,11 +149,58 @@ int run(const config::Config& config) {
   scheduler.add_executor(std::make_unique<exec::ThreadExecutor>(
       loop.get_executor(), scheduler,
       exec::ThreadPoolOptions{config.threads, config.queue_depth, config.thread_nice, 50us}));
+  auto subprocess = std::make_unique<exec::SubprocessExecutor>(
+      loop.get_executor(), scheduler,
+      exec::SubprocessOptions{config.max_subprocesses, config.queue_depth, config.kill_grace});
+  // Lines of running children become stdout/stderr events (GET /v1/jobs/{id}/events).
+  subprocess->set_output_callback([&table](exec::JobSeq seq, std::string_view stream, std::string_view line) {
+    if (jobs::Job* job = table.get(seq)) {
+      table.report_output(*job, stream == "stdout" ? jobs::EventType::stdout_line : jobs::EventType::stderr_line,
+                          std::string(line));
+    }
+  });
+  scheduler.add_executor(std::move(subprocess));
+  if (fork_server) {
+    scheduler.add_executor(std::make_unique<exec::ProcessExecutor>(
+        loop.get_executor(), scheduler, *fork_server,
+        exec::ProcessPoolOptions{config.workers, config.queue_depth, config.worker_max_jobs}));
+  }
 
-  api::Api api(scheduler, kinds, {config.max_wait, config.max_json_depth, 1000});
+  api::TokenSet tokens;
+  if (!config.token_file.empty()) {
+    try {
+      tokens = api::TokenSet::load_file(config.token_file);
+    } catch (const std::exception& e) {
+      spdlog::critical("{}", e.what());
+      scheduler.shutdown_executors();
+      return 2;
+    }
+  }
+  api::Api api(loop.get_executor(), scheduler, kinds,
+               {config.max_wait, config.max_json_depth, 1000,
+                {config.sse_buffer, config.sse_heartbeat, nullptr}, std::move(tokens), config.metrics_public});
   http::HttpServer server(loop, api,
                           {config.max_body, config.max_header, config.header_timeout,
-                           config.body_timeout, config.idle_timeout, config.max_connections});
+                           config.body_timeout, config.idle_timeout, config.max_connections,
+                           config.slow_handler});
+
+  // Metrics: the registry lives as long as the loop; the table's global observer and the
+  // server's request observer feed it, callback gauges read executors at scrape time.
+  metrics::Registry registry;
+  metrics::ServerMetrics server_metrics(registry);
+  register_state_metrics(registry, scheduler, server, api);
+  table.watch_all([&server_metrics](const jobs::Job& job, const jobs::JobEvent& event) {
+    server_metrics.observe_job(job, event);
+  });
+  server.on_request([&server_metrics, access_log = config.access_log](const http::RequestRecord& record) {
+    server_metrics.observe_request(record.route, record.status, record.duration);
+    if (access_log) {
+      spdlog::info("access {} {} {} {} {}B {:.3f}ms", record.peer, record.method, record.target, record.status,
+                   record.body_bytes, std::chrono::duration<double, std::milli>(record.duration).count());
+    }
+  });
+  api.serve_metrics([&registry] { return registry.expose(); });
+  metrics::start_lag_sampler(loop.get_executor(), server_metrics.loop_lag(), config.slow_handler);
   std::uint16_t port = 0;
   try {
     port = server.listen(config.listen);

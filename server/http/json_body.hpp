@@ -3,6 +3,8 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <variant>
 
@@ -16,6 +18,10 @@ inline constexpr std::size_t kDefaultMaxJsonDepth = 64;
 bool is_json_media_type(std::string_view content_type);
 // Whether no array or object in `text` nests deeper than `max_depth`. Linear, no allocation.
 bool json_depth_within(std::string_view text, std::size_t max_depth);
+// The first member name that appears twice in one object, if any. Names are compared as
+// written (an escaped spelling of the same name is not caught); nlohmann would silently keep
+// the last value, and two readers of one body must never disagree on what it says.
+std::optional<std::string> duplicate_json_key(std::string_view text);
 std::variant<nlohmann::json, proto::Problem> parse_json_body(std::string_view content_type,
                                                              std::string_view body,
                                                              std::size_t max_depth);

@@ -170,6 +170,7 @@ TEST(Events, StalledSubscriberGetsDroppedCountAndSlowsNobody) {
   const auto took = std::chrono::steady_clock::now() - start;
   EXPECT_LT(took, 20s);
   // The reading subscriber got every job; the stalled one learns how many it missed.
+  std::this_thread::sleep_for(500ms);  // the last events are written after the last answer
   ::shutdown(reader.fd(), SHUT_RDWR);  // ends the reader's read_all
   reading.join();
   auto events = parse_sse(read_by_reader);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <regex>
@@ -34,17 +35,21 @@ struct ParamSpec {
   std::shared_ptr<const std::regex> compiled;
 };
 
+struct ParamError {
+  std::string pointer;  // e.g. "/params/n"
+  std::string message;
+};
+
 struct ParamsSchema {
   std::vector<ParamSpec> params;
   // A free-form object: any JSON object is accepted as is (the `echo` kind).
   bool free_form = false;
   // Upper bound on the serialized size of free-form params.
   std::size_t max_free_form_bytes = 1 << 20;
-};
-
-struct ParamError {
-  std::string pointer;  // e.g. "/params/n"
-  std::string message;
+  // A rule of the schema's owner beyond the per-field checks (the subprocess config: argv
+  // safety, base64 input, fields that exclude each other). Runs on the normalized params after
+  // them; returns the error naming the bad field.
+  std::function<std::optional<ParamError>(const nlohmann::json& params)> check;
 };
 
 // Compiles every pattern. Throws std::invalid_argument naming the param on a bad regex:

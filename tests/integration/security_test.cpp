@@ -1,0 +1,167 @@
+// Authentication and hostile input against a real jobd.
+#include <gtest/gtest.h>
+
+#include <dirent.h>
+
+#include <fstream>
+#include <thread>
+
+#include "harness.hpp"
+
+using namespace jobd::testing;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+const std::string kToken = "s3cret-token-for-tests-0123456789";
+
+std::string write_token_file() {
+  const std::string path = "/tmp/jobd-test-tokens-" + std::to_string(::getpid());
+  std::ofstream(path) << "# test tokens\n" << kToken << "\nanother-token-0123456789abcdef\n";
+  return path;
+}
+
+int open_fds(pid_t pid) {
+  int count = 0;
+  if (DIR* dir = ::opendir(("/proc/" + std::to_string(pid) + "/fd").c_str())) {
+    while (::readdir(dir) != nullptr) ++count;
+    ::closedir(dir);
+  }
+  return count - 2;
+}
+}  // namespace
+
+TEST(Auth, V1RoutesNeedABearerTokenAndProbesStayOpen) {
+  const auto tokens = write_token_file();
+  JobdProcess server({"--token-file", tokens, "--access-log"});
+  const Headers json_type = {{"Content-Type", "application/json"}};
+  auto anonymous = http_request(server.port(), "POST", "/v1/jobs?wait=5", R"({"kind":"echo"})", json_type);
+  EXPECT_EQ(anonymous.status, 401);
+  EXPECT_EQ(anonymous.json()["type"], "/problems/unauthorized");
+  EXPECT_EQ(anonymous.header("www-authenticate"), R"(Bearer realm="jobd")");
+  auto wrong = http_request(server.port(), "GET", "/v1/kinds", "", {{"Authorization", "Bearer not-the-token-at-all"}});
+  EXPECT_EQ(wrong.status, 401);
+  Headers with_token = json_type;
+  with_token.emplace_back("Authorization", "Bearer " + kToken);
+  auto allowed = http_request(server.port(), "POST", "/v1/jobs?wait=5", R"({"kind":"echo"})", with_token);
+  EXPECT_EQ(allowed.status, 200);
+  auto second = http_request(server.port(), "GET", "/v1/jobs", "",
+                             {{"Authorization", "Bearer another-token-0123456789abcdef"}});
+  EXPECT_EQ(second.status, 200);
+  EXPECT_EQ(get(server.port(), "/v1/jobs/" + allowed.json()["id"].get<std::string>() + "/events").status, 401);
+  EXPECT_EQ(get(server.port(), "/healthz").status, 200);
+  EXPECT_EQ(get(server.port(), "/readyz").status, 200);
+  EXPECT_EQ(get(server.port(), "/metrics").status, 401);  // closed unless --metrics-public
+  server.stop();
+  EXPECT_EQ(server.log().find(kToken), std::string::npos) << "a token reached the log";
+  std::remove(tokens.c_str());
+}
+
+TEST(Auth, MetricsCanBePublic) {
+  const auto tokens = write_token_file();
+  JobdProcess server({"--token-file", tokens, "--metrics-public"});
+  EXPECT_EQ(get(server.port(), "/metrics").status, 200);
+  EXPECT_EQ(get(server.port(), "/v1/kinds").status, 401);
+  std::remove(tokens.c_str());
+}
+
+TEST(Auth, UnreadableOrEmptyTokenFileStopsJobd) {
+  EXPECT_THROW(JobdProcess({"--token-file", "/nonexistent/tokens"}), std::runtime_error);
+}
+
+TEST(HostileInput, MalformedBodiesGetClear400sAndTheServerStaysUp) {
+  JobdProcess server;
+  const std::pair<std::string, std::string> cases[] = {
+      {std::string(100000, '[') + std::string(100000, ']'), "/problems/bad-json"},  // deep nesting
+      {R"({"kind":"echo","kind":"sleep"})", "/problems/bad-json"},                    // duplicate keys
+      {"{\"kind\":\"ec\xff\xfeho\"}", "/problems/bad-json"},                          // not UTF-8
+      {R"({"kind":"primes","params":{"n":1e999}})", "/problems/bad-json"},            // overflowing number
+      {R"({"kind":"primes","params":{"n":123456789012345678901234567890}})", "/problems/invalid-params"},
+      {R"({"kind":"sleep","params":{"ms":-0.5}})", "/problems/invalid-params"},
+      {"\"just a string\"", "/problems/invalid-request"},
+      {"", "/problems/bad-json"},
+  };
+  for (const auto& [body, type] : cases) {
+    auto response = http_request(server.port(), "POST", "/v1/jobs", body, {{"Content-Type", "application/json"}});
+    EXPECT_EQ(response.status, 400) << body.substr(0, 60);
+    EXPECT_EQ(response.json()["type"], type) << body.substr(0, 60);
+  }
+  EXPECT_EQ(get(server.port(), "/healthz").status, 200);
+}
+
+TEST(HostileInput, TenThousandHeadersAre431) {
+  JobdProcess server;
+  std::string request = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
+  for (int i = 0; i < 10000; ++i) request += "X-H" + std::to_string(i) + ": v\r\n";
+  request += "\r\n";
+  RawConnection connection(server.port());
+  connection.send(request);
+  auto responses = connection.read_responses(1, 5s);
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_EQ(responses[0].status, 431);
+  EXPECT_EQ(get(server.port(), "/healthz").status, 200);
+}
+
+TEST(HostileInput, ConnectionFloodBeyondTheLimitIsRefusedAndLeaksNoDescriptors) {
+  JobdProcess server({"--max-connections", "100"});
+  const int fds_before = open_fds(server.pid());
+  RawConnection keeper(server.port());
+  {
+    std::vector<std::unique_ptr<RawConnection>> flood;
+    for (int i = 0; i < 2000; ++i) flood.push_back(std::make_unique<RawConnection>(server.port()));
+    // The existing client is served while the flood is held.
+    keeper.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    auto served = keeper.read_responses(1, 5s);
+    ASSERT_EQ(served.size(), 1u);
+    EXPECT_EQ(served[0].status, 200);
+    // Connections beyond the limit were answered 503 and closed.
+    int refused = 0;
+    for (auto& connection : flood) {
+      auto responses = connection->read_responses(1, 50ms);
+      refused += !responses.empty() && responses[0].status == 503;
+    }
+    EXPECT_GE(refused, 1800);
+  }
+  // Once the flood is gone, the descriptors go with it.
+  EXPECT_TRUE(eventually([&] { return open_fds(server.pid()) <= fds_before + 2; }, 5s))
+      << "fds before " << fds_before << ", after " << open_fds(server.pid());
+}
+
+TEST(HostileInput, RandomCancelsUnderLoadLeaveEveryJobInExactlyOneFinalState) {
+  JobdProcess server({"--test-kinds"});
+  std::vector<std::string> ids;
+  for (int i = 0; i < 1000; ++i) {
+    json body = i % 3 == 0   ? json{{"kind", "sleep"}, {"params", {{"ms", 50 + i % 200}}}}
+                : i % 3 == 1 ? json{{"kind", "primes"}, {"params", {{"n", 200000}}}}
+                             : json{{"kind", "spin"}, {"params", {{"ms", 2}}}};
+    auto accepted = submit(server.port(), body);
+    ASSERT_EQ(accepted.status, 202);
+    ids.push_back(accepted.json()["id"]);
+    if (i % 2 == 0) {
+      const auto& victim = ids[static_cast<std::size_t>(i * 7919 % static_cast<int>(ids.size()))];
+      const int status = http_request(server.port(), "DELETE", "/v1/jobs/" + victim).status;
+      EXPECT_TRUE(status == 200 || status == 202 || status == 409) << status;
+    }
+  }
+  std::map<std::string, int> states;
+  for (const auto& id : ids) {
+    auto job = get(server.port(), "/v1/jobs/" + id + "?wait=30").json();
+    states[job["state"].get<std::string>()] += 1;
+    if (job["state"] == "succeeded") {
+      EXPECT_FALSE(job.contains("error"));
+    } else {
+      EXPECT_TRUE(job.contains("error")) << job.dump();
+    }
+  }
+  int total = 0;
+  for (const auto& [state, count] : states) {
+    EXPECT_TRUE(state == "succeeded" || state == "cancelled") << state;
+    total += count;
+  }
+  EXPECT_EQ(total, 1000);
+  EXPECT_GT(states["cancelled"], 0);
+  EXPECT_GT(states["succeeded"], 0);
+  // The server's own counters agree with what the clients saw.
+  const auto metrics = get(server.port(), "/metrics").body;
+  EXPECT_NE(metrics.find("jobd_jobs_retained{phase=\"active\"} 0"), std::string::npos);
+}
