@@ -27,7 +27,8 @@ std::optional<std::int64_t> count_primes(std::int64_t n, const std::stop_token& 
   }
   // Segmented sieve over odd numbers 3, 5, 7, ... <= n; index k stands for 2k + 3.
   const std::int64_t odd_count = (n - 1) / 2;  // odd numbers in [3, n]
-  std::vector<char> segment(static_cast<std::size_t>(kSegmentOdds));
+  // Sized to what n needs: a small n must not pay for clearing a whole segment.
+  std::vector<char> segment(static_cast<std::size_t>(std::min(kSegmentOdds, odd_count)));
   std::int64_t count = 1;  // the prime 2
   for (std::int64_t low = 0; low < odd_count; low += kSegmentOdds) {
     if (stop.stop_requested()) return std::nullopt;
