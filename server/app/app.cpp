@@ -80,6 +80,12 @@ asio::awaitable<void> drain(asio::io_context& loop, const config::Config& config
   loop.stop();
 }
 
+// One access-log line (--access-log): never headers, so never a token.
+void log_access(const http::RequestRecord& record) {
+  spdlog::info("access {} {} {} {} {}B {:.3f}ms", record.peer, record.method, record.target, record.status,
+               record.body_bytes, std::chrono::duration<double, std::milli>(record.duration).count());
+}
+
 // Gauges read at scrape time from their owners: executors, the server, the API.
 void register_state_metrics(metrics::Registry& registry, const jobs::Scheduler& scheduler,
                             const http::HttpServer& server, const api::Api& api) {
@@ -188,19 +194,20 @@ int run(const config::Config& config, std::unique_ptr<exec::ForkServer> fork_ser
   // server's request observer feed it, callback gauges read executors at scrape time.
   metrics::Registry registry;
   metrics::ServerMetrics server_metrics(registry);
-  register_state_metrics(registry, scheduler, server, api);
-  table.watch_all([&server_metrics](const jobs::Job& job, const jobs::JobEvent& event) {
-    server_metrics.observe_job(job, event);
-  });
-  server.on_request([&server_metrics, access_log = config.access_log](const http::RequestRecord& record) {
-    server_metrics.observe_request(record.route, record.status, record.duration);
-    if (access_log) {
-      spdlog::info("access {} {} {} {} {}B {:.3f}ms", record.peer, record.method, record.target, record.status,
-                   record.body_bytes, std::chrono::duration<double, std::milli>(record.duration).count());
-    }
-  });
-  api.serve_metrics([&registry] { return registry.expose(); });
-  metrics::start_lag_sampler(loop.get_executor(), server_metrics.loop_lag(), config.slow_handler);
+  if (config.metrics) {
+    register_state_metrics(registry, scheduler, server, api);
+    table.watch_all([&server_metrics](const jobs::Job& job, const jobs::JobEvent& event) {
+      server_metrics.observe_job(job, event);
+    });
+    server.on_request([&server_metrics, access_log = config.access_log](const http::RequestRecord& record) {
+      server_metrics.observe_request(record.route, record.status, record.duration);
+      if (access_log) log_access(record);
+    });
+    api.serve_metrics([&registry] { return registry.expose(); });
+    metrics::start_lag_sampler(loop.get_executor(), server_metrics.loop_lag(), config.slow_handler);
+  } else if (config.access_log) {
+    server.on_request(log_access);
+  }
   std::uint16_t port = 0;
   try {
     port = server.listen(config.listen);

@@ -46,6 +46,7 @@ struct Config {
   milliseconds sse_heartbeat{15'000};
   milliseconds slow_handler{20};     // a loop stall longer than this is logged
   bool access_log = false;
+  bool metrics = true;          // off only to measure what metrics and lag sampling cost
   std::string token_file;       // bearer tokens, one per line; empty = no authentication
   bool metrics_public = false;  // with --token-file: /metrics without a token
   std::string log_level = "info";

@@ -85,6 +85,9 @@ ParseResult parse_command_line(int argc, char** argv) {
   add("--sse-buffer", config.sse_buffer, "events queued per SSE subscriber; beyond, they are counted as dropped")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20));
   app.add_flag("--access-log", config.access_log, "log one line per request")->envname("JOBD_ACCESS_LOG");
+  app.add_flag("--metrics,!--no-metrics", config.metrics,
+               "collect metrics and sample loop lag (--no-metrics only to measure their cost)")
+      ->envname("JOBD_METRICS");
   add("--token-file", config.token_file, "require Authorization: Bearer <token> on /v1 (one token per line)");
   app.add_flag("--metrics-public", config.metrics_public, "with --token-file: serve /metrics without a token")
       ->envname("JOBD_METRICS_PUBLIC");

@@ -416,6 +416,7 @@ struct SubprocessExecutor::Child {
   std::optional<StopReason> stop_reason;
   bool run_limit_hit = false;
   bool reaped = false;
+  bool lost = false;  // reaped by someone else: no exit status
   siginfo_t status{};
   rusage usage{};
   std::chrono::steady_clock::time_point spawned_at;
@@ -508,6 +509,7 @@ asio::awaitable<void> SubprocessExecutor::supervise(Child& child) {
   // Readable pidfd = the child exited. A wake-up is only a hint, though (epoll can report a
   // stale registration, see close_watched): peek with WNOWAIT, and wait again if it still runs.
   bool exited = false;
+  bool still_ours = true;  // false once waitid says it is not our child to wait for
   for (;;) {
     auto [error] = co_await child.pidfd.async_wait(asio::posix::stream_descriptor::wait_read, use_tuple);
     siginfo_t peek{};
@@ -518,8 +520,9 @@ asio::awaitable<void> SubprocessExecutor::supervise(Child& child) {
       break;
     }
     if (found != 0 || error) {
-      // Not ours to wait for any more (ECHILD: someone reaped it against the rules). Never a
-      // blocking wait on the loop; never a signal to a group we no longer own.
+      // ECHILD: someone reaped it against the rules, so it is not ours any more. Never a
+      // blocking wait on the loop; never a signal to a group we may no longer own.
+      still_ours = found == 0;
       spdlog::error("subprocess {}: cannot wait for it: {}", child.pid,
                     found != 0 ? errno_text(errno) : error.message());
       break;
@@ -533,8 +536,11 @@ asio::awaitable<void> SubprocessExecutor::supervise(Child& child) {
     ::kill(-child.pid, SIGKILL);
     reap_pidfd(child.pidfd.native_handle(), child.status, child.usage, WNOHANG);
     child.reaped = true;
+  } else if (still_ours) {
+    ::kill(-child.pid, SIGKILL);  // not reaped, so the group is still ours; ~Child reaps it
   } else {
-    ::kill(-child.pid, SIGKILL);  // not reaped, so the group is still ours; ~Child reaps
+    child.reaped = true;  // nothing left to reap; the job fails as "lost track"
+    child.lost = true;
   }
   child.grace.cancel();
   child.run_limit.cancel();
@@ -592,9 +598,9 @@ asio::awaitable<void> SubprocessExecutor::write_input(Child& child) {
 }
 
 void SubprocessExecutor::publish_lines(Child& child, bool is_stdout, std::string_view bytes, bool at_eof) {
-  if (!output_ || !child.ticket.control || !child.ticket.control->wants_progress.load(std::memory_order_relaxed)) {
-    return;
-  }
+  // Published whether or not someone listens now: the job's event history lets a watcher that
+  // comes later (jobctl watch after submit) replay them. It is bounded by the table.
+  if (!output_) return;
   const std::string_view stream = is_stdout ? "stdout" : "stderr";
   std::string& partial = (is_stdout ? child.out : child.err).partial_line;
   const JobSeq seq = child.ticket.seq;
@@ -665,12 +671,13 @@ void SubprocessExecutor::complete(JobSeq seq, std::exception_ptr error) {
   Outcome outcome;
   nlohmann::json& details = outcome.details;
   if (child.pid > 0) details["pid"] = child.pid;
-  if (child.reaped) {
+  if (child.reaped && !child.lost) {
     const auto run_time = child.exited_at - child.spawned_at;
     details["duration_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(run_time).count();
     const auto cpu_us = [](const timeval& tv) { return tv.tv_sec * 1'000'000LL + tv.tv_usec; };
+    // CPU time of the child and its reaped descendants (the `auto` executor will want it). Not
+    // ru_maxrss: before its exec the child ran in jobd's memory (vfork), so that is jobd's size.
     details["cpu_ms"] = (cpu_us(child.usage.ru_utime) + cpu_us(child.usage.ru_stime)) / 1000;
-    details["max_rss_kb"] = child.usage.ru_maxrss;
     if (child.status.si_code == CLD_EXITED) {
       details["exit_code"] = child.status.si_status;
     } else {
@@ -705,7 +712,7 @@ void SubprocessExecutor::complete(JobSeq seq, std::exception_ptr error) {
     outcome.state = proto::JobState::failed;
     outcome.error_type = proto::job_error::spawn_failed;
     outcome.error_message = std::move(child.spawn_error);
-  } else if (!child.reaped) {
+  } else if (!child.reaped || child.lost) {
     outcome.state = proto::JobState::failed;
     outcome.error_type = proto::job_error::internal;
     outcome.error_message = "lost track of the child process (see jobd's log)";

@@ -51,9 +51,8 @@ struct SubprocessOptions {
 };
 
 // Receives the output of running children line by line ("stdout" or "stderr"), for the
-// events stream (the events issue connects it). Called on the loop thread, only while the
-// job's JobControl::wants_progress is set (someone listens), only for the captured part of a
-// stream (up to its cap), with lines cut at kMaxOutputLineBytes. The line has no '\n' and is
+// events stream. Called on the loop thread, for the captured part of a stream only (up to its
+// cap), with lines cut at kMaxOutputLineBytes. The line has no '\n' and is
 // valid UTF-8 (other bytes become U+FFFD). app.cpp connects it to JobTable::report_output.
 using OutputLineFn = std::function<void(JobSeq seq, std::string_view stream, std::string_view line)>;
 

@@ -273,3 +273,9 @@ TEST(Logs, JsonFormatWritesOneJsonObjectPerLine) {
   }
   EXPECT_GE(parsed, 3);
 }
+
+TEST(Metrics, NoMetricsTurnsCollectionAndTheEndpointOff) {
+  JobdProcess server({"--no-metrics"});
+  EXPECT_EQ(get(server.port(), "/metrics").status, 404);
+  EXPECT_EQ(submit(server.port(), {{"kind", "echo"}}, "?wait=5").status, 200);
+}
