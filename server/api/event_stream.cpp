@@ -39,6 +39,22 @@ std::string render_sse(const jobs::Job& job, const jobs::JobEvent& event, bool w
   return frame;
 }
 
+namespace {
+// The frame of the event being fanned out, rendered once for all of a job's subscribers: with a
+// thousand subscribers, rendering per subscriber would be a thousand JSON dumps per event.
+const std::string& shared_frame(const jobs::Job& job, const jobs::JobEvent& event) {
+  thread_local jobs::JobSeq seq = 0;
+  thread_local std::uint64_t id = 0;
+  thread_local std::string frame;
+  if (seq != job.seq || id != event.id) {
+    frame = render_sse(job, event, true);
+    seq = job.seq;
+    id = event.id;
+  }
+  return frame;
+}
+}  // namespace
+
 EventQueue::EventQueue(asio::any_io_executor loop, EventStreamOptions options)
     : wake_(loop, asio::steady_timer::time_point::max()), options_(options) {
   if (options_.open_streams) ++*options_.open_streams;
@@ -105,7 +121,7 @@ JobEventStream::JobEventStream(asio::any_io_executor loop, EventStreamOptions op
   job.control->wants_progress.store(true, std::memory_order_relaxed);
   watch_ = table_.watch(seq_, [this](const jobs::Job& changed, const jobs::JobEvent& event) {
     const bool final = event.type == EventType::state && proto::is_final(event.state);
-    push(render_sse(changed, event, true), final);
+    push(shared_frame(changed, event), final);
     if (final) end();
   });
 }

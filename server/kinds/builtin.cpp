@@ -12,6 +12,7 @@ void register_builtin_kinds(KindRegistry& registry, bool test_kinds) {
     registry.add(make_spin_kind());
     registry.add(make_fail_kind());
     registry.add(make_block_kind());
+    registry.add(make_chatter_kind());
     registry.add(make_crash_kind());
     registry.add(make_exit_kind());
     registry.add(make_alloc_kind());
