@@ -277,8 +277,18 @@ asio::awaitable<void> ProcessExecutor::read_output(WorkerPtr worker) {
 
 asio::awaitable<void> ProcessExecutor::reap(WorkerPtr worker) {
   // A pidfd turns readable when its process has exited; waitid on it reaps exactly this child.
-  auto [error] = co_await worker->pidfd.async_wait(asio::posix::stream_descriptor::wait_read, use_tuple);
-  if (error || shut_down_) co_return;  // shutdown() reaps what is left
+  // A readiness report is only a hint: Asio skips EPOLL_CTL_DEL when it closes a descriptor,
+  // and while a subprocess child between vfork and exec shares jobd's files, that stale
+  // registration can fire for whatever descriptor reuses the slot. So the exit is confirmed
+  // with WNOWAIT (which reaps nothing) before anything is killed.
+  for (;;) {
+    auto [error] = co_await worker->pidfd.async_wait(asio::posix::stream_descriptor::wait_read, use_tuple);
+    if (error || shut_down_) co_return;  // shutdown() reaps what is left
+    siginfo_t peek{};
+    const int peeked = ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(worker->pidfd.native_handle()),
+                                &peek, WEXITED | WNOHANG | WNOWAIT);
+    if (peeked != 0 || peek.si_pid != 0) break;  // exited (or an error the waitid below reports)
+  }
   // Whatever the worker started dies with it: its group is still reserved while the worker is
   // an unreaped zombie, so this cannot hit a recycled group id.
   ::kill(-worker->pid, SIGKILL);

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -138,6 +139,7 @@ struct ChildPlan {
   int stdout_fd = -1;
   int stderr_fd = -1;
   const char* workdir = nullptr;
+  pid_t parent = 0;  // jobd's pid
   struct Limit {
     int resource;
     rlimit value;
@@ -170,6 +172,11 @@ int place_fd(int from, int to) {
   }
   // Own process group (pgid = pid), so that one kill(-pid) reaches grandchildren too.
   if (::setpgid(0, 0) != 0) fail();
+  // If jobd dies without stopping it (SIGKILL, a crash), the child dies too rather than run on
+  // unsupervised. (Tied to the spawner thread, which lives until the executor's shutdown has
+  // killed every child anyway.) Grandchildren are not covered.
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail();
+  if (::getppid() != plan.parent) ::_exit(127);  // jobd died before prctl
   int in = plan.stdin_fd;
   if (in < 0 && (in = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) fail();
   if (place_fd(in, 0) != 0 || place_fd(plan.stdout_fd, 1) != 0 || place_fd(plan.stderr_fd, 2) != 0) fail();
@@ -264,6 +271,7 @@ Launched launch(const LaunchRequest& request) {
   plan.stdout_fd = out_w.fd;
   plan.stderr_fd = err_w.fd;
   plan.workdir = workdir.c_str();
+  plan.parent = ::getpid();
   const auto& limits = command.limits;
   auto add_limit = [&plan](int resource, std::uint64_t value) {
     plan.limits[plan.limit_count++] = {resource, {static_cast<rlim_t>(value), static_cast<rlim_t>(value)}};

@@ -14,7 +14,8 @@
 // right after it is a race that the child wins on a busy machine (see spawn_child in the .cpp).
 // Each child gets: its own process group, default signal dispositions and an empty mask, fds
 // 0-2 only (stdin a pipe or /dev/null), the command's environment only, its working directory,
-// its rlimits (RLIMIT_CORE 0 unless configured).
+// its rlimits (RLIMIT_CORE 0 unless configured), and PR_SET_PDEATHSIG=SIGKILL so that it does
+// not outlive a jobd that is killed without a chance to stop it.
 //
 // Reaps only its own children: each child is watched through a pidfd (readable when it
 // exits) and reaped with waitid(P_PIDFD). It never calls waitpid(-1) and installs no SIGCHLD

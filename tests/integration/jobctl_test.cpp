@@ -709,6 +709,25 @@ TEST(JobctlToken, IsSentAsABearerTokenFromTheFlagOrTheEnvironment) {
   }
 }
 
+TEST(JobctlToken, OpensAServerThatRequiresOneAndIsRefusedWithout) {
+  char pattern[] = "/tmp/jobctl-token-XXXXXX";
+  ASSERT_NE(::mkdtemp(pattern), nullptr);
+  const std::string token_file = std::string(pattern) + "/tokens";
+  const std::string token = "jobctl-test-token-0123456789";
+  std::ofstream(token_file) << token << "\n";
+  JobdProcess server({"--token-file", token_file});
+  auto allowed = jobctl(server.port(), {"submit", "echo", "-p", "a=1", "--wait", "--json"}, {"JOBD_TOKEN=" + token});
+  EXPECT_EQ(allowed.code, 0) << allowed;
+  auto listed = jobctl(server.port(), {"--token", token, "list", "--json"});
+  EXPECT_EQ(listed.code, 0) << listed;
+  auto refused = jobctl(server.port(), {"list"});
+  EXPECT_EQ(refused.code, 3) << refused;
+  EXPECT_NE(refused.err.find("401"), std::string::npos) << refused;
+  auto wrong = jobctl(server.port(), {"--token", "not-the-right-token-at-all", "kinds"});
+  EXPECT_EQ(wrong.code, 3) << wrong;
+  std::filesystem::remove_all(pattern);
+}
+
 TEST(JobctlUrl, TakesABasePathForAProxyInFront) {
   RecordingServer server;
   auto result = jobctl(0, {"--url", "http://127.0.0.1:" + std::to_string(server.port()) + "/jobd/", "health"});

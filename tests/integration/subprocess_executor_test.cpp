@@ -452,6 +452,19 @@ TEST(Subprocess, ShutdownStopsRunningChildren) {
   EXPECT_TRUE(eventually([&] { return !alive(grandchild); }, 3s));
 }
 
+TEST(Subprocess, ChildrenDieWhenJobdIsKilled) {
+  Fixture f;
+  const auto id = submit_id(f.port(), "sleeper", {{"seconds", 60}});
+  pid_t child = 0;
+  ASSERT_TRUE(eventually([&] {
+    const json job = get(f.port(), "/v1/jobs/" + id).json();
+    child = job.value("pid", 0);
+    return child > 0;
+  }));
+  EXPECT_EQ(f.server.stop(SIGKILL, 5s), 128 + SIGKILL);
+  EXPECT_TRUE(eventually([&] { return !alive(child); }, 3s)) << "child " << child << " outlived jobd";
+}
+
 TEST(Subprocess, ABadConfigStopsJobdNamingTheEntryAndTheField) {
   Workspace ws;
   const std::string config = ws.write_config(
