@@ -20,7 +20,7 @@ struct Config {
   ListenAddress listen{"127.0.0.1", 8080};
   std::string port_file;  // written with the bound port once listening (tests use port 0)
   std::size_t threads = 0;        // thread pool size; 0 = hardware threads
-  int thread_nice = 0;            // added niceness of pool threads
+  int thread_nice = 10;           // added niceness of pool threads: the loop wins the CPU
   std::size_t workers = 0;        // process executor's workers (flag default: hardware threads); 0 = none
   std::uint64_t worker_memory = std::uint64_t{1} << 30;  // RLIMIT_AS of a worker
   std::uint64_t worker_cpu = 0;        // CPU seconds per job in a worker; 0 = no limit

@@ -527,7 +527,8 @@ TEST(JobctlBench, CountsFailuresByErrorTypeAndRefusalsByStatus) {
   EXPECT_EQ(report["accepted"].get<int>() + refusals, 12);
   EXPECT_EQ(server_jobs(server.port(), "spin").size(), report["accepted"].get<std::size_t>());
 
-  auto failed = jobctl(server.port(), {"bench", "fail", "--param", "message=x", "-n", "20", "-c", "4",
+  // On the loop executor: the one-slot thread queue above would refuse some of them.
+  auto failed = jobctl(server.port(), {"bench", "fail", "--param", "message=x", "-e", "loop", "-n", "20", "-c", "4",
                                        "--json", "--quiet"});
   EXPECT_EQ(failed.code, 1) << failed;
   EXPECT_EQ(failed.json_out()["outcomes"], json({{"failed: kind-failed", 20}})) << failed;
