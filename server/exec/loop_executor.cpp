@@ -4,6 +4,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <exception>
 
+#include "exec/outcome.hpp"
 #include "kinds/kind.hpp"
 #include "metrics/loop_lag.hpp"
 
@@ -34,24 +35,7 @@ void LoopExecutor::submit(JobTicket ticket) {
           running.cancel.slot(), [this, seq](std::exception_ptr error, kinds::KindResult result) {
             auto node = running_.extract(seq);
             if (node.empty() || node.mapped()->stopped) return;
-            Outcome outcome;
-            if (error) {
-              outcome.state = proto::JobState::failed;
-              outcome.error_type = proto::job_error::internal;
-              try {
-                std::rethrow_exception(error);
-              } catch (const std::exception& e) {
-                outcome.error_message = e.what();
-              } catch (...) {
-                outcome.error_message = "unknown exception";
-              }
-            } else if (result.ok) {
-              outcome.result = std::move(result.result);
-            } else {
-              outcome.state = proto::JobState::failed;
-              outcome.error_type = std::move(result.error_type);
-              outcome.error_message = std::move(result.error_message);
-            }
+            Outcome outcome = error ? outcome_from(error) : outcome_from(std::move(result));
             sink_.on_finished(seq, std::move(outcome));
           }));
 }

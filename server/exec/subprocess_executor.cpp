@@ -1,5 +1,7 @@
 #include "exec/subprocess_executor.hpp"
 
+#include "exec/outcome.hpp"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <pthread.h>
@@ -706,15 +708,10 @@ void SubprocessExecutor::complete(JobSeq seq, std::exception_ptr error) {
                               " ms exceeded (the command's timeout_ms)";
     }
   } else if (error) {
-    outcome.state = proto::JobState::failed;
-    outcome.error_type = proto::job_error::internal;
-    try {
-      std::rethrow_exception(error);
-    } catch (const std::exception& e) {
-      outcome.error_message = e.what();
-    } catch (...) {
-      outcome.error_message = "unknown exception";
-    }
+    const Outcome failed = outcome_from(error);
+    outcome.state = failed.state;
+    outcome.error_type = failed.error_type;
+    outcome.error_message = failed.error_message;
     spdlog::error("subprocess job {}: {}", child.ticket.job_id, outcome.error_message);
   } else if (!child.spawn_error.empty()) {
     outcome.state = proto::JobState::failed;

@@ -3,6 +3,7 @@
 #include <boost/asio/post.hpp>
 #include <exception>
 
+#include "exec/outcome.hpp"
 #include "kinds/kind.hpp"
 
 namespace jobd::exec {
@@ -50,22 +51,9 @@ void ThreadExecutor::submit(JobTicket ticket) {
                           }};
     Outcome outcome;
     try {
-      kinds::KindResult result = ticket.kind->run_on_cpu(ticket.params, ctx);
-      if (result.ok) {
-        outcome.result = std::move(result.result);
-      } else {
-        outcome.state = proto::JobState::failed;
-        outcome.error_type = std::move(result.error_type);
-        outcome.error_message = std::move(result.error_message);
-      }
-    } catch (const std::bad_alloc&) {
-      outcome.state = proto::JobState::failed;
-      outcome.error_type = proto::job_error::out_of_memory;
-      outcome.error_message = "allocation failed";
-    } catch (const std::exception& e) {
-      outcome.state = proto::JobState::failed;
-      outcome.error_type = proto::job_error::internal;
-      outcome.error_message = e.what();
+      outcome = outcome_from(ticket.kind->run_on_cpu(ticket.params, ctx));
+    } catch (...) {
+      outcome = outcome_from(std::current_exception());
     }
     asio::post(loop_, [this, seq, outcome = std::move(outcome)]() mutable {
       if (active_.erase(seq) == 1) sink_.on_finished(seq, std::move(outcome));
