@@ -1,0 +1,43 @@
+// libFuzzer target: a POST /v1/jobs body from bytes to a validated job, the path every
+// submission takes before any executor sees it: media type + depth + duplicate-key checks and
+// JSON parsing (http/json_body), the job spec (proto/job_spec), and the params of a kind
+// (proto/params) against a schema with every param type. Must never crash, hang or throw.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "http/json_body.hpp"
+#include "jobd/proto/job_spec.hpp"
+#include "jobd/proto/params.hpp"
+
+namespace {
+const jobd::proto::ParamsSchema& schema() {
+  static const jobd::proto::ParamsSchema compiled = [] {
+    using jobd::proto::ParamType;
+    jobd::proto::ParamsSchema s;
+    s.params = {
+        {.name = "n", .type = ParamType::integer, .required = true, .minimum = 0, .maximum = 1e9},
+        {.name = "name", .type = ParamType::string, .default_value = "x", .max_length = 64, .pattern = "[a-z0-9-]+"},
+        {.name = "ratio", .type = ParamType::number, .minimum = 0.5, .maximum = 2},
+        {.name = "loud", .type = ParamType::boolean},
+        {.name = "mode", .type = ParamType::enumeration, .choices = {"fast", "slow"}},
+    };
+    jobd::proto::compile(s);
+    return s;
+  }();
+  return compiled;
+}
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view body(reinterpret_cast<const char*>(data), size);
+  auto parsed = jobd::http::parse_json_body("application/json", body, 64);
+  if (auto* json = std::get_if<nlohmann::json>(&parsed)) {
+    auto spec = jobd::proto::parse_job_spec(*json);
+    if (auto* job = std::get_if<jobd::proto::JobSpec>(&spec)) {
+      (void)jobd::proto::validate_params(schema(), job->params);
+    }
+    (void)jobd::proto::validate_params(schema(), *json);
+  }
+  return 0;
+}
