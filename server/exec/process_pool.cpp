@@ -1,5 +1,7 @@
 #include "exec/process_pool.hpp"
 
+#include "exec/outcome.hpp"
+
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -460,14 +462,8 @@ void ProcessExecutor::on_result(Worker& worker, proto::Result result) {
   const Worker::Job job = std::move(*worker.job);
   worker.job.reset();
   running_.erase(job.seq);
-  Outcome outcome;
-  if (result.ok) {
-    outcome.result = std::move(result.result);
-  } else {
-    outcome.state = proto::JobState::failed;
-    outcome.error_type = std::move(result.error_type);
-    outcome.error_message = std::move(result.error_message);
-  }
+  Outcome outcome = outcome_from(kinds::KindResult{result.ok, std::move(result.result),
+                                                   std::move(result.error_type), std::move(result.error_message)});
   outcome.details = {{"worker_pid", worker.pid}};
   make_idle(worker);  // the next job first: the worker works while the loop answers this one
   sink_.on_finished(job.seq, std::move(outcome));

@@ -46,7 +46,7 @@ Job& JobTable::create(const kinds::Kind& kind, proto::Executor executor, nlohman
 void JobTable::discard(JobSeq seq) { evict(seq); }
 
 Job* JobTable::get(std::string_view id) {
-  auto it = by_id_.find(std::string(id));
+  auto it = by_id_.find(id);
   return it == by_id_.end() ? nullptr : get(it->second);
 }
 
@@ -56,7 +56,7 @@ Job* JobTable::get(JobSeq seq) {
 }
 
 Job* JobTable::find_by_idempotency_key(std::string_view key) {
-  auto it = by_idempotency_key_.find(std::string(key));
+  auto it = by_idempotency_key_.find(key);
   return it == by_idempotency_key_.end() ? nullptr : get(it->second);
 }
 

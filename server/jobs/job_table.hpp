@@ -95,8 +95,15 @@ class JobTable {
   JobSeq next_seq_ = 1;
   WatchId next_watch_ = 1;
   std::map<JobSeq, std::unique_ptr<Job>> jobs_;      // ordered by creation
-  std::unordered_map<std::string, JobSeq> by_id_;
-  std::unordered_map<std::string, JobSeq> by_idempotency_key_;
+  // Looked up by string_view without building a std::string (ids are 32 bytes: past the
+  // small-string buffer, so each lookup would allocate).
+  struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
+  };
+  using StringIndex = std::unordered_map<std::string, JobSeq, StringHash, std::equal_to<>>;
+  StringIndex by_id_;
+  StringIndex by_idempotency_key_;
   std::deque<JobSeq> finished_order_;                // by finish time, for eviction
   std::unordered_map<JobSeq, std::vector<std::pair<WatchId, Observer>>> observers_;
   std::vector<std::pair<WatchId, Observer>> global_observers_;
