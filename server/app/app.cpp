@@ -7,6 +7,8 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <sys/resource.h>
+
 #include <csignal>
 #include <fstream>
 #include <spdlog/spdlog.h>
@@ -129,10 +131,30 @@ void register_state_metrics(metrics::Registry& registry, const jobs::Scheduler& 
   metrics::add_process_metrics(registry);
 }
 
+// Connections, the listener, pidfds and subprocess pipes are all descriptors, and the usual
+// soft limit (1024) is far below --max-connections. Raise the soft limit to the hard one, as
+// servers do, and say so when even that cannot hold every connection.
+void raise_open_file_limit(std::size_t max_connections) {
+  constexpr std::size_t kReserve = 64;  // listener, logs, pidfds, pipes of running subprocesses
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) != 0) return;
+  if (files.rlim_cur < files.rlim_max) {
+    const rlim_t before = files.rlim_cur;
+    files.rlim_cur = files.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &files) != 0) files.rlim_cur = before;
+  }
+  if (files.rlim_cur != RLIM_INFINITY && files.rlim_cur < max_connections + kReserve) {
+    spdlog::warn("open-file limit {} is below --max-connections {} + {}: connections beyond the limit wait "
+                 "in the backlog (raise `ulimit -n`)",
+                 files.rlim_cur, max_connections, kReserve);
+  }
+}
+
 }  // namespace
 
 int run(const config::Config& config, std::unique_ptr<exec::ForkServer> fork_server) {
   std::signal(SIGPIPE, SIG_IGN);
+  raise_open_file_limit(config.max_connections);
   asio::io_context loop(1);
 
   kinds::KindRegistry kinds;
@@ -167,6 +189,9 @@ int run(const config::Config& config, std::unique_ptr<exec::ForkServer> fork_ser
   });
   scheduler.add_executor(std::move(subprocess));
   if (fork_server) {
+    if (!exec::ForkServer::memory_limit_enforced()) {
+      spdlog::warn("AddressSanitizer build: --worker-memory (RLIMIT_AS) is not enforced");
+    }
     scheduler.add_executor(std::make_unique<exec::ProcessExecutor>(
         loop.get_executor(), scheduler, *fork_server,
         exec::ProcessPoolOptions{config.workers, config.queue_depth, config.worker_max_jobs}));
@@ -183,7 +208,7 @@ int run(const config::Config& config, std::unique_ptr<exec::ForkServer> fork_ser
     }
   }
   api::Api api(loop.get_executor(), scheduler, kinds,
-               {config.max_wait, config.max_json_depth, 1000,
+               {config.max_wait, config.max_json_depth, config.max_list_limit,
                 {config.sse_buffer, config.sse_heartbeat, nullptr}, std::move(tokens), config.metrics_public});
   http::HttpServer server(loop, api,
                           {config.max_body, config.max_header, config.header_timeout,

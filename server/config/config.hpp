@@ -31,6 +31,7 @@ struct Config {
   std::uint64_t max_body = 1 << 20;
   std::uint64_t max_header = 16 << 10;
   std::size_t max_json_depth = 64;
+  std::size_t max_list_limit = 1000;  // largest ?limit= of GET /v1/jobs
   milliseconds header_timeout{10'000};
   milliseconds body_timeout{30'000};
   milliseconds idle_timeout{60'000};

@@ -72,6 +72,8 @@ ParseResult parse_command_line(int argc, char** argv) {
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 26));
   add("--max-json-depth", config.max_json_depth, "deepest nesting of a JSON body")
       ->check(CLI::Range(std::size_t{1}, std::size_t{10000}));
+  add("--max-list-limit", config.max_list_limit, "largest ?limit= of GET /v1/jobs (jobs per page)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{10000}));
   add("--log-level", config.log_level, "trace, debug, info, warn, error, critical or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
   add("--log-format", log_format, "text or json (one JSON object per line)")

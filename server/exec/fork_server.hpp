@@ -71,6 +71,9 @@ class ForkServer {
   // Forks the server. Call only while the process has a single thread (main(), before the
   // app starts). Throws std::system_error when the socketpair or the fork fails.
   static std::unique_ptr<ForkServer> start(const ForkServerOptions& options);
+  // False in AddressSanitizer builds, whose shadow memory rules out RLIMIT_AS: there the memory
+  // limit of workers is not applied.
+  static bool memory_limit_enforced();
 
   ~ForkServer();
   ForkServer(const ForkServer&) = delete;

@@ -113,6 +113,7 @@ struct HttpServer::Impl {
       : loop(io), api(handlers), limits(server_limits), acceptor(io) {}
 
   asio::awaitable<void> accept_loop();
+  void spawn_session(tcp::socket socket);
   asio::awaitable<void> session(tcp::socket socket);
   asio::awaitable<bool> write(beast::tcp_stream& stream, Response& response, bool head,
                               bool keep_alive, unsigned version);
@@ -161,6 +162,15 @@ void HttpServer::close_connections() {
   }
 }
 
+void HttpServer::serve(int fd) {
+  // Asio only reads, writes and shuts the descriptor down, which works for any stream socket
+  // (a socketpair included); the protocol tag matters only for endpoints, and a peer address
+  // that is not TCP shows as "-" in the access log.
+  tcp::socket socket(impl_->loop);
+  socket.assign(tcp::v4(), fd);
+  impl_->spawn_session(std::move(socket));
+}
+
 std::size_t HttpServer::connections() const { return impl_->connections.size(); }
 
 void HttpServer::on_request(std::function<void(const RequestRecord&)> observer) {
@@ -188,16 +198,21 @@ asio::awaitable<void> HttpServer::Impl::accept_loop() {
       socket.close(ignored);
       continue;
     }
-    socket.set_option(tcp::no_delay(true));
-    asio::co_spawn(loop, session(std::move(socket)), [](std::exception_ptr failure) {
-      if (!failure) return;
-      try {
-        std::rethrow_exception(failure);
-      } catch (const std::exception& e) {
-        spdlog::error("connection ended by an exception: {}", e.what());
-      }
-    });
+    boost::system::error_code no_delay_error;  // a peer that already reset: its session finds out
+    socket.set_option(tcp::no_delay(true), no_delay_error);
+    spawn_session(std::move(socket));
   }
+}
+
+void HttpServer::Impl::spawn_session(tcp::socket socket) {
+  asio::co_spawn(loop, session(std::move(socket)), [](std::exception_ptr failure) {
+    if (!failure) return;
+    try {
+      std::rethrow_exception(failure);
+    } catch (const std::exception& e) {
+      spdlog::error("connection ended by an exception: {}", e.what());
+    }
+  });
 }
 
 asio::awaitable<bool> HttpServer::Impl::write(beast::tcp_stream& stream, Response& response, bool head,
@@ -329,11 +344,20 @@ asio::awaitable<void> HttpServer::Impl::session(tcp::socket socket) {
                                "request headers exceed " + std::to_string(limits.max_header) +
                                    " bytes (--max-header)",
                                std::nullopt, std::nullopt};
+    } else if (header_error == bhttp::error::bad_version) {
+      refusal = proto::Problem{proto::problems::http_version, "this server speaks HTTP/1.1", std::nullopt,
+                               std::nullopt};
     } else if (header_error) {
       refusal = proto::Problem{proto::problems::bad_request, header_error.message(), std::nullopt, std::nullopt};
     } else if (parser.get().version() != 10 && parser.get().version() != 11) {
       refusal = proto::Problem{proto::problems::http_version, "this server speaks HTTP/1.1", std::nullopt,
                                std::nullopt};
+    } else if (parser.get().count(bhttp::field::transfer_encoding) > 0 && !parser.chunked()) {
+      // RFC 9112 §6.3: a request whose last transfer coding is not chunked has no knowable
+      // length. Beast would read it as bodiless and take the body for the next request (a
+      // smuggling vector): refuse and close.
+      refusal = proto::Problem{proto::problems::bad_request, "Transfer-Encoding must end with chunked",
+                               std::nullopt, std::nullopt};
     } else {
       version = parser.get().version();
     }

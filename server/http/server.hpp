@@ -53,6 +53,10 @@ class HttpServer {
   std::uint16_t listen(const config::ListenAddress& address);
   // Starts accepting connections (on the loop).
   void start();
+  // Serves one already-connected stream socket as if it had been accepted (takes ownership of
+  // the descriptor; it counts as an open connection, the limit is not applied). The HTTP fuzzer
+  // feeds the real session this way, through a socketpair.
+  void serve(int fd);
   // Shutdown, step 1: close the listening socket.
   void stop_accepting();
   // Shutdown, step 2: close idle keep-alive connections now and busy ones after their response.

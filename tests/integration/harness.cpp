@@ -308,4 +308,33 @@ std::vector<pid_t> descendants(pid_t pid) {
   return found;
 }
 
+std::vector<SseEvent> parse_sse(const std::string& raw) {
+  std::vector<SseEvent> events;
+  const auto body_start = raw.find("\r\n\r\n");
+  std::string body = body_start == std::string::npos ? raw : raw.substr(body_start + 4);
+  body.resize(body.rfind("\n\n") == std::string::npos ? 0 : body.rfind("\n\n") + 2);  // complete events only
+  std::istringstream lines(body);
+  SseEvent current;
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty()) {
+      if (!current.type.empty()) events.push_back(current);
+      current = {};
+    } else if (line.starts_with("id: ")) {
+      current.id = line.substr(4);
+    } else if (line.starts_with("event: ")) {
+      current.type = line.substr(7);
+    } else if (line.starts_with("data: ")) {
+      current.data = nlohmann::json::parse(line.substr(6));
+    }
+  }
+  return events;
+}
+
+std::string open_stream_request(const std::string& target, const std::string& last_event_id) {
+  std::string request = "GET " + target + " HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n";
+  if (!last_event_id.empty()) request += "Last-Event-ID: " + last_event_id + "\r\n";
+  return request + "\r\n";
+}
+
 }  // namespace jobd::testing

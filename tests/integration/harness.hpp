@@ -16,6 +16,20 @@ namespace jobd::testing {
 
 using namespace std::chrono_literals;
 
+// Whether this build (tests and jobd alike) runs under AddressSanitizer, which cannot enforce
+// an address-space limit (RLIMIT_AS): the few tests of --worker-memory skip there.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kAddressSanitizerBuild = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool kAddressSanitizerBuild = true;
+#else
+inline constexpr bool kAddressSanitizerBuild = false;
+#endif
+#else
+inline constexpr bool kAddressSanitizerBuild = false;
+#endif
+
 class JobdProcess {
  public:
   // Starts jobd with `--listen 127.0.0.1:0 --port-file ...` plus `args`; `env` entries are
@@ -86,6 +100,19 @@ class RawConnection {
   int fd_ = -1;
   std::string pending_;
 };
+
+// One Server-Sent Event.
+struct SseEvent {
+  std::string id;
+  std::string type;
+  nlohmann::json data;
+};
+
+// Parses the events of an SSE body (comments and the HTTP head are skipped; an incomplete last
+// event is left out).
+std::vector<SseEvent> parse_sse(const std::string& raw);
+// A GET that opens an event stream, with Last-Event-ID when `last_event_id` is not empty.
+std::string open_stream_request(const std::string& target, const std::string& last_event_id = "");
 
 // Polls `predicate` every 10 ms until it is true or `timeout` passes; returns its last value.
 template <typename Predicate>

@@ -1,6 +1,7 @@
 // Connection-level behaviour: keep-alive, pipelining, size limits, timeouts, connection limit.
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <thread>
 
 #include "harness.hpp"
@@ -89,8 +90,21 @@ TEST(Http, GarbageAndOtherProtocolsGetA4xxOr505AndTheServerStaysUp) {
       {"GARBAGE\r\n\r\n", 400},
       {"GET /healthz\r\n\r\n", 400},                               // HTTP/0.9
       {"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505},                   // HTTP/2 preface
+      {"GET /healthz HTTP/3.0\r\nHost: x\r\n\r\n", 505},
+      {"GET /healthz HTTP/1.2\r\nHost: x\r\n\r\n", 505},
       {"GET /healthz HTTP/1.1\r\nContent-Length: abc\r\n\r\n", 400},
+      {"POST /v1/jobs HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400},
+      {"POST /v1/jobs HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n", 400},
+      {"POST /v1/jobs HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}", 400},
+      {"POST /v1/jobs HTTP/1.1\r\nContent-Length: 2, 3\r\n\r\n{}", 400},
       {"POST /v1/jobs HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400},
+      {"POST /v1/jobs HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n", 400},
+      {"POST /v1/jobs HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}XX0\r\n\r\n", 400},
+      {"POST /v1/jobs HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n{}", 400},  // length unknowable
+      {"POST /v1/jobs HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n{}", 400},
+      {"POST /v1/jobs HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n0\r\n\r\n", 400},
+      {"GET /healthz HTTP/1.1\r\nBad Header: x\r\n\r\n", 400},
+      {"GET /healthz HTTP/1.1\r\nX: a\rb\r\n\r\n", 400},
   };
   for (const auto& [request, status] : cases) {
     RawConnection connection(server.port());
@@ -136,32 +150,46 @@ TEST(Http, IdleKeepAliveConnectionsAreClosedAfterTheIdleTimeout) {
   EXPECT_GE(std::chrono::steady_clock::now() - start, 250ms);
 }
 
-TEST(Http, SlowHeadersAreCutByTheHeaderTimeoutWhileOthersAreServed) {
-  JobdProcess server({"--header-timeout", "500ms"});
-  RawConnection slow(server.port());
-  const std::string request = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: 1\r\n\r\n";
+namespace {
+
+// Sends `bytes` one per `pace` (a slow client) while checking that another client is served
+// meanwhile; returns how long after the first byte the server cut the connection, or nullopt
+// if it never did.
+std::optional<std::chrono::milliseconds> trickle(RawConnection& slow, std::uint16_t port, const std::string& bytes,
+                                                 std::chrono::milliseconds pace) {
   const auto start = std::chrono::steady_clock::now();
-  bool cut = false;
-  for (char c : request) {  // one byte every 100 ms: slowloris
-    if (!slow.send(std::string(1, c))) {
-      cut = true;
-      break;
-    }
-    EXPECT_EQ(get(server.port(), "/healthz").status, 200);  // others are served meanwhile
-    if (slow.closed_by_peer(100ms)) {
-      cut = true;
-      break;
-    }
+  const auto since_start = [&] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  };
+  for (char c : bytes) {
+    if (!slow.send(std::string(1, c))) return since_start();
+    EXPECT_EQ(get(port, "/healthz").status, 200);  // others are served meanwhile
+    if (slow.closed_by_peer(pace)) return since_start();
   }
-  EXPECT_TRUE(cut);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+  return std::nullopt;
 }
 
-TEST(Http, SlowBodyIsCutByTheBodyTimeout) {
-  JobdProcess server({"--body-timeout", "300ms"});
+}  // namespace
+
+TEST(Http, SlowlorisHeadersOneByteASecondAreCutByTheHeaderTimeout) {
+  JobdProcess server({"--header-timeout", "2s"});
   RawConnection slow(server.port());
-  slow.send("POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{");
-  EXPECT_TRUE(slow.closed_by_peer(3s));
+  const auto cut = trickle(slow, server.port(), "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: 1\r\n\r\n", 1s);
+  ASSERT_TRUE(cut.has_value()) << "the slow client was never cut";
+  EXPECT_GE(*cut, 1500ms);  // not before the header timeout...
+  EXPECT_LE(*cut, 3500ms);  // ...and soon after it
+  EXPECT_EQ(get(server.port(), "/healthz").status, 200);
+}
+
+TEST(Http, SlowBodyIsCutByTheBodyTimeoutWhileOthersAreServed) {
+  JobdProcess server({"--body-timeout", "1s"});
+  RawConnection slow(server.port());
+  slow.send("POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n");
+  const auto cut = trickle(slow, server.port(), std::string(100, ' '), 300ms);
+  ASSERT_TRUE(cut.has_value()) << "the slow body was never cut";
+  EXPECT_GE(*cut, 700ms);
+  EXPECT_LE(*cut, 2500ms);
+  EXPECT_EQ(get(server.port(), "/v1/jobs").json()["jobs"].size(), 0u) << "a half-sent body made a job";
 }
 
 TEST(Http, ConnectionsBeyondTheLimitGet503AndExistingOnesKeepWorking) {

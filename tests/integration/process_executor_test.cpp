@@ -133,6 +133,7 @@ TEST(ProcessExecutor, WorkerStderrGoesToJobdsLogWithItsPid) {
 }
 
 TEST(ProcessExecutor, AllocationBeyondTheMemoryLimitFailsTheJobNotTheWorker) {
+  if (kAddressSanitizerBuild) GTEST_SKIP() << "RLIMIT_AS cannot be enforced under AddressSanitizer";
   JobdProcess server({"--test-kinds", "--workers", "1", "--worker-memory", "256m"});
   const auto too_much = run(server.port(), on_process("alloc", {{"mb", 512}}));
   EXPECT_EQ(too_much["state"], "failed") << too_much;

@@ -197,7 +197,7 @@ json param(json fields) {
       p[key] = value;
     }
   }
-  return with_params({p});
+  return with_params(json::array({p}));  // not {p}: clang reads a one-element list as a copy
 }
 const std::string P = "commands[0] (tool): params[0] (p).";
 }  // namespace
