@@ -451,6 +451,10 @@ std::vector<kinds::Kind> parse_command_config_text(std::string_view text, const 
     document = json::parse(text);
   } catch (const json::parse_error& e) {
     throw CommandConfigError("not valid JSON (at byte " + std::to_string(e.byte) + ")");
+  } catch (const json::exception& e) {
+    // Valid syntax the parser still refuses, e.g. a number beyond a double (found by
+    // config_fuzz: it escaped as nlohmann's out_of_range).
+    throw CommandConfigError(std::string("not usable JSON: ") + e.what());
   }
   return parse_command_config(document, env);
 }

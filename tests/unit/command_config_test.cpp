@@ -144,6 +144,9 @@ TEST(CommandConfig, TopLevelErrors) {
   } catch (const CommandConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("not valid JSON"), std::string::npos);
   }
+  // Valid syntax with a number no double holds is a config error too, not a stray exception
+  // (found by tests/fuzz/config_fuzz).
+  EXPECT_THROW(parse_command_config_text(R"({"commands": [], "timeout": 5e22222})", no_env), CommandConfigError);
 }
 
 TEST(CommandConfig, DuplicateNamesAreRefused) {
