@@ -37,9 +37,6 @@ constexpr bool kAddressSanitizer = false;
 #else
 constexpr bool kAddressSanitizer = false;
 #endif
-}  // namespace
-
-namespace {
 
 // The control protocol: SOCK_SEQPACKET, one fixed-size message each way per worker.
 struct Request {
