@@ -126,6 +126,9 @@ bool eventually(Predicate predicate, std::chrono::milliseconds timeout = 5s) {
   return predicate();
 }
 
+// The whole content of a file (empty when it cannot be read).
+std::string read_file(const std::string& path);
+
 // PIDs of the direct and indirect children of `pid`, from /proc.
 std::vector<pid_t> descendants(pid_t pid);
 

@@ -26,13 +26,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // A temporary directory with the test's scripts, marker files and command config.
 class Workspace {
  public:
@@ -142,7 +135,7 @@ json wait_final(std::uint16_t port, const std::string& id) {
 
 bool alive(pid_t pid) {
   // Gone, or a zombie waiting for whoever reaps orphans: either way it runs no more.
-  const std::string stat = slurp("/proc/" + std::to_string(pid) + "/stat");
+  const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
   const auto close = stat.rfind(')');
   return close != std::string::npos && stat.size() > close + 2 && stat[close + 2] != 'Z';
 }
