@@ -58,15 +58,17 @@ int main(int argc, char** argv) {
   std::string stream;
   constexpr std::size_t kEvents = 200'000;
   for (std::size_t i = 0; i < kEvents; ++i) {
-    stream += "id: " + std::to_string(i) + "\nevent: stdout\ndata: {\"line\":\"line number " + std::to_string(i) +
-              "\"}\n\n";
+    stream += "id: " + std::to_string(i) + "\nevent: stdout\ndata: {\"line\":\"line number " +
+              std::to_string(i) + "\"}\n\n";
   }
   std::size_t events = 0;
   jobd::client::SseParser parser([&](const jobd::client::SseEvent&) { return ++events, true; });
   start = Clock::now();
-  for (std::size_t at = 0; at < stream.size(); at += 16384) parser.feed(std::string_view(stream).substr(at, 16384));
+  for (std::size_t at = 0; at < stream.size(); at += 16384)
+    parser.feed(std::string_view(stream).substr(at, 16384));
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  std::printf("sse_parse ns_per_event=%.0f mb_per_s=%.0f events=%zu\n", seconds * 1e9 / static_cast<double>(events),
-              static_cast<double>(stream.size()) / seconds / 1e6, events);
+  std::printf("sse_parse ns_per_event=%.0f mb_per_s=%.0f events=%zu\n",
+              seconds * 1e9 / static_cast<double>(events), static_cast<double>(stream.size()) / seconds / 1e6,
+              events);
   return sink == 42 ? 1 : 0;  // keeps `sink` alive
 }

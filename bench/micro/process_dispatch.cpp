@@ -97,7 +97,8 @@ int main(int argc, char** argv) {
   constexpr int kKindRuns = 20'000;
   const auto kind_start = Clock::now();
   for (int i = 0; i < kKindRuns; ++i) primes.run_on_cpu(params, ctx);
-  const double kind_us = std::chrono::duration<double, std::micro>(Clock::now() - kind_start).count() / kKindRuns;
+  const double kind_us =
+      std::chrono::duration<double, std::micro>(Clock::now() - kind_start).count() / kKindRuns;
 
   boost::asio::io_context loop(1);
   CountingSink sink(loop, jobs);
@@ -112,7 +113,9 @@ int main(int argc, char** argv) {
 
   auto& rtt = sink.rtt_us();
   std::sort(rtt.begin(), rtt.end());
-  const auto at = [&](double q) { return rtt[static_cast<std::size_t>(q * static_cast<double>(rtt.size() - 1))]; };
+  const auto at = [&](double q) {
+    return rtt[static_cast<std::size_t>(q * static_cast<double>(rtt.size() - 1))];
+  };
   std::printf(
       "process_dispatch workers=%zu in_flight=%ld n=%ld jobs=%ld jobs_per_s=%.0f rtt_median_us=%.1f "
       "rtt_p99_us=%.1f kind_us=%.2f\n",

@@ -95,8 +95,7 @@ void run_case(const Case& c, long round_trips, long bytes, const cpu_set_t& allo
     ::close(sv[0]);
     pin_to(c.child_cpu, allowed);
     std::vector<char> buf(static_cast<size_t>(bytes));
-    while (read_all(sv[1], buf.data(), buf.size()) &&
-           write_all(sv[1], buf.data(), buf.size())) {
+    while (read_all(sv[1], buf.data(), buf.size()) && write_all(sv[1], buf.data(), buf.size())) {
     }
     _exit(0);
   }
@@ -131,8 +130,8 @@ void run_case(const Case& c, long round_trips, long bytes, const cpu_set_t& allo
   };
   double median = pct(50);
   double p99 = pct(99);
-  std::printf("socketpair_rtt %s median_us=%.2f p99_us=%.2f mean_us=%.2f n=%ld bytes=%ld\n",
-              c.name, median, p99, mean / 1000.0, round_trips, bytes);
+  std::printf("socketpair_rtt %s median_us=%.2f p99_us=%.2f mean_us=%.2f n=%ld bytes=%ld\n", c.name, median,
+              p99, mean / 1000.0, round_trips, bytes);
   std::fflush(stdout);
 }
 
@@ -141,8 +140,7 @@ long arg_or(int argc, char** argv, int i, long def, long lo, long hi) {
   char* end = nullptr;
   long v = std::strtol(argv[i], &end, 10);
   if (*end != '\0' || v < lo || v > hi) {
-    std::fprintf(stderr, "usage: %s [round_trips>=1] [message_bytes 1..%ld]\n", argv[0],
-                 kMaxMessageBytes);
+    std::fprintf(stderr, "usage: %s [round_trips>=1] [message_bytes 1..%ld]\n", argv[0], kMaxMessageBytes);
     std::exit(2);
   }
   return v;
@@ -161,8 +159,7 @@ int main(int argc, char** argv) {
     if (CPU_ISSET(i, &allowed)) cpus.push_back(i);
   }
 
-  std::vector<Case> cases{{"unpinned", std::nullopt, std::nullopt},
-                          {"same_core", cpus[0], cpus[0]}};
+  std::vector<Case> cases{{"unpinned", std::nullopt, std::nullopt}, {"same_core", cpus[0], cpus[0]}};
   if (cpus.size() >= 2) {
     cases.push_back({"different_cores", cpus[0], cpus[1]});
   } else {

@@ -93,11 +93,9 @@ double percentile_us(std::vector<long> v, double p) {
 
 void report(const std::string& name, long spawns, long wall_ns, const std::vector<long>& life_ns,
             const std::vector<long>& call_ns) {
-  std::printf(
-      "spawn_rate %s per_s=%.0f median_us=%.1f p99_us=%.1f spawn_call_median_us=%.1f n=%ld\n",
-      name.c_str(), static_cast<double>(spawns) * 1e9 / static_cast<double>(wall_ns),
-      percentile_us(life_ns, 50), percentile_us(life_ns, 99), percentile_us(call_ns, 50),
-      spawns);
+  std::printf("spawn_rate %s per_s=%.0f median_us=%.1f p99_us=%.1f spawn_call_median_us=%.1f n=%ld\n",
+              name.c_str(), static_cast<double>(spawns) * 1e9 / static_cast<double>(wall_ns),
+              percentile_us(life_ns, 50), percentile_us(life_ns, 99), percentile_us(call_ns, 50), spawns);
   std::fflush(stdout);
 }
 

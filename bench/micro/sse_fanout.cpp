@@ -34,7 +34,8 @@ std::string exchange(int port, const std::string& request) {
   (void)!::write(fd, request.data(), request.size());
   std::string reply;
   char buffer[65536];
-  for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;) reply.append(buffer, static_cast<std::size_t>(n));
+  for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;)
+    reply.append(buffer, static_cast<std::size_t>(n));
   ::close(fd);
   return reply;
 }
@@ -49,10 +50,12 @@ int main(int argc, char** argv) {
   const int subscribers = argc > 2 ? std::atoi(argv[2]) : 1000;
   const int events = argc > 3 ? std::atoi(argv[3]) : 10000;
 
-  const std::string body = R"({"kind":"chatter","params":{"events":)" + std::to_string(events) + R"(,"delay_ms":1500}})";
-  const std::string reply = exchange(port, "POST /v1/jobs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                                           "Content-Type: application/json\r\nContent-Length: " +
-                                               std::to_string(body.size()) + "\r\n\r\n" + body);
+  const std::string body =
+      R"({"kind":"chatter","params":{"events":)" + std::to_string(events) + R"(,"delay_ms":1500}})";
+  const std::string reply = exchange(port,
+                                     "POST /v1/jobs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                                     "Content-Type: application/json\r\nContent-Length: " +
+                                         std::to_string(body.size()) + "\r\n\r\n" + body);
   const auto at = reply.find("\"id\":\"");
   if (at == std::string::npos) {
     std::fprintf(stderr, "submit failed: %s\n", reply.c_str());
@@ -100,7 +103,9 @@ int main(int argc, char** argv) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - first).count();
   long complete = 0;
   for (long count : seen) complete += count == events;
-  std::printf("sse_fanout subscribers=%d events_per_job=%d delivered=%ld complete_streams=%ld seconds=%.2f events_per_s=%.0f\n",
-              subscribers, events, total, complete, seconds, static_cast<double>(total) / seconds);
+  std::printf(
+      "sse_fanout subscribers=%d events_per_job=%d delivered=%ld complete_streams=%ld seconds=%.2f "
+      "events_per_s=%.0f\n",
+      subscribers, events, total, complete, seconds, static_cast<double>(total) / seconds);
   return 0;
 }

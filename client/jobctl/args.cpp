@@ -19,7 +19,8 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text, s
   const std::string_view unit = text.substr(unit_at);
   double value = 0;
   auto [end, status] = std::from_chars(number.data(), number.data() + number.size(), value);
-  if (number.empty() || status != std::errc() || end != number.data() + number.size() || !std::isfinite(value)) {
+  if (number.empty() || status != std::errc() || end != number.data() + number.size() ||
+      !std::isfinite(value)) {
     error = "'" + std::string(text) + "' is not a duration (examples: 500ms, 1.5s, 2m, 30)";
     return std::nullopt;
   }
@@ -124,7 +125,8 @@ std::string base64_encode(std::string_view bytes) {
   std::size_t i = 0;
   for (; i + 3 <= bytes.size(); i += 3) {
     const std::uint32_t n = (static_cast<unsigned char>(bytes[i]) << 16) |
-                            (static_cast<unsigned char>(bytes[i + 1]) << 8) | static_cast<unsigned char>(bytes[i + 2]);
+                            (static_cast<unsigned char>(bytes[i + 1]) << 8) |
+                            static_cast<unsigned char>(bytes[i + 2]);
     out += kAlphabet[(n >> 18) & 63];
     out += kAlphabet[(n >> 12) & 63];
     out += kAlphabet[(n >> 6) & 63];

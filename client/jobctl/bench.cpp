@@ -41,7 +41,8 @@ int run_bench(const Globals& globals, const BenchArgs& args) {
   }
   if (!args.duration.empty()) {
     auto duration = parse_duration(args.duration, error);
-    if (!duration || duration->count() <= 0) return fail(kExitUsage, "--duration: " + (duration ? "must be positive" : error));
+    if (!duration || duration->count() <= 0)
+      return fail(kExitUsage, "--duration: " + (duration ? "must be positive" : error));
     options.duration = *duration;
   }
   auto wait = parse_duration(args.wait, error);
@@ -81,8 +82,8 @@ int run_bench(const Globals& globals, const BenchArgs& args) {
     const std::string text = out.dump() + "\n";
     std::fwrite(text.data(), 1, text.size(), stdout);
   } else {
-    std::string title = "jobctl bench: " + args.kind + " on " + executor + ", " + std::to_string(options.connections) +
-                        " connections";
+    std::string title = "jobctl bench: " + args.kind + " on " + executor + ", " +
+                        std::to_string(options.connections) + " connections";
     if (options.jobs > 0) title += ", " + std::to_string(options.jobs) + " jobs";
     if (options.duration.count() > 0) title += ", for " + args.duration;
     const std::string text = format_bench_report(report, title);
@@ -96,8 +97,8 @@ int run_bench(const Globals& globals, const BenchArgs& args) {
     std::string reason = report.outcomes.empty() ? "no job was submitted" : report.outcomes.begin()->first;
     return fail(kExitServerError, reason);
   }
-  return fail(kExitJobFailed, std::to_string(report.not_succeeded) + " of " + std::to_string(report.submitted) +
-                                  " jobs did not succeed (see outcomes)");
+  return fail(kExitJobFailed, std::to_string(report.not_succeeded) + " of " +
+                                  std::to_string(report.submitted) + " jobs did not succeed (see outcomes)");
 }
 
 }  // namespace jobd::jobctl

@@ -58,7 +58,8 @@ int exit_for(const nlohmann::json& record, bool must_be_final, const std::string
     return fail(kExitJobFailed, "job " + id + " " + state + reason);
   }
   if (must_be_final) {
-    return fail(kExitJobFailed, "job " + id + " is still " + state + (waited.empty() ? "" : " after " + waited));
+    return fail(kExitJobFailed,
+                "job " + id + " is still " + state + (waited.empty() ? "" : " after " + waited));
   }
   return kExitSucceeded;
 }
@@ -133,7 +134,9 @@ int run_submit(const Globals& globals, const SubmitArgs& args) {
   if (!record) return kExitServerError;
   if (args.wait && !client::is_final_state(state_of(*record))) {
     std::optional<std::chrono::milliseconds> left;
-    if (limit) left = std::max(0ms, *limit - std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started));
+    if (limit)
+      left = std::max(0ms,
+                      *limit - std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started));
     reply = client.wait(record->value("id", ""), left);
     if (!reply.success()) return refused(globals, reply);
     record = job_record(reply);
@@ -290,8 +293,9 @@ int run_watch(const Globals& globals, const std::string& id) {
     // Broken off (or ended) before the final state: resume from the last event seen.
     failures = last_id != before ? 1 : failures + 1;
     if (failures > kWatchReconnects) {
-      return fail(kExitServerError, reply.error ? reply.describe()
-                                                : "event stream of job " + id + " ended before the job finished");
+      return fail(kExitServerError, reply.error
+                                        ? reply.describe()
+                                        : "event stream of job " + id + " ended before the job finished");
     }
     std::this_thread::sleep_for(kWatchReconnectPause);
   }

@@ -24,9 +24,9 @@ struct SubmitArgs {
   std::string params_json;          // --params
   std::string input;                // --input
   std::string executor;
-  std::string timeout;              // --timeout (job's timeout_ms)
-  bool wait = false;                // --wait given
-  std::string wait_for;             // its optional duration ("" = until done)
+  std::string timeout;   // --timeout (job's timeout_ms)
+  bool wait = false;     // --wait given
+  std::string wait_for;  // its optional duration ("" = until done)
   std::string idempotency_key;
 };
 

@@ -28,25 +28,31 @@ int main(int argc, char** argv) {
   app.add_option("--url", globals.client.url, "jobd's address, http://host:port[/prefix]")
       ->envname("JOBD_URL")
       ->capture_default_str();
-  app.add_option("--token", globals.client.token, "bearer token sent as Authorization")->envname("JOBD_TOKEN");
+  app.add_option("--token", globals.client.token, "bearer token sent as Authorization")
+      ->envname("JOBD_TOKEN");
   app.add_flag("--json", globals.json, "machine output: the server's JSON, one document per line");
 
   SubmitArgs submit_args;
   auto* submit = app.add_subcommand("submit", "submit a job (prints its id; with --wait, the finished job)");
   submit->add_option("kind", submit_args.kind, "job kind (see: jobctl kinds)")->required();
-  submit->add_option("--param,-p", submit_args.params, "a parameter; VALUE is JSON if it parses, else a string")
+  submit
+      ->add_option("--param,-p", submit_args.params, "a parameter; VALUE is JSON if it parses, else a string")
       ->type_name("NAME=VALUE")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  submit->add_option("--params", submit_args.params_json, "all parameters as a JSON object")->type_name("JSON");
-  submit->add_option("--input", submit_args.input, "the job's input: @FILE, @- for stdin, or the text itself");
+  submit->add_option("--params", submit_args.params_json, "all parameters as a JSON object")
+      ->type_name("JSON");
+  submit->add_option("--input", submit_args.input,
+                     "the job's input: @FILE, @- for stdin, or the text itself");
   submit->add_option("--executor,-e", submit_args.executor, "loop, thread, process or subprocess");
   submit->add_option("--timeout", submit_args.timeout, "the job's deadline, e.g. 30s")->type_name("DURATION");
-  auto* wait_flag = submit->add_option("--wait,-w", submit_args.wait_for,
-                                       "wait for the job to finish, at most DURATION if given")
+  auto* wait_flag = submit
+                        ->add_option("--wait,-w", submit_args.wait_for,
+                                     "wait for the job to finish, at most DURATION if given")
                         ->type_name("[DURATION]")
                         ->expected(0, 1);
-  submit->add_option("--idempotency-key", submit_args.idempotency_key, "resubmitting with the same key is a no-op");
+  submit->add_option("--idempotency-key", submit_args.idempotency_key,
+                     "resubmitting with the same key is a no-op");
 
   std::string job_id;
   auto* get = app.add_subcommand("get", "show a job");
@@ -87,7 +93,8 @@ int main(int argc, char** argv) {
   bench->add_option("-c,--connections", bench_args.connections, "concurrent keep-alive connections")
       ->capture_default_str();
   bench->add_option("--executor,-e", bench_args.executor, "loop, thread, process or subprocess");
-  bench->add_option("--duration,-d", bench_args.duration, "stop submitting after DURATION")->type_name("DURATION");
+  bench->add_option("--duration,-d", bench_args.duration, "stop submitting after DURATION")
+      ->type_name("DURATION");
   bench->add_option("--wait", bench_args.wait, "?wait= of each submit and long poll (at most 60s)")
       ->type_name("DURATION")
       ->capture_default_str();

@@ -83,7 +83,8 @@ void add_line(std::string& out, const std::string& name, const std::string& valu
 std::string format_table(const Row& header, const std::vector<Row>& rows) {
   std::vector<std::size_t> widths(header.size(), 0);
   auto measure = [&](const Row& row) {
-    for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+    for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i)
+      widths[i] = std::max(widths[i], row[i].size());
   };
   measure(header);
   for (const auto& row : rows) measure(row);
@@ -118,8 +119,8 @@ std::string format_ms(double ms) {
 std::string format_job(const nlohmann::json& record) {
   std::string out;
   if (!record.is_object()) return record.dump() + "\n";
-  static const std::vector<std::string> kFirst = {"id", "kind", "executor", "state", "progress", "created_at",
-                                                  "started_at", "finished_at"};
+  static const std::vector<std::string> kFirst = {"id",       "kind",       "executor",   "state",
+                                                  "progress", "created_at", "started_at", "finished_at"};
   std::set<std::string> shown;
   for (const auto& name : kFirst) {
     if (!record.contains(name)) continue;
@@ -153,9 +154,10 @@ std::string format_job(const nlohmann::json& record) {
 Row job_row(const nlohmann::json& record) {
   std::string took = "-";
   if (record.contains("started_at") && record.contains("finished_at")) {
-    if (auto ms = elapsed_ms(text_field(record, "started_at"), text_field(record, "finished_at"))) took = format_ms(*ms);
+    if (auto ms = elapsed_ms(text_field(record, "started_at"), text_field(record, "finished_at")))
+      took = format_ms(*ms);
   }
-  return {text_field(record, "id"), text_field(record, "kind"), text_field(record, "executor"),
+  return {text_field(record, "id"),    text_field(record, "kind"),       text_field(record, "executor"),
           text_field(record, "state"), text_field(record, "created_at"), took};
 }
 
@@ -237,14 +239,17 @@ std::string format_bench_report(const client::LoadReport& report, const std::str
   auto ms = [](std::uint64_t ns) { return format_ms(static_cast<double>(ns) / 1e6); };
   std::string out = title + "\n";
   out += "  elapsed      " + fixed(std::chrono::duration<double>(report.elapsed).count(), 2) + " s\n";
-  out += "  throughput   " + fixed(report.jobs_per_second(), 1) + " jobs/s (jobs that reached a final state)\n";
-  out += "  submitted    " + std::to_string(report.submitted) + "  (accepted " + std::to_string(report.accepted) +
-         ", connections opened " + std::to_string(report.connections_opened) + ")\n";
+  out +=
+      "  throughput   " + fixed(report.jobs_per_second(), 1) + " jobs/s (jobs that reached a final state)\n";
+  out += "  submitted    " + std::to_string(report.submitted) + "  (accepted " +
+         std::to_string(report.accepted) + ", connections opened " +
+         std::to_string(report.connections_opened) + ")\n";
   out += "  succeeded    " + std::to_string(report.succeeded) + "\n";
   out += "  not ok       " + std::to_string(report.not_succeeded) + "\n";
   out += "\n  outcomes\n";
   std::vector<Row> rows;
-  for (const auto& [outcome, count] : report.outcomes) rows.push_back({"    " + outcome, std::to_string(count)});
+  for (const auto& [outcome, count] : report.outcomes)
+    rows.push_back({"    " + outcome, std::to_string(count)});
   out += format_table({"    OUTCOME", "JOBS"}, rows);
   if (latency.count() == 0) return out + "\n  latency      no job reached a final state\n";
   out += "\n  latency (submit to final state, " + std::to_string(latency.count()) + " jobs)\n";

@@ -50,7 +50,8 @@ nlohmann::json Reply::json() const { return nlohmann::json::parse(body, nullptr,
 
 std::optional<ProblemInfo> Reply::problem() const {
   const nlohmann::json document = json();
-  if (!document.is_object() || !document.contains("type") || !document["type"].is_string()) return std::nullopt;
+  if (!document.is_object() || !document.contains("type") || !document["type"].is_string())
+    return std::nullopt;
   ProblemInfo info;
   info.type = document["type"].get<std::string>();
   info.title = document.value("title", "");
@@ -126,7 +127,8 @@ Client::Client(ClientOptions options) : impl_(std::make_unique<Impl>()) {
   if (!endpoint) throw std::invalid_argument(error);
   impl_->endpoint = std::move(*endpoint);
   impl_->options = std::move(options);
-  impl_->connection = std::make_unique<HttpConnection>(impl_->io.get_executor(), impl_->endpoint, impl_->options);
+  impl_->connection =
+      std::make_unique<HttpConnection>(impl_->io.get_executor(), impl_->endpoint, impl_->options);
 }
 
 Client::~Client() = default;

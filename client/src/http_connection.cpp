@@ -59,13 +59,14 @@ void copy_headers(const Fields& fields, Reply& reply) {
 void fail(Reply& reply, const beast::error_code& error, std::string what) {
   reply.status = 0;
   reply.error = error;
-  reply.error_text = std::move(what) + ": " +
-                     (error == beast::error::timeout ? std::string("timed out") : error.message());
+  reply.error_text =
+      std::move(what) + ": " + (error == beast::error::timeout ? std::string("timed out") : error.message());
 }
 
 }  // namespace
 
-HttpConnection::HttpConnection(asio::any_io_executor executor, Endpoint endpoint, const ClientOptions& options)
+HttpConnection::HttpConnection(asio::any_io_executor executor, Endpoint endpoint,
+                               const ClientOptions& options)
     : stream_(std::move(executor)),
       endpoint_(std::move(endpoint)),
       authorization_(options.token.empty() ? std::string() : "Bearer " + options.token),
@@ -111,7 +112,8 @@ asio::awaitable<bool> HttpConnection::ensure_open(Reply& reply) {
   co_return true;
 }
 
-asio::awaitable<Reply> HttpConnection::exchange(const HttpRequest& request, std::chrono::milliseconds timeout) {
+asio::awaitable<Reply> HttpConnection::exchange(const HttpRequest& request,
+                                                std::chrono::milliseconds timeout) {
   bool retry_safe = false;
   Reply reply = co_await exchange_once(request, timeout, retry_safe);
   if (reply.transport_failed() && retry_safe) {
@@ -145,8 +147,8 @@ asio::awaitable<Reply> HttpConnection::exchange_once(const HttpRequest& request,
   stream_.expires_after(timeout);
   auto [read_error, read] = co_await bhttp::async_read(stream_, buffer_, parser, use_tuple);
   if (read_error) {
-    retry_safe = reused && !parser.got_some() && idempotent(request.method) &&
-                 stale_connection_error(read_error);
+    retry_safe =
+        reused && !parser.got_some() && idempotent(request.method) && stale_connection_error(read_error);
     close();
     fail(reply, read_error, "read answer from " + authority());
     co_return reply;
@@ -159,7 +161,8 @@ asio::awaitable<Reply> HttpConnection::exchange_once(const HttpRequest& request,
   co_return reply;
 }
 
-asio::awaitable<Reply> HttpConnection::stream(const HttpRequest& request, std::chrono::milliseconds header_timeout,
+asio::awaitable<Reply> HttpConnection::stream(const HttpRequest& request,
+                                              std::chrono::milliseconds header_timeout,
                                               std::chrono::milliseconds idle_timeout,
                                               const std::function<bool(std::string_view)>& on_body) {
   Reply reply;

@@ -24,9 +24,9 @@ struct HttpRequest {
   std::string_view method;  // "GET", "POST", "DELETE", ...
   std::string target;       // path and query, base path already prepended
   std::string body;
-  std::string content_type;                 // set when there is a body
+  std::string content_type;  // set when there is a body
   std::string accept = "application/json";
-  std::string last_event_id;                // for an event stream resumed after a break
+  std::string last_event_id;  // for an event stream resumed after a break
 };
 
 class HttpConnection {

@@ -34,7 +34,8 @@ std::string classify(const Reply& reply, const nlohmann::json& record, bool poll
     return std::string(polling ? "network (polling): " : "network: ") + reason;
   }
   if (!reply.success()) {
-    std::string text = std::string(polling ? "poll refused: HTTP " : "refused: HTTP ") + std::to_string(reply.status);
+    std::string text =
+        std::string(polling ? "poll refused: HTTP " : "refused: HTTP ") + std::to_string(reply.status);
     if (auto info = reply.problem()) text += " " + std::string(short_type(info->type));
     return text;
   }
@@ -103,8 +104,8 @@ asio::awaitable<void> drive_connection(Run& run, HttpConnection& connection) {
       ++run.report.accepted;
       record = reply.json();
       // 202: the wait ran out before the job ended; long-poll it like a user would.
-      while (record.is_object() && !is_final_state(record.value("state", "")) &&
-             record.contains("id") && Clock::now() < run.stop_polling) {
+      while (record.is_object() && !is_final_state(record.value("state", "")) && record.contains("id") &&
+             Clock::now() < run.stop_polling) {
         polling = true;
         poll.target = run.endpoint.base_path + "/v1/jobs/" +
                       encode_query_value(record["id"].get<std::string>()) + wait_query;
@@ -164,7 +165,8 @@ nlohmann::json LoadReport::to_json() const {
   for (const auto& [status, count] : refusals_by_status) by_status[std::to_string(status)] = count;
   nlohmann::json distribution = nlohmann::json::array();
   for (const auto& range : latency.octaves()) {
-    distribution.push_back({{"low_ms", ms(range.low_ns)}, {"high_ms", ms(range.high_ns)}, {"count", range.count}});
+    distribution.push_back(
+        {{"low_ms", ms(range.low_ns)}, {"high_ms", ms(range.high_ns)}, {"count", range.count}});
   }
   return {{"elapsed_s", std::chrono::duration<double>(elapsed).count()},
           {"jobs_per_second", jobs_per_second()},
@@ -209,7 +211,8 @@ LoadReport run_load(const ClientOptions& client, const LoadOptions& options,
 
   asio::io_context io(1);
   std::deque<HttpConnection> connections;  // a deque: coroutines hold references to them
-  for (std::size_t i = 0; i < options.connections; ++i) connections.emplace_back(io.get_executor(), *endpoint, client);
+  for (std::size_t i = 0; i < options.connections; ++i)
+    connections.emplace_back(io.get_executor(), *endpoint, client);
   asio::steady_timer progress_timer(io);
 
   run.start = Clock::now();
@@ -220,10 +223,11 @@ LoadReport run_load(const ClientOptions& client, const LoadOptions& options,
   }
   run.workers = connections.size();
   for (auto& connection : connections) {
-    asio::co_spawn(io, drive_connection(run, connection), [&run, &progress_timer](std::exception_ptr failure) {
-      if (failure && !run.failure) run.failure = failure;
-      if (--run.workers == 0) progress_timer.cancel();
-    });
+    asio::co_spawn(io, drive_connection(run, connection),
+                   [&run, &progress_timer](std::exception_ptr failure) {
+                     if (failure && !run.failure) run.failure = failure;
+                     if (--run.workers == 0) progress_timer.cancel();
+                   });
   }
   if (on_progress && options.progress_interval.count() > 0) {
     asio::co_spawn(io, report_progress(run, progress_timer, on_progress), asio::detached);

@@ -28,8 +28,13 @@ TEST(ApplyParam, ParsesJsonValuesAndFallsBackToText) {
   ASSERT_TRUE(apply_param(params, "zip=007", error));
   ASSERT_TRUE(apply_param(params, "nested.depth=2", error));
   ASSERT_TRUE(apply_param(params, "eq=a=b", error));
-  EXPECT_EQ(params, nlohmann::json({{"n", 1000}, {"name", "world"}, {"flag", true}, {"quoted", "7"},
-                                    {"zip", "007"}, {"nested", {{"depth", 2}}}, {"eq", "a=b"}}));
+  EXPECT_EQ(params, nlohmann::json({{"n", 1000},
+                                    {"name", "world"},
+                                    {"flag", true},
+                                    {"quoted", "7"},
+                                    {"zip", "007"},
+                                    {"nested", {{"depth", 2}}},
+                                    {"eq", "a=b"}}));
   for (const char* bad : {"novalue", "=1", "a..b=1", "a.=1"}) {
     EXPECT_FALSE(apply_param(params, bad, error)) << bad;
   }
@@ -43,7 +48,7 @@ TEST(ApplyInput, SendsTextAsInputAndBytesAsBase64) {
   EXPECT_FALSE(apply_input(params, "@/nonexistent/file", error));
   EXPECT_TRUE(is_valid_utf8("caf\xC3\xA9"));
   EXPECT_FALSE(is_valid_utf8("\xFF\xFE"));
-  EXPECT_FALSE(is_valid_utf8("\xC0\xAF"));  // overlong '/'
+  EXPECT_FALSE(is_valid_utf8("\xC0\xAF"));      // overlong '/'
   EXPECT_FALSE(is_valid_utf8("\xED\xA0\x80"));  // surrogate
   EXPECT_EQ(base64_encode(""), "");
   EXPECT_EQ(base64_encode("f"), "Zg==");

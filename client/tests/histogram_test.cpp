@@ -9,12 +9,13 @@
 using jobd::client::LatencyHistogram;
 
 TEST(LatencyHistogram, BucketsCoverEveryValueWithSmallRelativeError) {
-  for (std::uint64_t value : {0ull, 1ull, 255ull, 256ull, 257ull, 1000ull, 123456789ull, 1ull << 40,
-                              (1ull << 63) + 12345, ~0ull}) {
+  for (std::uint64_t value :
+       {0ull, 1ull, 255ull, 256ull, 257ull, 1000ull, 123456789ull, 1ull << 40, (1ull << 63) + 12345, ~0ull}) {
     const auto index = LatencyHistogram::index_of(value);
     EXPECT_LE(LatencyHistogram::lowest_of(index), value) << value;
     EXPECT_GE(LatencyHistogram::highest_of(index), value) << value;
-    const double width = static_cast<double>(LatencyHistogram::highest_of(index) - LatencyHistogram::lowest_of(index));
+    const double width =
+        static_cast<double>(LatencyHistogram::highest_of(index) - LatencyHistogram::lowest_of(index));
     EXPECT_LE(width, static_cast<double>(value) / 128.0 + 1.0) << value;
   }
   // Neighbouring buckets meet without gaps.

@@ -32,7 +32,8 @@ TEST(FormatJob, ShowsTheFieldsUsersLookAtAndTheRest) {
 
 TEST(FormatEvent, NamesEachKindOfEvent) {
   using jobd::client::SseEvent;
-  EXPECT_EQ(format_event(SseEvent{"progress", "1", R"({"fraction":0.5,"text":"sieving"})"}), "progress  50.0%  sieving");
+  EXPECT_EQ(format_event(SseEvent{"progress", "1", R"({"fraction":0.5,"text":"sieving"})"}),
+            "progress  50.0%  sieving");
   EXPECT_EQ(format_event(SseEvent{"stdout", "2", R"({"line":"hello"})"}), "stdout    hello");
   EXPECT_EQ(format_event(SseEvent{"state", "3", R"({"state":"succeeded","result":{"count":168}})"}),
             R"(state     succeeded  result {"count":168})");

@@ -19,8 +19,7 @@ std::optional<MessageType> message_type_from_byte(std::uint8_t byte) noexcept {
     case MessageType::hello:
     case MessageType::run:
     case MessageType::progress:
-    case MessageType::result:
-      return static_cast<MessageType>(byte);
+    case MessageType::result: return static_cast<MessageType>(byte);
   }
   return std::nullopt;
 }
@@ -260,32 +259,22 @@ std::optional<Message> result_from(FieldReader& fields) {
 
 std::string_view to_string(MessageType type) noexcept {
   switch (type) {
-    case MessageType::hello:
-      return "hello";
-    case MessageType::run:
-      return "run";
-    case MessageType::progress:
-      return "progress";
-    case MessageType::result:
-      return "result";
+    case MessageType::hello: return "hello";
+    case MessageType::run: return "run";
+    case MessageType::progress: return "progress";
+    case MessageType::result: return "result";
   }
   return "unknown";
 }
 
 std::string_view to_string(DecodeError error) noexcept {
   switch (error) {
-    case DecodeError::bad_magic:
-      return "bad magic: stream is not jobd worker protocol";
-    case DecodeError::bad_version:
-      return "unsupported protocol version";
-    case DecodeError::unknown_type:
-      return "unknown message type";
-    case DecodeError::too_large:
-      return "frame payload exceeds the size limit";
-    case DecodeError::bad_payload:
-      return "payload is not well-formed CBOR";
-    case DecodeError::invalid_message:
-      return "payload fields are missing, mistyped or out of range";
+    case DecodeError::bad_magic: return "bad magic: stream is not jobd worker protocol";
+    case DecodeError::bad_version: return "unsupported protocol version";
+    case DecodeError::unknown_type: return "unknown message type";
+    case DecodeError::too_large: return "frame payload exceeds the size limit";
+    case DecodeError::bad_payload: return "payload is not well-formed CBOR";
+    case DecodeError::invalid_message: return "payload fields are missing, mistyped or out of range";
   }
   return "unknown decode error";
 }
@@ -377,18 +366,10 @@ std::variant<Message, DecodeError> decode_payload(MessageType type, std::span<co
   FieldReader fields(map, problem);
   std::optional<Message> message;
   switch (type) {
-    case MessageType::hello:
-      message = hello_from(fields);
-      break;
-    case MessageType::run:
-      message = run_from(fields);
-      break;
-    case MessageType::progress:
-      message = progress_from(fields);
-      break;
-    case MessageType::result:
-      message = result_from(fields);
-      break;
+    case MessageType::hello: message = hello_from(fields); break;
+    case MessageType::run: message = run_from(fields); break;
+    case MessageType::progress: message = progress_from(fields); break;
+    case MessageType::result: message = result_from(fields); break;
     default:
       problem = "message type " + std::to_string(static_cast<unsigned>(type));
       return fail(DecodeError::unknown_type);

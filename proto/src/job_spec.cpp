@@ -35,7 +35,8 @@ std::variant<JobSpec, Problem> parse_job_spec(const nlohmann::json& body) {
       if (!value.is_object()) return field_problem("/params", "must be an object");
       spec.params = value;
     } else if (key == "timeout_ms") {
-      if (!value.is_number_integer() || (value.is_number_unsigned() && value.get<std::uint64_t>() > INT64_MAX) ||
+      if (!value.is_number_integer() ||
+          (value.is_number_unsigned() && value.get<std::uint64_t>() > INT64_MAX) ||
           value.get<std::int64_t>() <= 0) {
         return field_problem("/timeout_ms", "must be a positive integer (milliseconds)");
       }

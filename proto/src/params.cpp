@@ -39,8 +39,7 @@ std::optional<ParamError> check_value(const ParamSpec& spec, const nlohmann::jso
       if (!value.is_string()) return wrong_type("a string");
       const auto& text = value.get_ref<const std::string&>();
       if (text.size() > spec.max_length) {
-        return ParamError{pointer_of(spec),
-                          "must be at most " + std::to_string(spec.max_length) + " bytes"};
+        return ParamError{pointer_of(spec), "must be at most " + std::to_string(spec.max_length) + " bytes"};
       }
       if (spec.compiled && !std::regex_match(text, *spec.compiled)) {
         return ParamError{pointer_of(spec), "must match " + spec.pattern.value_or("")};
@@ -50,8 +49,7 @@ std::optional<ParamError> check_value(const ParamSpec& spec, const nlohmann::jso
     case ParamType::integer:
       // Integers too large for int64 parse as doubles; they are refused here as well.
       if (!value.is_number_integer()) return wrong_type("an integer");
-      if (value.is_number_unsigned() &&
-          value.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) {
+      if (value.is_number_unsigned() && value.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) {
         return wrong_type("an integer within 64 bits");
       }
       return check_bounds(spec, static_cast<double>(value.get<std::int64_t>()));
@@ -104,8 +102,8 @@ std::variant<nlohmann::json, ParamError> validate_params(const ParamsSchema& sch
   if (schema.free_form) {
     // Serialized size bounds what a free-form job may carry into the table and its result.
     if (params.dump().size() > schema.max_free_form_bytes) {
-      return ParamError{"/params", "must serialize to at most " +
-                                       std::to_string(schema.max_free_form_bytes) + " bytes"};
+      return ParamError{"/params",
+                        "must serialize to at most " + std::to_string(schema.max_free_form_bytes) + " bytes"};
     }
     return params;
   }

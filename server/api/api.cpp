@@ -36,10 +36,10 @@ std::variant<std::chrono::milliseconds, Problem> parse_wait(const Request& reque
   if (!text) return std::chrono::milliseconds(0);
   double seconds = -1;
   auto [end, error] = std::from_chars(text->data(), text->data() + text->size(), seconds);
-  if (error != std::errc() || end != text->data() + text->size() || !std::isfinite(seconds) ||
-      seconds < 0 || seconds * 1000 > static_cast<double>(max_wait.count())) {
-    return query_problem("wait", "must be a number of seconds from 0 to " +
-                                     std::to_string(max_wait.count() / 1000));
+  if (error != std::errc() || end != text->data() + text->size() || !std::isfinite(seconds) || seconds < 0 ||
+      seconds * 1000 > static_cast<double>(max_wait.count())) {
+    return query_problem("wait",
+                         "must be a number of seconds from 0 to " + std::to_string(max_wait.count() / 1000));
   }
   return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
 }
@@ -55,9 +55,7 @@ Api::Api(asio::any_io_executor loop, jobs::Scheduler& scheduler, const kinds::Ki
   kinds_body_ = nlohmann::json{{"kinds", std::move(catalog)}}.dump();
 }
 
-bool Api::answers_now(Route route) {
-  return route != Route::jobs_submit && route != Route::job_get;
-}
+bool Api::answers_now(Route route) { return route != Route::jobs_submit && route != Route::job_get; }
 
 std::optional<Response> Api::refuse_unauthorized(const Request& request, Route route) const {
   if (!options_.tokens.enabled()) return std::nullopt;
@@ -69,10 +67,10 @@ std::optional<Response> Api::refuse_unauthorized(const Request& request, Route r
   }
   if (route == Route::metrics && options_.metrics_public) return std::nullopt;
   if (options_.tokens.allows(request.authorization)) return std::nullopt;
-  Response response = Response::problem(Problem{
-      problems::unauthorized,
-      request.authorization.empty() ? "send Authorization: Bearer <token>" : "the token is not valid",
-      std::nullopt, std::nullopt});
+  Response response = Response::problem(
+      Problem{problems::unauthorized,
+              request.authorization.empty() ? "send Authorization: Bearer <token>" : "the token is not valid",
+              std::nullopt, std::nullopt});
   response.headers.emplace_back("WWW-Authenticate", R"(Bearer realm="jobd")");
   return response;
 }
@@ -85,19 +83,15 @@ Response Api::handle_now(const Request& request, const http::RouteMatch& match) 
       response.body = R"({"status":"ok"})";
       return response;
     }
-    case Route::readyz:
-      return readiness();
+    case Route::readyz: return readiness();
     case Route::kinds: {
       Response response;
       response.body = kinds_body_;
       return response;
     }
-    case Route::jobs_list:
-      return list_jobs(request);
-    case Route::job_events:
-      return job_events(request, match.job_id);
-    case Route::events:
-      return all_events(request);
+    case Route::jobs_list: return list_jobs(request);
+    case Route::job_events: return job_events(request, match.job_id);
+    case Route::events: return all_events(request);
     case Route::metrics: {
       if (!render_metrics_) break;
       Response response;
@@ -105,19 +99,16 @@ Response Api::handle_now(const Request& request, const http::RouteMatch& match) 
       response.body = render_metrics_();
       return response;
     }
-    case Route::job_cancel:
-      return cancel_job(match.job_id);
+    case Route::job_cancel: return cancel_job(match.job_id);
     case Route::method_not_allowed: {
-      Response response = Response::problem(
-          Problem{problems::method_not_allowed,
-                  std::string(http::to_string(request.method)) + " is not allowed on " +
-                      std::string(match.name),
-                  std::nullopt, std::nullopt});
+      Response response = Response::problem(Problem{
+          problems::method_not_allowed,
+          std::string(http::to_string(request.method)) + " is not allowed on " + std::string(match.name),
+          std::nullopt, std::nullopt});
       response.headers.emplace_back("Allow", std::string(match.allowed));
       return response;
     }
-    default:
-      break;
+    default: break;
   }
   return Response::problem(Problem{problems::not_found, "no route for " + std::string(request.path()),
                                    std::nullopt, std::nullopt});
@@ -126,19 +117,16 @@ Response Api::handle_now(const Request& request, const http::RouteMatch& match) 
 asio::awaitable<Response> Api::handle(Request request, http::RouteMatch match) {
   if (auto refusal = refuse_unauthorized(request, match.route)) co_return std::move(*refusal);
   switch (match.route) {
-    case Route::jobs_submit:
-      co_return co_await submit(std::move(request));
-    case Route::job_get:
-      co_return co_await get_job(std::move(request), std::string(match.job_id));
-    default:
-      co_return handle_now(request, match);
+    case Route::jobs_submit: co_return co_await submit(std::move(request));
+    case Route::job_get: co_return co_await get_job(std::move(request), std::string(match.job_id));
+    default: co_return handle_now(request, match);
   }
 }
 
 Response Api::readiness() const {
   if (scheduler_.draining()) {
-    return Response::problem(Problem{problems::draining, "draining running jobs before exit",
-                                     std::nullopt, scheduler_.options().retry_after_s});
+    return Response::problem(Problem{problems::draining, "draining running jobs before exit", std::nullopt,
+                                     scheduler_.options().retry_after_s});
   }
   if (!scheduler_.ready()) {
     return Response::problem(Problem{problems::not_ready, "executors are starting", std::nullopt,
@@ -174,8 +162,8 @@ asio::awaitable<Response> Api::submit(Request request) {
   if (record.is_null()) {
     jobs::Job* current = scheduler_.table().get(seq);
     if (current == nullptr) {
-      co_return Response::problem(Problem{problems::job_not_found, "job was evicted (--max-jobs)",
-                                          std::nullopt, std::nullopt});
+      co_return Response::problem(
+          Problem{problems::job_not_found, "job was evicted (--max-jobs)", std::nullopt, std::nullopt});
     }
     record = jobs::to_json(*current);
   }
@@ -190,8 +178,8 @@ asio::awaitable<Response> Api::get_job(Request request, std::string job_id) {
   if (auto* problem = std::get_if<Problem>(&wait)) co_return Response::problem(*problem);
   jobs::Job* job = scheduler_.table().get(job_id);
   if (job == nullptr) {
-    co_return Response::problem(Problem{problems::job_not_found, "no job with that id",
-                                        std::nullopt, std::nullopt});
+    co_return Response::problem(
+        Problem{problems::job_not_found, "no job with that id", std::nullopt, std::nullopt});
   }
   const auto wait_for = std::get<std::chrono::milliseconds>(wait);
   if (!proto::is_final(job->state) && wait_for.count() > 0) {
@@ -200,8 +188,8 @@ asio::awaitable<Response> Api::get_job(Request request, std::string job_id) {
     if (done) co_return Response::json(200, *done);
     job = scheduler_.table().get(seq);
     if (job == nullptr) {
-      co_return Response::problem(Problem{problems::job_not_found, "job was evicted",
-                                          std::nullopt, std::nullopt});
+      co_return Response::problem(
+          Problem{problems::job_not_found, "job was evicted", std::nullopt, std::nullopt});
     }
   }
   co_return Response::json(200, jobs::to_json(*job));
@@ -218,7 +206,8 @@ Response Api::cancel_job(std::string_view job_id) {
 Response Api::job_events(const Request& request, std::string_view job_id) {
   jobs::Job* job = scheduler_.table().get(job_id);
   if (job == nullptr) {
-    return Response::problem(Problem{problems::job_not_found, "no job with that id", std::nullopt, std::nullopt});
+    return Response::problem(
+        Problem{problems::job_not_found, "no job with that id", std::nullopt, std::nullopt});
   }
   // Resume point: the Last-Event-ID header, or ?last_event_id= for clients that cannot set it.
   std::string resume = request.last_event_id;
@@ -244,8 +233,8 @@ Response Api::all_events(const Request& request) {
   if (auto text = http::query_param(query, "state")) {
     state = proto::parse_job_state(*text);
     if (!state) {
-      return Response::problem(query_problem(
-          "state", "must be one of: queued, running, succeeded, failed, cancelled, timed_out"));
+      return Response::problem(
+          query_problem("state", "must be one of: queued, running, succeeded, failed, cancelled, timed_out"));
     }
   }
   Response response;
@@ -263,8 +252,8 @@ Response Api::list_jobs(const Request& request) {
   if (auto state = http::query_param(query, "state")) {
     filter.state = proto::parse_job_state(*state);
     if (!filter.state) {
-      return Response::problem(query_problem(
-          "state", "must be one of: queued, running, succeeded, failed, cancelled, timed_out"));
+      return Response::problem(
+          query_problem("state", "must be one of: queued, running, succeeded, failed, cancelled, timed_out"));
     }
   }
   if (auto kind = http::query_param(query, "kind")) filter.kind = *kind;

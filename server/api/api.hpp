@@ -27,8 +27,8 @@ struct ApiOptions {
   std::size_t max_json_depth = 64;
   std::size_t max_list_limit = 1000;  // largest ?limit= of GET /v1/jobs
   EventStreamOptions events;
-  TokenSet tokens;             // empty: no authentication
-  bool metrics_public = false; // with tokens: whether /metrics is open too
+  TokenSet tokens;              // empty: no authentication
+  bool metrics_public = false;  // with tokens: whether /metrics is open too
 };
 
 class Api {

@@ -17,7 +17,8 @@ std::array<unsigned char, 32> digest(std::string_view text) {
 
 std::string_view trim(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r')) text.remove_suffix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r'))
+    text.remove_suffix(1);
   return text;
 }
 }  // namespace
@@ -64,7 +65,8 @@ bool TokenSet::allows(std::string_view authorization) const {
   const auto presented = digest(trim(authorization.substr(kScheme.size())));
   // Compare with every token, without stopping at a match, in constant time per comparison.
   bool match = false;
-  for (const auto& known : digests_) match |= CRYPTO_memcmp(known.data(), presented.data(), known.size()) == 0;
+  for (const auto& known : digests_)
+    match |= CRYPTO_memcmp(known.data(), presented.data(), known.size()) == 0;
   return match;
 }
 

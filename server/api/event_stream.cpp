@@ -25,9 +25,7 @@ std::string render_sse(const jobs::Job& job, const jobs::JobEvent& event, bool w
       data = {{"id", job.id}, {"fraction", event.fraction}, {"text", event.text}};
       break;
     case EventType::stdout_line:
-    case EventType::stderr_line:
-      data = {{"id", job.id}, {"line", event.text}};
-      break;
+    case EventType::stderr_line: data = {{"id", job.id}, {"line", event.text}}; break;
   }
   std::string frame;
   if (with_id) frame += "id: " + std::to_string(event.id) + "\n";
@@ -134,14 +132,16 @@ JobEventStream::~JobEventStream() {
   }
 }
 
-AllEventsStream::AllEventsStream(asio::any_io_executor loop, EventStreamOptions options, jobs::JobTable& table,
-                                 std::optional<std::string> kind, std::optional<proto::JobState> state)
+AllEventsStream::AllEventsStream(asio::any_io_executor loop, EventStreamOptions options,
+                                 jobs::JobTable& table, std::optional<std::string> kind,
+                                 std::optional<proto::JobState> state)
     : EventQueue(std::move(loop), options), table_(table) {
-  watch_ = table_.watch_all([this, kind = std::move(kind), state](const jobs::Job& job, const jobs::JobEvent& event) {
-    if (kind && job.kind->name != *kind) return;
-    if (state && event.state != *state) return;
-    push(render_sse(job, event, false), false);
-  });
+  watch_ = table_.watch_all(
+      [this, kind = std::move(kind), state](const jobs::Job& job, const jobs::JobEvent& event) {
+        if (kind && job.kind->name != *kind) return;
+        if (state && event.state != *state) return;
+        push(render_sse(job, event, false), false);
+      });
 }
 
 AllEventsStream::~AllEventsStream() { table_.unwatch_all(watch_); }

@@ -1,5 +1,6 @@
 #include "app/app.hpp"
 
+#include <sys/resource.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -7,16 +8,12 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <sys/resource.h>
 
+#include <spdlog/spdlog.h>
 #include <csignal>
 #include <fstream>
-#include <spdlog/spdlog.h>
 
 #include "api/api.hpp"
-#include "metrics/loop_lag.hpp"
-#include "metrics/registry.hpp"
-#include "metrics/server_metrics.hpp"
 #include "exec/command_config.hpp"
 #include "exec/fork_server.hpp"
 #include "exec/loop_executor.hpp"
@@ -26,6 +23,9 @@
 #include "http/server.hpp"
 #include "jobs/scheduler.hpp"
 #include "kinds/kind.hpp"
+#include "metrics/loop_lag.hpp"
+#include "metrics/registry.hpp"
+#include "metrics/server_metrics.hpp"
 
 namespace jobd::app {
 
@@ -59,8 +59,8 @@ asio::awaitable<void> sweep_retention(jobs::JobTable& table) {
 
 // SIGTERM/SIGINT: stop accepting, let jobs finish up to the drain timeout, stop the rest,
 // let connections deliver their last answers, then stop the loop.
-asio::awaitable<void> drain(asio::io_context& loop, const config::Config& config,
-                            jobs::Scheduler& scheduler, http::HttpServer& server) {
+asio::awaitable<void> drain(asio::io_context& loop, const config::Config& config, jobs::Scheduler& scheduler,
+                            http::HttpServer& server) {
   server.stop_accepting();
   scheduler.begin_drain();
   const auto active = [&] { return scheduler.table().counts().active; };
@@ -91,13 +91,14 @@ void log_access(const http::RequestRecord& record) {
 // Gauges read at scrape time from their owners: executors, the server, the API.
 void register_state_metrics(metrics::Registry& registry, const jobs::Scheduler& scheduler,
                             const http::HttpServer& server, const api::Api& api) {
-  auto& queued = registry.callback_gauge("jobd_executor_queued_jobs", "Jobs accepted and not started, by executor",
-                                         {"executor"});
-  auto& running = registry.callback_gauge("jobd_executor_running_jobs", "Jobs running, by executor", {"executor"});
+  auto& queued = registry.callback_gauge("jobd_executor_queued_jobs",
+                                         "Jobs accepted and not started, by executor", {"executor"});
+  auto& running =
+      registry.callback_gauge("jobd_executor_running_jobs", "Jobs running, by executor", {"executor"});
   auto& capacity = registry.callback_gauge("jobd_executor_capacity_jobs",
                                            "Jobs an executor holds before it answers 429", {"executor"});
-  auto& workers = registry.callback_gauge("jobd_executor_workers", "Threads or processes of an executor",
-                                          {"executor"});
+  auto& workers =
+      registry.callback_gauge("jobd_executor_workers", "Threads or processes of an executor", {"executor"});
   auto& restarts = registry.callback_counter("jobd_worker_restarts_total",
                                              "Worker processes replaced, by cause", {"cause"});
   for (auto id : proto::kAllExecutors) {
@@ -119,15 +120,20 @@ void register_state_metrics(metrics::Registry& registry, const jobs::Scheduler& 
       }
     }
   }
-  registry.callback_gauge("jobd_http_connections", "Open HTTP connections")
-      .with()
-      .set([&server] { return static_cast<double>(server.connections()); });
-  registry.callback_gauge("jobd_sse_subscribers", "Open Server-Sent Events streams")
-      .with()
-      .set([&api] { return static_cast<double>(api.open_event_streams()); });
-  auto& jobs = registry.callback_gauge("jobd_jobs_retained", "Jobs in the table, active or finished", {"phase"});
-  jobs.with({"active"}).set([&scheduler] { return static_cast<double>(scheduler.table_view().counts().active); });
-  jobs.with({"finished"}).set([&scheduler] { return static_cast<double>(scheduler.table_view().counts().finished); });
+  registry.callback_gauge("jobd_http_connections", "Open HTTP connections").with().set([&server] {
+    return static_cast<double>(server.connections());
+  });
+  registry.callback_gauge("jobd_sse_subscribers", "Open Server-Sent Events streams").with().set([&api] {
+    return static_cast<double>(api.open_event_streams());
+  });
+  auto& jobs =
+      registry.callback_gauge("jobd_jobs_retained", "Jobs in the table, active or finished", {"phase"});
+  jobs.with({"active"}).set([&scheduler] {
+    return static_cast<double>(scheduler.table_view().counts().active);
+  });
+  jobs.with({"finished"}).set([&scheduler] {
+    return static_cast<double>(scheduler.table_view().counts().finished);
+  });
   metrics::add_process_metrics(registry);
 }
 
@@ -144,9 +150,10 @@ void raise_open_file_limit(std::size_t max_connections) {
     if (::setrlimit(RLIMIT_NOFILE, &files) != 0) files.rlim_cur = before;
   }
   if (files.rlim_cur != RLIM_INFINITY && files.rlim_cur < max_connections + kReserve) {
-    spdlog::warn("open-file limit {} is below --max-connections {} + {}: connections beyond the limit wait "
-                 "in the backlog (raise `ulimit -n`)",
-                 files.rlim_cur, max_connections, kReserve);
+    spdlog::warn(
+        "open-file limit {} is below --max-connections {} + {}: connections beyond the limit wait "
+        "in the backlog (raise `ulimit -n`)",
+        files.rlim_cur, max_connections, kReserve);
   }
 }
 
@@ -183,7 +190,8 @@ int run(const config::Config& config, std::unique_ptr<exec::ForkServer> fork_ser
   // Lines of running children become stdout/stderr events (GET /v1/jobs/{id}/events).
   subprocess->set_output_callback([&table](exec::JobSeq seq, std::string_view stream, std::string_view line) {
     if (jobs::Job* job = table.get(seq)) {
-      table.report_output(*job, stream == "stdout" ? jobs::EventType::stdout_line : jobs::EventType::stderr_line,
+      table.report_output(*job,
+                          stream == "stdout" ? jobs::EventType::stdout_line : jobs::EventType::stderr_line,
                           std::string(line));
     }
   });
@@ -208,12 +216,15 @@ int run(const config::Config& config, std::unique_ptr<exec::ForkServer> fork_ser
     }
   }
   api::Api api(loop.get_executor(), scheduler, kinds,
-               {config.max_wait, config.max_json_depth, config.max_list_limit,
-                {config.sse_buffer, config.sse_heartbeat, nullptr}, std::move(tokens), config.metrics_public});
+               {config.max_wait,
+                config.max_json_depth,
+                config.max_list_limit,
+                {config.sse_buffer, config.sse_heartbeat, nullptr},
+                std::move(tokens),
+                config.metrics_public});
   http::HttpServer server(loop, api,
-                          {config.max_body, config.max_header, config.header_timeout,
-                           config.body_timeout, config.idle_timeout, config.max_connections,
-                           config.slow_handler});
+                          {config.max_body, config.max_header, config.header_timeout, config.body_timeout,
+                           config.idle_timeout, config.max_connections, config.slow_handler});
 
   // Metrics: the registry lives as long as the loop; the table's global observer and the
   // server's request observer feed it, callback gauges read executors at scrape time.
@@ -255,7 +266,8 @@ int run(const config::Config& config, std::unique_ptr<exec::ForkServer> fork_ser
 
   asio::signal_set signals(loop, SIGINT, SIGTERM);
   bool draining = false;
-  std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code error, int signo) {
+  std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code error,
+                                                                      int signo) {
     if (error) return;
     if (draining) {
       spdlog::warn("second signal ({}): exiting now", signo);

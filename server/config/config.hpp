@@ -18,16 +18,16 @@ enum class LogFormat { text, json };
 
 struct Config {
   ListenAddress listen{"127.0.0.1", 8080};
-  std::string port_file;  // written with the bound port once listening (tests use port 0)
-  std::size_t threads = 0;        // thread pool size; 0 = hardware threads
-  int thread_nice = 10;           // added niceness of pool threads: the loop wins the CPU
-  std::size_t workers = 0;        // process executor's workers (flag default: hardware threads); 0 = none
+  std::string port_file;    // written with the bound port once listening (tests use port 0)
+  std::size_t threads = 0;  // thread pool size; 0 = hardware threads
+  int thread_nice = 10;     // added niceness of pool threads: the loop wins the CPU
+  std::size_t workers = 0;  // process executor's workers (flag default: hardware threads); 0 = none
   std::uint64_t worker_memory = std::uint64_t{1} << 30;  // RLIMIT_AS of a worker
-  std::uint64_t worker_cpu = 0;        // CPU seconds per job in a worker; 0 = no limit
-  std::uint64_t worker_files = 256;    // RLIMIT_NOFILE of a worker
-  std::uint64_t worker_max_jobs = 0;   // recycle a worker after this many jobs; 0 = never
-  std::size_t queue_depth = 1024; // per executor: jobs waiting beyond the running ones
-  std::size_t loop_jobs = 10000;  // loop jobs in flight at once
+  std::uint64_t worker_cpu = 0;                          // CPU seconds per job in a worker; 0 = no limit
+  std::uint64_t worker_files = 256;                      // RLIMIT_NOFILE of a worker
+  std::uint64_t worker_max_jobs = 0;                     // recycle a worker after this many jobs; 0 = never
+  std::size_t queue_depth = 1024;                        // per executor: jobs waiting beyond the running ones
+  std::size_t loop_jobs = 10000;                         // loop jobs in flight at once
   std::uint64_t max_body = 1 << 20;
   std::uint64_t max_header = 16 << 10;
   std::size_t max_json_depth = 64;
@@ -45,7 +45,7 @@ struct Config {
   std::size_t event_history = 1024;  // events kept per job for SSE resume
   std::size_t sse_buffer = 1024;     // events queued per SSE subscriber before it drops
   milliseconds sse_heartbeat{15'000};
-  milliseconds slow_handler{20};     // a loop stall longer than this is logged
+  milliseconds slow_handler{20};  // a loop stall longer than this is logged
   bool access_log = false;
   bool metrics = true;          // off only to measure what metrics and lag sampling cost
   std::string token_file;       // bearer tokens, one per line; empty = no authentication

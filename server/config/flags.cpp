@@ -57,11 +57,13 @@ ParseResult parse_command_line(int argc, char** argv) {
   config.workers = std::max(1u, std::thread::hardware_concurrency());
   add("--workers", config.workers, "worker processes of the process executor (0 = no process executor)")
       ->check(CLI::Range(std::size_t{0}, std::size_t{4096}));
-  add("--worker-cpu", config.worker_cpu, "CPU seconds a job may use in a worker (0 = no limit; SIGXCPU kills it)")
+  add("--worker-cpu", config.worker_cpu,
+      "CPU seconds a job may use in a worker (0 = no limit; SIGXCPU kills it)")
       ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 31));
   add("--worker-files", config.worker_files, "open-file limit of a worker (RLIMIT_NOFILE)")
       ->check(CLI::Range(std::uint64_t{16}, std::uint64_t{1} << 20));
-  add("--worker-max-jobs", config.worker_max_jobs, "jobs a worker runs before it is replaced (0 = never; 1 = fresh process per job)");
+  add("--worker-max-jobs", config.worker_max_jobs,
+      "jobs a worker runs before it is replaced (0 = never; 1 = fresh process per job)");
   add("--queue-depth", config.queue_depth, "jobs an executor queues beyond those running; full = 429")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 24));
   add("--loop-jobs", config.loop_jobs, "loop-executor jobs in flight at once; beyond = 429")
@@ -84,7 +86,8 @@ ParseResult parse_command_line(int argc, char** argv) {
       ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 16));
   add("--event-history", config.event_history, "events kept per job for SSE resume (Last-Event-ID)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20));
-  add("--sse-buffer", config.sse_buffer, "events queued per SSE subscriber; beyond, they are counted as dropped")
+  add("--sse-buffer", config.sse_buffer,
+      "events queued per SSE subscriber; beyond, they are counted as dropped")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20));
   app.add_flag("--access-log", config.access_log, "log one line per request")->envname("JOBD_ACCESS_LOG");
   app.add_flag("--metrics,!--no-metrics", config.metrics,
@@ -98,26 +101,19 @@ ParseResult parse_command_line(int argc, char** argv) {
 
   add_duration("--header-timeout", config.header_timeout,
                "time to receive a request's headers once it started");
-  add_duration("--body-timeout", config.body_timeout,
-               "time to receive a request body");
+  add_duration("--body-timeout", config.body_timeout, "time to receive a request body");
   add_duration("--idle-timeout", config.idle_timeout,
                "keep-alive connection idle time before it is closed (also bounds a write)");
   add_duration("--drain-timeout", config.drain_timeout,
                "on SIGTERM, how long running jobs may finish before they are cancelled");
-  add_duration("--retention", config.retention,
-               "how long finished jobs are kept");
-  add_duration("--default-timeout", config.default_timeout,
-               "job timeout when the job names none");
-  add_duration("--max-timeout", config.max_timeout,
-               "largest timeout_ms a job may ask for");
-  add_duration("--max-wait", config.max_wait,
-               "largest ?wait= of a request");
-  add_duration("--sse-heartbeat", config.sse_heartbeat,
-               "comment sent on an idle event stream this often");
+  add_duration("--retention", config.retention, "how long finished jobs are kept");
+  add_duration("--default-timeout", config.default_timeout, "job timeout when the job names none");
+  add_duration("--max-timeout", config.max_timeout, "largest timeout_ms a job may ask for");
+  add_duration("--max-wait", config.max_wait, "largest ?wait= of a request");
+  add_duration("--sse-heartbeat", config.sse_heartbeat, "comment sent on an idle event stream this often");
   add_duration("--slow-handler", config.slow_handler,
                "log a warning when the event loop is held longer than this");
-  add_duration("--kill-grace", config.kill_grace,
-               "time a subprocess group gets between SIGTERM and SIGKILL");
+  add_duration("--kill-grace", config.kill_grace, "time a subprocess group gets between SIGTERM and SIGKILL");
   for (std::size_t i = 0; i < durations.size(); ++i) {
     add(durations[i].flag, durations[i].text,
         std::string(durations[i].help) + " (250ms, 5s, 2m, 1h or seconds)");

@@ -46,8 +46,10 @@ std::optional<std::uint64_t> parse_size(std::string_view text) {
   auto parts = split_number(text);
   if (!parts) return std::nullopt;
   auto [value, unit] = *parts;
-  if (unit.ends_with("ib")) unit.erase(unit.size() - 2);  // 1KiB as 1k
-  else if (unit.size() == 2 && unit.back() == 'b') unit.pop_back();  // 1kb as 1k
+  if (unit.ends_with("ib"))
+    unit.erase(unit.size() - 2);  // 1KiB as 1k
+  else if (unit.size() == 2 && unit.back() == 'b')
+    unit.pop_back();  // 1kb as 1k
   double bytes = 0;
   if (unit.empty() || unit == "b") {
     bytes = value;

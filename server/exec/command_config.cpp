@@ -2,21 +2,21 @@
 
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
 #include <algorithm>
 #include <array>
 #include <cstdlib>
 #include <fstream>
 #include <initializer_list>
 #include <set>
-#include <spdlog/spdlog.h>
 #include <sstream>
 
 namespace jobd::exec {
 
-using nlohmann::json;
 using kinds::ArgStyle;
 using kinds::CommandLimits;
 using kinds::ParamArg;
+using nlohmann::json;
 
 namespace {
 
@@ -46,9 +46,8 @@ struct Where {
 
 bool is_identifier(std::string_view text) {
   if (text.empty() || std::isdigit(static_cast<unsigned char>(text.front()))) return false;
-  return std::all_of(text.begin(), text.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
-  });
+  return std::all_of(text.begin(), text.end(),
+                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
 }
 
 bool is_kind_name(std::string_view text) {
@@ -67,8 +66,7 @@ bool is_option_name(std::string_view text) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
   };
   if (text.size() == 2 && text[0] == '-') return std::isalnum(static_cast<unsigned char>(text[1]));
-  return text.size() > 2 && text.substr(0, 2) == "--" &&
-         std::isalnum(static_cast<unsigned char>(text[2])) &&
+  return text.size() > 2 && text.substr(0, 2) == "--" && std::isalnum(static_cast<unsigned char>(text[2])) &&
          std::all_of(text.begin() + 2, text.end(), word_char);
 }
 
@@ -88,8 +86,8 @@ const json* member(const json& object, const char* key) {
   return it == object.end() ? nullptr : &*it;
 }
 
-std::string string_field(const json& object, const char* key, const Where& where,
-                         bool required, std::string fallback = {}) {
+std::string string_field(const json& object, const char* key, const Where& where, bool required,
+                         std::string fallback = {}) {
   const json* value = member(object, key);
   if (value == nullptr) {
     if (required) where.at(key).fail("is required");
@@ -111,8 +109,8 @@ bool bool_field(const json& object, const char* key, const Where& where, bool fa
 std::optional<std::uint64_t> count_field(const json& object, const char* key, const Where& where) {
   const json* value = member(object, key);
   if (value == nullptr) return std::nullopt;
-  if (!value->is_number_integer() || (value->is_number_integer() && !value->is_number_unsigned() &&
-                                      value->get<std::int64_t>() < 0)) {
+  if (!value->is_number_integer() ||
+      (value->is_number_integer() && !value->is_number_unsigned() && value->get<std::int64_t>() < 0)) {
     where.at(key).fail("must be a non-negative integer");
   }
   return value->get<std::uint64_t>();
@@ -245,7 +243,8 @@ proto::ParamSpec parse_param(const json& entry, const Where& where, ParamArg& ar
 
   const json* how = member(entry, "arg");
   const Where arg_where = where.at("arg");
-  if (how == nullptr) arg_where.fail("is required: {\"option\": \"--name\"}, {\"positional\": true} or {\"flag\": \"-x\"}");
+  if (how == nullptr)
+    arg_where.fail("is required: {\"option\": \"--name\"}, {\"positional\": true} or {\"flag\": \"-x\"}");
   if (!how->is_object() || how->size() != 1) {
     arg_where.fail("must be one of {\"option\": \"--name\"}, {\"positional\": true}, {\"flag\": \"-x\"}");
   }
@@ -270,8 +269,9 @@ proto::ParamSpec parse_param(const json& entry, const Where& where, ParamArg& ar
     // The kernel refuses longer argv strings; fail here, not at every spawn.
     const std::size_t room = kMaxArgumentBytes - (arg.style == ArgStyle::option ? arg.option.size() + 1 : 0);
     if (spec.max_length > room) {
-      where.at("max_length").fail("must be at most " + std::to_string(room) +
-                                  " for a param that becomes an argument (the default is 65536)");
+      where.at("max_length")
+          .fail("must be at most " + std::to_string(room) +
+                " for a param that becomes an argument (the default is 65536)");
     }
   }
   return spec;
@@ -284,8 +284,8 @@ CommandLimits parse_limits(const json& entry, const Where& where) {
   if (value == nullptr) return limits;
   const Where at = where.at("limits");
   if (!value->is_object()) at.fail("must be an object");
-  refuse_unknown_fields(*value, at,
-                        {"cpu_seconds", "address_space_bytes", "open_files", "file_size_bytes", "core_bytes"});
+  refuse_unknown_fields(
+      *value, at, {"cpu_seconds", "address_space_bytes", "open_files", "file_size_bytes", "core_bytes"});
   limits.cpu_seconds = count_field(*value, "cpu_seconds", at);
   limits.address_space_bytes = count_field(*value, "address_space_bytes", at);
   if (auto files = count_field(*value, "open_files", at)) {
@@ -330,10 +330,10 @@ kinds::Kind parse_command(const json& entry, std::size_t index, const EnvLookup&
   if (auto it = entry.find("name"); it != entry.end() && it->is_string()) {
     where.entry += " (" + it->get<std::string>() + ")";
   }
-  refuse_unknown_fields(entry, where,
-                        {"name", "description", "program", "args", "params", "end_of_options",
-                         "stdin", "max_input_bytes", "env", "pass_env", "workdir", "timeout_ms",
-                         "max_stdout_bytes", "max_stderr_bytes", "limits"});
+  refuse_unknown_fields(
+      entry, where,
+      {"name", "description", "program", "args", "params", "end_of_options", "stdin", "max_input_bytes",
+       "env", "pass_env", "workdir", "timeout_ms", "max_stdout_bytes", "max_stderr_bytes", "limits"});
   auto command = std::make_shared<CommandSpec>();
   kinds::Kind kind;
   kind.name = string_field(entry, "name", where, true);
@@ -357,7 +357,8 @@ kinds::Kind parse_command(const json& entry, std::size_t index, const EnvLookup&
     if (!params->is_array()) where.at("params").fail("must be an array");
     for (std::size_t i = 0; i < params->size(); ++i) {
       Where at = where.at("params").at(i);
-      if (auto it = (*params)[i].find("name"); (*params)[i].is_object() && it != (*params)[i].end() && it->is_string()) {
+      if (auto it = (*params)[i].find("name");
+          (*params)[i].is_object() && it != (*params)[i].end() && it->is_string()) {
         at.field += " (" + it->get<std::string>() + ")";
       }
       ParamArg arg;
@@ -473,8 +474,8 @@ std::vector<kinds::Kind> load_command_config_file(const std::string& path) {
   // runs it meanwhile fails clearly (spawn-failed).
   for (const auto& kind : kinds) {
     if (::access(kind.command->program.c_str(), X_OK) != 0) {
-      spdlog::warn("command kind '{}': {} is not an executable file (jobs will fail to spawn)",
-                   kind.name, kind.command->program);
+      spdlog::warn("command kind '{}': {} is not an executable file (jobs will fail to spawn)", kind.name,
+                   kind.command->program);
     }
   }
   return kinds;
@@ -517,7 +518,8 @@ std::vector<std::string> build_argv(const CommandSpec& command, const json& para
 
 std::string build_stdin(const CommandSpec& command, const json& params) {
   if (!command.stdin_input) return {};
-  if (auto it = params.find(kInputParam); it != params.end() && it->is_string()) return it->get<std::string>();
+  if (auto it = params.find(kInputParam); it != params.end() && it->is_string())
+    return it->get<std::string>();
   if (auto it = params.find(kInputBase64Param); it != params.end() && it->is_string()) {
     return decode_base64(it->get_ref<const std::string&>()).value_or(std::string());
   }
@@ -530,7 +532,8 @@ constexpr char kBase64Alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqr
 constexpr std::array<std::int8_t, 256> base64_values() {
   std::array<std::int8_t, 256> values{};
   for (auto& v : values) v = -1;
-  for (int i = 0; i < 64; ++i) values[static_cast<unsigned char>(kBase64Alphabet[i])] = static_cast<std::int8_t>(i);
+  for (int i = 0; i < 64; ++i)
+    values[static_cast<unsigned char>(kBase64Alphabet[i])] = static_cast<std::int8_t>(i);
   return values;
 }
 constexpr auto kBase64Values = base64_values();
@@ -555,7 +558,8 @@ std::optional<std::string> decode_base64(std::string_view text) {
       values[j] = kBase64Values[static_cast<unsigned char>(c)];
       if (values[j] < 0) return std::nullopt;
     }
-    const unsigned group = (static_cast<unsigned>(values[0]) << 18) | (static_cast<unsigned>(values[1]) << 12) |
+    const unsigned group = (static_cast<unsigned>(values[0]) << 18) |
+                           (static_cast<unsigned>(values[1]) << 12) |
                            (static_cast<unsigned>(values[2]) << 6) | static_cast<unsigned>(values[3]);
     out.push_back(static_cast<char>((group >> 16) & 0xff));
     if (padding < 2) out.push_back(static_cast<char>((group >> 8) & 0xff));

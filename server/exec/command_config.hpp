@@ -47,7 +47,7 @@ enum class ArgStyle {
 };
 
 struct ParamArg {
-  std::string param;   // the declared param's name
+  std::string param;  // the declared param's name
   ArgStyle style = ArgStyle::positional;
   std::string option;  // option: "--name" or "-x"; flag: the argument added when true
 };
@@ -63,13 +63,13 @@ struct CommandLimits {
 
 // A subprocess kind's program and argv rules (declared in kinds/kind.hpp).
 struct CommandSpec {
-  std::string program;                // absolute path; run as is, PATH is never searched
-  std::vector<std::string> args;      // fixed arguments right after argv[0]
-  std::vector<ParamArg> param_args;   // in declaration order
-  bool end_of_options = false;        // put "--" before the positional arguments
-  bool stdin_input = false;           // the job's input goes to stdin
-  std::size_t max_input_bytes = 0;    // decoded input bytes a job may carry
-  std::vector<std::string> env;       // the child's whole environment, "NAME=value"
+  std::string program;               // absolute path; run as is, PATH is never searched
+  std::vector<std::string> args;     // fixed arguments right after argv[0]
+  std::vector<ParamArg> param_args;  // in declaration order
+  bool end_of_options = false;       // put "--" before the positional arguments
+  bool stdin_input = false;          // the job's input goes to stdin
+  std::size_t max_input_bytes = 0;   // decoded input bytes a job may carry
+  std::vector<std::string> env;      // the child's whole environment, "NAME=value"
   // Empty: a fresh directory under the system temp dir per job, removed after the job.
   // Otherwise an absolute directory the operator provides; nothing is removed.
   std::string workdir;

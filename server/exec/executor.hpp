@@ -56,7 +56,7 @@ class JobSink {
 };
 
 struct ExecutorStats {
-  std::size_t queued = 0;    // accepted, not started
+  std::size_t queued = 0;  // accepted, not started
   std::size_t running = 0;
   std::size_t capacity = 0;  // queued + running allowed before 429
   std::size_t workers = 0;   // threads or processes (0 for loop)

@@ -135,7 +135,8 @@ struct Forked {
   int fds[kAnswerFds] = {-1, -1, -1};  // frame socket, output pipe, pidfd: jobd's ends
 };
 
-Forked fork_worker(int control, const ForkServerOptions& options, const kinds::KindRegistry& kinds, pid_t jobd) {
+Forked fork_worker(int control, const ForkServerOptions& options, const kinds::KindRegistry& kinds,
+                   pid_t jobd) {
   Forked forked;
   int channel[2] = {-1, -1};
   int output[2] = {-1, -1};

@@ -61,8 +61,8 @@ struct SpawnFailed {
   std::uint64_t token = 0;
   int error = 0;
 };
-struct NothingYet {};      // no answer ready; wait until the control socket is readable
-struct ServerGone {};      // the fork server closed its end: it died
+struct NothingYet {};  // no answer ready; wait until the control socket is readable
+struct ServerGone {};  // the fork server closed its end: it died
 
 using SpawnAnswer = std::variant<SpawnedWorker, SpawnFailed, NothingYet, ServerGone>;
 

@@ -29,15 +29,14 @@ void LoopExecutor::submit(JobTicket ticket) {
   }
   sink_.on_started(seq, nlohmann::json::object());
   metrics::note_loop_activity(ticket.kind->name);
-  asio::co_spawn(
-      loop_, ticket.kind->run_on_loop(std::move(ticket.params), std::move(ctx)),
-      asio::bind_cancellation_slot(
-          running.cancel.slot(), [this, seq](std::exception_ptr error, kinds::KindResult result) {
-            auto node = running_.extract(seq);
-            if (node.empty() || node.mapped()->stopped) return;
-            Outcome outcome = error ? outcome_from(error) : outcome_from(std::move(result));
-            sink_.on_finished(seq, std::move(outcome));
-          }));
+  asio::co_spawn(loop_, ticket.kind->run_on_loop(std::move(ticket.params), std::move(ctx)),
+                 asio::bind_cancellation_slot(
+                     running.cancel.slot(), [this, seq](std::exception_ptr error, kinds::KindResult result) {
+                       auto node = running_.extract(seq);
+                       if (node.empty() || node.mapped()->stopped) return;
+                       Outcome outcome = error ? outcome_from(error) : outcome_from(std::move(result));
+                       sink_.on_finished(seq, std::move(outcome));
+                     }));
 }
 
 void LoopExecutor::stop(JobSeq seq, StopReason reason) {

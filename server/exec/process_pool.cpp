@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -15,7 +16,6 @@
 #include <csignal>
 #include <cstring>
 #include <optional>
-#include <spdlog/spdlog.h>
 
 #include "kinds/kind.hpp"
 
@@ -84,8 +84,8 @@ struct ProcessExecutor::Worker : std::enable_shared_from_this<Worker> {
     starting,  // forked, hello not yet received
     idle,
     busy,
-    dying,     // killed, broken or retiring: gets no job; its exit is expected
-    exited,    // reaped
+    dying,   // killed, broken or retiring: gets no job; its exit is expected
+    exited,  // reaped
   };
   struct Job {
     JobSeq seq;
@@ -94,7 +94,10 @@ struct ProcessExecutor::Worker : std::enable_shared_from_this<Worker> {
   };
 
   Worker(const asio::any_io_executor& loop, const SpawnedWorker& spawned)
-      : pid(spawned.pid), socket(loop, spawned.socket), output(loop, spawned.output), pidfd(loop, spawned.pidfd) {}
+      : pid(spawned.pid),
+        socket(loop, spawned.socket),
+        output(loop, spawned.output),
+        pidfd(loop, spawned.pidfd) {}
 
   pid_t pid;
   asio::posix::stream_descriptor socket;
@@ -105,8 +108,8 @@ struct ProcessExecutor::Worker : std::enable_shared_from_this<Worker> {
   bool counted = true;  // one of the M workers; false once it is on its way out
   std::uint64_t jobs_started = 0;
   std::optional<Job> job;
-  std::string outgoing;              // the RUN frame being written
-  std::optional<std::string> broken; // why it was killed for a protocol error
+  std::string outgoing;               // the RUN frame being written
+  std::optional<std::string> broken;  // why it was killed for a protocol error
   Clock::time_point requested;
   std::optional<Clock::time_point> replaces_death;
 };
@@ -143,8 +146,8 @@ void ProcessExecutor::top_up(std::optional<Clock::time_point> death) {
   if (startup_failures_ > 0) {
     // Spawn one at a time while workers die at start, each after a growing delay.
     if (!pending_spawns_.empty()) return;
-    const auto delay = std::min<Clock::duration>(kFirstBackoff * (1u << std::min(startup_failures_ - 1, 7u)),
-                                                 kMaxBackoff);
+    const auto delay =
+        std::min<Clock::duration>(kFirstBackoff * (1u << std::min(startup_failures_ - 1, 7u)), kMaxBackoff);
     backing_off_ = true;
     backoff_.expires_after(delay);
     backoff_.async_wait([this](boost::system::error_code error) {
@@ -169,7 +172,8 @@ void ProcessExecutor::request_spawn(std::optional<Clock::time_point> death) {
 void ProcessExecutor::flush_spawn_requests() {
   control_.async_wait(asio::posix::stream_descriptor::wait_write, [this](boost::system::error_code error) {
     if (error || shut_down_ || !fork_server_alive_) return;
-    while (!unsent_tokens_.empty() && fork_server_.request(unsent_tokens_.front())) unsent_tokens_.pop_front();
+    while (!unsent_tokens_.empty() && fork_server_.request(unsent_tokens_.front()))
+      unsent_tokens_.pop_front();
     if (!unsent_tokens_.empty()) flush_spawn_requests();
   });
 }
@@ -183,8 +187,9 @@ asio::awaitable<void> ProcessExecutor::receive_spawns() {
       if (std::holds_alternative<NothingYet>(answer)) break;
       if (std::holds_alternative<ServerGone>(answer)) {
         fork_server_alive_ = false;
-        spdlog::critical("process pool: the fork server died; dead workers cannot be replaced and "
-                         "/readyz reports not ready");
+        spdlog::critical(
+            "process pool: the fork server died; dead workers cannot be replaced and "
+            "/readyz reports not ready");
         co_return;
       }
       if (auto* failed = std::get_if<SpawnFailed>(&answer)) {
@@ -226,7 +231,8 @@ asio::awaitable<void> ProcessExecutor::read_frames(WorkerPtr worker) {
       proto::DecodeResult next = worker->decoder.next();
       if (std::holds_alternative<proto::NeedMoreBytes>(next)) break;
       if (const auto* failure = std::get_if<proto::DecodeError>(&next)) {
-        broken(*worker, std::string(proto::to_string(*failure)) + " (" + std::string(worker->decoder.error_detail()) + ")");
+        broken(*worker, std::string(proto::to_string(*failure)) + " (" +
+                            std::string(worker->decoder.error_detail()) + ")");
         break;
       }
       auto& message = std::get<proto::Message>(next);
@@ -287,16 +293,17 @@ asio::awaitable<void> ProcessExecutor::reap(WorkerPtr worker) {
     auto [error] = co_await worker->pidfd.async_wait(asio::posix::stream_descriptor::wait_read, use_tuple);
     if (error || shut_down_) co_return;  // shutdown() reaps what is left
     siginfo_t peek{};
-    const int peeked = ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(worker->pidfd.native_handle()),
-                                &peek, WEXITED | WNOHANG | WNOWAIT);
+    const int peeked =
+        ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(worker->pidfd.native_handle()), &peek,
+                 WEXITED | WNOHANG | WNOWAIT);
     if (peeked != 0 || peek.si_pid != 0) break;  // exited (or an error the waitid below reports)
   }
   // Whatever the worker started dies with it: its group is still reserved while the worker is
   // an unreaped zombie, so this cannot hit a recycled group id.
   ::kill(-worker->pid, SIGKILL);
   siginfo_t info{};
-  const int reaped = ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(worker->pidfd.native_handle()),
-                              &info, WEXITED | WNOHANG);
+  const int reaped = ::waitid(static_cast<idtype_t>(P_PIDFD),
+                              static_cast<id_t>(worker->pidfd.native_handle()), &info, WEXITED | WNOHANG);
   if (reaped != 0 || info.si_pid == 0) {
     // Not expected (the pidfd said it exited); report the job as crashed all the same.
     spdlog::error("process pool: waitid on worker {}: {}", worker->pid,
@@ -371,7 +378,8 @@ void ProcessExecutor::on_ready(Worker& worker) {
   const bool was_backing_off = startup_failures_ > 0;
   startup_failures_ = 0;
   if (worker.replaces_death) {
-    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(now - *worker.replaces_death).count();
+    const auto us =
+        std::chrono::duration_cast<std::chrono::microseconds>(now - *worker.replaces_death).count();
     spdlog::info("worker {} ready, replacing a lost one (respawn {} us)", worker.pid, us);
   } else {
     const auto us = std::chrono::duration_cast<std::chrono::microseconds>(now - worker.requested).count();
@@ -462,16 +470,14 @@ void ProcessExecutor::on_result(Worker& worker, proto::Result result) {
   const Worker::Job job = std::move(*worker.job);
   worker.job.reset();
   running_.erase(job.seq);
-  Outcome outcome = outcome_from(kinds::KindResult{result.ok, std::move(result.result),
-                                                   std::move(result.error_type), std::move(result.error_message)});
+  Outcome outcome = outcome_from(kinds::KindResult{
+      result.ok, std::move(result.result), std::move(result.error_type), std::move(result.error_message)});
   outcome.details = {{"worker_pid", worker.pid}};
   make_idle(worker);  // the next job first: the worker works while the loop answers this one
   sink_.on_finished(job.seq, std::move(outcome));
 }
 
-void ProcessExecutor::remove_idle(Worker& worker) {
-  std::erase(idle_, &worker);
-}
+void ProcessExecutor::remove_idle(Worker& worker) { std::erase(idle_, &worker); }
 
 void ProcessExecutor::stop(JobSeq seq, StopReason reason) {
   for (auto it = queue_.begin(); it != queue_.end(); ++it) {

@@ -36,8 +36,8 @@
 namespace jobd::exec {
 
 struct ProcessPoolOptions {
-  std::size_t workers = 2;          // M: workers kept ready (--workers)
-  std::size_t queue_depth = 1024;   // jobs waiting beyond the running ones; full = 429
+  std::size_t workers = 2;                // M: workers kept ready (--workers)
+  std::size_t queue_depth = 1024;         // jobs waiting beyond the running ones; full = 429
   std::uint64_t max_jobs_per_worker = 0;  // K: recycle after K jobs; 0 = never (--worker-max-jobs)
 };
 
@@ -103,14 +103,14 @@ class ProcessExecutor final : public Executor {
   boost::asio::posix::stream_descriptor control_;  // the fork server's control socket
   boost::asio::steady_timer backoff_;              // delays spawns while workers die at start
 
-  std::unordered_map<pid_t, WorkerPtr> workers_;  // alive or not yet reaped
-  std::vector<Worker*> idle_;                     // ready, no job; last in runs next (warm)
-  std::deque<JobTicket> queue_;                   // accepted, waiting for an idle worker
-  std::unordered_map<JobSeq, Worker*> running_;   // job -> the worker running it
+  std::unordered_map<pid_t, WorkerPtr> workers_;                    // alive or not yet reaped
+  std::vector<Worker*> idle_;                                       // ready, no job; last in runs next (warm)
+  std::deque<JobTicket> queue_;                                     // accepted, waiting for an idle worker
+  std::unordered_map<JobSeq, Worker*> running_;                     // job -> the worker running it
   std::unordered_map<std::uint64_t, PendingSpawn> pending_spawns_;  // asked, not yet answered
   std::deque<std::uint64_t> unsent_tokens_;  // spawn requests the control socket could not take yet
   std::uint64_t next_token_ = 0;
-  unsigned startup_failures_ = 0;    // workers in a row that died before their hello
+  unsigned startup_failures_ = 0;  // workers in a row that died before their hello
   // Workers replaced so far, by cause (ExecutorStats::restarts, /metrics).
   std::uint64_t crashes_ = 0;   // died on their own (signal, exit, broken frame)
   std::uint64_t kills_ = 0;     // killed by jobd: deadline, cancel

@@ -3,14 +3,15 @@
 #include "exec/outcome.hpp"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -23,7 +24,6 @@
 #include <cstring>
 #include <filesystem>
 #include <optional>
-#include <spdlog/spdlog.h>
 
 #include "exec/command_config.hpp"
 #include "kinds/kind.hpp"
@@ -170,7 +170,8 @@ int place_fd(int from, int to) {
   struct sigaction default_action {};
   default_action.sa_handler = SIG_DFL;
   for (int signo = 1; signo < NSIG; ++signo) {
-    if (signo != SIGKILL && signo != SIGSTOP) ::sigaction(signo, &default_action, nullptr);  // glibc's own fail: fine
+    if (signo != SIGKILL && signo != SIGSTOP)
+      ::sigaction(signo, &default_action, nullptr);  // glibc's own fail: fine
   }
   // Own process group (pgid = pid), so that one kill(-pid) reaches grandchildren too.
   if (::setpgid(0, 0) != 0) fail();
@@ -189,7 +190,8 @@ int place_fd(int from, int to) {
   }
   // The limits are in force before the program's first instruction: nothing it starts escapes them.
   for (std::size_t i = 0; i < plan.limit_count; ++i) {
-    if (::setrlimit(static_cast<__rlimit_resource>(plan.limits[i].resource), &plan.limits[i].value) != 0) fail();
+    if (::setrlimit(static_cast<__rlimit_resource>(plan.limits[i].resource), &plan.limits[i].value) != 0)
+      fail();
   }
   sigset_t none;
   sigemptyset(&none);
@@ -312,8 +314,8 @@ Launched launch(const LaunchRequest& request) {
 struct Capture {
   std::string data;
   std::size_t cap = 0;
-  std::uint64_t total = 0;  // bytes the child wrote
-  std::string partial_line; // for line events: the unfinished last line
+  std::uint64_t total = 0;   // bytes the child wrote
+  std::string partial_line;  // for line events: the unfinished last line
   bool truncated() const { return total > data.size(); }
 };
 
@@ -470,8 +472,7 @@ void SubprocessExecutor::start(JobTicket ticket) {
   const JobSeq seq = ticket.seq;
   auto [it, inserted] = running_.emplace(seq, std::make_unique<Child>(loop_, std::move(ticket)));
   Child& child = *it->second;
-  asio::co_spawn(loop_, supervise(child),
-                 [this, seq](std::exception_ptr error) { complete(seq, error); });
+  asio::co_spawn(loop_, supervise(child), [this, seq](std::exception_ptr error) { complete(seq, error); });
 }
 
 asio::awaitable<void> SubprocessExecutor::supervise(Child& child) {
@@ -704,7 +705,8 @@ void SubprocessExecutor::complete(JobSeq seq, std::exception_ptr error) {
     outcome.error_type = std::move(stopped.error_type);
     outcome.error_message = std::move(stopped.error_message);
     if (child.run_limit_hit) {
-      outcome.error_message = "run time limit of " + std::to_string(child.ticket.kind->command->timeout.count()) +
+      outcome.error_message = "run time limit of " +
+                              std::to_string(child.ticket.kind->command->timeout.count()) +
                               " ms exceeded (the command's timeout_ms)";
     }
   } else if (error) {

@@ -46,8 +46,8 @@
 namespace jobd::exec {
 
 struct SubprocessOptions {
-  std::size_t max_running = 8;      // --max-subprocesses: children alive at once
-  std::size_t queue_depth = 1024;   // --queue-depth: jobs waiting beyond them; full = 429
+  std::size_t max_running = 8;                 // --max-subprocesses: children alive at once
+  std::size_t queue_depth = 1024;              // --queue-depth: jobs waiting beyond them; full = 429
   std::chrono::milliseconds kill_grace{2000};  // --kill-grace: SIGTERM -> SIGKILL
 };
 

@@ -39,8 +39,7 @@ void ThreadExecutor::submit(JobTicket ticket) {
       asio::post(loop_, [this, seq] { sink_.on_started(seq, nlohmann::json::object()); });
     }
     auto last_report = std::chrono::steady_clock::time_point{};
-    kinds::CpuContext ctx{control->stop.get_token(),
-                          [&](double fraction, std::string_view text) {
+    kinds::CpuContext ctx{control->stop.get_token(), [&](double fraction, std::string_view text) {
                             if (!control->wants_progress.load(std::memory_order_relaxed)) return;
                             const auto now = std::chrono::steady_clock::now();
                             if (now - last_report < kProgressInterval) return;

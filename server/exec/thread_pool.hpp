@@ -20,9 +20,9 @@ namespace jobd::exec {
 
 struct ThreadPoolOptions {
   std::size_t threads = 2;
-  std::size_t queue_capacity = 1024;  // tasks waiting for a thread; try_push fails beyond
-  int nice = 0;                       // added niceness of the pool threads (0 = same as loop)
-  std::chrono::microseconds spin{50}; // how long an idle thread polls before parking
+  std::size_t queue_capacity = 1024;   // tasks waiting for a thread; try_push fails beyond
+  int nice = 0;                        // added niceness of the pool threads (0 = same as loop)
+  std::chrono::microseconds spin{50};  // how long an idle thread polls before parking
 };
 
 class ThreadPool {

@@ -93,7 +93,8 @@ int run_worker(int fd, const kinds::KindRegistry& kinds, std::uint64_t cpu_secon
       if (std::holds_alternative<proto::NeedMoreBytes>(next)) break;
       if (const auto* error = std::get_if<proto::DecodeError>(&next)) {
         std::fprintf(stderr, "worker: bad frame from jobd: %s (%s)\n",
-                     std::string(proto::to_string(*error)).c_str(), std::string(decoder.error_detail()).c_str());
+                     std::string(proto::to_string(*error)).c_str(),
+                     std::string(decoder.error_detail()).c_str());
         return 2;
       }
       auto* run = std::get_if<proto::Run>(&std::get<proto::Message>(next));

@@ -61,8 +61,8 @@ std::optional<std::string> duplicate_json_key(std::string_view text) {
       if (end >= text.size()) return std::nullopt;  // unterminated: the parser reports it
       const std::string_view name = text.substr(i + 1, end - i - 1);
       std::size_t next = end + 1;
-      while (next < text.size() && (text[next] == ' ' || text[next] == '\n' || text[next] == '\r' ||
-                                    text[next] == '\t')) {
+      while (next < text.size() &&
+             (text[next] == ' ' || text[next] == '\n' || text[next] == '\r' || text[next] == '\t')) {
         ++next;
       }
       if (next < text.size() && text[next] == ':' && !is_object.empty() && is_object.back() &&
@@ -76,8 +76,7 @@ std::optional<std::string> duplicate_json_key(std::string_view text) {
 }
 
 std::variant<nlohmann::json, proto::Problem> parse_json_body(std::string_view content_type,
-                                                             std::string_view body,
-                                                             std::size_t max_depth) {
+                                                             std::string_view body, std::size_t max_depth) {
   using proto::Problem;
   namespace problems = proto::problems;
   if (!is_json_media_type(content_type)) {

@@ -23,7 +23,6 @@ bool json_depth_within(std::string_view text, std::size_t max_depth);
 // the last value, and two readers of one body must never disagree on what it says.
 std::optional<std::string> duplicate_json_key(std::string_view text);
 std::variant<nlohmann::json, proto::Problem> parse_json_body(std::string_view content_type,
-                                                             std::string_view body,
-                                                             std::size_t max_depth);
+                                                             std::string_view body, std::size_t max_depth);
 
 }  // namespace jobd::http

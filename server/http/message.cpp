@@ -33,7 +33,8 @@ Response Response::problem(const proto::Problem& problem) {
   response.status = problem.kind.status;
   response.content_type = "application/problem+json";
   response.body = proto::to_problem_json(problem);
-  if (problem.retry_after_s) response.headers.emplace_back("Retry-After", std::to_string(*problem.retry_after_s));
+  if (problem.retry_after_s)
+    response.headers.emplace_back("Retry-After", std::to_string(*problem.retry_after_s));
   return response;
 }
 

@@ -1,5 +1,6 @@
 #include "http/server.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -12,7 +13,6 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <ctime>
-#include <spdlog/spdlog.h>
 #include <unordered_set>
 
 #include "api/api.hpp"
@@ -115,10 +115,9 @@ struct HttpServer::Impl {
   asio::awaitable<void> accept_loop();
   void spawn_session(tcp::socket socket);
   asio::awaitable<void> session(tcp::socket socket);
-  asio::awaitable<bool> write(beast::tcp_stream& stream, Response& response, bool head,
-                              bool keep_alive, unsigned version);
-  asio::awaitable<void> refuse(beast::tcp_stream& stream, const proto::Problem& problem,
-                               unsigned version);
+  asio::awaitable<bool> write(beast::tcp_stream& stream, Response& response, bool head, bool keep_alive,
+                              unsigned version);
+  asio::awaitable<void> refuse(beast::tcp_stream& stream, const proto::Problem& problem, unsigned version);
   asio::awaitable<void> stream_body(beast::tcp_stream& stream, Connection& self, Response& response,
                                     unsigned version);
 };
@@ -277,7 +276,8 @@ asio::awaitable<void> HttpServer::Impl::stream_body(beast::tcp_stream& stream, C
 asio::awaitable<void> HttpServer::Impl::session(tcp::socket socket) {
   boost::system::error_code peer_error;
   const auto remote = socket.remote_endpoint(peer_error);
-  const std::string peer = peer_error ? "-" : remote.address().to_string() + ":" + std::to_string(remote.port());
+  const std::string peer =
+      peer_error ? "-" : remote.address().to_string() + ":" + std::to_string(remote.port());
   beast::tcp_stream stream(std::move(socket));
   Connection self{&stream, true};
   connections.insert(&self);
@@ -340,15 +340,16 @@ asio::awaitable<void> HttpServer::Impl::session(tcp::socket socket) {
                                "body exceeds " + std::to_string(limits.max_body) + " bytes (--max-body)",
                                std::nullopt, std::nullopt};
     } else if (header_error == bhttp::error::header_limit) {
-      refusal = proto::Problem{proto::problems::headers_too_large,
-                               "request headers exceed " + std::to_string(limits.max_header) +
-                                   " bytes (--max-header)",
-                               std::nullopt, std::nullopt};
+      refusal = proto::Problem{
+          proto::problems::headers_too_large,
+          "request headers exceed " + std::to_string(limits.max_header) + " bytes (--max-header)",
+          std::nullopt, std::nullopt};
     } else if (header_error == bhttp::error::bad_version) {
       refusal = proto::Problem{proto::problems::http_version, "this server speaks HTTP/1.1", std::nullopt,
                                std::nullopt};
     } else if (header_error) {
-      refusal = proto::Problem{proto::problems::bad_request, header_error.message(), std::nullopt, std::nullopt};
+      refusal =
+          proto::Problem{proto::problems::bad_request, header_error.message(), std::nullopt, std::nullopt};
     } else if (parser.get().version() != 10 && parser.get().version() != 11) {
       refusal = proto::Problem{proto::problems::http_version, "this server speaks HTTP/1.1", std::nullopt,
                                std::nullopt};
@@ -362,7 +363,8 @@ asio::awaitable<void> HttpServer::Impl::session(tcp::socket socket) {
       version = parser.get().version();
     }
     boost::system::error_code buffered_body_error;
-    if (!refusal && !parser.is_done()) buffered_body_error = parse_buffered(parser, buffer, /*header_only=*/false);
+    if (!refusal && !parser.is_done())
+      buffered_body_error = parse_buffered(parser, buffer, /*header_only=*/false);
     if (buffered_body_error == bhttp::error::body_limit) {
       refusal = proto::Problem{proto::problems::body_too_large,
                                "body exceeds " + std::to_string(limits.max_body) + " bytes (--max-body)",
@@ -390,7 +392,8 @@ asio::awaitable<void> HttpServer::Impl::session(tcp::socket socket) {
                                  "body exceeds " + std::to_string(limits.max_body) + " bytes (--max-body)",
                                  std::nullopt, std::nullopt};
       } else if (body_error) {
-        refusal = proto::Problem{proto::problems::bad_request, body_error.message(), std::nullopt, std::nullopt};
+        refusal =
+            proto::Problem{proto::problems::bad_request, body_error.message(), std::nullopt, std::nullopt};
       }
     }
     if (refusal) {

@@ -7,7 +7,8 @@
 namespace jobd::jobs {
 
 proto::JobState Job::visible_state() const {
-  if (state == proto::JobState::queued && control && control->started_ns.load(std::memory_order_relaxed) != 0) {
+  if (state == proto::JobState::queued && control &&
+      control->started_ns.load(std::memory_order_relaxed) != 0) {
     return proto::JobState::running;
   }
   return state;

@@ -54,8 +54,8 @@ struct Job {
   Clock::time_point created_at;
   std::optional<Clock::time_point> started_at;
   std::optional<Clock::time_point> finished_at;
-  nlohmann::json result;            // when succeeded
-  std::optional<JobError> error;    // when failed, cancelled or timed out
+  nlohmann::json result;                              // when succeeded
+  std::optional<JobError> error;                      // when failed, cancelled or timed out
   nlohmann::json details = nlohmann::json::object();  // executor fields: worker_pid, exit_code, ...
   double progress = 0.0;
   std::shared_ptr<exec::JobControl> control;

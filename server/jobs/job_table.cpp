@@ -71,8 +71,10 @@ void JobTable::report_progress(Job& job, double fraction, std::string text) {
   if (proto::is_final(job.state)) return;
   job.progress = fraction;
   if (job.event_subscribers == 0) return;
-  publish(job, JobEvent{.type = EventType::progress, .at = Clock::now(), .fraction = fraction,
-                        .text = std::move(text)});
+  publish(
+      job,
+      JobEvent{
+          .type = EventType::progress, .at = Clock::now(), .fraction = fraction, .text = std::move(text)});
 }
 
 void JobTable::report_output(Job& job, EventType stream, std::string line) {
@@ -80,8 +82,8 @@ void JobTable::report_output(Job& job, EventType stream, std::string line) {
   publish(job, JobEvent{.type = stream, .at = Clock::now(), .text = std::move(line)});
 }
 
-bool JobTable::finish(Job& job, proto::JobState state, nlohmann::json result,
-                      std::optional<JobError> error, Clock::time_point now) {
+bool JobTable::finish(Job& job, proto::JobState state, nlohmann::json result, std::optional<JobError> error,
+                      Clock::time_point now) {
   if (proto::is_final(job.state) || !proto::is_final(state)) return false;
   if (!job.started_at) job.started_at = job.visible_started_at();
   job.state = state;

@@ -22,7 +22,7 @@
 namespace jobd::jobs {
 
 struct RetentionLimits {
-  std::size_t max_finished = 10000;                 // finished jobs kept (oldest evicted first)
+  std::size_t max_finished = 10000;                            // finished jobs kept (oldest evicted first)
   std::chrono::milliseconds retention{std::chrono::hours(1)};  // how long a finished job is kept
   std::size_t event_history = 1024;  // events kept per job for SSE resume (oldest dropped)
 };
@@ -39,13 +39,13 @@ struct ListFilter {
 };
 
 struct ListPage {
-  std::vector<const Job*> jobs;         // newest first
-  std::optional<JobSeq> next_cursor;    // set when more may follow
+  std::vector<const Job*> jobs;       // newest first
+  std::optional<JobSeq> next_cursor;  // set when more may follow
 };
 
 struct JobCounts {
   std::size_t total = 0;
-  std::size_t active = 0;    // queued or running
+  std::size_t active = 0;  // queued or running
   std::size_t finished = 0;
 };
 
@@ -94,7 +94,7 @@ class JobTable {
   RetentionLimits limits_;
   JobSeq next_seq_ = 1;
   WatchId next_watch_ = 1;
-  std::map<JobSeq, std::unique_ptr<Job>> jobs_;      // ordered by creation
+  std::map<JobSeq, std::unique_ptr<Job>> jobs_;  // ordered by creation
   // Looked up by string_view without building a std::string (ids are 32 bytes: past the
   // small-string buffer, so each lookup would allocate).
   struct StringHash {
@@ -104,7 +104,7 @@ class JobTable {
   using StringIndex = std::unordered_map<std::string, JobSeq, StringHash, std::equal_to<>>;
   StringIndex by_id_;
   StringIndex by_idempotency_key_;
-  std::deque<JobSeq> finished_order_;                // by finish time, for eviction
+  std::deque<JobSeq> finished_order_;  // by finish time, for eviction
   std::unordered_map<JobSeq, std::vector<std::pair<WatchId, Observer>>> observers_;
   std::vector<std::pair<WatchId, Observer>> global_observers_;
 };

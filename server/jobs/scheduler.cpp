@@ -33,8 +33,8 @@ std::variant<Submitted, Problem> Scheduler::submit(proto::JobSpec spec) {
   }
   const kinds::Kind* kind = kinds_.find(spec.kind);
   if (kind == nullptr) {
-    return Problem{problems::unknown_kind, "no kind named '" + spec.kind + "' (see GET /v1/kinds)",
-                   "/kind", std::nullopt};
+    return Problem{problems::unknown_kind, "no kind named '" + spec.kind + "' (see GET /v1/kinds)", "/kind",
+                   std::nullopt};
   }
   const proto::Executor executor_id = spec.executor.value_or(kind->default_executor());
   exec::Executor* executor = this->executor(executor_id);
@@ -43,8 +43,8 @@ std::variant<Submitted, Problem> Scheduler::submit(proto::JobSpec spec) {
     for (auto e : kind->executors) {
       if (this->executor(e)) allowed += (allowed.empty() ? "" : ", ") + std::string(proto::to_string(e));
     }
-    return Problem{problems::executor_not_allowed,
-                   "kind '" + kind->name + "' runs on: " + allowed, "/executor", std::nullopt};
+    return Problem{problems::executor_not_allowed, "kind '" + kind->name + "' runs on: " + allowed,
+                   "/executor", std::nullopt};
   }
   auto validated = proto::validate_params(kind->params, spec.params);
   if (auto* error = std::get_if<proto::ParamError>(&validated)) {
@@ -75,11 +75,11 @@ std::variant<Submitted, Problem> Scheduler::submit(proto::JobSpec spec) {
                        " executor's queue is full (--queue-depth); retry later",
                    std::nullopt, options_.retry_after_s};
   }
-  Job& job = table_.create(*kind, executor_id, std::move(params), timeout,
-                           std::move(spec.idempotency_key), Clock::now());
+  Job& job = table_.create(*kind, executor_id, std::move(params), timeout, std::move(spec.idempotency_key),
+                           Clock::now());
   arm_deadline(job);
-  exec::JobTicket ticket{job.seq, job.id, kind, job.params,
-                         std::chrono::steady_clock::now() + timeout, job.control};
+  exec::JobTicket ticket{job.seq,    job.id, kind, job.params, std::chrono::steady_clock::now() + timeout,
+                         job.control};
   executor->submit(std::move(ticket));
   return Submitted{&job, false};
 }
@@ -97,11 +97,11 @@ void Scheduler::arm_deadline(Job& job) {
 
 std::variant<Job*, Problem> Scheduler::cancel(std::string_view id) {
   Job* job = table_.get(id);
-  if (job == nullptr) return Problem{problems::job_not_found, "no job with that id", std::nullopt, std::nullopt};
+  if (job == nullptr)
+    return Problem{problems::job_not_found, "no job with that id", std::nullopt, std::nullopt};
   if (proto::is_final(job->state)) {
-    return Problem{problems::job_finished,
-                   "job is already " + std::string(proto::to_string(job->state)), std::nullopt,
-                   std::nullopt};
+    return Problem{problems::job_finished, "job is already " + std::string(proto::to_string(job->state)),
+                   std::nullopt, std::nullopt};
   }
   stop(*job, exec::StopReason::cancelled);
   return job;

@@ -3,10 +3,10 @@
 // executors report (it is their JobSink). Loop thread only, like the JobTable it drives.
 #pragma once
 
+#include <array>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <array>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -27,7 +27,7 @@ namespace jobd::jobs {
 struct SchedulerOptions {
   std::chrono::milliseconds default_timeout{std::chrono::minutes(5)};  // when a job names none
   std::chrono::milliseconds max_timeout{std::chrono::hours(1)};        // largest timeout_ms accepted
-  unsigned retry_after_s = 1;  // Retry-After of 429 and 503 answers
+  unsigned retry_after_s = 1;                                          // Retry-After of 429 and 503 answers
 };
 
 struct Submitted {

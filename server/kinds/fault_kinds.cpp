@@ -2,11 +2,11 @@
 // tests prove that a worker's death costs only its own job: `crash` dies by a signal, `exit`
 // exits, `alloc` runs into the worker's address-space limit. Allowed on `process` only: on the
 // thread pool each of them would take jobd down with it.
+#include <unistd.h>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
-#include <unistd.h>
 
 #include "kinds/builtin.hpp"
 
@@ -46,11 +46,8 @@ Kind make_exit_kind() {
   Kind kind;
   kind.name = "exit";
   kind.description = "Ends the worker process with exit status `code` (test kind).";
-  kind.params.params = {{.name = "code",
-                         .type = proto::ParamType::integer,
-                         .default_value = 1,
-                         .minimum = 0,
-                         .maximum = 255}};
+  kind.params.params = {
+      {.name = "code", .type = proto::ParamType::integer, .default_value = 1, .minimum = 0, .maximum = 255}};
   kind.executors = {proto::Executor::process};
   kind.cancellation = "kill";
   kind.test_only = true;

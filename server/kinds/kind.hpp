@@ -47,8 +47,7 @@ struct LoopContext {
 };
 
 using CpuHandler = std::function<KindResult(const nlohmann::json& params, CpuContext& ctx)>;
-using LoopHandler =
-    std::function<boost::asio::awaitable<KindResult>(nlohmann::json params, LoopContext ctx)>;
+using LoopHandler = std::function<boost::asio::awaitable<KindResult>(nlohmann::json params, LoopContext ctx)>;
 
 struct CommandSpec;  // a subprocess kind's program and argv rules (exec/subprocess)
 
@@ -60,10 +59,10 @@ struct Kind {
   std::vector<proto::Executor> executors;
   // How cancellation reaches running code, shown in the catalog so users know what DELETE does.
   std::string cancellation;
-  LoopHandler run_on_loop;                    // for Executor::loop
-  CpuHandler run_on_cpu;                      // for Executor::thread and Executor::process
-  std::shared_ptr<const CommandSpec> command; // for Executor::subprocess
-  bool test_only = false;                     // registered only with --test-kinds
+  LoopHandler run_on_loop;                     // for Executor::loop
+  CpuHandler run_on_cpu;                       // for Executor::thread and Executor::process
+  std::shared_ptr<const CommandSpec> command;  // for Executor::subprocess
+  bool test_only = false;                      // registered only with --test-kinds
 
   bool allows(proto::Executor executor) const;
   proto::Executor default_executor() const { return executors.front(); }

@@ -15,10 +15,10 @@ void KindRegistry::add(Kind kind) {
   if (find(kind.name) != nullptr) throw std::invalid_argument("duplicate kind '" + kind.name + "'");
   if (kind.executors.empty()) throw std::invalid_argument("kind '" + kind.name + "' has no executor");
   for (auto executor : kind.executors) {
-    bool runnable = (executor == proto::Executor::loop && kind.run_on_loop) ||
-                    ((executor == proto::Executor::thread || executor == proto::Executor::process) &&
-                     kind.run_on_cpu) ||
-                    (executor == proto::Executor::subprocess && kind.command);
+    bool runnable =
+        (executor == proto::Executor::loop && kind.run_on_loop) ||
+        ((executor == proto::Executor::thread || executor == proto::Executor::process) && kind.run_on_cpu) ||
+        (executor == proto::Executor::subprocess && kind.command);
     if (!runnable) {
       throw std::invalid_argument("kind '" + kind.name + "' lists executor '" +
                                   std::string(proto::to_string(executor)) + "' without code for it");

@@ -1,7 +1,7 @@
 // sleep {ms}: an I/O-shaped job. Runs on the loop as a timer wait; costs no thread while waiting.
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/as_tuple.hpp>
 
 #include "kinds/builtin.hpp"
 

@@ -24,8 +24,8 @@ Kind make_spin_kind() {
   kind.cancellation = "none on thread (runs to the end); kill on process";
   kind.test_only = true;
   kind.run_on_cpu = [](const nlohmann::json& params, CpuContext&) {
-    const auto until = std::chrono::steady_clock::now() +
-                       std::chrono::milliseconds(params.at("ms").get<std::int64_t>());
+    const auto until =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(params.at("ms").get<std::int64_t>());
     std::uint64_t spins = 0;
     while (std::chrono::steady_clock::now() < until) ++spins;
     return KindResult::success({{"spins", spins}});
@@ -59,16 +59,14 @@ Kind make_block_kind() {
   Kind kind;
   kind.name = "block";
   kind.description = "Holds the event loop for `ms` milliseconds: a misbehaving loop kind (test kind).";
-  kind.params.params = {{.name = "ms",
-                         .type = proto::ParamType::integer,
-                         .required = true,
-                         .minimum = 0,
-                         .maximum = 10'000}};
+  kind.params.params = {
+      {.name = "ms", .type = proto::ParamType::integer, .required = true, .minimum = 0, .maximum = 10'000}};
   kind.executors = {proto::Executor::loop};
   kind.cancellation = "none (it never yields)";
   kind.test_only = true;
   kind.run_on_loop = [](nlohmann::json params, LoopContext) -> boost::asio::awaitable<KindResult> {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(params.at("ms").get<std::int64_t>());
+    const auto until =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(params.at("ms").get<std::int64_t>());
     while (std::chrono::steady_clock::now() < until) {
     }
     co_return KindResult::success({{"blocked_ms", params.at("ms")}});
@@ -96,7 +94,8 @@ Kind make_chatter_kind() {
   kind.test_only = true;
   kind.run_on_loop = [](nlohmann::json params, LoopContext ctx) -> boost::asio::awaitable<KindResult> {
     const auto events = params.at("events").get<std::int64_t>();
-    boost::asio::steady_timer delay(ctx.executor, std::chrono::milliseconds(params.at("delay_ms").get<std::int64_t>()));
+    boost::asio::steady_timer delay(ctx.executor,
+                                    std::chrono::milliseconds(params.at("delay_ms").get<std::int64_t>()));
     co_await delay.async_wait(boost::asio::use_awaitable);
     for (std::int64_t i = 1; i <= events; ++i) {
       if (ctx.progress) ctx.progress(static_cast<double>(i) / static_cast<double>(events), "tick");

@@ -33,9 +33,7 @@ bool valid_name(std::string_view s, bool allow_colon) {
   return true;
 }
 
-[[noreturn]] void fail(const std::string& what) {
-  throw std::invalid_argument("jobd::metrics: " + what);
-}
+[[noreturn]] void fail(const std::string& what) { throw std::invalid_argument("jobd::metrics: " + what); }
 
 // Label values escape \, " and newline; HELP text only \ and newline.
 void append_escaped(std::string& out, std::string_view s, bool is_label_value) {
@@ -43,9 +41,7 @@ void append_escaped(std::string& out, std::string_view s, bool is_label_value) {
     switch (c) {
       case '\\': out += "\\\\"; break;
       case '\n': out += "\\n"; break;
-      case '"':
-        out += is_label_value ? "\\\"" : "\"";
-        break;
+      case '"': out += is_label_value ? "\\\"" : "\""; break;
       default: out += c;
     }
   }
@@ -61,8 +57,8 @@ void append_value(std::string& out, std::uint64_t v) {
 
 // One line: <name><suffix>{<labels>[,<extra>]} <value>
 template <class V>
-void append_sample(std::string& out, std::string_view name, std::string_view suffix,
-                   std::string_view labels, std::string_view extra, V value) {
+void append_sample(std::string& out, std::string_view name, std::string_view suffix, std::string_view labels,
+                   std::string_view extra, V value) {
   out += name;
   out += suffix;
   if (!labels.empty() || !extra.empty()) {
@@ -78,27 +74,23 @@ void append_sample(std::string& out, std::string_view name, std::string_view suf
 }
 
 // Per child type: append its samples, return whether anything was written.
-bool write_samples(std::string& out, const std::string& name, const std::string& labels,
-                   const Counter& c) {
+bool write_samples(std::string& out, const std::string& name, const std::string& labels, const Counter& c) {
   append_sample(out, name, "", labels, "", c.value());
   return true;
 }
 
-bool write_samples(std::string& out, const std::string& name, const std::string& labels,
-                   const Gauge& g) {
+bool write_samples(std::string& out, const std::string& name, const std::string& labels, const Gauge& g) {
   append_sample(out, name, "", labels, "", g.value());
   return true;
 }
 
-bool write_samples(std::string& out, const std::string& name, const std::string& labels,
-                   const Callback& cb) {
+bool write_samples(std::string& out, const std::string& name, const std::string& labels, const Callback& cb) {
   if (!cb.is_set()) return false;
   append_sample(out, name, "", labels, "", cb.value());
   return true;
 }
 
-bool write_samples(std::string& out, const std::string& name, const std::string& labels,
-                   const Histogram& h) {
+bool write_samples(std::string& out, const std::string& name, const std::string& labels, const Histogram& h) {
   // Snapshot once so _count is exactly the +Inf bucket even while observing.
   const std::vector<std::uint64_t> cum = h.cumulative_counts();
   const std::vector<double>& bounds = h.bounds();
@@ -237,8 +229,7 @@ std::vector<std::uint64_t> Histogram::cumulative_counts() const {
 
 std::uint64_t Histogram::count() const noexcept {
   std::uint64_t n = 0;
-  for (std::size_t i = 0; i <= bounds_->size(); ++i)
-    n += buckets_[i].load(std::memory_order_relaxed);
+  for (std::size_t i = 0; i <= bounds_->size(); ++i) n += buckets_[i].load(std::memory_order_relaxed);
   return n;
 }
 
@@ -248,13 +239,11 @@ namespace detail {
 
 FamilyBase::FamilyBase(std::string name, std::string help, std::vector<std::string> label_names,
                        const char* type)
-    : name_(std::move(name)), help_(std::move(help)), label_names_(std::move(label_names)),
-      type_(type) {
+    : name_(std::move(name)), help_(std::move(help)), label_names_(std::move(label_names)), type_(type) {
   if (!valid_name(name_, /*allow_colon=*/true)) fail("invalid metric name \"" + name_ + "\"");
   for (std::size_t i = 0; i < label_names_.size(); ++i) {
     const std::string& l = label_names_[i];
-    if (!valid_name(l, /*allow_colon=*/false))
-      fail("invalid label name \"" + l + "\" for " + name_);
+    if (!valid_name(l, /*allow_colon=*/false)) fail("invalid label name \"" + l + "\" for " + name_);
     for (std::size_t j = 0; j < i; ++j)
       if (label_names_[j] == l) fail("duplicate label name \"" + l + "\" for " + name_);
   }
@@ -326,9 +315,8 @@ template class Family<Callback>;
 Registry::~Registry() = default;
 
 template <class Child>
-Family<Child>& Registry::add(std::string name, std::string help,
-                             std::vector<std::string> label_names, const char* type,
-                             std::vector<std::string> series_suffixes,
+Family<Child>& Registry::add(std::string name, std::string help, std::vector<std::string> label_names,
+                             const char* type, std::vector<std::string> series_suffixes,
                              std::function<std::unique_ptr<Child>()> make_child) {
   // The constructor validates the names before anything is registered.
   std::unique_ptr<Family<Child>> family(new Family<Child>(
@@ -351,23 +339,19 @@ Family<Child>& Registry::add(std::string name, std::string help,
   return ref;
 }
 
-Family<Counter>& Registry::counter(std::string name, std::string help,
-                                   std::vector<std::string> label_names) {
+Family<Counter>& Registry::counter(std::string name, std::string help, std::vector<std::string> label_names) {
   return add<Counter>(std::move(name), std::move(help), std::move(label_names), "counter", {},
                       [] { return std::make_unique<Counter>(); });
 }
 
-Family<Gauge>& Registry::gauge(std::string name, std::string help,
-                               std::vector<std::string> label_names) {
+Family<Gauge>& Registry::gauge(std::string name, std::string help, std::vector<std::string> label_names) {
   return add<Gauge>(std::move(name), std::move(help), std::move(label_names), "gauge", {},
                     [] { return std::make_unique<Gauge>(); });
 }
 
-Family<Histogram>& Registry::histogram(std::string name, std::string help,
-                                       std::vector<double> bounds,
+Family<Histogram>& Registry::histogram(std::string name, std::string help, std::vector<double> bounds,
                                        std::vector<std::string> label_names) {
-  if (!bounds.empty() && bounds.back() == std::numeric_limits<double>::infinity())
-    bounds.pop_back();
+  if (!bounds.empty() && bounds.back() == std::numeric_limits<double>::infinity()) bounds.pop_back();
   for (std::size_t i = 0; i < bounds.size(); ++i) {
     if (!std::isfinite(bounds[i]) || (i > 0 && !(bounds[i] > bounds[i - 1])))
       fail("histogram " + name + " needs strictly increasing finite bucket bounds");
@@ -406,13 +390,11 @@ void add_process_metrics(Registry& reg) {
       .with()
       .set(resident_memory_bytes);
   reg.callback_gauge("process_open_fds", "Number of open file descriptors.").with().set(open_fds);
-  reg.callback_counter("process_cpu_seconds_total",
-                       "Total user and system CPU time spent in seconds.")
+  reg.callback_counter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.")
       .with()
       .set(cpu_seconds);
   const double start = start_time_seconds();
-  reg.callback_gauge("process_start_time_seconds",
-                     "Start time of the process since unix epoch in seconds.")
+  reg.callback_gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.")
       .with()
       .set([start] { return start; });
 }

@@ -132,8 +132,7 @@ class FamilyBase {
   virtual void expose(std::string& out) const = 0;
 
  protected:
-  FamilyBase(std::string name, std::string help, std::vector<std::string> label_names,
-             const char* type);
+  FamilyBase(std::string name, std::string help, std::vector<std::string> label_names, const char* type);
   // Validates arity and renders `a="x",b="y"` (escaped) for a new child.
   std::string render_labels(const LabelValues& values) const;
   void write_header(std::string& out) const;
@@ -158,11 +157,11 @@ class Family final : public detail::FamilyBase {
 
  private:
   friend class Registry;
-  Family(std::string name, std::string help, std::vector<std::string> label_names,
-         const char* type, std::function<std::unique_ptr<Child>()> make_child);
+  Family(std::string name, std::string help, std::vector<std::string> label_names, const char* type,
+         std::function<std::unique_ptr<Child>()> make_child);
 
   struct Entry {
-    std::string labels;  // pre-rendered so a scrape does no escaping
+    std::string labels;            // pre-rendered so a scrape does no escaping
     std::unique_ptr<Child> child;  // heap-allocated: address never changes
   };
   std::function<std::unique_ptr<Child>()> make_child_;
@@ -183,10 +182,8 @@ class Registry {
   Registry& operator=(Registry&&) = default;
   ~Registry();
 
-  Family<Counter>& counter(std::string name, std::string help,
-                           std::vector<std::string> label_names = {});
-  Family<Gauge>& gauge(std::string name, std::string help,
-                       std::vector<std::string> label_names = {});
+  Family<Counter>& counter(std::string name, std::string help, std::vector<std::string> label_names = {});
+  Family<Gauge>& gauge(std::string name, std::string help, std::vector<std::string> label_names = {});
   // bounds: strictly increasing finite upper bounds; +Inf is implicit (a
   // trailing +Inf is accepted and dropped). "le" is not a valid label name.
   Family<Histogram>& histogram(std::string name, std::string help, std::vector<double> bounds,

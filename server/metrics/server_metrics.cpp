@@ -21,18 +21,21 @@ ServerMetrics::ServerMetrics(Registry& registry)
                                            request_buckets(), {"route"})),
       submitted_(registry.counter("jobd_jobs_submitted_total", "Jobs accepted, by kind and executor",
                                   {"kind", "executor"})),
-      finished_(registry.counter("jobd_jobs_finished_total", "Jobs finished, by kind, executor and final state",
+      finished_(registry.counter("jobd_jobs_finished_total",
+                                 "Jobs finished, by kind, executor and final state",
                                  {"kind", "executor", "state"})),
       run_time_(registry.histogram("jobd_job_run_seconds", "Job run time (started to finished), by kind",
                                    job_buckets(), {"kind"})),
-      queue_wait_(registry.histogram("jobd_job_queue_wait_seconds", "Time a job waited before it started, by kind",
-                                     job_buckets(), {"kind"})),
+      queue_wait_(registry.histogram("jobd_job_queue_wait_seconds",
+                                     "Time a job waited before it started, by kind", job_buckets(),
+                                     {"kind"})),
       loop_lag_(registry
                     .histogram("jobd_event_loop_lag_seconds",
                                "How late the event loop ran a timer sampled every 50 ms", lag_buckets())
                     .with()) {}
 
-void ServerMetrics::observe_request(std::string_view route, unsigned status, std::chrono::nanoseconds duration) {
+void ServerMetrics::observe_request(std::string_view route, unsigned status,
+                                    std::chrono::nanoseconds duration) {
   auto& by_status = request_cells_[route.data()];
   auto it = by_status.find(status);
   if (it == by_status.end()) {
@@ -63,7 +66,8 @@ void ServerMetrics::observe_job(const jobs::Job& job, const jobs::JobEvent& even
   }
   if (!proto::is_final(event.state)) return;
   auto& finished = cells.finished[static_cast<std::size_t>(event.state)];
-  if (finished == nullptr) finished = &finished_.with({kind, executor, std::string(proto::to_string(event.state))});
+  if (finished == nullptr)
+    finished = &finished_.with({kind, executor, std::string(proto::to_string(event.state))});
   finished->inc();
   if (auto started = job.visible_started_at()) {
     cells.queue_wait->observe(seconds(*started - job.created_at));

@@ -13,6 +13,8 @@
 // the open and the authenticated API are explored.
 #include <sys/socket.h>
 
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -24,8 +26,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <spdlog/sinks/base_sink.h>
-#include <spdlog/spdlog.h>
 #include <string>
 
 #include "api/api.hpp"
@@ -143,7 +143,8 @@ void run_one(std::string_view input) {
   }
   if (server.connections() != 0) finding("a connection outlived shutdown");
   if (table.counts().active != 0) finding("a job did not reach a final state (lost job)");
-  if (!received.empty() && !received.starts_with("HTTP/1.")) finding("answer is not HTTP: " + received.substr(0, 40));
+  if (!received.empty() && !received.starts_with("HTTP/1."))
+    finding("answer is not HTTP: " + received.substr(0, 40));
   scheduler.shutdown_executors();
 }
 

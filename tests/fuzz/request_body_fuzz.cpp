@@ -17,7 +17,11 @@ const jobd::proto::ParamsSchema& schema() {
     jobd::proto::ParamsSchema s;
     s.params = {
         {.name = "n", .type = ParamType::integer, .required = true, .minimum = 0, .maximum = 1e9},
-        {.name = "name", .type = ParamType::string, .default_value = "x", .max_length = 64, .pattern = "[a-z0-9-]+"},
+        {.name = "name",
+         .type = ParamType::string,
+         .default_value = "x",
+         .max_length = 64,
+         .pattern = "[a-z0-9-]+"},
         {.name = "ratio", .type = ParamType::number, .minimum = 0.5, .maximum = 2},
         {.name = "loud", .type = ParamType::boolean},
         {.name = "mode", .type = ParamType::enumeration, .choices = {"fast", "slow"}},

@@ -48,7 +48,8 @@ TEST_F(Api, SubmitWithWaitReturnsTheFinishedJob) {
   EXPECT_EQ(job["result"], json({{"hello", "world"}}));
   EXPECT_EQ(job["executor"], "loop");
   EXPECT_EQ(echo.header("location"), "/v1/jobs/" + job["id"].get<std::string>());
-  for (const char* field : {"created_at", "started_at", "finished_at"}) EXPECT_TRUE(job.contains(field)) << field;
+  for (const char* field : {"created_at", "started_at", "finished_at"})
+    EXPECT_TRUE(job.contains(field)) << field;
 
   auto primes = submit(port(), {{"kind", "primes"}, {"params", {{"n", 1000}}}}, "?wait=5");
   ASSERT_EQ(primes.status, 200);
@@ -57,7 +58,8 @@ TEST_F(Api, SubmitWithWaitReturnsTheFinishedJob) {
 
   auto hash = submit(port(), {{"kind", "sha256"}, {"params", {{"data", "abc"}, {"rounds", 2}}}}, "?wait=5");
   ASSERT_EQ(hash.status, 200);
-  EXPECT_EQ(hash.json()["result"]["digest"], "4f8b42c22dd3729b519ba6f68d2da7cc5b2d606d05daed5ad5128cc03e6c6358");
+  EXPECT_EQ(hash.json()["result"]["digest"],
+            "4f8b42c22dd3729b519ba6f68d2da7cc5b2d606d05daed5ad5128cc03e6c6358");
 }
 
 TEST_F(Api, SubmitWithoutWaitIs202AndTheJobCanBeFetched) {
@@ -92,12 +94,15 @@ TEST_F(Api, BadRequestsGetProblemJsonWithStableTypes) {
   const std::vector<Case> cases = {
       {"{", "application/json", 400, "/problems/bad-json", ""},
       {R"({"kind":"nope"})", "application/json", 400, "/problems/unknown-kind", "/kind"},
-      {R"({"kind":"primes","params":{"n":-1}})", "application/json", 400, "/problems/invalid-params", "/params/n"},
-      {R"({"kind":"primes","params":{"n":"10"}})", "application/json", 400, "/problems/invalid-params", "/params/n"},
+      {R"({"kind":"primes","params":{"n":-1}})", "application/json", 400, "/problems/invalid-params",
+       "/params/n"},
+      {R"({"kind":"primes","params":{"n":"10"}})", "application/json", 400, "/problems/invalid-params",
+       "/params/n"},
       {R"({"kind":"primes","params":{}})", "application/json", 400, "/problems/invalid-params", "/params/n"},
       {R"({"kind":"sleep","params":{"ms":1},"executor":"thread"})", "application/json", 400,
        "/problems/executor-not-allowed", "/executor"},
-      {R"({"kind":"echo","timeout_ms":"soon"})", "application/json", 400, "/problems/invalid-request", "/timeout_ms"},
+      {R"({"kind":"echo","timeout_ms":"soon"})", "application/json", 400, "/problems/invalid-request",
+       "/timeout_ms"},
       {R"({"kind":"echo","timeout_ms":999999999999})", "application/json", 400, "/problems/invalid-request",
        "/timeout_ms"},
       {R"({"kind":"echo"})", "text/plain", 415, "/problems/unsupported-media-type", ""},
@@ -153,7 +158,8 @@ TEST_F(Api, CancelOfAFinishedJobIs409AndOfAnUnknownJob404) {
 }
 
 TEST_F(Api, ListFiltersByStateAndKindAndPagesWithACursor) {
-  for (int i = 0; i < 3; ++i) submit(port(), {{"kind", "sha256"}, {"params", {{"data", std::to_string(i)}}}}, "?wait=5");
+  for (int i = 0; i < 3; ++i)
+    submit(port(), {{"kind", "sha256"}, {"params", {{"data", std::to_string(i)}}}}, "?wait=5");
   auto page = get(port(), "/v1/jobs?kind=sha256&state=succeeded&limit=2");
   ASSERT_EQ(page.status, 200);
   auto body = page.json();
@@ -164,7 +170,8 @@ TEST_F(Api, ListFiltersByStateAndKindAndPagesWithACursor) {
   }
   EXPECT_GE(body["jobs"][0]["created_at"], body["jobs"][1]["created_at"]);  // newest first
   ASSERT_TRUE(body["next_cursor"].is_string());
-  auto next = get(port(), "/v1/jobs?kind=sha256&limit=2&cursor=" + body["next_cursor"].get<std::string>()).json();
+  auto next =
+      get(port(), "/v1/jobs?kind=sha256&limit=2&cursor=" + body["next_cursor"].get<std::string>()).json();
   ASSERT_GE(next["jobs"].size(), 1u);
   EXPECT_NE(next["jobs"][0]["id"], body["jobs"][0]["id"]);
   EXPECT_NE(next["jobs"][0]["id"], body["jobs"][1]["id"]);
@@ -182,14 +189,17 @@ TEST_F(Api, IdempotencyKeyReturnsTheSameJobAndRunsItOnce) {
   int with_key = 0;
   for (const auto& job : list["jobs"]) with_key += job.value("idempotency_key", "") == "order-42";
   EXPECT_EQ(with_key, 1);
-  auto conflict = submit(port(), {{"kind", "sleep"}, {"params", {{"ms", 5}}}, {"idempotency_key", "order-42"}});
+  auto conflict =
+      submit(port(), {{"kind", "sleep"}, {"params", {{"ms", 5}}}, {"idempotency_key", "order-42"}});
   EXPECT_EQ(conflict.status, 422);
   EXPECT_EQ(conflict.json()["type"], "/problems/idempotency-conflict");
 }
 
 TEST_F(Api, HeadAnswersHeadersWithoutABody) {
   RawConnection connection(port());
-  connection.send("HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  connection.send(
+      "HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: "
+      "close\r\n\r\n");
   const std::string data = connection.read_all();
   // The HEAD answer announces the GET body's length but sends none: the GET answer follows
   // its blank line directly.

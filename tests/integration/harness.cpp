@@ -234,7 +234,8 @@ std::vector<HttpResult> RawConnection::read_responses(std::size_t count, std::ch
       continue;
     }
     if (eof) break;
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
     pollfd descriptor{fd_, POLLIN, 0};
     if (::poll(&descriptor, 1, static_cast<int>(left.count())) <= 0) break;
@@ -254,7 +255,8 @@ std::string RawConnection::read_all(std::chrono::milliseconds timeout) {
   pending_.clear();
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return data;
     pollfd descriptor{fd_, POLLIN, 0};
     if (::poll(&descriptor, 1, static_cast<int>(left.count())) <= 0) return data;
@@ -268,7 +270,8 @@ std::string RawConnection::read_all(std::chrono::milliseconds timeout) {
 bool RawConnection::closed_by_peer(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return false;
     pollfd descriptor{fd_, POLLIN, 0};
     if (::poll(&descriptor, 1, static_cast<int>(left.count())) <= 0) return false;

@@ -120,7 +120,9 @@ bool eventually(Predicate predicate, std::chrono::milliseconds timeout = 5s) {
   const auto until = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < until) {
     if (predicate()) return true;
-    struct timespec pause{0, 10'000'000};
+    struct timespec pause {
+      0, 10'000'000
+    };
     nanosleep(&pause, nullptr);
   }
   return predicate();

@@ -48,8 +48,9 @@ TEST(Http, OversizeBodyIsRefusedWith413BeforeItIsSent) {
   JobdProcess server({"--max-body", "64k"});
   RawConnection connection(server.port());
   // Announce 10 MiB but send only the headers: the answer must come anyway.
-  connection.send("POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                  "Content-Length: 10485760\r\n\r\n");
+  connection.send(
+      "POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: 10485760\r\n\r\n");
   auto responses = connection.read_responses(1, 5s);
   ASSERT_EQ(responses.size(), 1u);
   EXPECT_EQ(responses[0].status, 413);
@@ -61,8 +62,10 @@ TEST(Http, ChunkedBodyBeyondTheLimitIs413) {
   JobdProcess server({"--max-body", "1k"});
   RawConnection connection(server.port());
   std::string chunk(800, ' ');
-  connection.send("POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                  "Transfer-Encoding: chunked\r\n\r\n320\r\n" + chunk + "\r\n320\r\n" + chunk + "\r\n0\r\n\r\n");
+  connection.send(
+      "POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n320\r\n" +
+      chunk + "\r\n320\r\n" + chunk + "\r\n0\r\n\r\n");
   auto responses = connection.read_responses(1, 5s);
   ASSERT_EQ(responses.size(), 1u);
   EXPECT_EQ(responses[0].status, 413);
@@ -88,8 +91,8 @@ TEST(Http, GarbageAndOtherProtocolsGetA4xxOr505AndTheServerStaysUp) {
   JobdProcess server;
   const std::pair<std::string, int> cases[] = {
       {"GARBAGE\r\n\r\n", 400},
-      {"GET /healthz\r\n\r\n", 400},                               // HTTP/0.9
-      {"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505},                   // HTTP/2 preface
+      {"GET /healthz\r\n\r\n", 400},              // HTTP/0.9
+      {"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505},  // HTTP/2 preface
       {"GET /healthz HTTP/3.0\r\nHost: x\r\n\r\n", 505},
       {"GET /healthz HTTP/1.2\r\nHost: x\r\n\r\n", 505},
       {"GET /healthz HTTP/1.1\r\nContent-Length: abc\r\n\r\n", 400},
@@ -130,8 +133,10 @@ TEST(Http, ExpectContinueGetsA100BeforeTheBody) {
   JobdProcess server;
   RawConnection connection(server.port());
   const std::string body = R"({"kind":"echo"})";
-  connection.send("POST /v1/jobs?wait=5 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                  "Expect: 100-continue\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n");
+  connection.send(
+      "POST /v1/jobs?wait=5 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Expect: 100-continue\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n");
   const std::string interim = connection.read_all(1s);
   EXPECT_TRUE(interim.starts_with("HTTP/1.1 100 Continue")) << interim;
   connection.send(body);
@@ -155,8 +160,8 @@ namespace {
 // Sends `bytes` one per `pace` (a slow client) while checking that another client is served
 // meanwhile; returns how long after the first byte the server cut the connection, or nullopt
 // if it never did.
-std::optional<std::chrono::milliseconds> trickle(RawConnection& slow, std::uint16_t port, const std::string& bytes,
-                                                 std::chrono::milliseconds pace) {
+std::optional<std::chrono::milliseconds> trickle(RawConnection& slow, std::uint16_t port,
+                                                 const std::string& bytes, std::chrono::milliseconds pace) {
   const auto start = std::chrono::steady_clock::now();
   const auto since_start = [&] {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
@@ -184,7 +189,8 @@ TEST(Http, SlowlorisHeadersOneByteASecondAreCutByTheHeaderTimeout) {
 TEST(Http, SlowBodyIsCutByTheBodyTimeoutWhileOthersAreServed) {
   JobdProcess server({"--body-timeout", "1s"});
   RawConnection slow(server.port());
-  slow.send("POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n");
+  slow.send(
+      "POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n");
   const auto cut = trickle(slow, server.port(), std::string(100, ' '), 300ms);
   ASSERT_TRUE(cut.has_value()) << "the slow body was never cut";
   EXPECT_GE(*cut, 700ms);

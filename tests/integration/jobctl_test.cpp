@@ -12,13 +12,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
 #include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <functional>
 #include <mutex>
 #include <sstream>
-#include <filesystem>
-#include <functional>
-#include <fstream>
-#include <gtest/gtest.h>
 #include <thread>
 
 #include "harness.hpp"
@@ -65,7 +65,7 @@ std::ostream& operator<<(std::ostream& os, const Outcome& run) {
 
 // Runs jobctl with `args` and JOBD_URL / `env` in its environment; kills it after `timeout`.
 Outcome jobctl(std::uint16_t port, std::vector<std::string> args, std::vector<std::string> env = {},
-           std::chrono::milliseconds timeout = 60s) {
+               std::chrono::milliseconds timeout = 60s) {
   std::vector<std::string> argv_strings = {JOBCTL_BINARY};
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -79,7 +79,8 @@ Outcome jobctl(std::uint16_t port, std::vector<std::string> args, std::vector<st
 
   int out_pipe[2];
   int err_pipe[2];
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0)
+    throw std::runtime_error("pipe");
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
@@ -147,9 +148,7 @@ std::vector<json> server_jobs(std::uint16_t port, const std::string& kind) {
   return jobs;
 }
 
-bool one_line(const std::string& text) {
-  return !text.empty() && text.find('\n') == text.size() - 1;
-}
+bool one_line(const std::string& text) { return !text.empty() && text.find('\n') == text.size() - 1; }
 
 // Subprocess kinds for the watch tests: seq prints numbered lines, ls of a missing path fails
 // with a line on stderr.
@@ -189,7 +188,8 @@ class Jobctl : public ::testing::Test {
     auto job = submit(port(), {{"kind", "echo"}, {"params", json::object()}}, "?wait=5");
     const std::string id = job.json()["id"];
     RawConnection connection(port());
-    connection.send("GET /v1/jobs/" + id + "/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n");
+    connection.send("GET /v1/jobs/" + id +
+                    "/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n");
     const std::string head = connection.read_all(2s);
     return head.starts_with("HTTP/1.1 200") && head.find("text/event-stream") != std::string::npos;
   }
@@ -239,14 +239,17 @@ TEST_F(Jobctl, SubmitPrintsTheBareIdOfTheAcceptedJob) {
 }
 
 TEST_F(Jobctl, SubmitWaitPrintsTheFinishedJob) {
-  auto machine = run({"submit", "echo", "--param", "hello=world", "--param", "n=3", "--wait", "10s", "--json"});
+  auto machine =
+      run({"submit", "echo", "--param", "hello=world", "--param", "n=3", "--wait", "10s", "--json"});
   ASSERT_EQ(machine.code, 0) << machine;
   const json job = machine.json_out();
   EXPECT_EQ(job["state"], "succeeded");
   EXPECT_EQ(job["result"], json({{"hello", "world"}, {"n", 3}}));
-  for (const char* field : {"id", "kind", "executor", "created_at", "finished_at"}) EXPECT_TRUE(job.contains(field));
+  for (const char* field : {"id", "kind", "executor", "created_at", "finished_at"})
+    EXPECT_TRUE(job.contains(field));
 
-  auto human = run({"submit", "primes", "--params", R"({"n":10})", "--param", "n=1000", "-e", "thread", "--wait"});
+  auto human =
+      run({"submit", "primes", "--params", R"({"n":10})", "--param", "n=1000", "-e", "thread", "--wait"});
   ASSERT_EQ(human.code, 0) << human;
   EXPECT_NE(human.out.find("state       succeeded"), std::string::npos) << human;
   EXPECT_NE(human.out.find(R"(result      {"count":168})"), std::string::npos) << human;
@@ -310,7 +313,9 @@ TEST_F(Jobctl, NetworkErrorsExitThree) {
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
   const auto closed_port = ntohs(address.sin_port);
   ::close(fd);
-  for (std::vector<std::string> args : {std::vector<std::string>{"health"}, {"kinds"}, {"get", "x"},
+  for (std::vector<std::string> args : {std::vector<std::string>{"health"},
+                                        {"kinds"},
+                                        {"get", "x"},
                                         {"bench", "echo", "-n", "3", "-c", "1", "--quiet"}}) {
     auto result = jobctl(closed_port, args);
     EXPECT_EQ(result.code, 3) << args[0] << "\n" << result;
@@ -319,11 +324,17 @@ TEST_F(Jobctl, NetworkErrorsExitThree) {
 }
 
 TEST_F(Jobctl, UsageErrorsExitTwo) {
-  for (std::vector<std::string> args :
-       {std::vector<std::string>{}, {"frobnicate"}, {"submit"}, {"get"}, {"submit", "echo", "--timeout", "soon"},
-        {"submit", "echo", "--params", "[1]"}, {"submit", "echo", "--param", "novalue"},
-        {"bench", "echo", "-c", "0"}, {"bench", "echo", "--wait", "90s"}, {"--url", "https://x", "health"},
-        {"--url", "localhost:8080", "health"}}) {
+  for (std::vector<std::string> args : {std::vector<std::string>{},
+                                        {"frobnicate"},
+                                        {"submit"},
+                                        {"get"},
+                                        {"submit", "echo", "--timeout", "soon"},
+                                        {"submit", "echo", "--params", "[1]"},
+                                        {"submit", "echo", "--param", "novalue"},
+                                        {"bench", "echo", "-c", "0"},
+                                        {"bench", "echo", "--wait", "90s"},
+                                        {"--url", "https://x", "health"},
+                                        {"--url", "localhost:8080", "health"}}) {
     auto result = run(args);
     EXPECT_EQ(result.code, 2) << (args.empty() ? "(none)" : args[0]) << "\n" << result;
     EXPECT_TRUE(one_line(result.err)) << result;
@@ -467,7 +478,8 @@ TEST_F(Jobctl, WatchJsonGivesOneEventPerLineWithIncreasingIds) {
 TEST_F(Jobctl, WatchPrintsProgressBeforeTheEnd) {
   if (!events_endpoint_exists()) GTEST_SKIP() << "GET /v1/jobs/{id}/events is not served yet (issue 5)";
   // Large enough that the sieve reports progress for a while (about a second here).
-  auto started = submit(port(), {{"kind", "primes"}, {"params", {{"n", 300'000'000}}}, {"executor", "thread"}});
+  auto started =
+      submit(port(), {{"kind", "primes"}, {"params", {{"n", 300'000'000}}}, {"executor", "thread"}});
   auto watched = run({"watch", started.json()["id"]});
   ASSERT_EQ(watched.code, 0) << watched;
   const auto lines = watched.out_lines();
@@ -516,8 +528,8 @@ TEST(JobctlBench, CountsMatchTheServersJobTotals) {
 TEST(JobctlBench, CountsFailuresByErrorTypeAndRefusalsByStatus) {
   // One thread, a queue of one: most of 12 simultaneous 300 ms spins are refused with 429.
   JobdProcess server({"--test-kinds", "--threads", "1", "--queue-depth", "1"});
-  auto refused = jobctl(server.port(), {"bench", "spin", "--param", "ms=300", "-e", "thread", "-n", "12", "-c",
-                                        "12", "--json", "--quiet"});
+  auto refused = jobctl(server.port(), {"bench", "spin", "--param", "ms=300", "-e", "thread", "-n", "12",
+                                        "-c", "12", "--json", "--quiet"});
   EXPECT_EQ(refused.code, 1) << refused;
   const json report = refused.json_out();
   EXPECT_EQ(report["submitted"], 12);
@@ -528,8 +540,8 @@ TEST(JobctlBench, CountsFailuresByErrorTypeAndRefusalsByStatus) {
   EXPECT_EQ(server_jobs(server.port(), "spin").size(), report["accepted"].get<std::size_t>());
 
   // On the loop executor: the one-slot thread queue above would refuse some of them.
-  auto failed = jobctl(server.port(), {"bench", "fail", "--param", "message=x", "-e", "loop", "-n", "20", "-c", "4",
-                                       "--json", "--quiet"});
+  auto failed = jobctl(server.port(), {"bench", "fail", "--param", "message=x", "-e", "loop", "-n", "20",
+                                       "-c", "4", "--json", "--quiet"});
   EXPECT_EQ(failed.code, 1) << failed;
   EXPECT_EQ(failed.json_out()["outcomes"], json({{"failed: kind-failed", 20}})) << failed;
   EXPECT_TRUE(one_line(failed.err)) << failed;
@@ -539,8 +551,8 @@ TEST(JobctlBench, CountsFailuresByErrorTypeAndRefusalsByStatus) {
 TEST(JobctlBench, FollowsJobsThatOutlastTheWait) {
   // ?wait=0.1 and 300 ms jobs: every submit answers 202 and the bench long-polls to the end.
   JobdProcess server;
-  auto result = jobctl(server.port(), {"bench", "sleep", "--param", "ms=300", "--wait", "100ms", "-n", "6", "-c",
-                                       "3", "--json", "--quiet"});
+  auto result = jobctl(server.port(), {"bench", "sleep", "--param", "ms=300", "--wait", "100ms", "-n", "6",
+                                       "-c", "3", "--json", "--quiet"});
   ASSERT_EQ(result.code, 0) << result;
   const json report = result.json_out();
   EXPECT_EQ(report["succeeded"], 6);
@@ -549,9 +561,10 @@ TEST(JobctlBench, FollowsJobsThatOutlastTheWait) {
 
 TEST(JobctlBench, RunsForADurationAndPrintsPlainProgressWhenNotATerminal) {
   JobdProcess server;
-  auto result = jobctl(server.port(), {"bench", "sleep", "--param", "ms=50", "-c", "4", "--duration", "2500ms"});
+  auto result =
+      jobctl(server.port(), {"bench", "sleep", "--param", "ms=50", "-c", "4", "--duration", "2500ms"});
   ASSERT_EQ(result.code, 0) << result;
-  EXPECT_EQ(result.err.find('\r'), std::string::npos) << result;    // no in-place rewriting in a pipe
+  EXPECT_EQ(result.err.find('\r'), std::string::npos) << result;  // no in-place rewriting in a pipe
   EXPECT_EQ(result.err.find("\033["), std::string::npos) << result;
   EXPECT_NE(result.err.find(" done "), std::string::npos) << result;  // about one line per second
   for (const char* part : {"throughput", "succeeded", "p50", "p90", "p99", "p99.9", "max", "distribution"}) {
@@ -602,7 +615,8 @@ class RecordingServer {
     return heads_;
   }
   static Answer ok(const std::string&, int) {
-    return {"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{\"status\":\"ok\"}"};
+    return {
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n{\"status\":\"ok\"}"};
   }
 
  private:
@@ -621,7 +635,8 @@ class RecordingServer {
         const auto n = ::recv(client, buffer, sizeof buffer, 0);
         if (n <= 0) break;
         pending.append(buffer, static_cast<std::size_t>(n));
-        for (auto end = pending.find("\r\n\r\n"); open && end != std::string::npos; end = pending.find("\r\n\r\n")) {
+        for (auto end = pending.find("\r\n\r\n"); open && end != std::string::npos;
+             end = pending.find("\r\n\r\n")) {
           const std::string head = pending.substr(0, end + 4);
           pending.erase(0, end + 4);
           {
@@ -654,14 +669,16 @@ TEST(JobctlWatch, PrintsEventsInOrderAndResumesABrokenStreamWithoutRepeats) {
   // Connection 0 breaks off after three events; connection 1 (which must carry Last-Event-ID)
   // replays them, as a server without history would, then carries on to the final state and
   // stays open: watch must stop at the final state on its own.
-  const std::string head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n\r\n";
+  const std::string head =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n\r\n";
   const std::string first_three = sse_event(1, "state", {{"id", "j"}, {"state", "running"}}) +
                                   sse_event(2, "progress", {{"fraction", 0.5}, {"text", "half"}}) +
                                   sse_event(3, "stdout", {{"line", "first"}});
   RecordingServer server([&](const std::string&, int connection) -> RecordingServer::Answer {
     if (connection == 0) return {head + first_three, true};
-    return {head + first_three + sse_event(4, "stderr", {{"line", "warn"}}) + sse_event(5, "stdout", {{"line", "second"}}) +
-                ": comment\n\n" + sse_event(6, "state", {{"id", "j"}, {"state", "succeeded"}, {"result", {{"ok", true}}}}),
+    return {head + first_three + sse_event(4, "stderr", {{"line", "warn"}}) +
+                sse_event(5, "stdout", {{"line", "second"}}) + ": comment\n\n" +
+                sse_event(6, "state", {{"id", "j"}, {"state", "succeeded"}, {"result", {{"ok", true}}}}),
             false};
   });
   auto watched = jobctl(server.port(), {"watch", "j"}, {}, 20s);
@@ -717,7 +734,8 @@ TEST(JobctlToken, OpensAServerThatRequiresOneAndIsRefusedWithout) {
   const std::string token = "jobctl-test-token-0123456789";
   std::ofstream(token_file) << token << "\n";
   JobdProcess server({"--token-file", token_file});
-  auto allowed = jobctl(server.port(), {"submit", "echo", "-p", "a=1", "--wait", "--json"}, {"JOBD_TOKEN=" + token});
+  auto allowed =
+      jobctl(server.port(), {"submit", "echo", "-p", "a=1", "--wait", "--json"}, {"JOBD_TOKEN=" + token});
   EXPECT_EQ(allowed.code, 0) << allowed;
   auto listed = jobctl(server.port(), {"--token", token, "list", "--json"});
   EXPECT_EQ(listed.code, 0) << listed;
@@ -731,7 +749,8 @@ TEST(JobctlToken, OpensAServerThatRequiresOneAndIsRefusedWithout) {
 
 TEST(JobctlUrl, TakesABasePathForAProxyInFront) {
   RecordingServer server;
-  auto result = jobctl(0, {"--url", "http://127.0.0.1:" + std::to_string(server.port()) + "/jobd/", "health"});
+  auto result =
+      jobctl(0, {"--url", "http://127.0.0.1:" + std::to_string(server.port()) + "/jobd/", "health"});
   EXPECT_EQ(result.code, 0) << result;
   EXPECT_NE(server.heads().find("GET /jobd/healthz HTTP/1.1"), std::string::npos) << server.heads();
 }

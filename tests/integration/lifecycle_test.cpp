@@ -89,7 +89,8 @@ TEST(Lifecycle, CancelOfARunningThreadJobIsCooperative) {
 TEST(Lifecycle, LoopJobPastItsTimeoutIsTimedOut) {
   JobdProcess server;
   const auto start = Clock::now();
-  auto done = submit(server.port(), {{"kind", "sleep"}, {"params", {{"ms", 5000}}}, {"timeout_ms", 200}}, "?wait=10");
+  auto done =
+      submit(server.port(), {{"kind", "sleep"}, {"params", {{"ms", 5000}}}, {"timeout_ms", 200}}, "?wait=10");
   EXPECT_LT(Clock::now() - start, 200ms + 200ms);
   ASSERT_EQ(done.status, 200);
   EXPECT_EQ(done.json()["state"], "timed_out");
@@ -100,7 +101,8 @@ TEST(Lifecycle, ThreadJobPastItsTimeoutIsReportedAtTheDeadline) {
   JobdProcess server({"--test-kinds", "--threads", "1"});
   const auto start = Clock::now();
   // spin ignores its stop token: the job is reported timed out at the deadline anyway.
-  auto done = submit(server.port(), {{"kind", "spin"}, {"params", {{"ms", 1500}}}, {"timeout_ms", 200}}, "?wait=10");
+  auto done =
+      submit(server.port(), {{"kind", "spin"}, {"params", {{"ms", 1500}}}, {"timeout_ms", 200}}, "?wait=10");
   EXPECT_LT(Clock::now() - start, 200ms + 200ms);
   EXPECT_EQ(done.json()["state"], "timed_out");
 }
@@ -118,9 +120,8 @@ TEST(Lifecycle, DefaultAndMaximumTimeoutsComeFromFlags) {
 TEST(Lifecycle, FullThreadQueueAnswers429WithRetryAfterAndCreatesNoJob) {
   JobdProcess server({"--test-kinds", "--threads", "1", "--queue-depth", "2"});
   submit_id(server.port(), {{"kind", "spin"}, {"params", {{"ms", 1000}}}});
-  ASSERT_TRUE(eventually([&] {
-    return get(server.port(), "/v1/jobs?state=running").json()["jobs"].size() == 1;
-  }));
+  ASSERT_TRUE(
+      eventually([&] { return get(server.port(), "/v1/jobs?state=running").json()["jobs"].size() == 1; }));
   submit_id(server.port(), {{"kind", "spin"}, {"params", {{"ms", 1}}}});
   submit_id(server.port(), {{"kind", "spin"}, {"params", {{"ms", 1}}}});
   auto refused = submit(server.port(), {{"kind", "spin"}, {"params", {{"ms", 1}}}});
@@ -150,7 +151,8 @@ TEST(Lifecycle, FinishedJobsAreEvictedAfterTheRetention) {
 TEST(Lifecycle, OnlyMaxJobsFinishedJobsAreKept) {
   JobdProcess server({"--max-jobs", "3"});
   std::vector<std::string> ids;
-  for (int i = 0; i < 5; ++i) ids.push_back(submit(server.port(), {{"kind", "echo"}}, "?wait=5").json()["id"]);
+  for (int i = 0; i < 5; ++i)
+    ids.push_back(submit(server.port(), {{"kind", "echo"}}, "?wait=5").json()["id"]);
   EXPECT_EQ(get(server.port(), "/v1/jobs/" + ids[0]).status, 404);
   EXPECT_EQ(get(server.port(), "/v1/jobs/" + ids[1]).status, 404);
   for (int i = 2; i < 5; ++i) EXPECT_EQ(get(server.port(), "/v1/jobs/" + ids[i]).status, 200);
@@ -162,9 +164,8 @@ TEST(Lifecycle, SigtermDrainsARunningJobThenExitsZero) {
   std::future<HttpResult> waiting = std::async(std::launch::async, [&] {
     return submit(server.port(), {{"kind", "sleep"}, {"params", {{"ms", 1000}}}}, "?wait=10");
   });
-  ASSERT_TRUE(eventually([&] {
-    return get(server.port(), "/v1/jobs?state=running").json()["jobs"].size() == 1;
-  }));
+  ASSERT_TRUE(
+      eventually([&] { return get(server.port(), "/v1/jobs?state=running").json()["jobs"].size() == 1; }));
   ::kill(server.pid(), SIGTERM);
   // While draining: not ready, and new jobs are refused with 503 + Retry-After.
   std::this_thread::sleep_for(100ms);
@@ -192,9 +193,8 @@ TEST(Lifecycle, DrainTimeoutCancelsWhatIsLeft) {
   std::future<HttpResult> waiting = std::async(std::launch::async, [&] {
     return submit(server.port(), {{"kind", "sleep"}, {"params", {{"ms", 60000}}}}, "?wait=30");
   });
-  ASSERT_TRUE(eventually([&] {
-    return get(server.port(), "/v1/jobs?state=running").json()["jobs"].size() == 1;
-  }));
+  ASSERT_TRUE(
+      eventually([&] { return get(server.port(), "/v1/jobs?state=running").json()["jobs"].size() == 1; }));
   const auto start = Clock::now();
   ::kill(server.pid(), SIGTERM);
   auto finished = waiting.get();
@@ -217,8 +217,10 @@ TEST(Lifecycle, SecondSignalExitsAtOnce) {
 }
 
 TEST(Lifecycle, BadFlagValuesStopJobdWithAOneLineError) {
-  for (const auto& args : std::vector<std::vector<std::string>>{
-           {"--idle-timeout", "soon"}, {"--max-body", "huge"}, {"--queue-depth", "0"}, {"--log-format", "xml"}}) {
+  for (const auto& args : std::vector<std::vector<std::string>>{{"--idle-timeout", "soon"},
+                                                                {"--max-body", "huge"},
+                                                                {"--queue-depth", "0"},
+                                                                {"--log-format", "xml"}}) {
     try {
       JobdProcess server(args);
       ADD_FAILURE() << "jobd started with " << args[0] << " " << args[1];

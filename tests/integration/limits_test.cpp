@@ -53,7 +53,8 @@ TEST(Limits, MaxListLimitBoundsAPage) {
 TEST(Limits, EventHistoryKeepsTheNewestEventsAndReportsTheGap) {
   JobdProcess server({"--test-kinds", "--event-history", "4"});
   // Progress is recorded only while someone watches: watch the whole job, then replay.
-  auto accepted = submit(server.port(), {{"kind", "chatter"}, {"params", {{"events", 50}, {"delay_ms", 500}}}});
+  auto accepted =
+      submit(server.port(), {{"kind", "chatter"}, {"params", {{"events", 50}, {"delay_ms", 500}}}});
   ASSERT_EQ(accepted.status, 202);
   const auto id = accepted.json()["id"].get<std::string>();
   RawConnection live(server.port());
@@ -81,14 +82,16 @@ TEST(Limits, SseHeartbeatKeepsAnIdleStreamAlive) {
   const std::string seen = stream.read_all(900ms);
   EXPECT_NE(seen.find("200 OK"), std::string::npos) << seen;
   std::size_t beats = 0;
-  for (auto at = seen.find(": keep-alive"); at != std::string::npos; at = seen.find(": keep-alive", at + 1)) ++beats;
+  for (auto at = seen.find(": keep-alive"); at != std::string::npos; at = seen.find(": keep-alive", at + 1))
+    ++beats;
   EXPECT_GE(beats, 2u) << seen;
   EXPECT_LE(beats, 6u) << seen;
 }
 
 TEST(Limits, WorkerFilesIsTheOpenFileLimitOfWorkers) {
   JobdProcess server({"--workers", "1", "--worker-files", "37", "--test-kinds"});
-  auto job = submit(server.port(), {{"kind", "spin"}, {"executor", "process"}, {"params", {{"ms", 1}}}}, "?wait=10");
+  auto job =
+      submit(server.port(), {{"kind", "spin"}, {"executor", "process"}, {"params", {{"ms", 1}}}}, "?wait=10");
   ASSERT_EQ(job.status, 200) << job.body;
   const auto worker = job.json()["worker_pid"].get<pid_t>();
   std::ifstream limits("/proc/" + std::to_string(worker) + "/limits");

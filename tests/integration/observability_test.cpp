@@ -17,7 +17,8 @@ using nlohmann::json;
 
 namespace {
 
-std::vector<SseEvent> read_job_stream(std::uint16_t port, const std::string& id, const std::string& last = "") {
+std::vector<SseEvent> read_job_stream(std::uint16_t port, const std::string& id,
+                                      const std::string& last = "") {
   RawConnection connection(port);
   connection.send(open_stream_request("/v1/jobs/" + id + "/events", last));
   return parse_sse(connection.read_all(15s));
@@ -95,7 +96,9 @@ TEST(Events, UnknownJobIs404AndBadResumeIdIs400) {
   JobdProcess server;
   EXPECT_EQ(get(server.port(), "/v1/jobs/ffffffffffffffffffffffffffffffff/events").status, 404);
   const auto id = submit(server.port(), {{"kind", "echo"}}, "?wait=5").json()["id"].get<std::string>();
-  EXPECT_EQ(http_request(server.port(), "GET", "/v1/jobs/" + id + "/events", "", {{"Last-Event-ID", "x"}}).status, 400);
+  EXPECT_EQ(
+      http_request(server.port(), "GET", "/v1/jobs/" + id + "/events", "", {{"Last-Event-ID", "x"}}).status,
+      400);
 }
 
 TEST(Events, AllJobsStreamFiltersByKindAndState) {
@@ -178,8 +181,10 @@ TEST(Metrics, ExpositionParsesAndCountersMoveAsJobsRun) {
   for (int i = 0; i < 7; ++i) submit(server.port(), {{"kind", "echo"}}, "?wait=5");
   submit(server.port(), {{"kind", "fail"}, {"executor", "thread"}}, "?wait=5");
   const auto after = get(server.port(), "/metrics").body;
-  EXPECT_EQ(metric_value(after, R"(jobd_jobs_finished_total{kind="echo",executor="loop",state="succeeded"})"), 7);
-  EXPECT_EQ(metric_value(after, R"(jobd_jobs_finished_total{kind="fail",executor="thread",state="failed"})"), 1);
+  EXPECT_EQ(metric_value(after, R"(jobd_jobs_finished_total{kind="echo",executor="loop",state="succeeded"})"),
+            7);
+  EXPECT_EQ(metric_value(after, R"(jobd_jobs_finished_total{kind="fail",executor="thread",state="failed"})"),
+            1);
   EXPECT_EQ(metric_value(after, R"(jobd_jobs_submitted_total{kind="echo",executor="loop"})"), 7);
   EXPECT_GE(metric_value(after, R"(jobd_http_requests_total{route="/v1/jobs",status="200"})"), 8);
   EXPECT_EQ(metric_value(after, R"(jobd_job_run_seconds_count{kind="echo"})"), 7);
@@ -197,7 +202,8 @@ TEST(Metrics, ExpositionParsesAndCountersMoveAsJobsRun) {
 
 TEST(Metrics, LoopLagHistogramAndLogCatchABlockedLoop) {
   JobdProcess server({"--test-kinds", "--slow-handler", "100ms"});
-  const auto before = metric_value(get(server.port(), "/metrics").body, R"(jobd_event_loop_lag_seconds_bucket{le="0.2048"})");
+  const auto before =
+      metric_value(get(server.port(), "/metrics").body, R"(jobd_event_loop_lag_seconds_bucket{le="0.2048"})");
   auto blocked = submit(server.port(), {{"kind", "block"}, {"params", {{"ms", 400}}}}, "?wait=5");
   ASSERT_EQ(blocked.json()["state"], "succeeded");
   std::this_thread::sleep_for(150ms);
@@ -216,11 +222,14 @@ TEST(Logs, AccessLogHasOneLinePerRequest) {
   JobdProcess server({"--access-log"});
   get(server.port(), "/healthz");
   get(server.port(), "/nope");
-  EXPECT_TRUE(eventually([&] {
-    const auto log = server.log();
-    return std::regex_search(log, std::regex(R"(access 127\.0\.0\.1:\d+ GET /healthz 200 15B)")) &&
-           std::regex_search(log, std::regex(R"(access 127\.0\.0\.1:\d+ GET /nope 404)"));
-  }, 2s)) << server.log();
+  EXPECT_TRUE(eventually(
+      [&] {
+        const auto log = server.log();
+        return std::regex_search(log, std::regex(R"(access 127\.0\.0\.1:\d+ GET /healthz 200 15B)")) &&
+               std::regex_search(log, std::regex(R"(access 127\.0\.0\.1:\d+ GET /nope 404)"));
+      },
+      2s))
+      << server.log();
 }
 
 TEST(Logs, JsonFormatWritesOneJsonObjectPerLine) {

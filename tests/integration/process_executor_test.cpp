@@ -36,7 +36,7 @@ json on_process(std::string kind, json params, std::optional<int> timeout_ms = s
 bool alive(pid_t pid) {
   // A reaped process is gone from /proc; a zombie still shows (state Z) and counts as alive
   // here, since "no zombies" is part of what the tests check.
-  struct stat info{};
+  struct stat info {};
   return ::stat(("/proc/" + std::to_string(pid)).c_str(), &info) == 0;
 }
 
@@ -100,7 +100,8 @@ TEST_P(ProcessCrash, FailsOnlyItsJobNamingTheSignalWhileFiftyOthersSucceed) {
 
   EXPECT_EQ(crashed["state"], "failed") << crashed;
   EXPECT_EQ(crashed["error"]["type"], "crashed");
-  EXPECT_NE(error_message(crashed).find("signal " + std::to_string(signo) + " (" + name + ")"), std::string::npos)
+  EXPECT_NE(error_message(crashed).find("signal " + std::to_string(signo) + " (" + name + ")"),
+            std::string::npos)
       << error_message(crashed);
   for (const auto& job : others) {
     EXPECT_EQ(job["state"], "succeeded") << job;
@@ -128,7 +129,8 @@ TEST(ProcessExecutor, AWorkerThatExitsFailsItsJobWithTheStatus) {
 TEST(ProcessExecutor, WorkerStderrGoesToJobdsLogWithItsPid) {
   JobdProcess server({"--test-kinds", "--workers", "1"});
   const auto job = run(server.port(), on_process("exit", {{"code", 4}}));
-  const auto line = "worker " + std::to_string(job["worker_pid"].get<pid_t>()) + ": exit kind: exiting with status 4";
+  const auto line =
+      "worker " + std::to_string(job["worker_pid"].get<pid_t>()) + ": exit kind: exiting with status 4";
   EXPECT_TRUE(eventually([&] { return server.log().find(line) != std::string::npos; }, 2s)) << server.log();
 }
 
@@ -192,7 +194,8 @@ TEST(ProcessExecutor, CancelOfAQueuedJobNeverRunsIt) {
 TEST(ProcessExecutor, RecyclesAWorkerAfterMaxJobs) {
   JobdProcess server({"--workers", "1", "--worker-max-jobs", "2"});
   std::vector<json> pids;
-  for (int i = 0; i < 6; ++i) pids.push_back(run(server.port(), on_process("primes", {{"n", 100}}))["worker_pid"]);
+  for (int i = 0; i < 6; ++i)
+    pids.push_back(run(server.port(), on_process("primes", {{"n", 100}}))["worker_pid"]);
   EXPECT_EQ(pids[0], pids[1]);
   EXPECT_NE(pids[1], pids[2]);
   EXPECT_EQ(pids[2], pids[3]);
@@ -204,7 +207,8 @@ TEST(ProcessExecutor, RecyclesAWorkerAfterMaxJobs) {
 TEST(ProcessExecutor, MaxJobsOneGivesAFreshProcessPerJob) {
   JobdProcess server({"--workers", "2", "--worker-max-jobs", "1"});
   std::vector<pid_t> pids;
-  for (int i = 0; i < 8; ++i) pids.push_back(run(server.port(), on_process("primes", {{"n", 100}}))["worker_pid"]);
+  for (int i = 0; i < 8; ++i)
+    pids.push_back(run(server.port(), on_process("primes", {{"n", 100}}))["worker_pid"]);
   std::sort(pids.begin(), pids.end());
   EXPECT_EQ(std::unique(pids.begin(), pids.end()), pids.end());
 }

@@ -53,7 +53,8 @@ TEST(Auth, V1RoutesNeedABearerTokenAndProbesStayOpen) {
   EXPECT_EQ(anonymous.status, 401);
   EXPECT_EQ(anonymous.json()["type"], "/problems/unauthorized");
   EXPECT_EQ(anonymous.header("www-authenticate"), R"(Bearer realm="jobd")");
-  auto wrong = http_request(server.port(), "GET", "/v1/kinds", "", {{"Authorization", "Bearer not-the-token-at-all"}});
+  auto wrong =
+      http_request(server.port(), "GET", "/v1/kinds", "", {{"Authorization", "Bearer not-the-token-at-all"}});
   EXPECT_EQ(wrong.status, 401);
   Headers with_token = json_type;
   with_token.emplace_back("Authorization", "Bearer " + kToken);
@@ -62,7 +63,8 @@ TEST(Auth, V1RoutesNeedABearerTokenAndProbesStayOpen) {
   auto second = http_request(server.port(), "GET", "/v1/jobs", "",
                              {{"Authorization", "Bearer another-token-0123456789abcdef"}});
   EXPECT_EQ(second.status, 200);
-  EXPECT_EQ(get(server.port(), "/v1/jobs/" + allowed.json()["id"].get<std::string>() + "/events").status, 401);
+  EXPECT_EQ(get(server.port(), "/v1/jobs/" + allowed.json()["id"].get<std::string>() + "/events").status,
+            401);
   EXPECT_EQ(get(server.port(), "/healthz").status, 200);
   EXPECT_EQ(get(server.port(), "/readyz").status, 200);
   EXPECT_EQ(get(server.port(), "/metrics").status, 401);  // closed unless --metrics-public
@@ -87,16 +89,17 @@ TEST(HostileInput, MalformedBodiesGetClear400sAndTheServerStaysUp) {
   JobdProcess server;
   const std::pair<std::string, std::string> cases[] = {
       {std::string(100000, '[') + std::string(100000, ']'), "/problems/bad-json"},  // deep nesting
-      {R"({"kind":"echo","kind":"sleep"})", "/problems/bad-json"},                    // duplicate keys
-      {"{\"kind\":\"ec\xff\xfeho\"}", "/problems/bad-json"},                          // not UTF-8
-      {R"({"kind":"primes","params":{"n":1e999}})", "/problems/bad-json"},            // overflowing number
+      {R"({"kind":"echo","kind":"sleep"})", "/problems/bad-json"},                  // duplicate keys
+      {"{\"kind\":\"ec\xff\xfeho\"}", "/problems/bad-json"},                        // not UTF-8
+      {R"({"kind":"primes","params":{"n":1e999}})", "/problems/bad-json"},          // overflowing number
       {R"({"kind":"primes","params":{"n":123456789012345678901234567890}})", "/problems/invalid-params"},
       {R"({"kind":"sleep","params":{"ms":-0.5}})", "/problems/invalid-params"},
       {"\"just a string\"", "/problems/invalid-request"},
       {"", "/problems/bad-json"},
   };
   for (const auto& [body, type] : cases) {
-    auto response = http_request(server.port(), "POST", "/v1/jobs", body, {{"Content-Type", "application/json"}});
+    auto response =
+        http_request(server.port(), "POST", "/v1/jobs", body, {{"Content-Type", "application/json"}});
     EXPECT_EQ(response.status, 400) << body.substr(0, 60);
     EXPECT_EQ(response.json()["type"], type) << body.substr(0, 60);
   }
@@ -146,7 +149,8 @@ bool allow_open_files(rlim_t needed) {
 TEST(HostileInput, FiveThousandConnectionsHeldBeyondTheLimitAreRefusedAndLeakNoDescriptors) {
   constexpr std::size_t kLimit = 1000;
   constexpr std::size_t kFlood = 5000;
-  if (!allow_open_files(2 * kFlood + 1000)) GTEST_SKIP() << "the hard open-file limit is below " << 2 * kFlood + 1000;
+  if (!allow_open_files(2 * kFlood + 1000))
+    GTEST_SKIP() << "the hard open-file limit is below " << 2 * kFlood + 1000;
   JobdProcess server({"--max-connections", std::to_string(kLimit)});
   const int fds_before = open_fds(server.pid());
   RawConnection keeper(server.port());

@@ -68,33 +68,42 @@ json test_commands(const Workspace& ws) {
   return json::array({
       command("wc", "/usr/bin/wc",
               {{"stdin", true},
-               {"params", {{{"name", "bytes"}, {"type", "boolean"}, {"arg", {{"flag", "-c"}}}},
-                           {{"name", "lines"}, {"type", "boolean"}, {"arg", {{"flag", "-l"}}}}}}}),
+               {"params",
+                {{{"name", "bytes"}, {"type", "boolean"}, {"arg", {{"flag", "-c"}}}},
+                 {{"name", "lines"}, {"type", "boolean"}, {"arg", {{"flag", "-l"}}}}}}}),
       command("args", ws.script("args.sh", R"(for a in "$@"; do printf '[%s]\n' "$a"; done)"),
-              {{"params", {{{"name", "text"}, {"type", "string"}, {"arg", {{"positional", true}}}},
-                           {{"name", "name"}, {"type", "string"}, {"arg", {{"option", "--name"}}}}}}}),
+              {{"params",
+                {{{"name", "text"}, {"type", "string"}, {"arg", {{"positional", true}}}},
+                 {{"name", "name"}, {"type", "string"}, {"arg", {{"option", "--name"}}}}}}}),
       command("fail", ws.script("fail.sh", "echo partial; echo oops >&2; exit 3")),
       command("crash", ws.script("crash.sh", "kill -SEGV $$")),
       command("missing", ws.path("does-not-exist")),
       command("notexec", ws.script("notexec.sh", "exit 0", 0644)),
       command("flood", ws.script("flood.sh", "yes 0123456789abcdef | head -c 52428800; echo done >&2")),
-      command("stubborn", ws.script("stubborn.sh", "trap '' TERM\necho ready\ntouch " + ws.path("stubborn.ready") +
-                                                      "\nexec sleep 60")),
-      command("forker", ws.script("forker.sh", "sleep 60 &\necho $! > " + ws.path("grandchild.pid") + "\nwait")),
-      command("leaver", ws.script("leaver.sh", "sleep 60 &\necho $! > " + ws.path("leftover.pid") + "\necho bye")),
+      command("stubborn", ws.script("stubborn.sh", "trap '' TERM\necho ready\ntouch " +
+                                                       ws.path("stubborn.ready") + "\nexec sleep 60")),
+      command("forker",
+              ws.script("forker.sh", "sleep 60 &\necho $! > " + ws.path("grandchild.pid") + "\nwait")),
+      command("leaver",
+              ws.script("leaver.sh", "sleep 60 &\necho $! > " + ws.path("leftover.pid") + "\necho bye")),
       command("slow", ws.script("slow.sh", "echo started\nexec sleep 60")),
       command("env", "/usr/bin/env", {{"env", {{"FOO", "bar"}}}, {"pass_env", {"JOBD_TEST_PASSED"}}}),
       command("binary", ws.script("binary.sh", R"(printf '\377\376')")),
       command("where", ws.script("where.sh", "pwd\ntouch created")),
       command("true", "/bin/true"),
       command("sleeper", "/usr/bin/sleep",
-              {{"params", {{{"name", "seconds"}, {"type", "integer"}, {"required", true}, {"minimum", 0},
-                            {"arg", {{"positional", true}}}}}}}),
+              {{"params",
+                {{{"name", "seconds"},
+                  {"type", "integer"},
+                  {"required", true},
+                  {"minimum", 0},
+                  {"arg", {{"positional", true}}}}}}}),
       command("limited", ws.script("limited.sh", "ulimit -n; ulimit -c"), {{"limits", {{"open_files", 42}}}}),
       command("runlimit", ws.script("runlimit.sh", "echo started\nexec sleep 60"), {{"timeout_ms", 300}}),
-      command("talker", ws.script("talker.sh", "while [ ! -e " + ws.path("talk") + " ]; do sleep 0.01; done\n"
-                                               "echo one\nprintf 'two\\n' >&2\nprintf 'bin\\377ary\\n'\n"
-                                               "printf 'no newline'")),
+      command("talker", ws.script("talker.sh", "while [ ! -e " + ws.path("talk") +
+                                                   " ]; do sleep 0.01; done\n"
+                                                   "echo one\nprintf 'two\\n' >&2\nprintf 'bin\\377ary\\n'\n"
+                                                   "printf 'no newline'")),
   });
 }
 
@@ -110,7 +119,8 @@ struct Fixture {
   std::uint16_t port() const { return server.port(); }
 };
 
-json run(std::uint16_t port, const std::string& kind, json params = json::object(), json extra = json::object()) {
+json run(std::uint16_t port, const std::string& kind, json params = json::object(),
+         json extra = json::object()) {
   json body = {{"kind", kind}, {"params", std::move(params)}};
   body.update(extra);
   auto response = submit(port, body, "?wait=30");
@@ -221,7 +231,8 @@ TEST(Subprocess, AMissingOrNonExecutableProgramFailsClearly) {
   auto missing = run(f.port(), "missing");
   EXPECT_EQ(missing["state"], "failed");
   EXPECT_EQ(missing["error"]["type"], "spawn-failed");
-  EXPECT_NE(missing["error"]["message"].get<std::string>().find("No such file or directory"), std::string::npos)
+  EXPECT_NE(missing["error"]["message"].get<std::string>().find("No such file or directory"),
+            std::string::npos)
       << missing.dump();
   auto denied = run(f.port(), "notexec");
   EXPECT_EQ(denied["error"]["type"], "spawn-failed");
@@ -234,7 +245,8 @@ TEST(Subprocess, InjectionAttemptsReachTheProgramAsOneLiteralArgumentOrAreRefuse
   Fixture f;
   const std::string marker = f.ws.path("pwned");
   const std::vector<std::string> attacks = {"; touch " + marker, "$(touch " + marker + ")",
-                                            "`touch " + marker + "`", "a && touch " + marker + " #", "x\ntouch " + marker};
+                                            "`touch " + marker + "`", "a && touch " + marker + " #",
+                                            "x\ntouch " + marker};
   for (const auto& attack : attacks) {
     auto job = run(f.port(), "args", {{"text", attack}, {"name", attack}});
     EXPECT_EQ(job["state"], "succeeded") << job.dump();
@@ -297,7 +309,8 @@ TEST(Subprocess, AGrandchildDiesWithACancelledJob) {
   auto job = wait_final(f.port(), id);
   EXPECT_EQ(job["state"], "cancelled");
   EXPECT_EQ(job["signal"], "SIGTERM");
-  EXPECT_TRUE(eventually([&] { return !alive(grandchild); }, 3s)) << "grandchild " << grandchild << " survived";
+  EXPECT_TRUE(eventually([&] { return !alive(grandchild); }, 3s))
+      << "grandchild " << grandchild << " survived";
   EXPECT_TRUE(eventually([&] { return stray_children(f.server.pid()).empty(); }));
 }
 
@@ -360,7 +373,8 @@ TEST(Subprocess, OutputLinesArePublishedAsEventsWhileWatched) {
   Fixture f;
   const auto id = submit_id(f.port(), "talker");
   RawConnection watcher(f.port());
-  ASSERT_TRUE(watcher.send("GET /v1/jobs/" + id + "/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n"));
+  ASSERT_TRUE(watcher.send("GET /v1/jobs/" + id +
+                           "/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n"));
   // The first bytes mean the stream is subscribed; only then may the script talk.
   pollfd ready{watcher.fd(), POLLIN, 0};
   ASSERT_EQ(::poll(&ready, 1, 5000), 1);
@@ -379,7 +393,11 @@ TEST(Subprocess, OutputLinesArePublishedAsEventsWhileWatched) {
     if (type == "stdout") out.push_back(data["line"]);
     if (type == "stderr") err.push_back(data["line"]);
   }
-  EXPECT_EQ(out, (std::vector<std::string>{"one", "bin\xEF\xBF\xBD" "ary", "no newline"})) << raw;
+  EXPECT_EQ(out, (std::vector<std::string>{"one",
+                                           "bin\xEF\xBF\xBD"
+                                           "ary",
+                                           "no newline"}))
+      << raw;
   EXPECT_EQ(err, std::vector<std::string>{"two"});
 }
 
@@ -460,13 +478,14 @@ TEST(Subprocess, ChildrenDieWhenJobdIsKilled) {
 
 TEST(Subprocess, ABadConfigStopsJobdNamingTheEntryAndTheField) {
   Workspace ws;
-  const std::string config = ws.write_config(
-      json::array({{{"name", "ok"}, {"program", "/bin/true"}}, {{"name", "broken"}, {"program", "relative/path"}}}));
+  const std::string config = ws.write_config(json::array(
+      {{{"name", "ok"}, {"program", "/bin/true"}}, {{"name", "broken"}, {"program", "relative/path"}}}));
   try {
     JobdProcess server({"--config", config});
     ADD_FAILURE() << "jobd started with a bad config";
   } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find("commands[1] (broken): program: must be an absolute path"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("commands[1] (broken): program: must be an absolute path"),
+              std::string::npos)
         << e.what();
   }
 }

@@ -46,6 +46,7 @@ TEST(JobSpec, EachBadFieldIsNamed) {
   EXPECT_EQ(problem_pointer({{"kind", "echo"}, {"timeout_ms", -5}}), "/timeout_ms");
   EXPECT_EQ(problem_pointer({{"kind", "echo"}, {"timeout_ms", 1.5}}), "/timeout_ms");
   EXPECT_EQ(problem_pointer({{"kind", "echo"}, {"idempotency_key", "has space"}}), "/idempotency_key");
-  EXPECT_EQ(problem_pointer({{"kind", "echo"}, {"idempotency_key", std::string(257, 'a')}}), "/idempotency_key");
+  EXPECT_EQ(problem_pointer({{"kind", "echo"}, {"idempotency_key", std::string(257, 'a')}}),
+            "/idempotency_key");
   EXPECT_EQ(problem_pointer({{"kind", "echo"}, {"timeout", 5}}), "/timeout");  // misspelt field
 }

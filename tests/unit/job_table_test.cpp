@@ -73,9 +73,10 @@ TEST_F(JobTableTest, ObserversHearEventsInOrderAndMayUnwatchThemselves) {
   table.report_output(job, EventType::stdout_line, "line");
   table.finish(job, JobState::succeeded, 1, std::nullopt, t0);
   // Event 1 was "queued", published before the watch.
-  EXPECT_EQ(heard, (std::vector<std::pair<std::uint64_t, EventType>>{
-                       {2, EventType::state}, {3, EventType::progress}, {4, EventType::stdout_line},
-                       {5, EventType::state}}));
+  EXPECT_EQ(heard, (std::vector<std::pair<std::uint64_t, EventType>>{{2, EventType::state},
+                                                                     {3, EventType::progress},
+                                                                     {4, EventType::stdout_line},
+                                                                     {5, EventType::state}}));
   EXPECT_FALSE(table.watched(job.seq));
   ASSERT_EQ(job.events.size(), 5u);
   EXPECT_EQ(job.events.front().state, JobState::queued);

@@ -7,8 +7,9 @@ namespace problems = jobd::proto::problems;
 
 namespace {
 std::string_view problem_type(const std::variant<nlohmann::json, jobd::proto::Problem>& result) {
-  return std::holds_alternative<jobd::proto::Problem>(result) ? std::get<jobd::proto::Problem>(result).kind.type
-                                                               : "(ok)";
+  return std::holds_alternative<jobd::proto::Problem>(result)
+             ? std::get<jobd::proto::Problem>(result).kind.type
+             : "(ok)";
 }
 }  // namespace
 
@@ -33,7 +34,8 @@ TEST(JsonBody, DepthIsBoundedBeforeParsingAndStringsDoNotCount) {
 TEST(JsonBody, InvalidJsonAndInvalidUtf8AreBadJson) {
   EXPECT_EQ(problem_type(parse_json_body("application/json", "{", 64)), problems::bad_json.type);
   EXPECT_EQ(problem_type(parse_json_body("application/json", "", 64)), problems::bad_json.type);
-  EXPECT_EQ(problem_type(parse_json_body("application/json", "{\"a\":\"\xff\xfe\"}", 64)), problems::bad_json.type);
+  EXPECT_EQ(problem_type(parse_json_body("application/json", "{\"a\":\"\xff\xfe\"}", 64)),
+            problems::bad_json.type);
   EXPECT_EQ(problem_type(parse_json_body("application/json", R"({"a":1})", 64)), "(ok)");
   EXPECT_EQ(problem_type(parse_json_body("application/json", R"({"n":1e999})", 64)), problems::bad_json.type);
 }
@@ -43,7 +45,7 @@ TEST(JsonBody, DuplicateMemberNamesAreRefusedAtAnyDepth) {
   EXPECT_EQ(duplicate_json_key(R"({"x":{"b":1, "b" :2}})"), "b");
   EXPECT_FALSE(duplicate_json_key(R"({"a":{"a":1},"b":["a","a"]})").has_value());  // other objects, values
   EXPECT_FALSE(duplicate_json_key(R"([{"a":1},{"a":2}])").has_value());            // sibling objects
-  EXPECT_FALSE(duplicate_json_key(R"({"a\"b":1,"a":2})").has_value());            // escaped quote in a name
+  EXPECT_FALSE(duplicate_json_key(R"({"a\"b":1,"a":2})").has_value());             // escaped quote in a name
   EXPECT_EQ(problem_type(parse_json_body("application/json", R"({"kind":"echo","kind":"sleep"})", 64)),
             problems::bad_json.type);
 }

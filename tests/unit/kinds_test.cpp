@@ -7,9 +7,17 @@ using namespace jobd::kinds;
 
 TEST(Primes, CountsMatchKnownValues) {
   std::stop_source never;
-  const std::pair<std::int64_t, std::int64_t> known[] = {
-      {0, 0}, {1, 0}, {2, 1}, {3, 2}, {10, 4}, {100, 25}, {1000, 168}, {7919, 1000},
-      {7920, 1000}, {1'000'000, 78498}, {10'000'000, 664579}};
+  const std::pair<std::int64_t, std::int64_t> known[] = {{0, 0},
+                                                         {1, 0},
+                                                         {2, 1},
+                                                         {3, 2},
+                                                         {10, 4},
+                                                         {100, 25},
+                                                         {1000, 168},
+                                                         {7919, 1000},
+                                                         {7920, 1000},
+                                                         {1'000'000, 78498},
+                                                         {10'000'000, 664579}};
   for (auto [n, count] : known) EXPECT_EQ(count_primes(n, never.get_token(), {}), count) << "n=" << n;
 }
 

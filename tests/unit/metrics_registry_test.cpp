@@ -56,8 +56,7 @@ double sample_value(const std::string& text, const std::string& series) {
 
 TEST(MetricsCounter, LabelledChildrenAreExposedOnePerLabelTupleWithHelpAndType) {
   Registry reg;
-  auto& c = reg.counter("jobd_http_requests_total", "HTTP requests by route and status",
-                        {"route", "status"});
+  auto& c = reg.counter("jobd_http_requests_total", "HTTP requests by route and status", {"route", "status"});
   c.with({"/v1/jobs", "202"}).inc();
   c.with({"/v1/jobs", "202"}).inc();
   c.with({"/v1/jobs", "404"}).inc(3);
@@ -219,8 +218,8 @@ TEST(MetricsFormat, IntegersHaveNoExponentAndSpecialValuesAreSpelledOut) {
 }
 
 TEST(MetricsFormat, EveryFiniteValueRoundTripsThroughStrtod) {
-  std::vector<double> values{0.1, 1.0 / 3, 1e300, -1e-300, 4.9e-324, 1.7976931348623157e308,
-                             123456.789, 9007199254740993.0, 1e21};
+  std::vector<double> values{
+      0.1, 1.0 / 3, 1e300, -1e-300, 4.9e-324, 1.7976931348623157e308, 123456.789, 9007199254740993.0, 1e21};
   // A spread of awkward doubles from a fixed-seed LCG over the bit patterns.
   std::uint64_t x = 42;
   for (int i = 0; i < 10000; ++i) {
@@ -241,9 +240,9 @@ TEST(MetricsFormat, EveryFiniteValueRoundTripsThroughStrtod) {
 TEST(MetricsCallback, GaugeValueIsComputedAtScrapeTime) {
   Registry reg;
   int depth = 3;
-  reg.callback_gauge("jobd_queue_depth", "queued jobs", {"queue"})
-      .with({"default"})
-      .set([&depth] { return static_cast<double>(depth); });
+  reg.callback_gauge("jobd_queue_depth", "queued jobs", {"queue"}).with({"default"}).set([&depth] {
+    return static_cast<double>(depth);
+  });
   EXPECT_THAT(reg.expose(), HasSubstr("jobd_queue_depth{queue=\"default\"} 3\n"));
   depth = 7;
   EXPECT_THAT(reg.expose(), HasSubstr("jobd_queue_depth{queue=\"default\"} 7\n"));
@@ -266,8 +265,7 @@ TEST(MetricsProcess, ProcessMetricsArePlausibleAndOpenFdsTracksNewFds) {
   EXPECT_GT(sample_value(before, "process_resident_memory_bytes"), 1 << 20);
   EXPECT_GE(sample_value(before, "process_cpu_seconds_total"), 0);
   const double now = static_cast<double>(
-      std::chrono::duration_cast<std::chrono::seconds>(
-          std::chrono::system_clock::now().time_since_epoch())
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
           .count());
   const double start = sample_value(before, "process_start_time_seconds");
   EXPECT_LE(start, now + 2);  // btime is whole seconds
@@ -343,8 +341,7 @@ TEST(MetricsConcurrency, IncrementsFromFourThreadsSumExactly) {
   EXPECT_EQ(hist.sum(), 4.5 * n);  // mean of 0..9
   EXPECT_EQ(hist.cumulative_counts(),
             (std::vector<std::uint64_t>{static_cast<std::uint64_t>(n * 0.2),
-                                        static_cast<std::uint64_t>(n * 0.6),
-                                        static_cast<std::uint64_t>(n)}));
+                                        static_cast<std::uint64_t>(n * 0.6), static_cast<std::uint64_t>(n)}));
 }
 
 // ------------------------------------------------------------ real parser
@@ -363,16 +360,15 @@ std::string checker_path() {
 // False when /usr/bin/python3 cannot import the real parser (tests then skip).
 bool have_parser() {
   return access("/usr/bin/python3", X_OK) == 0 &&
-         std::system("/usr/bin/python3 -c 'import prometheus_client.parser' >/dev/null 2>&1") ==
-             0;
+         std::system("/usr/bin/python3 -c 'import prometheus_client.parser' >/dev/null 2>&1") == 0;
 }
 
 CheckerResult run_checker(const std::string& exposition) {
   char path[] = "/tmp/jobd_metrics_XXXXXX";
   const int fd = mkstemp(path);
   if (fd < 0) return {-1, "mkstemp failed"};
-  const bool written = write(fd, exposition.data(), exposition.size()) ==
-                       static_cast<ssize_t>(exposition.size());
+  const bool written =
+      write(fd, exposition.data(), exposition.size()) == static_cast<ssize_t>(exposition.size());
   close(fd);
   CheckerResult r{-1, ""};
   if (written) {
@@ -388,20 +384,20 @@ CheckerResult run_checker(const std::string& exposition) {
   return r;
 }
 
-#define REQUIRE_PARSER()                                                                    \
-  do {                                                                                      \
-    if (!have_parser())                                                                     \
-      GTEST_SKIP() << "/usr/bin/python3 lacks prometheus_client "                           \
+#define REQUIRE_PARSER()                                                                           \
+  do {                                                                                             \
+    if (!have_parser())                                                                            \
+      GTEST_SKIP() << "/usr/bin/python3 lacks prometheus_client "                                  \
                       "(apt-get install -y python3-prometheus-client); real-parser check skipped"; \
-    ASSERT_EQ(access(checker_path().c_str(), R_OK), 0)                                      \
-        << "checker not found at " << checker_path() << "; set JOBD_METRICS_CHECKER";        \
+    ASSERT_EQ(access(checker_path().c_str(), R_OK), 0)                                             \
+        << "checker not found at " << checker_path() << "; set JOBD_METRICS_CHECKER";              \
   } while (0)
 
 TEST(MetricsRealParser, ExposeOutputParsesIncludingEscapedLabelValues) {
   REQUIRE_PARSER();
   Registry reg;
-  auto& req = reg.counter("jobd_http_requests_total", "HTTP requests by route and status",
-                          {"route", "status"});
+  auto& req =
+      reg.counter("jobd_http_requests_total", "HTTP requests by route and status", {"route", "status"});
   req.with({"/v1/jobs", "202"}).inc();
   req.with({"we\"ird\\path\nx", "500"}).inc(2);
   req.with({"caf\xc3\xa9", "200"}).inc();  // UTF-8 passes through unescaped
@@ -410,8 +406,8 @@ TEST(MetricsRealParser, ExposeOutputParsesIncludingEscapedLabelValues) {
   special.with({"inf"}).set(kInf);
   special.with({"nan"}).set(kNaN);
   special.with({"tiny"}).set(2.5e-7);
-  auto& lat = reg.histogram("jobd_http_request_seconds", "latency",
-                            exponential_buckets(0.001, 4, 6), {"route"});
+  auto& lat =
+      reg.histogram("jobd_http_request_seconds", "latency", exponential_buckets(0.001, 4, 6), {"route"});
   for (double v : {0.0005, 0.003, 0.2, 7.0}) lat.with({"/v1/jobs"}).observe(v);
   lat.with({"a\"b"}).observe(1);
   reg.callback_gauge("jobd_queue_depth", "depth").with().set([] { return 12.0; });
@@ -473,8 +469,7 @@ TEST(MetricsTiming, DISABLED_PrintsNsPerOp) {
   Registry reg;
   Counter& c = reg.counter("c_total", "c").with();
   Gauge& g = reg.gauge("g", "g").with();
-  Histogram& h =
-      reg.histogram("h_seconds", "h", exponential_buckets(0.0001, 2, 16)).with();
+  Histogram& h = reg.histogram("h_seconds", "h", exponential_buckets(0.0001, 2, 16)).with();
   std::vector<double> samples(1024);  // spread across buckets: no free branch prediction
   for (std::size_t i = 0; i < samples.size(); ++i)
     samples[i] = 0.0001 * std::pow(2.0, static_cast<double>((i * 7919) % 18));
@@ -490,7 +485,9 @@ TEST(MetricsTiming, DISABLED_PrintsNsPerOp) {
   time("Gauge::set(double)", [&](int i) { g.set(i); });
   time("Histogram::observe (16 buckets)", [&](int i) { h.observe(samples[i & 1023]); });
   const auto t0 = std::chrono::steady_clock::now();
-  std::thread other([&] { for (int i = 0; i < kOps; ++i) c.inc(); });
+  std::thread other([&] {
+    for (int i = 0; i < kOps; ++i) c.inc();
+  });
   for (int i = 0; i < kOps; ++i) c.inc();
   other.join();
   const std::chrono::duration<double, std::nano> dt = std::chrono::steady_clock::now() - t0;

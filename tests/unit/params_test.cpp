@@ -36,13 +36,14 @@ TEST(Params, ValidParamsPassWithDefaultsFilledIn) {
 
 TEST(Params, EachViolationNamesTheFieldByJsonPointer) {
   const auto schema = sample_schema();
-  EXPECT_EQ(error_pointer(validate_params(schema, json::object())), "/params/n");            // required
-  EXPECT_EQ(error_pointer(validate_params(schema, {{"n", "5"}})), "/params/n");              // type
-  EXPECT_EQ(error_pointer(validate_params(schema, {{"n", 5.5}})), "/params/n");              // not integral
-  EXPECT_EQ(error_pointer(validate_params(schema, {{"n", 101}})), "/params/n");              // maximum
-  EXPECT_EQ(error_pointer(validate_params(schema, {{"n", -1}})), "/params/n");               // minimum
-  EXPECT_EQ(error_pointer(validate_params(schema, {{"n", 1}, {"name", "ABC"}})), "/params/name");        // pattern
-  EXPECT_EQ(error_pointer(validate_params(schema, {{"n", 1}, {"name", "abcdefghi"}})), "/params/name");  // length
+  EXPECT_EQ(error_pointer(validate_params(schema, json::object())), "/params/n");  // required
+  EXPECT_EQ(error_pointer(validate_params(schema, {{"n", "5"}})), "/params/n");    // type
+  EXPECT_EQ(error_pointer(validate_params(schema, {{"n", 5.5}})), "/params/n");    // not integral
+  EXPECT_EQ(error_pointer(validate_params(schema, {{"n", 101}})), "/params/n");    // maximum
+  EXPECT_EQ(error_pointer(validate_params(schema, {{"n", -1}})), "/params/n");     // minimum
+  EXPECT_EQ(error_pointer(validate_params(schema, {{"n", 1}, {"name", "ABC"}})), "/params/name");  // pattern
+  EXPECT_EQ(error_pointer(validate_params(schema, {{"n", 1}, {"name", "abcdefghi"}})),
+            "/params/name");  // length
   EXPECT_EQ(error_pointer(validate_params(schema, {{"n", 1}, {"ratio", 0.1}})), "/params/ratio");
   EXPECT_EQ(error_pointer(validate_params(schema, {{"n", 1}, {"loud", 1}})), "/params/loud");
   EXPECT_EQ(error_pointer(validate_params(schema, {{"n", 1}, {"mode", "medium"}})), "/params/mode");
@@ -53,7 +54,8 @@ TEST(Params, EachViolationNamesTheFieldByJsonPointer) {
 
 TEST(Params, IntegersBeyondSixtyFourBitsAreRefused) {
   const auto schema = sample_schema();
-  EXPECT_EQ(error_pointer(validate_params(schema, json::parse(R"({"n": 18446744073709551615})"))), "/params/n");
+  EXPECT_EQ(error_pointer(validate_params(schema, json::parse(R"({"n": 18446744073709551615})"))),
+            "/params/n");
   EXPECT_EQ(error_pointer(validate_params(schema, json::parse(R"({"n": 1e300})"))), "/params/n");
 }
 

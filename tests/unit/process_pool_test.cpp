@@ -71,9 +71,8 @@ TEST(WorkerRunJob, KindFailureKeepsItsType) {
 
 TEST(WorkerRunJob, AllocationFailureIsOutOfMemoryNotACrash) {
   kinds::KindRegistry registry;
-  registry.add(cpu_kind("hog", [](const nlohmann::json&, kinds::CpuContext&) -> kinds::KindResult {
-    throw std::bad_alloc();
-  }));
+  registry.add(cpu_kind(
+      "hog", [](const nlohmann::json&, kinds::CpuContext&) -> kinds::KindResult { throw std::bad_alloc(); }));
   const auto result = exec::run_job(run_of("hog"), registry, {});
   EXPECT_FALSE(result.ok);
   EXPECT_EQ(result.error_type, "out-of-memory");

@@ -40,7 +40,8 @@ TEST(Router, WrongMethodOnAKnownPathIs405WithTheAllowList) {
 }
 
 TEST(Router, UnknownPathsAre404) {
-  for (const char* path : {"/", "/v1", "/v1/jobs/", "/v1/jobs/a/b", "/v1/jobs/a/events/x", "/healthzz", "/V1/jobs"}) {
+  for (const char* path :
+       {"/", "/v1", "/v1/jobs/", "/v1/jobs/a/b", "/v1/jobs/a/events/x", "/healthzz", "/V1/jobs"}) {
     EXPECT_EQ(match_route(Method::get, path).route, Route::not_found) << path;
   }
 }

@@ -49,7 +49,8 @@ kinds::Kind spinning_kind() {
   kind.name = "spin";
   kind.executors = {proto::Executor::thread};
   kind.run_on_cpu = [](const nlohmann::json& params, kinds::CpuContext& ctx) {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(params.at("us").get<int>());
+    const auto until =
+        std::chrono::steady_clock::now() + std::chrono::microseconds(params.at("us").get<int>());
     std::uint64_t turns = 0;
     while (std::chrono::steady_clock::now() < until) {
       if (ctx.stop.stop_requested()) return kinds::KindResult::failure("cancelled", "stopped");
@@ -67,7 +68,8 @@ TEST(ThreadHandoff, EveryJobIsFinishedExactlyOnceOnTheLoopWhileStopsRace) {
   boost::asio::io_context loop(1);
   RecordingSink sink(std::this_thread::get_id());
   const kinds::Kind kind = spinning_kind();
-  exec::ThreadExecutor executor(loop.get_executor(), sink, {.threads = 3, .queue_capacity = 64, .nice = 0, .spin = 20us});
+  exec::ThreadExecutor executor(loop.get_executor(), sink,
+                                {.threads = 3, .queue_capacity = 64, .nice = 0, .spin = 20us});
   std::mt19937 random(42);
   constexpr exec::JobSeq kJobs = 600;
   std::map<exec::JobSeq, std::shared_ptr<exec::JobControl>> controls;
@@ -106,6 +108,7 @@ TEST(ThreadHandoff, EveryJobIsFinishedExactlyOnceOnTheLoopWhileStopsRace) {
   EXPECT_GT(cancelled, 0);
   EXPECT_GT(failed, 0);
   // Progress is handed off only for jobs somebody listens to (even seq here).
-  for (const auto& [seq, count] : sink.progress) EXPECT_EQ(seq % 2, 0u) << "progress of unwatched job " << seq;
+  for (const auto& [seq, count] : sink.progress)
+    EXPECT_EQ(seq % 2, 0u) << "progress of unwatched job " << seq;
   EXPECT_FALSE(sink.progress.empty());
 }

@@ -52,10 +52,11 @@ TEST(ThreadPool, RefusesBeyondQueueCapacityWithoutBlocking) {
 TEST(ThreadPool, ShutdownRunsWhatWasQueuedThenRefusesMore) {
   ThreadPool pool({.threads = 1, .queue_capacity = 100});
   std::atomic<int> ran{0};
-  for (int i = 0; i < 50; ++i) ASSERT_TRUE(pool.try_push([&] {
-    std::this_thread::sleep_for(100us);
-    ran.fetch_add(1);
-  }));
+  for (int i = 0; i < 50; ++i)
+    ASSERT_TRUE(pool.try_push([&] {
+      std::this_thread::sleep_for(100us);
+      ran.fetch_add(1);
+    }));
   pool.shutdown();
   EXPECT_EQ(ran.load(), 50);
   EXPECT_FALSE(pool.try_push([] {}));

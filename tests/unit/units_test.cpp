@@ -48,7 +48,8 @@ TEST(ParseListen, ReadsV4V6AndEphemeralPorts) {
 }
 
 TEST(ParseListen, RefusesMissingPortsBadPortsAndBareV6) {
-  for (const char* bad : {"127.0.0.1", ":8080", "127.0.0.1:", "127.0.0.1:70000", "::1:80", "[::1]8080", "h:p"}) {
+  for (const char* bad :
+       {"127.0.0.1", ":8080", "127.0.0.1:", "127.0.0.1:70000", "::1:80", "[::1]8080", "h:p"}) {
     EXPECT_FALSE(parse_listen(bad).has_value()) << bad;
   }
 }

@@ -25,7 +25,9 @@ class LatencyHistogram {
   std::uint64_t count() const { return count_; }
   std::uint64_t min_ns() const { return count_ == 0 ? 0 : min_; }
   std::uint64_t max_ns() const { return max_; }
-  double mean_ns() const { return count_ == 0 ? 0.0 : static_cast<double>(sum_) / static_cast<double>(count_); }
+  double mean_ns() const {
+    return count_ == 0 ? 0.0 : static_cast<double>(sum_) / static_cast<double>(count_);
+  }
   // The value at quantile q in [0, 1]: the highest value that shares a bucket with the sample of
   // rank ceil(q * count), clamped to the exact min and max. 0 when empty.
   std::uint64_t quantile_ns(double q) const;

@@ -23,10 +23,10 @@ inline constexpr std::chrono::milliseconds kDefaultProgressInterval = 250ms;
 inline constexpr std::chrono::milliseconds kNetworkErrorBackoff = 10ms;
 
 struct LoadOptions {
-  nlohmann::json spec;                 // the POST /v1/jobs body
-  std::uint64_t jobs = 0;              // jobs to submit; 0: no count limit (duration must be set)
+  nlohmann::json spec;     // the POST /v1/jobs body
+  std::uint64_t jobs = 0;  // jobs to submit; 0: no count limit (duration must be set)
   std::size_t connections = 1;
-  std::chrono::milliseconds duration{0};  // stop submitting after this; 0: no time limit
+  std::chrono::milliseconds duration{0};              // stop submitting after this; 0: no time limit
   std::chrono::milliseconds wait = kDefaultLoadWait;  // ?wait= of the submit and of each long poll
   std::chrono::milliseconds progress_interval = kDefaultProgressInterval;
 };
@@ -43,10 +43,10 @@ struct LoadSnapshot {
 
 struct LoadReport {
   std::chrono::nanoseconds elapsed{0};  // first submit to last answer
-  std::uint64_t submitted = 0;      // POST /v1/jobs sent
-  std::uint64_t accepted = 0;       // answered 200/202: jobs the server created
-  std::uint64_t succeeded = 0;      // reached state succeeded
-  std::uint64_t not_succeeded = 0;  // everything else (failed, refused, network, unfinished)
+  std::uint64_t submitted = 0;          // POST /v1/jobs sent
+  std::uint64_t accepted = 0;           // answered 200/202: jobs the server created
+  std::uint64_t succeeded = 0;          // reached state succeeded
+  std::uint64_t not_succeeded = 0;      // everything else (failed, refused, network, unfinished)
   // How each submitted job ended, by kind of outcome: "succeeded", "failed: kind-failed",
   // "timed_out: timed-out", "refused: HTTP 429 queue-full", "network: Connection refused",
   // "unfinished: running" (still not final when the run's time was up). Sums to `submitted`.

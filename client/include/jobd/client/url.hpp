@@ -11,9 +11,9 @@ namespace jobd::client {
 inline constexpr std::string_view kDefaultUrl = "http://127.0.0.1:8080";
 
 struct Endpoint {
-  std::string host;       // a name or an IPv4/IPv6 literal (without brackets)
-  std::string port;       // "8080"; a string because that is what the resolver takes
-  std::string base_path;  // "" or "/prefix" (no trailing slash) when jobd sits behind a proxy
+  std::string host;         // a name or an IPv4/IPv6 literal (without brackets)
+  std::string port;         // "8080"; a string because that is what the resolver takes
+  std::string base_path;    // "" or "/prefix" (no trailing slash) when jobd sits behind a proxy
   std::string host_header;  // value of the Host header: host[:port] as the user wrote it
 };
 

@@ -26,10 +26,10 @@ constexpr bool is_final(JobState state) noexcept {
 
 // Stable `error.type` values of failed, cancelled and timed-out jobs.
 namespace job_error {
-inline constexpr std::string_view kind_failed = "kind-failed";    // the kind reported a failure
-inline constexpr std::string_view cancelled = "cancelled";        // DELETE or shutdown
-inline constexpr std::string_view timed_out = "timed-out";        // deadline passed
-inline constexpr std::string_view crashed = "crashed";            // the worker process died
+inline constexpr std::string_view kind_failed = "kind-failed";  // the kind reported a failure
+inline constexpr std::string_view cancelled = "cancelled";      // DELETE or shutdown
+inline constexpr std::string_view timed_out = "timed-out";      // deadline passed
+inline constexpr std::string_view crashed = "crashed";          // the worker process died
 inline constexpr std::string_view out_of_memory = "out-of-memory";
 inline constexpr std::string_view exit_status = "exit-status";    // subprocess exited non-zero
 inline constexpr std::string_view spawn_failed = "spawn-failed";  // subprocess could not start

@@ -3,9 +3,9 @@
 // pointer), fills defaults, and renders the JSON Schema that GET /v1/kinds shows.
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <regex>
 #include <string>
@@ -25,11 +25,11 @@ struct ParamSpec {
   std::string description;
   bool required = false;
   std::optional<nlohmann::json> default_value;
-  std::optional<double> minimum;      // integer, number
-  std::optional<double> maximum;      // integer, number
-  std::size_t max_length = 65536;     // string; always bounded
-  std::optional<std::string> pattern; // string: ECMAScript regex the whole value must match
-  std::vector<std::string> choices;   // enumeration
+  std::optional<double> minimum;       // integer, number
+  std::optional<double> maximum;       // integer, number
+  std::size_t max_length = 65536;      // string; always bounded
+  std::optional<std::string> pattern;  // string: ECMAScript regex the whole value must match
+  std::vector<std::string> choices;    // enumeration
 
   // Compiled `pattern`; set by compile(). Shared so specs stay cheap to copy.
   std::shared_ptr<const std::regex> compiled;

@@ -27,24 +27,23 @@ inline constexpr ProblemType invalid_query{"/problems/invalid-query", "Invalid q
 inline constexpr ProblemType unauthorized{"/problems/unauthorized", "Missing or invalid token", 401};
 inline constexpr ProblemType not_found{"/problems/not-found", "No such resource", 404};
 inline constexpr ProblemType job_not_found{"/problems/job-not-found", "No such job", 404};
-inline constexpr ProblemType method_not_allowed{"/problems/method-not-allowed",
-                                                "Method not allowed", 405};
+inline constexpr ProblemType method_not_allowed{"/problems/method-not-allowed", "Method not allowed", 405};
 inline constexpr ProblemType job_finished{"/problems/job-finished", "Job already finished", 409};
 inline constexpr ProblemType body_too_large{"/problems/body-too-large", "Request body too large", 413};
 inline constexpr ProblemType unsupported_media_type{"/problems/unsupported-media-type",
                                                     "Body must be application/json", 415};
-inline constexpr ProblemType idempotency_conflict{
-    "/problems/idempotency-conflict", "Idempotency key reused with a different request", 422};
+inline constexpr ProblemType idempotency_conflict{"/problems/idempotency-conflict",
+                                                  "Idempotency key reused with a different request", 422};
 inline constexpr ProblemType queue_full{"/problems/queue-full", "Executor queue is full", 429};
-inline constexpr ProblemType headers_too_large{"/problems/headers-too-large",
-                                               "Request headers too large", 431};
+inline constexpr ProblemType headers_too_large{"/problems/headers-too-large", "Request headers too large",
+                                               431};
 inline constexpr ProblemType draining{"/problems/draining", "Server is shutting down", 503};
 inline constexpr ProblemType not_ready{"/problems/not-ready", "Server is not ready", 503};
-inline constexpr ProblemType too_many_connections{"/problems/too-many-connections",
-                                                  "Too many connections", 503};
+inline constexpr ProblemType too_many_connections{"/problems/too-many-connections", "Too many connections",
+                                                  503};
 inline constexpr ProblemType internal{"/problems/internal", "Internal error", 500};
-inline constexpr ProblemType http_version{"/problems/http-version",
-                                          "Only HTTP/1.0 and HTTP/1.1 are served", 505};
+inline constexpr ProblemType http_version{"/problems/http-version", "Only HTTP/1.0 and HTTP/1.1 are served",
+                                          505};
 }  // namespace problems
 
 // One problem instance: the type plus what is specific to this occurrence.
