@@ -472,7 +472,7 @@ TEST(Base64, RoundTripsEveryLength) {
 
 TEST(CommandConfigExample, TheShippedConfigIsValid) {
   // docker/commands.json is baked into the image; a mistake there must fail here, not at start.
-  const auto root = std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
+  const auto root = std::filesystem::path(JOBD_SOURCE_DIR);
   const std::string path = (root / "docker" / "commands.json").string();
   std::vector<Kind> kinds;
   ASSERT_NO_THROW(kinds = load_command_config_file(path));

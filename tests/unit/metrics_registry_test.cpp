@@ -353,8 +353,7 @@ struct CheckerResult {
 
 std::string checker_path() {
   if (const char* env = std::getenv("JOBD_METRICS_CHECKER")) return env;
-  const std::string here = __FILE__;
-  return here.substr(0, here.rfind('/') + 1) + "check_metrics_format.py";
+  return std::string(JOBD_SOURCE_DIR) + "/tests/unit/check_metrics_format.py";
 }
 
 // False when /usr/bin/python3 cannot import the real parser (tests then skip).
