@@ -50,6 +50,7 @@ class CountingSink final : public exec::JobSink {
   }
   void on_started(exec::JobSeq, nlohmann::json) override {}
   void on_progress(exec::JobSeq, double, std::string) override {}
+  void on_output(exec::JobSeq, exec::OutputStream, std::string_view) override {}
   void on_finished(exec::JobSeq seq, exec::Outcome outcome) override {
     if (outcome.state != proto::JobState::succeeded) {
       std::fprintf(stderr, "job failed: %s\n", outcome.error_message.c_str());

@@ -62,12 +62,13 @@ json payload_of(const Progress& progress) {
 json payload_of(const Result& result) {
   json payload = json::object();
   payload["job_id"] = result.job_id;
-  payload["ok"] = result.ok;
-  if (result.ok) {
-    payload["result"] = result.result;
+  const Outcome& outcome = result.outcome;
+  payload["ok"] = outcome.ok();
+  if (outcome.ok()) {
+    payload["result"] = outcome.result;
   } else {
-    payload["error_type"] = result.error_type;
-    payload["error_message"] = result.error_message;
+    payload["error_type"] = outcome.error_type;
+    payload["error_message"] = outcome.error_message;
   }
   return payload;
 }
@@ -247,10 +248,13 @@ std::optional<Message> progress_from(FieldReader& fields) {
 
 std::optional<Message> result_from(FieldReader& fields) {
   Result result;
-  if (!fields.read("job_id", result.job_id) || !fields.read("ok", result.ok)) return std::nullopt;
-  const bool fields_ok = result.ok ? fields.read("result", result.result)
-                                   : fields.read("error_type", result.error_type) &&
-                                         fields.read("error_message", result.error_message);
+  bool ok = false;
+  if (!fields.read("job_id", result.job_id) || !fields.read("ok", ok)) return std::nullopt;
+  Outcome& outcome = result.outcome;
+  outcome.state = ok ? JobState::succeeded : JobState::failed;
+  const bool fields_ok = ok ? fields.read("result", outcome.result)
+                            : fields.read("error_type", outcome.error_type) &&
+                                  fields.read("error_message", outcome.error_message);
   if (!fields_ok) return std::nullopt;
   return result;
 }
@@ -280,19 +284,11 @@ std::string_view to_string(DecodeError error) noexcept {
 }
 
 Result Result::success(std::string job_id, nlohmann::json result) {
-  return Result{.job_id = std::move(job_id),
-                .ok = true,
-                .result = std::move(result),
-                .error_type = {},
-                .error_message = {}};
+  return Result{std::move(job_id), Outcome::success(std::move(result))};
 }
 
 Result Result::failure(std::string job_id, std::string error_type, std::string error_message) {
-  return Result{.job_id = std::move(job_id),
-                .ok = false,
-                .result = {},
-                .error_type = std::move(error_type),
-                .error_message = std::move(error_message)};
+  return Result{std::move(job_id), Outcome::failure(error_type, std::move(error_message))};
 }
 
 // type_of() relies on the variant listing its alternatives in MessageType order.

@@ -160,7 +160,7 @@ asio::awaitable<Response> Api::submit(Request request) {
     }
   }
   if (record.is_null()) {
-    jobs::Job* current = scheduler_.table().get(seq);
+    const jobs::Job* current = scheduler_.table().get(seq);
     if (current == nullptr) {
       co_return Response::problem(
           Problem{problems::job_not_found, "job was evicted (--max-jobs)", std::nullopt, std::nullopt});
@@ -176,7 +176,7 @@ asio::awaitable<Response> Api::submit(Request request) {
 asio::awaitable<Response> Api::get_job(Request request, std::string job_id) {
   auto wait = parse_wait(request, options_.max_wait);
   if (auto* problem = std::get_if<Problem>(&wait)) co_return Response::problem(*problem);
-  jobs::Job* job = scheduler_.table().get(job_id);
+  const jobs::Job* job = scheduler_.table().get(job_id);
   if (job == nullptr) {
     co_return Response::problem(
         Problem{problems::job_not_found, "no job with that id", std::nullopt, std::nullopt});
@@ -198,13 +198,13 @@ asio::awaitable<Response> Api::get_job(Request request, std::string job_id) {
 Response Api::cancel_job(std::string_view job_id) {
   auto cancelled = scheduler_.cancel(job_id);
   if (auto* problem = std::get_if<Problem>(&cancelled)) return Response::problem(*problem);
-  const jobs::Job& job = *std::get<jobs::Job*>(cancelled);
+  const jobs::Job& job = *std::get<const jobs::Job*>(cancelled);
   // 200 when the job is already stopped; 202 when its executor is still stopping it.
   return Response::json(proto::is_final(job.state) ? 200 : 202, jobs::to_json(job));
 }
 
 Response Api::job_events(const Request& request, std::string_view job_id) {
-  jobs::Job* job = scheduler_.table().get(job_id);
+  const jobs::Job* job = scheduler_.table().get(job_id);
   if (job == nullptr) {
     return Response::problem(
         Problem{problems::job_not_found, "no job with that id", std::nullopt, std::nullopt});

@@ -100,7 +100,7 @@ asio::awaitable<std::optional<std::string>> EventQueue::next() {
 }
 
 JobEventStream::JobEventStream(asio::any_io_executor loop, EventStreamOptions options, jobs::JobTable& table,
-                               jobs::Job& job, std::uint64_t after_id)
+                               const jobs::Job& job, std::uint64_t after_id)
     : EventQueue(std::move(loop), options), table_(table), seq_(job.seq) {
   // Replay what the history still holds; a gap (events older than the history) is reported
   // as dropped rather than silently skipped.
@@ -115,21 +115,18 @@ JobEventStream::JobEventStream(asio::any_io_executor loop, EventStreamOptions op
     end();
     return;
   }
-  ++job.event_subscribers;
-  job.control->wants_progress.store(true, std::memory_order_relaxed);
-  watch_ = table_.watch(seq_, [this](const jobs::Job& changed, const jobs::JobEvent& event) {
-    const bool final = event.type == EventType::state && proto::is_final(event.state);
-    push(shared_frame(changed, event), final);
-    if (final) end();
-  });
+  watch_ = table_.watch(
+      seq_,
+      [this](const jobs::Job& changed, const jobs::JobEvent& event) {
+        const bool final = event.type == EventType::state && proto::is_final(event.state);
+        push(shared_frame(changed, event), final);
+        if (final) end();
+      },
+      jobs::Watch::events);
 }
 
 JobEventStream::~JobEventStream() {
-  if (!watch_) return;
-  table_.unwatch(seq_, *watch_);
-  if (jobs::Job* job = table_.get(seq_); job && job->event_subscribers > 0) {
-    if (--job->event_subscribers == 0) job->control->wants_progress.store(false, std::memory_order_relaxed);
-  }
+  if (watch_) table_.unwatch(seq_, *watch_);
 }
 
 AllEventsStream::AllEventsStream(asio::any_io_executor loop, EventStreamOptions options,
@@ -141,7 +138,8 @@ AllEventsStream::AllEventsStream(asio::any_io_executor loop, EventStreamOptions 
         if (kind && job.kind->name != *kind) return;
         if (state && event.state != *state) return;
         push(render_sse(job, event, false), false);
-      });
+      },
+      jobs::WatchAll::stream);
 }
 
 AllEventsStream::~AllEventsStream() { table_.unwatch_all(watch_); }

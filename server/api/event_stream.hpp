@@ -50,7 +50,7 @@ class JobEventStream final : public EventQueue {
  public:
   // Replays the job's retained events after `after_id` (Last-Event-ID), then follows it live.
   JobEventStream(boost::asio::any_io_executor loop, EventStreamOptions options, jobs::JobTable& table,
-                 jobs::Job& job, std::uint64_t after_id);
+                 const jobs::Job& job, std::uint64_t after_id);
   ~JobEventStream() override;
 
  private:

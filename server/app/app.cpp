@@ -129,10 +129,10 @@ void register_state_metrics(metrics::Registry& registry, const jobs::Scheduler& 
   auto& jobs =
       registry.callback_gauge("jobd_jobs_retained", "Jobs in the table, active or finished", {"phase"});
   jobs.with({"active"}).set([&scheduler] {
-    return static_cast<double>(scheduler.table_view().counts().active);
+    return static_cast<double>(scheduler.table().counts().active);
   });
   jobs.with({"finished"}).set([&scheduler] {
-    return static_cast<double>(scheduler.table_view().counts().finished);
+    return static_cast<double>(scheduler.table().counts().finished);
   });
   metrics::add_process_metrics(registry);
 }
@@ -180,21 +180,13 @@ int run(const config::Config& config, std::unique_ptr<exec::ForkServer> fork_ser
   jobs::Scheduler scheduler(loop.get_executor(), table, kinds,
                             {config.default_timeout, config.max_timeout, 1});
   scheduler.add_executor(
-      std::make_unique<exec::LoopExecutor>(loop.get_executor(), scheduler, config.loop_jobs));
+      std::make_unique<exec::LoopExecutor>(loop.get_executor(), scheduler, config.loop_jobs, metrics::note_loop_activity));
   scheduler.add_executor(std::make_unique<exec::ThreadExecutor>(
       loop.get_executor(), scheduler,
       exec::ThreadPoolOptions{config.threads, config.queue_depth, config.thread_nice, 50us}));
   auto subprocess = std::make_unique<exec::SubprocessExecutor>(
       loop.get_executor(), scheduler,
       exec::SubprocessOptions{config.max_subprocesses, config.queue_depth, config.kill_grace});
-  // Lines of running children become stdout/stderr events (GET /v1/jobs/{id}/events).
-  subprocess->set_output_callback([&table](exec::JobSeq seq, std::string_view stream, std::string_view line) {
-    if (jobs::Job* job = table.get(seq)) {
-      table.report_output(*job,
-                          stream == "stdout" ? jobs::EventType::stdout_line : jobs::EventType::stderr_line,
-                          std::string(line));
-    }
-  });
   scheduler.add_executor(std::move(subprocess));
   if (fork_server) {
     if (!exec::ForkServer::memory_limit_enforced()) {
@@ -232,9 +224,12 @@ int run(const config::Config& config, std::unique_ptr<exec::ForkServer> fork_ser
   metrics::ServerMetrics server_metrics(registry);
   if (config.metrics) {
     register_state_metrics(registry, scheduler, server, api);
-    table.watch_all([&server_metrics](const jobs::Job& job, const jobs::JobEvent& event) {
-      server_metrics.observe_job(job, event);
-    });
+    table.watch_all(
+        [&server_metrics](const jobs::Job& job, const jobs::JobEvent& event) {
+          server_metrics.observe_job({job.kind->name, job.executor, event.state, job.created_at,
+                                      job.visible_started_at(), event.at});
+        },
+        jobs::WatchAll::recorder);
     server.on_request([&server_metrics, access_log = config.access_log](const http::RequestRecord& record) {
       server_metrics.observe_request(record.route, record.status, record.duration);
       if (access_log) log_access(record);

@@ -10,11 +10,13 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "exec/job_control.hpp"
 #include "jobd/proto/job.hpp"
+#include "jobd/proto/outcome.hpp"
 
 namespace jobd::kinds {
 struct Kind;
@@ -35,23 +37,25 @@ struct JobTicket {
   std::shared_ptr<JobControl> control;
 };
 
-// How a job ended, as its executor saw it.
-struct Outcome {
-  proto::JobState state = proto::JobState::succeeded;
-  nlohmann::json result;
-  std::string error_type;
-  std::string error_message;
-  nlohmann::json details = nlohmann::json::object();  // merged into the job record
-};
+// How a job ended: the one type kinds, worker frames, executors and the job table share.
+using proto::Outcome;
 
 enum class StopReason { cancelled, timed_out, shutdown };
 
-// Receives executor news about jobs; implemented by the scheduler.
+enum class OutputStream { stdout_stream, stderr_stream };
+
+// Receives executor news about jobs; implemented by the scheduler, which hands each to the job
+// table (the only writer of job state). Loop thread only.
 class JobSink {
  public:
   virtual ~JobSink() = default;
+  // The job started; `details` (an object, or null) joins the job record (worker_pid, pid).
   virtual void on_started(JobSeq seq, nlohmann::json details) = 0;
   virtual void on_progress(JobSeq seq, double fraction, std::string text) = 0;
+  // One line a subprocess wrote (valid UTF-8, no newline).
+  virtual void on_output(JobSeq seq, OutputStream stream, std::string_view line) = 0;
+  // Exactly once per accepted job. A job that started without an on_started (a thread job
+  // nobody watched) is shown as started at JobControl::started_ns.
   virtual void on_finished(JobSeq seq, Outcome outcome) = 0;
 };
 
@@ -82,28 +86,17 @@ class Executor {
   virtual void shutdown() {}
 };
 
-// The final state and error type a stop reason leads to.
-inline proto::JobState state_for(StopReason reason) {
-  return reason == StopReason::timed_out ? proto::JobState::timed_out : proto::JobState::cancelled;
-}
+// The final state and error a stop reason leads to.
 inline Outcome stopped_outcome(StopReason reason) {
-  Outcome outcome;
-  outcome.state = state_for(reason);
   switch (reason) {
     case StopReason::timed_out:
-      outcome.error_type = proto::job_error::timed_out;
-      outcome.error_message = "deadline exceeded";
-      break;
+      return Outcome::failure(proto::job_error::timed_out, "deadline exceeded", proto::JobState::timed_out);
     case StopReason::cancelled:
-      outcome.error_type = proto::job_error::cancelled;
-      outcome.error_message = "cancelled by request";
-      break;
-    case StopReason::shutdown:
-      outcome.error_type = proto::job_error::cancelled;
-      outcome.error_message = "cancelled at shutdown (drain timeout)";
-      break;
+      return Outcome::failure(proto::job_error::cancelled, "cancelled by request", proto::JobState::cancelled);
+    case StopReason::shutdown: break;
   }
-  return outcome;
+  return Outcome::failure(proto::job_error::cancelled, "cancelled at shutdown (drain timeout)",
+                          proto::JobState::cancelled);
 }
 
 }  // namespace jobd::exec

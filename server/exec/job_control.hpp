@@ -15,9 +15,21 @@ struct JobControl {
   // Wall-clock start in ns since the epoch, set by whoever starts the job; 0 = not started.
   // Lets the loop show a thread job as running without a hand-off per start.
   std::atomic<std::int64_t> started_ns{0};
-  // Set by the loop while someone listens to this job's events, so that executors skip
-  // progress hand-offs nobody would read.
-  std::atomic<bool> wants_progress{false};
+  // Set by the job table while someone streams this job's events: executors then hand over
+  // progress reports and the start as it happens.
+  std::atomic<bool> watched{false};
+  // The job table's count of streams that follow every job's state (GET /v1/events); they
+  // must see a start when it happens too. Null in tests that build a ticket by hand.
+  const std::atomic<std::uint32_t>* all_watchers = nullptr;
+
+  // Whether progress reports have a reader now (GET /v1/events shows states only).
+  bool wants_progress() const noexcept { return watched.load(std::memory_order_relaxed); }
+  // Whether a start has a reader now. When it has none, a thread job's start
+  // travels with its result: one hand-off instead of two.
+  bool live() const noexcept {
+    return watched.load(std::memory_order_relaxed) ||
+           (all_watchers != nullptr && all_watchers->load(std::memory_order_relaxed) > 0);
+  }
 };
 
 }  // namespace jobd::exec

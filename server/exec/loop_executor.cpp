@@ -4,16 +4,15 @@
 #include <boost/asio/co_spawn.hpp>
 #include <exception>
 
-#include "exec/outcome.hpp"
 #include "kinds/kind.hpp"
-#include "metrics/loop_lag.hpp"
 
 namespace jobd::exec {
 
 namespace asio = boost::asio;
 
-LoopExecutor::LoopExecutor(asio::any_io_executor loop, JobSink& sink, std::size_t capacity)
-    : loop_(std::move(loop)), sink_(sink), capacity_(capacity) {}
+LoopExecutor::LoopExecutor(asio::any_io_executor loop, JobSink& sink, std::size_t capacity,
+                           std::function<void(std::string_view)> on_activity)
+    : loop_(std::move(loop)), sink_(sink), capacity_(capacity), on_activity_(std::move(on_activity)) {}
 
 void LoopExecutor::submit(JobTicket ticket) {
   auto [it, inserted] = running_.emplace(ticket.seq, std::make_unique<Running>());
@@ -22,19 +21,17 @@ void LoopExecutor::submit(JobTicket ticket) {
   kinds::LoopContext ctx{loop_, {}};
   if (ticket.control) {
     ctx.progress = [this, seq, control = ticket.control](double fraction, std::string_view text) {
-      if (control->wants_progress.load(std::memory_order_relaxed)) {
-        sink_.on_progress(seq, fraction, std::string(text));
-      }
+      if (control->wants_progress()) sink_.on_progress(seq, fraction, std::string(text));
     };
   }
-  sink_.on_started(seq, nlohmann::json::object());
-  metrics::note_loop_activity(ticket.kind->name);
+  sink_.on_started(seq, nullptr);
+  if (on_activity_) on_activity_(ticket.kind->name);
   asio::co_spawn(loop_, ticket.kind->run_on_loop(std::move(ticket.params), std::move(ctx)),
                  asio::bind_cancellation_slot(
-                     running.cancel.slot(), [this, seq](std::exception_ptr error, kinds::KindResult result) {
+                     running.cancel.slot(), [this, seq](std::exception_ptr error, Outcome result) {
                        auto node = running_.extract(seq);
                        if (node.empty() || node.mapped()->stopped) return;
-                       Outcome outcome = error ? outcome_from(error) : outcome_from(std::move(result));
+                       Outcome outcome = error ? proto::outcome_from_exception(error) : std::move(result);
                        sink_.on_finished(seq, std::move(outcome));
                      }));
 }

@@ -6,7 +6,9 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/cancellation_signal.hpp>
+#include <functional>
 #include <memory>
+#include <string_view>
 #include <unordered_map>
 
 #include "exec/executor.hpp"
@@ -15,7 +17,10 @@ namespace jobd::exec {
 
 class LoopExecutor final : public Executor {
  public:
-  LoopExecutor(boost::asio::any_io_executor loop, JobSink& sink, std::size_t capacity);
+  // `on_activity` hears the name of each kind before its code runs on the loop (the loop-lag
+  // monitor names the last thing that ran when the loop stalls); may be empty.
+  LoopExecutor(boost::asio::any_io_executor loop, JobSink& sink, std::size_t capacity,
+               std::function<void(std::string_view)> on_activity = {});
 
   proto::Executor id() const override { return proto::Executor::loop; }
   bool has_room() const override { return running_.size() < capacity_; }
@@ -32,6 +37,7 @@ class LoopExecutor final : public Executor {
   boost::asio::any_io_executor loop_;
   JobSink& sink_;
   std::size_t capacity_;
+  std::function<void(std::string_view)> on_activity_;
   // The signal must outlive the coroutine bound to it, so an entry leaves only when the
   // coroutine has completed, even after stop().
   std::unordered_map<JobSeq, std::unique_ptr<Running>> running_;

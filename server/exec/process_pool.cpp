@@ -1,7 +1,5 @@
 #include "exec/process_pool.hpp"
 
-#include "exec/outcome.hpp"
-
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -245,7 +243,7 @@ asio::awaitable<void> ProcessExecutor::read_frames(WorkerPtr worker) {
       } else if (auto* progress = std::get_if<proto::Progress>(&message)) {
         const auto& job = worker->job;
         if (job && progress->job_id == job->job_id && job->control &&
-            job->control->wants_progress.load(std::memory_order_relaxed)) {
+            job->control->wants_progress()) {
           sink_.on_progress(job->seq, progress->fraction, std::move(progress->text));
         }
       } else if (auto* result = std::get_if<proto::Result>(&message)) {
@@ -328,12 +326,8 @@ void ProcessExecutor::on_exit(Worker& worker, int code, int status) {
     worker.job.reset();
     running_.erase(job.seq);
     spdlog::warn("worker {} died running job {}: {}", worker.pid, job.job_id, how);
-    Outcome outcome;
-    outcome.state = proto::JobState::failed;
-    outcome.error_type = proto::job_error::crashed;
-    outcome.error_message = how;
-    outcome.details = {{"worker_pid", worker.pid}};
-    sink_.on_finished(job.seq, std::move(outcome));
+    // (The record has the worker's pid from the job's start.)
+    sink_.on_finished(job.seq, Outcome::failure(proto::job_error::crashed, how));
   } else if (previous != Worker::State::dying) {
     spdlog::warn("worker {} died while {}: {}", worker.pid,
                  previous == Worker::State::starting ? "starting" : "idle", how);
@@ -470,11 +464,8 @@ void ProcessExecutor::on_result(Worker& worker, proto::Result result) {
   const Worker::Job job = std::move(*worker.job);
   worker.job.reset();
   running_.erase(job.seq);
-  Outcome outcome = outcome_from(kinds::KindResult{
-      result.ok, std::move(result.result), std::move(result.error_type), std::move(result.error_message)});
-  outcome.details = {{"worker_pid", worker.pid}};
   make_idle(worker);  // the next job first: the worker works while the loop answers this one
-  sink_.on_finished(job.seq, std::move(outcome));
+  sink_.on_finished(job.seq, std::move(result.outcome));
 }
 
 void ProcessExecutor::remove_idle(Worker& worker) { std::erase(idle_, &worker); }
@@ -495,9 +486,7 @@ void ProcessExecutor::stop(JobSeq seq, StopReason reason) {
   // A worker cannot be asked to stop a kind that does not look; it is killed with its group
   // and replaced at once, and the job ends now rather than when the kernel has reaped it.
   kill(worker);
-  Outcome outcome = stopped_outcome(reason);
-  outcome.details = {{"worker_pid", worker.pid}};
-  sink_.on_finished(seq, std::move(outcome));
+  sink_.on_finished(seq, stopped_outcome(reason));
 }
 
 ExecutorStats ProcessExecutor::stats() const {
@@ -534,9 +523,7 @@ void ProcessExecutor::shutdown() {
       const JobSeq seq = worker->job->seq;
       worker->job.reset();
       kill_group(pid, worker->pidfd.native_handle());
-      Outcome outcome = stopped_outcome(StopReason::shutdown);
-      outcome.details = {{"worker_pid", pid}};
-      sink_.on_finished(seq, std::move(outcome));
+      sink_.on_finished(seq, stopped_outcome(StopReason::shutdown));
     } else {
       ::shutdown(worker->socket.native_handle(), SHUT_RDWR);  // exits on EOF
     }

@@ -1,7 +1,5 @@
 #include "exec/subprocess_executor.hpp"
 
-#include "exec/outcome.hpp"
-
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -611,15 +609,14 @@ asio::awaitable<void> SubprocessExecutor::write_input(Child& child) {
 void SubprocessExecutor::publish_lines(Child& child, bool is_stdout, std::string_view bytes, bool at_eof) {
   // Published whether or not someone listens now: the job's event history lets a watcher that
   // comes later (jobctl watch after submit) replay them. It is bounded by the table.
-  if (!output_) return;
-  const std::string_view stream = is_stdout ? "stdout" : "stderr";
+  const OutputStream stream = is_stdout ? OutputStream::stdout_stream : OutputStream::stderr_stream;
   std::string& partial = (is_stdout ? child.out : child.err).partial_line;
   const JobSeq seq = child.ticket.seq;
   const auto emit = [&](std::string_view line) {
     if (valid_utf8_prefix(line) == line.size()) {
-      output_(seq, stream, line);
+      sink_.on_output(seq, stream, line);
     } else {
-      output_(seq, stream, printable_line(line));
+      sink_.on_output(seq, stream, printable_line(line));
     }
   };
   while (!bytes.empty()) {
@@ -710,7 +707,7 @@ void SubprocessExecutor::complete(JobSeq seq, std::exception_ptr error) {
                               " ms exceeded (the command's timeout_ms)";
     }
   } else if (error) {
-    const Outcome failed = outcome_from(error);
+    const Outcome failed = proto::outcome_from_exception(error);
     outcome.state = failed.state;
     outcome.error_type = failed.error_type;
     outcome.error_message = failed.error_message;

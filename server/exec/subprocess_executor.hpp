@@ -51,19 +51,15 @@ struct SubprocessOptions {
   std::chrono::milliseconds kill_grace{2000};  // --kill-grace: SIGTERM -> SIGKILL
 };
 
-// Receives the output of running children line by line ("stdout" or "stderr"), for the
-// events stream. Called on the loop thread, for the captured part of a stream only (up to its
-// cap), with lines cut at kMaxOutputLineBytes. The line has no '\n' and is
-// valid UTF-8 (other bytes become U+FFFD). app.cpp connects it to JobTable::report_output.
-using OutputLineFn = std::function<void(JobSeq seq, std::string_view stream, std::string_view line)>;
-
 // Spawner threads. Several, because each one waits in vfork until its child has exec'd (the
 // child needs a CPU for that), and mkdir/rmdir can wait on the file system's journal: with one
 // thread, one slow spawn stalls all others (measured: p99 of `true` jobs 1.1 s with one thread
 // on a loaded 2-core machine, 0.3 s with four, throughput 2-6x).
 inline constexpr std::size_t kSpawnerThreads = 4;
 
-// A line longer than this is published in pieces of this size.
+// What running children write goes to the job sink line by line (JobSink::on_output), for
+// the captured part of a stream only (up to its cap), each line valid UTF-8 (other bytes
+// become U+FFFD) and cut at this many bytes: a longer line is published in pieces.
 inline constexpr std::size_t kMaxOutputLineBytes = 4096;
 
 class SubprocessExecutor final : public Executor {
@@ -78,8 +74,6 @@ class SubprocessExecutor final : public Executor {
   ExecutorStats stats() const override;
   // After the loop stopped: SIGKILLs and reaps what is still alive, removes temp dirs.
   void shutdown() override;
-
-  void set_output_callback(OutputLineFn callback) { output_ = std::move(callback); }
 
  private:
   struct Child;
@@ -97,7 +91,6 @@ class SubprocessExecutor final : public Executor {
   boost::asio::any_io_executor loop_;
   JobSink& sink_;
   SubprocessOptions options_;
-  OutputLineFn output_;
   std::deque<JobTicket> queued_;
   std::unordered_map<JobSeq, std::unique_ptr<Child>> running_;  // spawning, running or draining
   bool shut_down_ = false;

@@ -3,7 +3,6 @@
 #include <boost/asio/post.hpp>
 #include <exception>
 
-#include "exec/outcome.hpp"
 #include "kinds/kind.hpp"
 
 namespace jobd::exec {
@@ -35,12 +34,12 @@ void ThreadExecutor::submit(JobTicket ticket) {
     const auto& control = ticket.control;
     if (control->stop.stop_requested()) return;  // cancelled while queued: never runs
     control->started_ns.store(now_ns(), std::memory_order_relaxed);
-    if (control->wants_progress.load(std::memory_order_relaxed)) {
-      asio::post(loop_, [this, seq] { sink_.on_started(seq, nlohmann::json::object()); });
-    }
+    // A start somebody watches is handed over now; otherwise it travels with the result (the
+    // table publishes it first), saving a cross-thread post per job.
+    if (control->live()) asio::post(loop_, [this, seq] { sink_.on_started(seq, nullptr); });
     auto last_report = std::chrono::steady_clock::time_point{};
     kinds::CpuContext ctx{control->stop.get_token(), [&](double fraction, std::string_view text) {
-                            if (!control->wants_progress.load(std::memory_order_relaxed)) return;
+                            if (!control->wants_progress()) return;
                             const auto now = std::chrono::steady_clock::now();
                             if (now - last_report < kProgressInterval) return;
                             last_report = now;
@@ -50,9 +49,9 @@ void ThreadExecutor::submit(JobTicket ticket) {
                           }};
     Outcome outcome;
     try {
-      outcome = outcome_from(ticket.kind->run_on_cpu(ticket.params, ctx));
+      outcome = ticket.kind->run_on_cpu(ticket.params, ctx);
     } catch (...) {
-      outcome = outcome_from(std::current_exception());
+      outcome = proto::outcome_from_exception(std::current_exception());
     }
     asio::post(loop_, [this, seq, outcome = std::move(outcome)]() mutable {
       if (active_.erase(seq) == 1) sink_.on_finished(seq, std::move(outcome));

@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <new>
 #include <string>
 
 namespace jobd::exec {
@@ -58,16 +57,13 @@ proto::Result run_job(const proto::Run& run, const kinds::KindRegistry& kinds,
   }
   // Nothing in a worker can request a stop: ending a job early is done by killing the worker.
   kinds::CpuContext ctx{std::stop_token{}, progress};
+  proto::Result result{run.job_id, {}};
   try {
-    kinds::KindResult result = kind->run_on_cpu(run.params, ctx);
-    if (result.ok) return proto::Result::success(run.job_id, std::move(result.result));
-    return proto::Result::failure(run.job_id, std::move(result.error_type), std::move(result.error_message));
-  } catch (const std::bad_alloc&) {
-    return proto::Result::failure(run.job_id, std::string(proto::job_error::out_of_memory),
-                                  "allocation failed (worker address-space limit, --worker-memory)");
-  } catch (const std::exception& e) {
-    return proto::Result::failure(run.job_id, std::string(proto::job_error::internal), e.what());
+    result.outcome = kind->run_on_cpu(run.params, ctx);
+  } catch (...) {
+    result.outcome = proto::outcome_from_exception(std::current_exception());
   }
+  return result;
 }
 
 int run_worker(int fd, const kinds::KindRegistry& kinds, std::uint64_t cpu_seconds_per_job) {

@@ -1,4 +1,5 @@
-// A job as jobd keeps it. Owned by the JobTable on the loop thread; no other thread sees it.
+// A job as jobd keeps it. Owned by the JobTable on the loop thread; no other thread sees it, and
+// nothing but the JobTable writes it (everyone else gets a const Job&).
 #pragma once
 
 #include <chrono>
@@ -62,7 +63,7 @@ struct Job {
   // The newest events (bounded by the table's history limit) and how many went before them.
   std::deque<JobEvent> events;
   std::uint64_t next_event_id = 1;
-  std::uint32_t event_subscribers = 0;  // open SSE streams on this job
+  std::uint32_t event_subscribers = 0;  // open SSE streams on this job (progress is kept for them)
 
   // The state a reader sees: a thread job is running as soon as its pool thread says so
   // (through an atomic), before any hand-off back to the loop.

@@ -2,6 +2,7 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "kinds/kind.hpp"
@@ -22,9 +23,9 @@ std::string make_job_id() {
 
 JobTable::JobTable(RetentionLimits limits) : limits_(limits) {}
 
-Job& JobTable::create(const kinds::Kind& kind, proto::Executor executor, nlohmann::json params,
-                      std::chrono::milliseconds timeout, std::optional<std::string> idempotency_key,
-                      Clock::time_point now) {
+const Job& JobTable::create(const kinds::Kind& kind, proto::Executor executor, nlohmann::json params,
+                            std::chrono::milliseconds timeout, std::optional<std::string> idempotency_key,
+                            Clock::time_point now) {
   auto job = std::make_unique<Job>();
   job->seq = next_seq_++;
   job->id = make_job_id();
@@ -35,6 +36,7 @@ Job& JobTable::create(const kinds::Kind& kind, proto::Executor executor, nlohman
   job->created_at = now;
   job->idempotency_key = std::move(idempotency_key);
   job->control = std::make_shared<exec::JobControl>();
+  job->control->all_watchers = &live_streams_;
   Job& ref = *job;
   by_id_.emplace(ref.id, ref.seq);
   if (ref.idempotency_key) by_idempotency_key_.emplace(*ref.idempotency_key, ref.seq);
@@ -45,54 +47,80 @@ Job& JobTable::create(const kinds::Kind& kind, proto::Executor executor, nlohman
 
 void JobTable::discard(JobSeq seq) { evict(seq); }
 
-Job* JobTable::get(std::string_view id) {
-  auto it = by_id_.find(id);
-  return it == by_id_.end() ? nullptr : get(it->second);
-}
-
-Job* JobTable::get(JobSeq seq) {
+Job* JobTable::find(JobSeq seq) {
   auto it = jobs_.find(seq);
   return it == jobs_.end() ? nullptr : it->second.get();
 }
 
-Job* JobTable::find_by_idempotency_key(std::string_view key) {
+const Job* JobTable::get(JobSeq seq) const {
+  auto it = jobs_.find(seq);
+  return it == jobs_.end() ? nullptr : it->second.get();
+}
+
+const Job* JobTable::get(std::string_view id) const {
+  auto it = by_id_.find(id);
+  return it == by_id_.end() ? nullptr : get(it->second);
+}
+
+const Job* JobTable::find_by_idempotency_key(std::string_view key) const {
   auto it = by_idempotency_key_.find(key);
   return it == by_idempotency_key_.end() ? nullptr : get(it->second);
 }
 
-void JobTable::mark_running(Job& job, Clock::time_point now) {
-  if (job.state != proto::JobState::queued) return;
+void JobTable::set_running(Job& job, Clock::time_point at) {
   job.state = proto::JobState::running;
-  if (!job.started_at) job.started_at = job.visible_started_at().value_or(now);
+  if (!job.started_at) job.started_at = at;
   publish(job, JobEvent{.type = EventType::state, .state = job.state, .at = *job.started_at});
 }
 
-void JobTable::report_progress(Job& job, double fraction, std::string text) {
-  if (proto::is_final(job.state)) return;
-  job.progress = fraction;
-  if (job.event_subscribers == 0) return;
-  publish(
-      job,
-      JobEvent{
-          .type = EventType::progress, .at = Clock::now(), .fraction = fraction, .text = std::move(text)});
+namespace {
+void merge_details(Job& job, nlohmann::json details) {
+  if (!details.is_object()) return;
+  for (auto& [key, value] : details.items()) job.details[key] = std::move(value);
+}
+}  // namespace
+
+void JobTable::start(JobSeq seq, nlohmann::json details, Clock::time_point now) {
+  Job* job = find(seq);
+  if (job == nullptr || job->state != proto::JobState::queued) return;
+  merge_details(*job, std::move(details));
+  set_running(*job, job->visible_started_at().value_or(now));
 }
 
-void JobTable::report_output(Job& job, EventType stream, std::string line) {
-  if (proto::is_final(job.state)) return;
-  publish(job, JobEvent{.type = stream, .at = Clock::now(), .text = std::move(line)});
+void JobTable::progress(JobSeq seq, double fraction, std::string text) {
+  Job* job = find(seq);
+  if (job == nullptr || proto::is_final(job->state)) return;
+  job->progress = fraction;
+  if (job->event_subscribers == 0) return;
+  publish(*job, JobEvent{.type = EventType::progress, .at = Clock::now(), .fraction = fraction,
+                         .text = std::move(text)});
 }
 
-bool JobTable::finish(Job& job, proto::JobState state, nlohmann::json result, std::optional<JobError> error,
-                      Clock::time_point now) {
-  if (proto::is_final(job.state) || !proto::is_final(state)) return false;
-  if (!job.started_at) job.started_at = job.visible_started_at();
-  job.state = state;
-  job.result = std::move(result);
-  job.error = std::move(error);
+void JobTable::output(JobSeq seq, EventType stream, std::string line) {
+  Job* job = find(seq);
+  if (job == nullptr || proto::is_final(job->state)) return;
+  publish(*job, JobEvent{.type = stream, .at = Clock::now(), .text = std::move(line)});
+}
+
+bool JobTable::finish(JobSeq seq, proto::Outcome outcome, Clock::time_point now) {
+  Job* found = find(seq);
+  if (found == nullptr || proto::is_final(found->state) || !proto::is_final(outcome.state)) return false;
+  Job& job = *found;
+  // A start nobody was told about (it travelled with the result) is published first, at the
+  // time it happened, so every reader of the history sees queued -> running -> final.
+  if (job.state == proto::JobState::queued) {
+    if (auto started = job.visible_started_at()) set_running(job, *started);
+  }
+  merge_details(job, std::move(outcome.details));
+  job.state = outcome.state;
+  if (outcome.ok()) {
+    job.result = std::move(outcome.result);
+  } else {
+    job.error = JobError{std::move(outcome.error_type), std::move(outcome.error_message)};
+  }
   job.finished_at = now;
   finished_order_.push_back(job.seq);
-  const JobSeq seq = job.seq;
-  publish(job, JobEvent{.type = EventType::state, .state = state, .at = now});
+  publish(job, JobEvent{.type = EventType::state, .state = job.state, .at = now});
   observers_.erase(seq);  // a final job changes no more
   while (finished_order_.size() > limits_.max_finished) {
     const JobSeq oldest = finished_order_.front();
@@ -119,27 +147,46 @@ ListPage JobTable::list(const ListFilter& filter) const {
   return page;
 }
 
-WatchId JobTable::watch(JobSeq seq, Observer observer) {
+WatchId JobTable::watch(JobSeq seq, Observer observer, Watch what) {
   const WatchId id = next_watch_++;
-  observers_[seq].emplace_back(id, std::move(observer));
+  observers_[seq].push_back(Watcher{id, what, std::move(observer)});
+  if (what == Watch::events) {
+    if (Job* job = find(seq)) {
+      ++job->event_subscribers;
+      job->control->watched.store(true, std::memory_order_relaxed);
+    }
+  }
   return id;
 }
 
 void JobTable::unwatch(JobSeq seq, WatchId id) {
   auto it = observers_.find(seq);
   if (it == observers_.end()) return;
-  std::erase_if(it->second, [id](const auto& entry) { return entry.first == id; });
-  if (it->second.empty()) observers_.erase(it);
+  auto& watchers = it->second;
+  auto entry = std::find_if(watchers.begin(), watchers.end(), [id](const Watcher& w) { return w.id == id; });
+  if (entry == watchers.end()) return;
+  if (entry->what == Watch::events) {
+    if (Job* job = find(seq); job && job->event_subscribers > 0 && --job->event_subscribers == 0) {
+      job->control->watched.store(false, std::memory_order_relaxed);
+    }
+  }
+  watchers.erase(entry);
+  if (watchers.empty()) observers_.erase(it);
 }
 
-WatchId JobTable::watch_all(Observer observer) {
+WatchId JobTable::watch_all(Observer observer, WatchAll what) {
   const WatchId id = next_watch_++;
-  global_observers_.emplace_back(id, std::move(observer));
+  global_observers_.push_back(GlobalWatcher{id, what, std::move(observer)});
+  if (what == WatchAll::stream) live_streams_.fetch_add(1, std::memory_order_relaxed);
   return id;
 }
 
 void JobTable::unwatch_all(WatchId id) {
-  std::erase_if(global_observers_, [id](const auto& entry) { return entry.first == id; });
+  auto entry = std::find_if(global_observers_.begin(), global_observers_.end(),
+                            [id](const GlobalWatcher& w) { return w.id == id; });
+  if (entry == global_observers_.end()) return;
+  if (entry->what == WatchAll::stream) live_streams_.fetch_sub(1, std::memory_order_relaxed);
+  global_observers_.erase(entry);
 }
 
 void JobTable::publish(Job& job, JobEvent event) {
@@ -149,12 +196,14 @@ void JobTable::publish(Job& job, JobEvent event) {
   const JobEvent& published = job.events.back();
   if (auto it = observers_.find(job.seq); it != observers_.end()) {
     // Observers may unwatch (or watch) while being called: iterate over a copy.
-    const auto observers = it->second;
-    for (const auto& [id, observer] : observers) observer(job, published);
+    const auto watchers = it->second;
+    for (const auto& watcher : watchers) {
+      if (watcher.what == Watch::events || published.type == EventType::state) watcher.observer(job, published);
+    }
   }
   if (published.type == EventType::state && !global_observers_.empty()) {
-    const auto observers = global_observers_;
-    for (const auto& [id, observer] : observers) observer(job, published);
+    const auto watchers = global_observers_;
+    for (const auto& watcher : watchers) watcher.observer(job, published);
   }
 }
 

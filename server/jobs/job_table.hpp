@@ -1,12 +1,20 @@
-// JobTable: every job jobd knows, and the only place job state changes.
+// JobTable: every job jobd knows, and the only writer of job state.
 //
 // Owned by the loop thread and never locked: executors on other threads hand results back with
-// asio::post, and the scheduler applies them here. The interface is deliberately narrow
-// (create, transition, get, list, watch) so that a durable backend can sit behind it later
-// (DESIGN §7) without touching the HTTP handlers. Sans-I/O: no timers, no sockets; the clock
-// is passed in, so tests drive retention by hand.
+// asio::post, and the scheduler passes them on here. Handlers and executors only ever see a
+// const Job. The writing interface is deliberately narrow, because it is the seam a durable or
+// shared store sits behind (docs/DESIGN.md, "the store seam"):
+//   create            a queued job (id, params, deadline, idempotency key)
+//   start             queued -> running, with executor fields (worker_pid, pid)
+//   progress, output  events of a running job (kept only while watched / in the history)
+//   finish            -> a final state, with the Outcome (result or error, executor fields)
+//   discard, evict    a job that was never admitted; finished jobs past their retention
+// and for readers: get, find_by_idempotency_key, list, counts, and watch (observers of a job's
+// events or of every job's state changes). Sans-I/O: no timers, no sockets; the clock is
+// passed in, so tests drive retention by hand.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -17,6 +25,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "jobd/proto/outcome.hpp"
 #include "jobs/job.hpp"
 
 namespace jobd::jobs {
@@ -30,6 +39,18 @@ struct RetentionLimits {
 using WatchId = std::uint64_t;
 // Hears every event of a job (or of all jobs), on the loop thread, as it happens.
 using Observer = std::function<void(const Job&, const JobEvent&)>;
+
+// What a watcher of one job reads.
+enum class Watch {
+  states,  // its state changes (a long-poll waiting for the final state)
+  events,  // everything: progress and output too, with starts as they happen (an SSE stream)
+};
+// What a watcher of every job is.
+enum class WatchAll {
+  recorder,  // counts and times state changes after the fact (metrics): a start may arrive
+             // together with the job's end
+  stream,    // shows them live (GET /v1/events): starts are handed over as they happen
+};
 
 struct ListFilter {
   std::optional<proto::JobState> state;
@@ -53,41 +74,55 @@ class JobTable {
  public:
   explicit JobTable(RetentionLimits limits);
 
+  // ---- transitions: the only code that writes job state ------------------------------------
   // Creates a queued job with a fresh unguessable id.
-  Job& create(const kinds::Kind& kind, proto::Executor executor, nlohmann::json params,
-              std::chrono::milliseconds timeout, std::optional<std::string> idempotency_key,
-              Clock::time_point now);
+  const Job& create(const kinds::Kind& kind, proto::Executor executor, nlohmann::json params,
+                    std::chrono::milliseconds timeout, std::optional<std::string> idempotency_key,
+                    Clock::time_point now);
   // Removes a job that was never admitted (its executor refused it).
   void discard(JobSeq seq);
-
-  Job* get(std::string_view id);
-  Job* get(JobSeq seq);
-  Job* find_by_idempotency_key(std::string_view key);
-
-  void mark_running(Job& job, Clock::time_point now);
+  // queued -> running; `details` (an object or null) joins the record. Ignored unless queued.
+  void start(JobSeq seq, nlohmann::json details, Clock::time_point now);
   // Progress is recorded as an event only while someone streams the job's events.
-  void report_progress(Job& job, double fraction, std::string text);
-  void report_output(Job& job, EventType stream, std::string line);
-  // Moves the job to a final state and wakes its observers. A job already final is left as it
-  // was (a late result after a timeout or cancel is dropped); returns whether it changed.
-  bool finish(Job& job, proto::JobState state, nlohmann::json result, std::optional<JobError> error,
-              Clock::time_point now);
-
-  ListPage list(const ListFilter& filter) const;
-
-  WatchId watch(JobSeq seq, Observer observer);
-  void unwatch(JobSeq seq, WatchId id);
-  bool watched(JobSeq seq) const { return observers_.contains(seq); }
-  // Observers of every job's state events (GET /v1/events).
-  WatchId watch_all(Observer observer);
-  void unwatch_all(WatchId id);
-
+  void progress(JobSeq seq, double fraction, std::string text);
+  void output(JobSeq seq, EventType stream, std::string line);
+  // Moves the job to the outcome's final state and wakes its observers. A job already final is
+  // left as it was (a late result after a timeout or cancel is dropped); returns whether it
+  // changed. A job that started without a start() (JobControl::started_ns, a thread job nobody
+  // watched) gets its running event first, stamped with its real start.
+  bool finish(JobSeq seq, proto::Outcome outcome, Clock::time_point now);
   // Evicts finished jobs older than the retention; returns how many went.
   std::size_t evict_expired(Clock::time_point now);
+
+  // ---- reads -------------------------------------------------------------------------------
+  const Job* get(std::string_view id) const;
+  const Job* get(JobSeq seq) const;
+  const Job* find_by_idempotency_key(std::string_view key) const;
+  ListPage list(const ListFilter& filter) const;
   JobCounts counts() const;
   const RetentionLimits& limits() const { return limits_; }
 
+  // ---- observers (loop thread) --------------------------------------------------------------
+  WatchId watch(JobSeq seq, Observer observer, Watch what = Watch::states);
+  void unwatch(JobSeq seq, WatchId id);
+  bool watched(JobSeq seq) const { return observers_.contains(seq); }
+  WatchId watch_all(Observer observer, WatchAll what);
+  void unwatch_all(WatchId id);
+
  private:
+  struct Watcher {
+    WatchId id;
+    Watch what;
+    Observer observer;
+  };
+  struct GlobalWatcher {
+    WatchId id;
+    WatchAll what;
+    Observer observer;
+  };
+
+  Job* find(JobSeq seq);
+  void set_running(Job& job, Clock::time_point at);
   void publish(Job& job, JobEvent event);
   void evict(JobSeq seq);
 
@@ -105,8 +140,11 @@ class JobTable {
   StringIndex by_id_;
   StringIndex by_idempotency_key_;
   std::deque<JobSeq> finished_order_;  // by finish time, for eviction
-  std::unordered_map<JobSeq, std::vector<std::pair<WatchId, Observer>>> observers_;
-  std::vector<std::pair<WatchId, Observer>> global_observers_;
+  std::unordered_map<JobSeq, std::vector<Watcher>> observers_;
+  std::vector<GlobalWatcher> global_observers_;
+  // Live streams of every job's state (WatchAll::stream); read by executor threads through
+  // JobControl::all_watchers.
+  std::atomic<std::uint32_t> live_streams_{0};
 };
 
 // 128 random bits from OpenSSL's CSPRNG, as 32 lowercase hex digits.

@@ -60,7 +60,7 @@ std::variant<Submitted, Problem> Scheduler::submit(proto::JobSpec spec) {
   }
   if (spec.idempotency_key) {
     // The same key names the same job: a retried submission must not run the work twice.
-    if (Job* earlier = table_.find_by_idempotency_key(*spec.idempotency_key)) {
+    if (const Job* earlier = table_.find_by_idempotency_key(*spec.idempotency_key)) {
       if (earlier->kind != kind || earlier->executor != executor_id || earlier->params != params) {
         return Problem{problems::idempotency_conflict,
                        "idempotency key was used for job " + earlier->id + " with another request",
@@ -75,7 +75,7 @@ std::variant<Submitted, Problem> Scheduler::submit(proto::JobSpec spec) {
                        " executor's queue is full (--queue-depth); retry later",
                    std::nullopt, options_.retry_after_s};
   }
-  Job& job = table_.create(*kind, executor_id, std::move(params), timeout, std::move(spec.idempotency_key),
+  const Job& job = table_.create(*kind, executor_id, std::move(params), timeout, std::move(spec.idempotency_key),
                            Clock::now());
   arm_deadline(job);
   exec::JobTicket ticket{job.seq,    job.id, kind, job.params, std::chrono::steady_clock::now() + timeout,
@@ -84,19 +84,19 @@ std::variant<Submitted, Problem> Scheduler::submit(proto::JobSpec spec) {
   return Submitted{&job, false};
 }
 
-void Scheduler::arm_deadline(Job& job) {
+void Scheduler::arm_deadline(const Job& job) {
   auto [it, inserted] = deadlines_.try_emplace(job.seq, loop_, job.timeout);
   it->second.async_wait([this, seq = job.seq](boost::system::error_code error) {
     if (error) return;  // cancelled: the job finished first
     deadlines_.erase(seq);
-    if (Job* expired = table_.get(seq); expired && !proto::is_final(expired->state)) {
+    if (const Job* expired = table_.get(seq); expired && !proto::is_final(expired->state)) {
       stop(*expired, exec::StopReason::timed_out);
     }
   });
 }
 
-std::variant<Job*, Problem> Scheduler::cancel(std::string_view id) {
-  Job* job = table_.get(id);
+std::variant<const Job*, Problem> Scheduler::cancel(std::string_view id) {
+  const Job* job = table_.get(id);
   if (job == nullptr)
     return Problem{problems::job_not_found, "no job with that id", std::nullopt, std::nullopt};
   if (proto::is_final(job->state)) {
@@ -107,7 +107,7 @@ std::variant<Job*, Problem> Scheduler::cancel(std::string_view id) {
   return job;
 }
 
-void Scheduler::stop(Job& job, exec::StopReason reason) {
+void Scheduler::stop(const Job& job, exec::StopReason reason) {
   job.control->stop.request_stop();
   if (exec::Executor* executor = this->executor(job.executor)) executor->stop(job.seq, reason);
 }
@@ -118,7 +118,7 @@ void Scheduler::stop_all(exec::StopReason reason) {
     if (!proto::is_final(job->state)) active.push_back(job->seq);
   }
   for (JobSeq seq : active) {
-    if (Job* job = table_.get(seq); job && !proto::is_final(job->state)) stop(*job, reason);
+    if (const Job* job = table_.get(seq); job && !proto::is_final(job->state)) stop(*job, reason);
   }
 }
 
@@ -138,7 +138,7 @@ bool Scheduler::ready() const {
 
 asio::awaitable<std::optional<nlohmann::json>> Scheduler::wait_final(
     JobSeq seq, std::chrono::steady_clock::time_point until) {
-  Job* job = table_.get(seq);
+  const Job* job = table_.get(seq);
   if (job == nullptr) co_return std::nullopt;
   if (proto::is_final(job->state)) co_return to_json(*job);
   std::optional<nlohmann::json> record;
@@ -156,26 +156,21 @@ asio::awaitable<std::optional<nlohmann::json>> Scheduler::wait_final(
 }
 
 void Scheduler::on_started(JobSeq seq, nlohmann::json details) {
-  Job* job = table_.get(seq);
-  if (job == nullptr || proto::is_final(job->state)) return;
-  for (auto& [key, value] : details.items()) job->details[key] = std::move(value);
-  table_.mark_running(*job, Clock::now());
+  table_.start(seq, std::move(details), Clock::now());
 }
 
 void Scheduler::on_progress(JobSeq seq, double fraction, std::string text) {
-  if (Job* job = table_.get(seq)) table_.report_progress(*job, fraction, std::move(text));
+  table_.progress(seq, fraction, std::move(text));
+}
+
+void Scheduler::on_output(JobSeq seq, exec::OutputStream stream, std::string_view line) {
+  table_.output(seq, stream == exec::OutputStream::stdout_stream ? EventType::stdout_line : EventType::stderr_line,
+                std::string(line));
 }
 
 void Scheduler::on_finished(JobSeq seq, exec::Outcome outcome) {
   deadlines_.erase(seq);  // cancels a pending deadline wait
-  Job* job = table_.get(seq);
-  if (job == nullptr || proto::is_final(job->state)) return;
-  for (auto& [key, value] : outcome.details.items()) job->details[key] = std::move(value);
-  std::optional<JobError> error;
-  if (outcome.state != proto::JobState::succeeded) {
-    error = JobError{std::move(outcome.error_type), std::move(outcome.error_message)};
-  }
-  table_.finish(*job, outcome.state, std::move(outcome.result), std::move(error), Clock::now());
+  table_.finish(seq, std::move(outcome), Clock::now());
 }
 
 }  // namespace jobd::jobs

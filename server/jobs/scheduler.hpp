@@ -1,6 +1,7 @@
 // Scheduler: turns API calls into job transitions. It admits jobs (kind, executor, params,
-// queue room), arms their deadlines, routes cancels to the right executor, and applies what
-// executors report (it is their JobSink). Loop thread only, like the JobTable it drives.
+// queue room), arms their deadlines, routes cancels to the right executor, and passes what
+// executors report to the job table (it is their JobSink); it never writes a Job itself. Loop
+// thread only, like the JobTable it drives.
 #pragma once
 
 #include <array>
@@ -31,7 +32,7 @@ struct SchedulerOptions {
 };
 
 struct Submitted {
-  Job* job;
+  const Job* job;
   bool replayed;  // an earlier job with the same idempotency key
 };
 
@@ -46,7 +47,7 @@ class Scheduler final : public exec::JobSink {
 
   std::variant<Submitted, proto::Problem> submit(proto::JobSpec spec);
   // DELETE: 404 for an unknown job, 409 for a finished one.
-  std::variant<Job*, proto::Problem> cancel(std::string_view id);
+  std::variant<const Job*, proto::Problem> cancel(std::string_view id);
   // Waits until the job is final or `until` passes. Returns the final record, taken as the job
   // finished (it may be evicted right after), or nullopt when the wait ran out first.
   boost::asio::awaitable<std::optional<nlohmann::json>> wait_final(
@@ -59,17 +60,18 @@ class Scheduler final : public exec::JobSink {
   void shutdown_executors();
   bool ready() const;
   JobTable& table() { return table_; }
-  const JobTable& table_view() const { return table_; }
+  const JobTable& table() const { return table_; }
   const SchedulerOptions& options() const { return options_; }
 
   // exec::JobSink
   void on_started(JobSeq seq, nlohmann::json details) override;
   void on_progress(JobSeq seq, double fraction, std::string text) override;
+  void on_output(JobSeq seq, exec::OutputStream stream, std::string_view line) override;
   void on_finished(JobSeq seq, exec::Outcome outcome) override;
 
  private:
-  void arm_deadline(Job& job);
-  void stop(Job& job, exec::StopReason reason);
+  void arm_deadline(const Job& job);
+  void stop(const Job& job, exec::StopReason reason);
 
   boost::asio::any_io_executor loop_;
   JobTable& table_;

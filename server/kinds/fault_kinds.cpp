@@ -36,7 +36,7 @@ Kind make_crash_kind() {
     std::signal(signo, SIG_DFL);
     std::raise(signo);
     // Signals whose default is to be ignored (SIGCHLD, SIGURG, SIGWINCH) come back here.
-    return KindResult::failure(std::string(proto::job_error::kind_failed),
+    return Outcome::failure(proto::job_error::kind_failed,
                                "signal " + std::to_string(signo) + " did not end the worker");
   };
   return kind;
@@ -51,7 +51,7 @@ Kind make_exit_kind() {
   kind.executors = {proto::Executor::process};
   kind.cancellation = "kill";
   kind.test_only = true;
-  kind.run_on_cpu = [](const nlohmann::json& params, CpuContext&) -> KindResult {
+  kind.run_on_cpu = [](const nlohmann::json& params, CpuContext&) -> Outcome {
     const int code = params.at("code").get<int>();
     // A last word on stderr, which jobd logs with the worker's pid (tests look for it).
     std::fprintf(stderr, "exit kind: exiting with status %d\n", code);
@@ -83,7 +83,7 @@ Kind make_alloc_kind() {
       block[i] = static_cast<char>(i / kPageSize);
       sum += static_cast<unsigned char>(block[i]);
     }
-    return KindResult::success({{"allocated_mb", mb}, {"checksum", sum}});
+    return Outcome::success({{"allocated_mb", mb}, {"checksum", sum}});
   };
   return kind;
 }

@@ -12,22 +12,14 @@
 #include <vector>
 
 #include "jobd/proto/job.hpp"
+#include "jobd/proto/outcome.hpp"
 #include "jobd/proto/params.hpp"
 
 namespace jobd::kinds {
 
-// What a kind's code returns: a result, or an error with a stable type.
-struct KindResult {
-  bool ok = true;
-  nlohmann::json result;
-  std::string error_type;
-  std::string error_message;
-
-  static KindResult success(nlohmann::json value) { return {true, std::move(value), {}, {}}; }
-  static KindResult failure(std::string type, std::string message) {
-    return {false, nullptr, std::move(type), std::move(message)};
-  }
-};
+// What a kind's code returns: proto::Outcome, the one type for how a job ended
+// (Outcome::success(result) or Outcome::failure(type, message)).
+using proto::Outcome;
 
 // Progress reporting; cheap to call often (implementations rate-limit and drop when nobody
 // listens). May be called from any thread.
@@ -46,8 +38,8 @@ struct LoopContext {
   ProgressFn progress;
 };
 
-using CpuHandler = std::function<KindResult(const nlohmann::json& params, CpuContext& ctx)>;
-using LoopHandler = std::function<boost::asio::awaitable<KindResult>(nlohmann::json params, LoopContext ctx)>;
+using CpuHandler = std::function<Outcome(const nlohmann::json& params, CpuContext& ctx)>;
+using LoopHandler = std::function<boost::asio::awaitable<Outcome>(nlohmann::json params, LoopContext ctx)>;
 
 struct CommandSpec;  // a subprocess kind's program and argv rules (exec/subprocess)
 

@@ -66,8 +66,8 @@ Kind make_primes_kind() {
   kind.cancellation = "cooperative on thread (checked every sieve segment); kill on process";
   kind.run_on_cpu = [](const nlohmann::json& params, CpuContext& ctx) {
     auto count = count_primes(params.at("n").get<std::int64_t>(), ctx.stop, ctx.progress);
-    if (!count) return KindResult::failure(std::string(proto::job_error::cancelled), "stopped");
-    return KindResult::success({{"count", *count}});
+    if (!count) return Outcome::failure(proto::job_error::cancelled, "stopped");
+    return Outcome::success({{"count", *count}});
   };
   return kind;
 }

@@ -69,8 +69,8 @@ Kind make_sha256_kind() {
   kind.run_on_cpu = [](const nlohmann::json& params, CpuContext& ctx) {
     auto digest = iterated_sha256(params.at("data").get_ref<const std::string&>(),
                                   params.at("rounds").get<std::int64_t>(), ctx.stop, ctx.progress);
-    if (!digest) return KindResult::failure(std::string(proto::job_error::cancelled), "stopped");
-    return KindResult::success({{"digest", *digest}, {"rounds", params.at("rounds")}});
+    if (!digest) return Outcome::failure(proto::job_error::cancelled, "stopped");
+    return Outcome::success({{"digest", *digest}, {"rounds", params.at("rounds")}});
   };
   return kind;
 }

@@ -24,7 +24,7 @@ Kind make_sleep_kind() {
                          .maximum = static_cast<double>(kMaxSleepMs)}};
   kind.executors = {proto::Executor::loop};
   kind.cancellation = "immediate (asio cancellation)";
-  kind.run_on_loop = [](nlohmann::json params, LoopContext ctx) -> asio::awaitable<KindResult> {
+  kind.run_on_loop = [](nlohmann::json params, LoopContext ctx) -> asio::awaitable<Outcome> {
     const auto total = std::chrono::milliseconds(params.at("ms").get<std::int64_t>());
     // Waits in up to ten steps so that a watcher sees progress; steps are at least 100 ms, so a
     // short sleep costs one timer.
@@ -35,13 +35,13 @@ Kind make_sleep_kind() {
       done = std::min(done + step, total);
       timer.expires_at(start + done);
       auto [error] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-      if (error) co_return KindResult::failure(std::string(proto::job_error::cancelled), "sleep interrupted");
+      if (error) co_return Outcome::failure(proto::job_error::cancelled, "sleep interrupted");
       if (ctx.progress) {
         ctx.progress(static_cast<double>(done.count()) / static_cast<double>(total.count()),
                      std::to_string(done.count()) + " ms");
       }
     }
-    co_return KindResult::success({{"slept_ms", total.count()}});
+    co_return Outcome::success({{"slept_ms", total.count()}});
   };
   return kind;
 }

@@ -28,7 +28,7 @@ Kind make_spin_kind() {
         std::chrono::steady_clock::now() + std::chrono::milliseconds(params.at("ms").get<std::int64_t>());
     std::uint64_t spins = 0;
     while (std::chrono::steady_clock::now() < until) ++spins;
-    return KindResult::success({{"spins", spins}});
+    return Outcome::success({{"spins", spins}});
   };
   return kind;
 }
@@ -45,11 +45,11 @@ Kind make_fail_kind() {
   kind.cancellation = "immediate";
   kind.test_only = true;
   kind.run_on_cpu = [](const nlohmann::json& params, CpuContext&) {
-    return KindResult::failure(std::string(proto::job_error::kind_failed),
+    return Outcome::failure(proto::job_error::kind_failed,
                                params.at("message").get<std::string>());
   };
-  kind.run_on_loop = [](nlohmann::json params, LoopContext) -> boost::asio::awaitable<KindResult> {
-    co_return KindResult::failure(std::string(proto::job_error::kind_failed),
+  kind.run_on_loop = [](nlohmann::json params, LoopContext) -> boost::asio::awaitable<Outcome> {
+    co_return Outcome::failure(proto::job_error::kind_failed,
                                   params.at("message").get<std::string>());
   };
   return kind;
@@ -64,12 +64,12 @@ Kind make_block_kind() {
   kind.executors = {proto::Executor::loop};
   kind.cancellation = "none (it never yields)";
   kind.test_only = true;
-  kind.run_on_loop = [](nlohmann::json params, LoopContext) -> boost::asio::awaitable<KindResult> {
+  kind.run_on_loop = [](nlohmann::json params, LoopContext) -> boost::asio::awaitable<Outcome> {
     const auto until =
         std::chrono::steady_clock::now() + std::chrono::milliseconds(params.at("ms").get<std::int64_t>());
     while (std::chrono::steady_clock::now() < until) {
     }
-    co_return KindResult::success({{"blocked_ms", params.at("ms")}});
+    co_return Outcome::success({{"blocked_ms", params.at("ms")}});
   };
   return kind;
 }
@@ -92,7 +92,7 @@ Kind make_chatter_kind() {
   kind.executors = {proto::Executor::loop};
   kind.cancellation = "immediate (yields every 16 events)";
   kind.test_only = true;
-  kind.run_on_loop = [](nlohmann::json params, LoopContext ctx) -> boost::asio::awaitable<KindResult> {
+  kind.run_on_loop = [](nlohmann::json params, LoopContext ctx) -> boost::asio::awaitable<Outcome> {
     const auto events = params.at("events").get<std::int64_t>();
     boost::asio::steady_timer delay(ctx.executor,
                                     std::chrono::milliseconds(params.at("delay_ms").get<std::int64_t>()));
@@ -104,7 +104,7 @@ Kind make_chatter_kind() {
       // slower with 1,000 subscribers); a larger batch holds the loop too long.
       if (i % 16 == 0) co_await boost::asio::post(ctx.executor, boost::asio::use_awaitable);
     }
-    co_return KindResult::success({{"events", events}});
+    co_return Outcome::success({{"events", events}});
   };
   return kind;
 }

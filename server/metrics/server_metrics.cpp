@@ -1,7 +1,5 @@
 #include "metrics/server_metrics.hpp"
 
-#include "kinds/kind.hpp"
-
 namespace jobd::metrics {
 
 namespace {
@@ -9,7 +7,7 @@ namespace {
 std::vector<double> request_buckets() { return exponential_buckets(0.00005, 2.0, 20); }
 std::vector<double> job_buckets() { return exponential_buckets(0.0001, 2.5, 18); }
 std::vector<double> lag_buckets() { return exponential_buckets(0.0001, 2.0, 15); }
-double seconds(jobs::Clock::duration duration) { return std::chrono::duration<double>(duration).count(); }
+double seconds(std::chrono::system_clock::duration duration) { return std::chrono::duration<double>(duration).count(); }
 }  // namespace
 
 ServerMetrics::ServerMetrics(Registry& registry)
@@ -49,29 +47,29 @@ void ServerMetrics::observe_request(std::string_view route, unsigned status,
   it->second.duration->observe(std::chrono::duration<double>(duration).count());
 }
 
-void ServerMetrics::observe_job(const jobs::Job& job, const jobs::JobEvent& event) {
-  if (event.type != jobs::EventType::state) return;
-  auto& by_executor = kind_cells_[job.kind];
-  KindCells& cells = by_executor[static_cast<std::size_t>(job.executor)];
-  const std::string kind = job.kind->name;
-  const std::string executor(proto::to_string(job.executor));
+void ServerMetrics::observe_job(const JobStateChange& change) {
+  auto& by_executor = kind_cells_[change.kind.data()];
+  KindCells& cells = by_executor[static_cast<std::size_t>(change.executor)];
+  // Label strings only when a child is created, not per event.
+  const auto kind = [&] { return std::string(change.kind); };
+  const auto executor = [&] { return std::string(proto::to_string(change.executor)); };
   if (cells.submitted == nullptr) {
-    cells.submitted = &submitted_.with({kind, executor});
-    cells.run_time = &run_time_.with({kind});
-    cells.queue_wait = &queue_wait_.with({kind});
+    cells.submitted = &submitted_.with({kind(), executor()});
+    cells.run_time = &run_time_.with({kind()});
+    cells.queue_wait = &queue_wait_.with({kind()});
   }
-  if (event.state == proto::JobState::queued) {
+  if (change.state == proto::JobState::queued) {
     cells.submitted->inc();
     return;
   }
-  if (!proto::is_final(event.state)) return;
-  auto& finished = cells.finished[static_cast<std::size_t>(event.state)];
+  if (!proto::is_final(change.state)) return;
+  auto& finished = cells.finished[static_cast<std::size_t>(change.state)];
   if (finished == nullptr)
-    finished = &finished_.with({kind, executor, std::string(proto::to_string(event.state))});
+    finished = &finished_.with({kind(), executor(), std::string(proto::to_string(change.state))});
   finished->inc();
-  if (auto started = job.visible_started_at()) {
-    cells.queue_wait->observe(seconds(*started - job.created_at));
-    cells.run_time->observe(seconds(event.at - *started));
+  if (change.started_at) {
+    cells.queue_wait->observe(seconds(*change.started_at - change.created_at));
+    cells.run_time->observe(seconds(change.at - *change.started_at));
   }
 }
 

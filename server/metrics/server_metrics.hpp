@@ -9,7 +9,9 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "jobs/job.hpp"
+#include <optional>
+
+#include "jobd/proto/job.hpp"
 #include "metrics/registry.hpp"
 
 namespace jobd::metrics {
@@ -20,8 +22,18 @@ class ServerMetrics {
 
   // One finished HTTP exchange. `route` must have static storage (the router's templates).
   void observe_request(std::string_view route, unsigned status, std::chrono::nanoseconds duration);
-  // A job's state event (the table's global observer).
-  void observe_job(const jobs::Job& job, const jobs::JobEvent& event);
+  // One state change of a job, as values: the app feeds it from the job table's observer, so
+  // that metrics need not know what a Job is. `kind` must have static storage or outlive this
+  // object (kind names live in the registry); it also keys the label cache.
+  struct JobStateChange {
+    std::string_view kind;
+    proto::Executor executor;
+    proto::JobState state;
+    std::chrono::system_clock::time_point created_at;
+    std::optional<std::chrono::system_clock::time_point> started_at;
+    std::chrono::system_clock::time_point at;
+  };
+  void observe_job(const JobStateChange& change);
   Histogram& loop_lag() { return loop_lag_; }
 
  private:
@@ -45,8 +57,8 @@ class ServerMetrics {
   Family<Histogram>& queue_wait_;
   Histogram& loop_lag_;
   std::unordered_map<const char*, std::unordered_map<unsigned, RequestCells>> request_cells_;
-  // Keyed by kind (stable address in the registry) and executor.
-  std::unordered_map<const void*, std::array<KindCells, 4>> kind_cells_;
+  // Keyed by the kind name's address (stable in the registry) and executor.
+  std::unordered_map<const char*, std::array<KindCells, 4>> kind_cells_;
 };
 
 }  // namespace jobd::metrics

@@ -106,9 +106,12 @@ void run_one(std::string_view input) {
 
   jobd::metrics::Registry registry;
   jobd::metrics::ServerMetrics metrics(registry);
-  table.watch_all([&metrics](const jobd::jobs::Job& job, const jobd::jobs::JobEvent& event) {
-    metrics.observe_job(job, event);
-  });
+  table.watch_all(
+      [&metrics](const jobd::jobs::Job& job, const jobd::jobs::JobEvent& event) {
+        metrics.observe_job(
+            {job.kind->name, job.executor, event.state, job.created_at, job.visible_started_at(), event.at});
+      },
+      jobd::jobs::WatchAll::recorder);
   server.on_request([&metrics](const jobd::http::RequestRecord& record) {
     if (record.status >= 500 && record.status != 503 && record.status != 505) {
       finding("answered " + std::to_string(record.status) + " to " + std::string(record.method) + " " +

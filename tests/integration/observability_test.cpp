@@ -117,6 +117,38 @@ TEST(Events, AllJobsStreamFiltersByKindAndState) {
   }
 }
 
+TEST(Events, AThreadJobNobodyWatchesShowsAsRunningOnTheAllJobsStreamWhileItRuns) {
+  JobdProcess server({"--test-kinds", "--threads", "1"});
+  RawConnection watcher(server.port());
+  watcher.send(open_stream_request("/v1/events?state=running"));
+  ASSERT_TRUE(eventually([&] {
+    return metric_value(get(server.port(), "/metrics").body, "jobd_sse_subscribers") == 1;
+  }));
+  // Nobody streams this job's own events: its start is the pool thread's alone to report.
+  const auto id =
+      submit_id(server.port(), {{"kind", "spin"}, {"executor", "thread"}, {"params", {{"ms", 3000}}}});
+  const auto events = parse_sse(watcher.read_all(1500ms));
+  ASSERT_EQ(events.size(), 1u) << "no running event within 1.5 s of the start";
+  EXPECT_EQ(events[0].data["id"], id);
+  EXPECT_EQ(events[0].data["state"], "running");
+  EXPECT_EQ(get(server.port(), "/v1/jobs/" + id).json()["state"], "running");  // still running
+}
+
+TEST(Events, AnUnwatchedThreadJobsHistoryHasItsStartBetweenQueuedAndTheEnd) {
+  JobdProcess server({"--threads", "1"});
+  const auto done = submit(server.port(), {{"kind", "primes"}, {"params", {{"n", 1000}}}}, "?wait=5");
+  ASSERT_EQ(done.status, 200) << done.body;
+  const auto events = read_job_stream(server.port(), done.json()["id"]);
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0].data["state"], "queued");
+  EXPECT_EQ(events[1].data["state"], "running");
+  EXPECT_EQ(events[2].data["state"], "succeeded");
+  // RFC 3339 with milliseconds compares as text.
+  EXPECT_LE(events[0].data["at"].get<std::string>(), events[1].data["at"].get<std::string>());
+  EXPECT_LE(events[1].data["at"].get<std::string>(), events[2].data["at"].get<std::string>());
+  EXPECT_EQ(events[1].data["at"], done.json()["started_at"]);
+}
+
 TEST(Events, StalledSubscriberGetsDroppedCountAndSlowsNobody) {
   JobdProcess server({"--sse-buffer", "16"});
   // A subscriber with a tiny receive window that does not read.

@@ -17,8 +17,12 @@ class JobTableTest : public ::testing::Test {
   kinds::Kind sleep = kinds::make_sleep_kind();
   Clock::time_point t0 = Clock::now();
 
-  Job& add(JobTable& table, const kinds::Kind& kind, std::optional<std::string> key = std::nullopt) {
+  const Job& add(JobTable& table, const kinds::Kind& kind, std::optional<std::string> key = std::nullopt) {
     return table.create(kind, proto::Executor::loop, nlohmann::json::object(), 1s, std::move(key), t0);
+  }
+  static proto::Outcome succeeded(nlohmann::json result) { return proto::Outcome::success(std::move(result)); }
+  static proto::Outcome ended(JobState state, std::string type, std::string message = "x") {
+    return proto::Outcome::failure(type, std::move(message), state);
   }
 };
 }  // namespace
@@ -27,7 +31,7 @@ TEST_F(JobTableTest, CreatedJobsAreQueuedWithUniqueUnguessableIds) {
   JobTable table({});
   std::set<std::string> ids;
   for (int i = 0; i < 1000; ++i) {
-    Job& job = add(table, echo);
+    const Job& job = add(table, echo);
     EXPECT_EQ(job.state, JobState::queued);
     EXPECT_EQ(job.id.size(), 32u);  // 128 random bits in hex
     ids.insert(job.id);
@@ -38,11 +42,11 @@ TEST_F(JobTableTest, CreatedJobsAreQueuedWithUniqueUnguessableIds) {
 
 TEST_F(JobTableTest, FinishIsFinalAndLateResultsAreDropped) {
   JobTable table({});
-  Job& job = add(table, echo);
-  table.mark_running(job, t0);
+  const Job& job = add(table, echo);
+  table.start(job.seq, nullptr, t0);
   EXPECT_EQ(job.state, JobState::running);
-  EXPECT_TRUE(table.finish(job, JobState::timed_out, nullptr, JobError{"timed-out", "late"}, t0 + 1s));
-  EXPECT_FALSE(table.finish(job, JobState::succeeded, 42, std::nullopt, t0 + 2s));
+  EXPECT_TRUE(table.finish(job.seq, ended(JobState::timed_out, "timed-out", "late"), t0 + 1s));
+  EXPECT_FALSE(table.finish(job.seq, succeeded(42), t0 + 2s));
   EXPECT_EQ(job.state, JobState::timed_out);
   EXPECT_EQ(job.error->type, "timed-out");
   EXPECT_EQ(job.finished_at, t0 + 1s);
@@ -50,7 +54,7 @@ TEST_F(JobTableTest, FinishIsFinalAndLateResultsAreDropped) {
 
 TEST_F(JobTableTest, ThreadStartIsVisibleThroughTheControlBeforeAnyHandOff) {
   JobTable table({});
-  Job& job = add(table, echo);
+  const Job& job = add(table, echo);
   EXPECT_EQ(job.visible_state(), JobState::queued);
   job.control->started_ns.store(123456789, std::memory_order_relaxed);
   EXPECT_EQ(job.visible_state(), JobState::running);
@@ -58,20 +62,98 @@ TEST_F(JobTableTest, ThreadStartIsVisibleThroughTheControlBeforeAnyHandOff) {
   EXPECT_TRUE(to_json(job).contains("started_at"));
 }
 
+TEST_F(JobTableTest, AStartThatTravelledWithTheResultIsPublishedBeforeTheEnd) {
+  // A thread job nobody watched: its executor told the table only that it finished.
+  JobTable table({});
+  std::vector<std::pair<JobState, Clock::time_point>> heard;
+  table.watch_all([&](const Job&, const JobEvent& event) { heard.emplace_back(event.state, event.at); },
+                  WatchAll::recorder);
+  const Job& job = add(table, echo);
+  const auto started = t0 + 250ms;
+  job.control->started_ns.store(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(started.time_since_epoch()).count());
+  ASSERT_TRUE(table.finish(job.seq, succeeded(1), t0 + 1s));
+  ASSERT_EQ(heard.size(), 3u);
+  EXPECT_EQ(heard[1].first, JobState::running);
+  EXPECT_EQ(std::chrono::duration_cast<std::chrono::milliseconds>(heard[1].second - t0).count(), 250);
+  EXPECT_EQ(heard[2].first, JobState::succeeded);
+  EXPECT_EQ(job.started_at, heard[1].second);
+}
+
+TEST_F(JobTableTest, AJobStoppedBeforeItStartedHasNoRunningEvent) {
+  JobTable table({});
+  const Job& job = add(table, echo);
+  ASSERT_TRUE(table.finish(job.seq, ended(JobState::cancelled, "cancelled"), t0 + 1s));
+  ASSERT_EQ(job.events.size(), 2u);
+  EXPECT_EQ(job.events[1].state, JobState::cancelled);
+  EXPECT_FALSE(job.started_at);
+}
+
+TEST_F(JobTableTest, StartAndFinishMergeExecutorDetailsIntoTheRecord) {
+  JobTable table({});
+  const Job& job = add(table, echo);
+  table.start(job.seq, {{"worker_pid", 42}}, t0);
+  proto::Outcome outcome = succeeded(7);
+  outcome.details = {{"cpu_ms", 3}};
+  table.finish(job.seq, std::move(outcome), t0 + 1s);
+  const auto record = to_json(job);
+  EXPECT_EQ(record["worker_pid"], 42);
+  EXPECT_EQ(record["cpu_ms"], 3);
+  EXPECT_EQ(record["result"], 7);
+}
+
+TEST_F(JobTableTest, EventStreamsMarkTheJobWatchedAndLongPollsDoNot) {
+  JobTable table({});
+  const Job& job = add(table, echo);
+  int states_heard = 0;
+  int events_heard = 0;
+  const auto poll = table.watch(job.seq, [&](const Job&, const JobEvent&) { ++states_heard; });
+  EXPECT_FALSE(job.control->watched.load());
+  const auto stream =
+      table.watch(job.seq, [&](const Job&, const JobEvent&) { ++events_heard; }, Watch::events);
+  EXPECT_TRUE(job.control->watched.load());
+  EXPECT_EQ(job.event_subscribers, 1u);
+  table.progress(job.seq, 0.5, "half");
+  table.output(job.seq, EventType::stdout_line, "line");
+  table.start(job.seq, nullptr, t0);
+  EXPECT_EQ(states_heard, 1);  // the start only
+  EXPECT_EQ(events_heard, 3);
+  table.unwatch(job.seq, stream);
+  EXPECT_FALSE(job.control->watched.load());
+  EXPECT_EQ(job.event_subscribers, 0u);
+  table.unwatch(job.seq, poll);
+}
+
+TEST_F(JobTableTest, StreamsOfEveryJobMakeStartsLiveForExecutors) {
+  JobTable table({});
+  const Job& job = add(table, echo);
+  EXPECT_FALSE(job.control->live());
+  const auto recorder = table.watch_all([](const Job&, const JobEvent&) {}, WatchAll::recorder);
+  EXPECT_FALSE(job.control->live());  // metrics can take the start with the result
+  const auto stream = table.watch_all([](const Job&, const JobEvent&) {}, WatchAll::stream);
+  EXPECT_TRUE(job.control->live());
+  EXPECT_FALSE(job.control->wants_progress());  // GET /v1/events shows states only
+  table.unwatch_all(stream);
+  EXPECT_FALSE(job.control->live());
+  table.unwatch_all(recorder);
+}
+
 TEST_F(JobTableTest, ObserversHearEventsInOrderAndMayUnwatchThemselves) {
   JobTable table({});
-  Job& job = add(table, echo);
-  job.event_subscribers = 1;  // progress is recorded only while someone streams
+  const Job& job = add(table, echo);
   std::vector<std::pair<std::uint64_t, EventType>> heard;
   WatchId id = 0;
-  id = table.watch(job.seq, [&](const Job&, const JobEvent& event) {
-    heard.emplace_back(event.id, event.type);
-    if (event.type == EventType::state && proto::is_final(event.state)) table.unwatch(job.seq, id);
-  });
-  table.mark_running(job, t0);
-  table.report_progress(job, 0.5, "half");
-  table.report_output(job, EventType::stdout_line, "line");
-  table.finish(job, JobState::succeeded, 1, std::nullopt, t0);
+  id = table.watch(
+      job.seq,
+      [&](const Job&, const JobEvent& event) {
+        heard.emplace_back(event.id, event.type);
+        if (event.type == EventType::state && proto::is_final(event.state)) table.unwatch(job.seq, id);
+      },
+      Watch::events);  // progress is recorded only while someone streams
+  table.start(job.seq, nullptr, t0);
+  table.progress(job.seq, 0.5, "half");
+  table.output(job.seq, EventType::stdout_line, "line");
+  table.finish(job.seq, succeeded(1), t0);
   // Event 1 was "queued", published before the watch.
   EXPECT_EQ(heard, (std::vector<std::pair<std::uint64_t, EventType>>{{2, EventType::state},
                                                                      {3, EventType::progress},
@@ -85,16 +167,16 @@ TEST_F(JobTableTest, ObserversHearEventsInOrderAndMayUnwatchThemselves) {
 
 TEST_F(JobTableTest, ProgressIsNotRecordedWhenNobodyStreams) {
   JobTable table({});
-  Job& job = add(table, echo);
-  table.report_progress(job, 0.25, "quiet");
+  const Job& job = add(table, echo);
+  table.progress(job.seq, 0.25, "quiet");
   EXPECT_EQ(job.progress, 0.25);
   EXPECT_EQ(job.events.size(), 1u);  // only "queued"
 }
 
 TEST_F(JobTableTest, EventHistoryIsBoundedKeepingTheNewest) {
   JobTable table({.event_history = 4});
-  Job& job = add(table, echo);
-  for (int i = 0; i < 10; ++i) table.report_output(job, EventType::stdout_line, std::to_string(i));
+  const Job& job = add(table, echo);
+  for (int i = 0; i < 10; ++i) table.output(job.seq, EventType::stdout_line, std::to_string(i));
   ASSERT_EQ(job.events.size(), 4u);
   EXPECT_EQ(job.events.front().id, 8u);
   EXPECT_EQ(job.events.back().text, "9");
@@ -104,24 +186,25 @@ TEST_F(JobTableTest, EventHistoryIsBoundedKeepingTheNewest) {
 TEST_F(JobTableTest, GlobalObserversHearStateEventsOfEveryJob) {
   JobTable table({});
   std::vector<JobState> states;
-  const auto id = table.watch_all([&](const Job&, const JobEvent& event) { states.push_back(event.state); });
-  Job& a = add(table, echo);
-  Job& b = add(table, sleep);
-  table.report_output(a, EventType::stdout_line, "not a state");
-  table.finish(b, JobState::cancelled, nullptr, JobError{"cancelled", "x"}, t0);
+  const auto id = table.watch_all([&](const Job&, const JobEvent& event) { states.push_back(event.state); },
+                                  WatchAll::recorder);
+  const Job& a = add(table, echo);
+  const Job& b = add(table, sleep);
+  table.output(a.seq, EventType::stdout_line, "not a state");
+  table.finish(b.seq, ended(JobState::cancelled, "cancelled"), t0);
   table.unwatch_all(id);
-  table.finish(a, JobState::succeeded, 1, std::nullopt, t0);
+  table.finish(a.seq, succeeded(1), t0);
   EXPECT_EQ(states, (std::vector{JobState::queued, JobState::queued, JobState::cancelled}));
 }
 
 TEST_F(JobTableTest, MaxFinishedEvictsTheOldestFinishedJobsOnly) {
   JobTable table({.max_finished = 2, .retention = 1h});
-  Job& active = add(table, sleep);
+  const Job& active = add(table, sleep);
   std::vector<std::string> finished;
   for (int i = 0; i < 3; ++i) {
-    Job& job = add(table, echo);
+    const Job& job = add(table, echo);
     finished.push_back(job.id);
-    table.finish(job, JobState::succeeded, i, std::nullopt, t0 + std::chrono::seconds(i));
+    table.finish(job.seq, succeeded(i), t0 + std::chrono::seconds(i));
   }
   EXPECT_EQ(table.get(finished[0]), nullptr);
   EXPECT_NE(table.get(finished[1]), nullptr);
@@ -132,10 +215,10 @@ TEST_F(JobTableTest, MaxFinishedEvictsTheOldestFinishedJobsOnly) {
 
 TEST_F(JobTableTest, RetentionEvictsFinishedJobsOlderThanItAndFreesTheirKeys) {
   JobTable table({.max_finished = 100, .retention = 10s});
-  Job& old_job = add(table, echo, "key-1");
-  table.finish(old_job, JobState::succeeded, 1, std::nullopt, t0);
-  Job& young = add(table, echo);
-  table.finish(young, JobState::succeeded, 2, std::nullopt, t0 + 8s);
+  const Job& old_job = add(table, echo, "key-1");
+  table.finish(old_job.seq, succeeded(1), t0);
+  const Job& young = add(table, echo);
+  table.finish(young.seq, succeeded(2), t0 + 8s);
   const std::string old_id = old_job.id;
   EXPECT_EQ(table.evict_expired(t0 + 9s), 0u);
   EXPECT_EQ(table.evict_expired(t0 + 11s), 1u);
@@ -146,7 +229,7 @@ TEST_F(JobTableTest, RetentionEvictsFinishedJobsOlderThanItAndFreesTheirKeys) {
 
 TEST_F(JobTableTest, IdempotencyKeyFindsItsJob) {
   JobTable table({});
-  Job& job = add(table, echo, "abc");
+  const Job& job = add(table, echo, "abc");
   EXPECT_EQ(table.find_by_idempotency_key("abc"), &job);
   EXPECT_EQ(table.find_by_idempotency_key("abd"), nullptr);
 }
@@ -155,7 +238,7 @@ TEST_F(JobTableTest, ListIsNewestFirstFilteredAndPagedByCursor) {
   JobTable table({});
   std::vector<std::string> ids;
   for (int i = 0; i < 5; ++i) ids.push_back(add(table, i % 2 ? sleep : echo).id);
-  table.finish(*table.get(ids[4]), JobState::failed, nullptr, JobError{"x", "y"}, t0);
+  table.finish(table.get(ids[4])->seq, ended(JobState::failed, "x", "y"), t0);
 
   auto page = table.list({.limit = 2});
   ASSERT_EQ(page.jobs.size(), 2u);
@@ -178,7 +261,7 @@ TEST_F(JobTableTest, ListIsNewestFirstFilteredAndPagedByCursor) {
 
 TEST_F(JobTableTest, DiscardRemovesAJobThatWasNeverAdmitted) {
   JobTable table({});
-  Job& job = add(table, echo, "k");
+  const Job& job = add(table, echo, "k");
   const std::string id = job.id;
   table.discard(job.seq);
   EXPECT_EQ(table.get(id), nullptr);

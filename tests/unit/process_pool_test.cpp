@@ -53,46 +53,46 @@ TEST(WorkerRunJob, RunsABuiltInKindAsTheThreadPoolWould) {
   kinds::KindRegistry registry;
   kinds::register_builtin_kinds(registry, false);
   const auto result = exec::run_job(run_of("primes", {{"n", 100}}), registry, {});
-  EXPECT_TRUE(result.ok);
+  EXPECT_TRUE(result.outcome.ok());
   EXPECT_EQ(result.job_id, "j-1");
-  EXPECT_EQ(result.result, (nlohmann::json{{"count", 25}}));
+  EXPECT_EQ(result.outcome.result, (nlohmann::json{{"count", 25}}));
 }
 
 TEST(WorkerRunJob, KindFailureKeepsItsType) {
   kinds::KindRegistry registry;
   registry.add(cpu_kind("nope", [](const nlohmann::json&, kinds::CpuContext&) {
-    return kinds::KindResult::failure("kind-failed", "no");
+    return kinds::Outcome::failure("kind-failed", "no");
   }));
   const auto result = exec::run_job(run_of("nope"), registry, {});
-  EXPECT_FALSE(result.ok);
-  EXPECT_EQ(result.error_type, "kind-failed");
-  EXPECT_EQ(result.error_message, "no");
+  EXPECT_FALSE(result.outcome.ok());
+  EXPECT_EQ(result.outcome.error_type, "kind-failed");
+  EXPECT_EQ(result.outcome.error_message, "no");
 }
 
 TEST(WorkerRunJob, AllocationFailureIsOutOfMemoryNotACrash) {
   kinds::KindRegistry registry;
   registry.add(cpu_kind(
-      "hog", [](const nlohmann::json&, kinds::CpuContext&) -> kinds::KindResult { throw std::bad_alloc(); }));
+      "hog", [](const nlohmann::json&, kinds::CpuContext&) -> kinds::Outcome { throw std::bad_alloc(); }));
   const auto result = exec::run_job(run_of("hog"), registry, {});
-  EXPECT_FALSE(result.ok);
-  EXPECT_EQ(result.error_type, "out-of-memory");
+  EXPECT_FALSE(result.outcome.ok());
+  EXPECT_EQ(result.outcome.error_type, "out-of-memory");
 }
 
 TEST(WorkerRunJob, OtherExceptionsAreInternalErrorsWithTheirMessage) {
   kinds::KindRegistry registry;
-  registry.add(cpu_kind("oops", [](const nlohmann::json&, kinds::CpuContext&) -> kinds::KindResult {
+  registry.add(cpu_kind("oops", [](const nlohmann::json&, kinds::CpuContext&) -> kinds::Outcome {
     throw std::runtime_error("boom");
   }));
   const auto result = exec::run_job(run_of("oops"), registry, {});
-  EXPECT_FALSE(result.ok);
-  EXPECT_EQ(result.error_type, "internal");
-  EXPECT_EQ(result.error_message, "boom");
+  EXPECT_FALSE(result.outcome.ok());
+  EXPECT_EQ(result.outcome.error_type, "internal");
+  EXPECT_EQ(result.outcome.error_message, "boom");
 }
 
 TEST(WorkerRunJob, UnknownKindIsAnInternalError) {
   kinds::KindRegistry registry;
   const auto result = exec::run_job(run_of("missing"), registry, {});
-  EXPECT_FALSE(result.ok);
-  EXPECT_EQ(result.error_type, "internal");
-  EXPECT_NE(result.error_message.find("missing"), std::string::npos);
+  EXPECT_FALSE(result.outcome.ok());
+  EXPECT_EQ(result.outcome.error_type, "internal");
+  EXPECT_NE(result.outcome.error_message.find("missing"), std::string::npos);
 }

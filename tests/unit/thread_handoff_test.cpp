@@ -31,6 +31,7 @@ class RecordingSink : public exec::JobSink {
     EXPECT_GE(fraction, 0.0);
     ++progress[seq];
   }
+  void on_output(exec::JobSeq, exec::OutputStream, std::string_view) override { ADD_FAILURE() << "no output"; }
   void on_finished(exec::JobSeq seq, exec::Outcome outcome) override {
     EXPECT_EQ(std::this_thread::get_id(), loop_thread_);
     finished[seq].push_back(outcome.state);
@@ -53,11 +54,11 @@ kinds::Kind spinning_kind() {
         std::chrono::steady_clock::now() + std::chrono::microseconds(params.at("us").get<int>());
     std::uint64_t turns = 0;
     while (std::chrono::steady_clock::now() < until) {
-      if (ctx.stop.stop_requested()) return kinds::KindResult::failure("cancelled", "stopped");
+      if (ctx.stop.stop_requested()) return kinds::Outcome::failure("cancelled", "stopped");
       if (++turns % 64 == 0) ctx.progress(0.5, "spinning");
     }
     if (params.value("fail", false)) throw std::runtime_error("kind threw");
-    return kinds::KindResult::success({{"turns", turns}});
+    return kinds::Outcome::success({{"turns", turns}});
   };
   return kind;
 }
@@ -79,7 +80,7 @@ TEST(ThreadHandoff, EveryJobIsFinishedExactlyOnceOnTheLoopWhileStopsRace) {
   while (sink.finished.size() < kJobs) {
     while (next <= kJobs && executor.has_room()) {
       auto control = std::make_shared<exec::JobControl>();
-      control->wants_progress.store(next % 2 == 0);
+      control->watched.store(next % 2 == 0);
       controls[next] = control;
       nlohmann::json params = {{"us", static_cast<int>(random() % 400)}, {"fail", next % 17 == 0}};
       executor.submit({next, "job-" + std::to_string(next), &kind, std::move(params),

@@ -31,6 +31,8 @@
 #include <variant>
 #include <vector>
 
+#include "jobd/proto/outcome.hpp"
+
 namespace jobd::proto {
 
 inline constexpr std::string_view kMagic = "JB";
@@ -89,10 +91,9 @@ struct Progress {
 
 struct Result {
   std::string job_id;
-  bool ok = false;
-  nlohmann::json result;      // sent only when ok
-  std::string error_type;     // sent only when !ok
-  std::string error_message;  // sent only when !ok
+  // On the wire: {"ok": true, "result": ...} or {"ok": false, "error_type", "error_message"};
+  // a worker reports only succeeded or failed (a stop is jobd's doing, not the worker's).
+  Outcome outcome;
 
   static Result success(std::string job_id, nlohmann::json result);
   static Result failure(std::string job_id, std::string error_type, std::string error_message);
