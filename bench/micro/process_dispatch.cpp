@@ -85,11 +85,10 @@ int main(int argc, char** argv) {
   const long in_flight = std::max(1L, arg_or(argc, argv, 3, 1));
   const long n = arg_or(argc, argv, 4, 1000);
 
-  // Before anything else, as in jobd's main().
-  auto fork_server = exec::ForkServer::start({});
-
   kinds::KindRegistry kinds;
-  kinds::register_builtin_kinds(kinds, false);
+  kinds::register_builtin_kinds(kinds);
+  // Before any thread, as in jobd's main().
+  auto fork_server = exec::ForkServer::start({}, kinds);
   const kinds::Kind& primes = *kinds.find("primes");
   const nlohmann::json params = {{"n", n}};
 

@@ -159,13 +159,11 @@ void raise_open_file_limit(std::size_t max_connections) {
 
 }  // namespace
 
-int run(const config::Config& config, std::unique_ptr<exec::ForkServer> fork_server) {
+int run(const config::Config& config, kinds::KindRegistry& kinds, std::unique_ptr<exec::ForkServer> fork_server) {
   std::signal(SIGPIPE, SIG_IGN);
   raise_open_file_limit(config.max_connections);
   asio::io_context loop(1);
 
-  kinds::KindRegistry kinds;
-  kinds::register_builtin_kinds(kinds, config.test_kinds);
   if (!config.command_config.empty()) {
     // A bad command config stops jobd here, naming the entry and the field.
     try {

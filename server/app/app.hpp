@@ -9,11 +9,16 @@
 namespace jobd::exec {
 class ForkServer;
 }
+namespace jobd::kinds {
+class KindRegistry;
+}
 
 namespace jobd::app {
 
-// Runs jobd until it is stopped; returns the process exit code. `fork_server`, started by
+// Runs jobd until it is stopped; returns the process exit code. `kinds` holds the built-in (and
+// test) kinds; the subprocess kinds of --config are added to it here. `fork_server`, started by
 // main() before any thread, feeds the process executor; without it there is none.
-int run(const config::Config& config, std::unique_ptr<exec::ForkServer> fork_server = nullptr);
+int run(const config::Config& config, kinds::KindRegistry& kinds,
+        std::unique_ptr<exec::ForkServer> fork_server = nullptr);
 
 }  // namespace jobd::app

@@ -186,12 +186,14 @@ void hand_over(int control, std::uint64_t token, Forked& forked) {
   }
 }
 
-void serve_requests(int control, const ForkServerOptions& options, pid_t jobd);
+void serve_requests(int control, const ForkServerOptions& options, const kinds::KindRegistry& kinds,
+                    pid_t jobd);
 
-[[noreturn]] void serve(int control, const ForkServerOptions& options, pid_t jobd) {
+[[noreturn]] void serve(int control, const ForkServerOptions& options, const kinds::KindRegistry& kinds,
+                        pid_t jobd) {
   // Like a worker, the server must never unwind into jobd's main(), whose copy it is.
   try {
-    serve_requests(control, options, jobd);  // returns when jobd closes the control socket
+    serve_requests(control, options, kinds, jobd);  // returns when jobd closes the control socket
     ::_exit(0);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "jobd fork server: %s\n", e.what());
@@ -201,7 +203,8 @@ void serve_requests(int control, const ForkServerOptions& options, pid_t jobd);
   ::_exit(1);
 }
 
-void serve_requests(int control, const ForkServerOptions& options, pid_t jobd) {
+void serve_requests(int control, const ForkServerOptions& options, const kinds::KindRegistry& kinds,
+                    pid_t jobd) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != jobd) ::_exit(0);
   // Out of jobd's process group: a Ctrl-C at the terminal is jobd's to handle (it drains, and
@@ -212,9 +215,8 @@ void serve_requests(int control, const ForkServerOptions& options, pid_t jobd) {
   for (int fd = 0; fd <= 2; ++fd) {
     if (::fcntl(fd, F_GETFD) < 0) ::open("/dev/null", O_RDWR);
   }
-  // Built once here, copied into every worker by the fork.
-  kinds::KindRegistry kinds;
-  kinds::register_builtin_kinds(kinds, options.test_kinds);
+  // `kinds` was built by jobd's main() before this fork, and is copied into every worker by
+  // theirs.
   // One worker is always forked ahead (the spare), so that a request is answered with a
   // worker that has already said hello, and the fork (~0.5-1 ms on this VM, most of a
   // respawn) happens after the answer instead of before it.
@@ -241,7 +243,8 @@ void serve_requests(int control, const ForkServerOptions& options, pid_t jobd) {
 
 bool ForkServer::memory_limit_enforced() { return !kAddressSanitizer; }
 
-std::unique_ptr<ForkServer> ForkServer::start(const ForkServerOptions& options) {
+std::unique_ptr<ForkServer> ForkServer::start(const ForkServerOptions& options,
+                                              const kinds::KindRegistry& kinds) {
   int control[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, control) != 0) {
     throw std::system_error(errno, std::generic_category(), "fork server: socketpair");
@@ -256,7 +259,7 @@ std::unique_ptr<ForkServer> ForkServer::start(const ForkServerOptions& options) 
   }
   if (pid == 0) {
     ::close(control[0]);
-    serve(control[1], options, jobd);
+    serve(control[1], options, kinds, jobd);
   }
   ::close(control[1]);
   ::fcntl(control[0], F_SETFL, ::fcntl(control[0], F_GETFL) | O_NONBLOCK);

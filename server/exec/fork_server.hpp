@@ -34,6 +34,10 @@
 #include <memory>
 #include <variant>
 
+namespace jobd::kinds {
+class KindRegistry;
+}
+
 namespace jobd::exec {
 
 // Resource limits applied by each worker to itself before it runs anything.
@@ -45,7 +49,6 @@ struct WorkerLimits {
 
 struct ForkServerOptions {
   WorkerLimits limits;
-  bool test_kinds = false;  // the kinds the workers know, as jobd's registry has them
 };
 
 // A worker that was just forked: jobd owns these descriptors now (all close-on-exec).
@@ -69,8 +72,9 @@ using SpawnAnswer = std::variant<SpawnedWorker, SpawnFailed, NothingYet, ServerG
 class ForkServer {
  public:
   // Forks the server. Call only while the process has a single thread (main(), before the
-  // app starts). Throws std::system_error when the socketpair or the fork fails.
-  static std::unique_ptr<ForkServer> start(const ForkServerOptions& options);
+  // app starts). Workers run the CPU kinds of `kinds`, as it is now (the fork copies it).
+  // Throws std::system_error when the socketpair or the fork fails.
+  static std::unique_ptr<ForkServer> start(const ForkServerOptions& options, const kinds::KindRegistry& kinds);
   // False in AddressSanitizer builds, whose shadow memory rules out RLIMIT_AS: there the memory
   // limit of workers is not applied.
   static bool memory_limit_enforced();

@@ -10,15 +10,6 @@ Kind make_echo_kind();    // loop: returns its params
 Kind make_primes_kind();  // thread|process: counts primes <= n
 Kind make_sha256_kind();  // thread|process: iterated SHA-256
 
-// Fault injection, only with --test-kinds.
-Kind make_spin_kind();     // burns CPU for {ms}, ignoring cancellation
-Kind make_fail_kind();     // fails with {message}
-Kind make_chatter_kind();  // reports {events} progress events quickly: SSE fan-out benchmark
-Kind make_block_kind();    // holds the event loop for {ms}: proves the lag monitor sees it
-Kind make_crash_kind();    // process: raises {signal}
-Kind make_exit_kind();     // process: exits with {code}
-Kind make_alloc_kind();    // process: allocates and touches {mb} MiB
-
 // Pure functions behind the CPU kinds, exposed for unit tests.
 // Counts primes <= n with a segmented sieve; returns nullopt when `stop` was requested.
 std::optional<std::int64_t> count_primes(std::int64_t n, const std::stop_token& stop,

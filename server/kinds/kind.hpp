@@ -73,7 +73,8 @@ class KindRegistry {
   std::vector<std::unique_ptr<Kind>> kinds_;  // stable addresses: jobs point at their kind
 };
 
-// Registers the built-in kinds (and the fault-injection kinds when `test_kinds`).
-void register_builtin_kinds(KindRegistry& registry, bool test_kinds);
+// Registers the built-in kinds. The fault-injection kinds of --test-kinds live in a library of
+// their own (kinds/testing), which only the jobd binary and tests link.
+void register_builtin_kinds(KindRegistry& registry);
 
 }  // namespace jobd::kinds

@@ -69,7 +69,7 @@ class AbortOnErrorSink : public spdlog::sinks::base_sink<spdlog::details::null_m
 const KindRegistry& kinds() {
   static const KindRegistry registry = [] {
     KindRegistry r;
-    jobd::kinds::register_builtin_kinds(r, /*test_kinds=*/false);
+    jobd::kinds::register_builtin_kinds(r);
     return r;
   }();
   return registry;

@@ -9,6 +9,7 @@
 
 #include "exec/command_config.hpp"
 #include "kinds/kind.hpp"
+#include "kinds/testing/test_kinds.hpp"
 
 using namespace jobd::exec;
 using jobd::kinds::Kind;
@@ -160,7 +161,7 @@ TEST(CommandConfig, DuplicateNamesAreRefused) {
             "commands[1] (tool): name: another command has this name");
   // A name that a built-in kind has.
   jobd::kinds::KindRegistry registry;
-  jobd::kinds::register_builtin_kinds(registry, false);
+  jobd::kinds::register_builtin_kinds(registry);
   json sleep = {{"name", "sleep"}, {"program", "/bin/sleep"}};
   try {
     register_command_kinds(registry, parse_command_config(json{{"commands", {sleep}}}, no_env));
@@ -482,6 +483,7 @@ TEST(CommandConfigExample, TheShippedConfigIsValid) {
     EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end()) << expected;
   }
   jobd::kinds::KindRegistry registry;
-  jobd::kinds::register_builtin_kinds(registry, true);
+  jobd::kinds::register_builtin_kinds(registry);
+  jobd::kinds::testing::register_test_kinds(registry);
   EXPECT_NO_THROW(register_command_kinds(registry, std::move(kinds)));
 }

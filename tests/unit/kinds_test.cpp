@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "kinds/builtin.hpp"
+#include "kinds/testing/test_kinds.hpp"
 
 using namespace jobd;
 using namespace jobd::kinds;
@@ -73,13 +74,14 @@ TEST(Sha256, StopsWhenAsked) {
 
 TEST(KindRegistry, BuiltinsAreRegisteredAndTestKindsOnlyOnRequest) {
   KindRegistry plain;
-  register_builtin_kinds(plain, false);
+  register_builtin_kinds(plain);
   for (const char* name : {"sleep", "echo", "primes", "sha256"}) EXPECT_NE(plain.find(name), nullptr) << name;
   EXPECT_EQ(plain.find("spin"), nullptr);
-  KindRegistry testing;
-  register_builtin_kinds(testing, true);
-  EXPECT_NE(testing.find("spin"), nullptr);
-  EXPECT_NE(testing.find("fail"), nullptr);
+  KindRegistry with_test_kinds;
+  register_builtin_kinds(with_test_kinds);
+  jobd::kinds::testing::register_test_kinds(with_test_kinds);
+  EXPECT_NE(with_test_kinds.find("spin"), nullptr);
+  EXPECT_NE(with_test_kinds.find("fail"), nullptr);
 }
 
 TEST(KindRegistry, RefusesDuplicatesAndExecutorsWithoutCode) {

@@ -51,7 +51,7 @@ TEST(DescribeWorkerExit, ExplainsSigxcpuByTheCpuLimit) {
 
 TEST(WorkerRunJob, RunsABuiltInKindAsTheThreadPoolWould) {
   kinds::KindRegistry registry;
-  kinds::register_builtin_kinds(registry, false);
+  kinds::register_builtin_kinds(registry);
   const auto result = exec::run_job(run_of("primes", {{"n", 100}}), registry, {});
   EXPECT_TRUE(result.outcome.ok());
   EXPECT_EQ(result.job_id, "j-1");

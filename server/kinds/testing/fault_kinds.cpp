@@ -8,9 +8,9 @@
 #include <cstdlib>
 #include <memory>
 
-#include "kinds/builtin.hpp"
+#include "kinds/testing/test_kinds.hpp"
 
-namespace jobd::kinds {
+namespace jobd::kinds::testing {
 
 // Largest `alloc` request: far above any sane --worker-memory, so the limit is what stops it.
 inline constexpr std::int64_t kMaxAllocMb = 1 << 20;
@@ -88,4 +88,4 @@ Kind make_alloc_kind() {
   return kind;
 }
 
-}  // namespace jobd::kinds
+}  // namespace jobd::kinds::testing

@@ -5,9 +5,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 
-#include "kinds/builtin.hpp"
+#include "kinds/testing/test_kinds.hpp"
 
-namespace jobd::kinds {
+namespace jobd::kinds::testing {
 
 inline constexpr std::int64_t kMaxSpinMs = 600'000;
 
@@ -109,4 +109,14 @@ Kind make_chatter_kind() {
   return kind;
 }
 
-}  // namespace jobd::kinds
+void register_test_kinds(KindRegistry& registry) {
+  registry.add(make_spin_kind());
+  registry.add(make_fail_kind());
+  registry.add(make_block_kind());
+  registry.add(make_chatter_kind());
+  registry.add(make_crash_kind());
+  registry.add(make_exit_kind());
+  registry.add(make_alloc_kind());
+}
+
+}  // namespace jobd::kinds::testing
