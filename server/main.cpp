@@ -1,5 +1,8 @@
 // jobd: flags → config → kinds → fork server → app.
+#include <unistd.h>
+
 #include <cstdio>
+#include <fstream>
 
 #include "app/app.hpp"
 #include "app/logging.hpp"
@@ -7,6 +10,20 @@
 #include "exec/fork_server.hpp"
 #include "kinds/kind.hpp"
 #include "kinds/testing/test_kinds.hpp"
+
+namespace {
+
+// Room a worker needs beyond the address space it is born with, for its own buffers and a job.
+constexpr std::uint64_t kWorkerHeadroom = std::uint64_t{16} << 20;
+
+// This process's address-space size (VmSize), which a worker, a fork of it, starts with.
+std::uint64_t own_address_space() {
+  std::uint64_t pages = 0;
+  std::ifstream("/proc/self/statm") >> pages;
+  return pages * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   auto parsed = jobd::config::parse_command_line(argc, argv);
@@ -19,6 +36,20 @@ int main(int argc, char** argv) {
   // The fork server must be forked while jobd has one thread (exec/fork_server.hpp): here,
   // before logging and the app start anything.
   std::unique_ptr<jobd::exec::ForkServer> fork_server;
+  if (config.workers > 0 && jobd::exec::ForkServer::memory_limit_enforced()) {
+    // A limit below what a worker is born with would leave the pool starting workers that die
+    // before their hello, for ever, and process jobs waiting until they time out.
+    const std::uint64_t needed = own_address_space() + kWorkerHeadroom;
+    if (config.worker_memory < needed) {
+      std::fprintf(stderr,
+                   "jobd: --worker-memory %llu MiB is too small: a worker starts with %llu MiB of address space "
+                   "(a fork of jobd) and needs room for its jobs; use at least %llu MiB\n",
+                   static_cast<unsigned long long>(config.worker_memory >> 20),
+                   static_cast<unsigned long long>(own_address_space() >> 20),
+                   static_cast<unsigned long long>((needed >> 20) + 1));
+      return 2;
+    }
+  }
   if (config.workers > 0) {
     try {
       fork_server = jobd::exec::ForkServer::start(

@@ -11,6 +11,7 @@
 
 #include <spdlog/spdlog.h>
 #include <csignal>
+#include <cstring>
 #include <fstream>
 
 #include "api/api.hpp"
@@ -246,10 +247,18 @@ int run(const config::Config& config, kinds::KindRegistry& kinds, std::unique_pt
     return 1;
   }
   if (!config.port_file.empty()) {
-    // Written to a temporary name and renamed, so a reader never sees half a number.
+    // Written to a temporary name and renamed, so a reader never sees half a number. A file
+    // that cannot be written stops jobd: whoever waits for it would wait for ever.
     const std::string temporary = config.port_file + ".tmp";
-    std::ofstream(temporary) << port << '\n';
-    std::rename(temporary.c_str(), config.port_file.c_str());
+    std::ofstream file(temporary);
+    file << port << '\n';
+    file.close();
+    if (!file || std::rename(temporary.c_str(), config.port_file.c_str()) != 0) {
+      spdlog::critical("--port-file {}: cannot write it: {}", config.port_file, std::strerror(errno));
+      std::remove(temporary.c_str());
+      scheduler.shutdown_executors();
+      return 1;
+    }
   }
   server.start();
   spdlog::info("jobd listening on {}:{} ({} pool threads, queue depth {})", config.listen.host, port,
@@ -257,19 +266,30 @@ int run(const config::Config& config, kinds::KindRegistry& kinds, std::unique_pt
 
   asio::co_spawn(loop, sweep_retention(table), asio::detached);
 
-  asio::signal_set signals(loop, SIGINT, SIGTERM);
+  // SIGTERM/SIGINT drain (a second one exits at once); SIGQUIT exits at once. SIGHUP, SIGUSR1 and
+  // SIGUSR2, whose default is to kill, are logged and ignored: jobd writes its log to stderr (no
+  // file to reopen) and a stray `kill -HUP` must not take every running job down with it.
+  asio::signal_set signals(loop, SIGINT, SIGTERM, SIGQUIT);
+  signals.add(SIGHUP);
+  signals.add(SIGUSR1);
+  signals.add(SIGUSR2);
   bool draining = false;
   std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code error,
                                                                       int signo) {
     if (error) return;
-    if (draining) {
-      spdlog::warn("second signal ({}): exiting now", signo);
+    signals.async_wait(on_signal);
+    if (signo == SIGHUP || signo == SIGUSR1 || signo == SIGUSR2) {
+      spdlog::info("signal {} ignored (SIGTERM drains, SIGQUIT exits at once)", signo);
+      return;
+    }
+    if (draining || signo == SIGQUIT) {
+      spdlog::warn("{} ({}): exiting now", draining ? "second signal" : "SIGQUIT", signo);
+      spdlog::default_logger()->flush();
       std::_Exit(128 + signo);
     }
     draining = true;
     spdlog::info("signal {}: shutting down", signo);
     asio::co_spawn(loop, drain(loop, config, scheduler, server), asio::detached);
-    signals.async_wait(on_signal);
   };
   signals.async_wait(on_signal);
 

@@ -4,6 +4,7 @@
 #include <iostream>
 #include <thread>
 
+#include "config/checks.hpp"
 #include "config/config.hpp"
 
 namespace jobd::config {
@@ -114,9 +115,14 @@ ParseResult parse_command_line(int argc, char** argv) {
   add_duration("--slow-handler", config.slow_handler,
                "log a warning when the event loop is held longer than this");
   add_duration("--kill-grace", config.kill_grace, "time a subprocess group gets between SIGTERM and SIGKILL");
-  for (std::size_t i = 0; i < durations.size(); ++i) {
-    add(durations[i].flag, durations[i].text,
-        std::string(durations[i].help) + " (250ms, 5s, 2m, 1h or seconds)");
+  for (auto& duration : durations) {
+    std::string help = std::string(duration.help) + " (250ms, 5s, 2m, 1h or seconds";
+    for (const auto& bound : duration_bounds()) {
+      if (std::string_view(bound.flag) == duration.flag) {
+        help += "; " + format_duration(bound.min) + " to " + format_duration(bound.max);
+      }
+    }
+    add(duration.flag, duration.text, help + ")");
   }
   sizes.push_back({format_size(max_body), &max_body, "--max-body"});
   sizes.push_back({format_size(max_header), &max_header, "--max-header"});
@@ -166,11 +172,9 @@ ParseResult parse_command_line(int argc, char** argv) {
   if (config.max_subprocesses == 0) {
     config.max_subprocesses = 4 * std::size_t{std::max(1u, std::thread::hardware_concurrency())};
   }
-  for (auto* timeout : {&config.header_timeout, &config.body_timeout, &config.idle_timeout}) {
-    if (timeout->count() == 0) {
-      std::cerr << "jobd: connection timeouts must be greater than 0\n";
-      return 2;
-    }
+  if (auto problem = check_config(config)) {
+    std::cerr << "jobd: " << *problem << "\n";
+    return 2;
   }
   return config;
 }

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "config/checks.hpp"
 #include "config/units.hpp"
 
 using namespace jobd::config;
@@ -66,4 +67,57 @@ TEST(FormatUnits, SpellsValuesShortestAndRoundTrips) {
   for (auto ms : {1, 999, 1000, 61000, 7200000}) {
     EXPECT_EQ(parse_duration(format_duration(milliseconds(ms))), milliseconds(ms));
   }
+}
+
+TEST(CheckConfig, TheDefaultsPass) { EXPECT_EQ(check_config(Config{}), std::nullopt); }
+
+TEST(CheckConfig, DurationsBeyondTheirBoundsAreRefusedNamingTheFlagNotWrapped) {
+  // 3,000,000 h overflows a steady_clock time point in nanoseconds (~2.56 M h): it must be
+  // refused, not turned into a deadline in the past.
+  for (const auto& bound : duration_bounds()) {
+    Config config;
+    config.*bound.field = bound.max + milliseconds(1);
+    if (std::string_view(bound.flag) == "--default-timeout") config.max_timeout = bound.max + milliseconds(1);
+    const auto problem = check_config(config);
+    ASSERT_TRUE(problem) << bound.flag;
+    EXPECT_NE(problem->find(bound.flag), std::string::npos) << *problem;
+    config.*bound.field = bound.max;
+    if (std::string_view(bound.flag) == "--max-timeout") config.default_timeout = bound.max;
+    EXPECT_EQ(check_config(config), std::nullopt) << bound.flag;
+  }
+  Config huge;
+  huge.retention = std::chrono::hours(3'000'000);
+  EXPECT_TRUE(check_config(huge));
+}
+
+TEST(CheckConfig, ZeroIsRefusedWhereItWouldBreakTheService) {
+  for (auto field : {&Config::sse_heartbeat, &Config::slow_handler, &Config::default_timeout,
+                     &Config::header_timeout, &Config::idle_timeout}) {
+    Config config;
+    config.*field = milliseconds(0);
+    EXPECT_TRUE(check_config(config));
+  }
+  Config drain_now;  // 0 is meaningful here: cancel at once
+  drain_now.drain_timeout = milliseconds(0);
+  drain_now.kill_grace = milliseconds(0);
+  drain_now.max_wait = milliseconds(0);
+  EXPECT_EQ(check_config(drain_now), std::nullopt);
+}
+
+TEST(CheckConfig, DefaultTimeoutAboveTheMaximumIsRefused) {
+  Config config;
+  config.default_timeout = std::chrono::minutes(10);
+  config.max_timeout = std::chrono::minutes(1);
+  const auto problem = check_config(config);
+  ASSERT_TRUE(problem);
+  EXPECT_NE(problem->find("--default-timeout"), std::string::npos);
+  EXPECT_NE(problem->find("--max-timeout"), std::string::npos);
+}
+
+TEST(CheckConfig, HeaderLimitBelowARequestLineIsRefused) {
+  Config config;
+  config.max_header = 1;
+  EXPECT_TRUE(check_config(config));
+  config.max_header = kMinHeaderBytes;
+  EXPECT_EQ(check_config(config), std::nullopt);
 }

@@ -1,0 +1,52 @@
+#include "config/checks.hpp"
+
+#include <vector>
+
+#include "config/units.hpp"
+
+namespace jobd::config {
+
+namespace {
+using namespace std::chrono_literals;
+constexpr milliseconds kDay = 24h;
+}  // namespace
+
+const std::vector<DurationBounds>& duration_bounds() {
+  // Far below the ~292 years a steady_clock time point holds in nanoseconds, and each bound a
+  // value no deployment needs to exceed.
+  static const std::vector<DurationBounds> bounds = {
+      {"--header-timeout", &Config::header_timeout, 1ms, 1h},
+      {"--body-timeout", &Config::body_timeout, 1ms, kDay},
+      {"--idle-timeout", &Config::idle_timeout, 1ms, 7 * kDay},
+      {"--drain-timeout", &Config::drain_timeout, 0ms, kDay},
+      {"--retention", &Config::retention, 1s, 365 * kDay},
+      {"--default-timeout", &Config::default_timeout, 1ms, 365 * kDay},
+      {"--max-timeout", &Config::max_timeout, 1ms, 365 * kDay},
+      {"--max-wait", &Config::max_wait, 0ms, kDay},
+      {"--sse-heartbeat", &Config::sse_heartbeat, 100ms, 1h},
+      {"--slow-handler", &Config::slow_handler, 1ms, 1h},
+      {"--kill-grace", &Config::kill_grace, 0ms, 1h},
+  };
+  return bounds;
+}
+
+std::optional<std::string> check_config(const Config& config) {
+  for (const auto& bound : duration_bounds()) {
+    const milliseconds value = config.*bound.field;
+    if (value < bound.min || value > bound.max) {
+      return std::string(bound.flag) + ": " + format_duration(value) + " is outside " +
+             format_duration(bound.min) + " .. " + format_duration(bound.max);
+    }
+  }
+  if (config.default_timeout > config.max_timeout) {
+    return "--default-timeout " + format_duration(config.default_timeout) + " is above --max-timeout " +
+           format_duration(config.max_timeout) + ": every job that names no timeout_ms would be refused";
+  }
+  if (config.max_header < kMinHeaderBytes) {
+    return "--max-header " + format_size(config.max_header) + " is below " + format_size(kMinHeaderBytes) +
+           ": too small for a request line and its headers";
+  }
+  return std::nullopt;
+}
+
+}  // namespace jobd::config

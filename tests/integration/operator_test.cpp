@@ -1,0 +1,88 @@
+// What careless operators do: flag values that would break the service, a port file nobody can
+// write, stray signals. jobd refuses the first two at start with one line naming the flag, and
+// lives through the third.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <array>
+#include <cstdio>
+#include <thread>
+
+#include "harness.hpp"
+
+using namespace jobd::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct JobdRun {
+  int exit_code = -1;
+  std::string output;
+};
+
+// Runs jobd with `args` (bounded: `timeout` kills it after 10 s) and returns its exit code and
+// everything it printed.
+JobdRun run_jobd(const std::string& args) {
+  const std::string command =
+      "timeout 10 " + std::string(JOBD_BINARY) + " --listen 127.0.0.1:0 --workers 1 " + args + " 2>&1";
+  JobdRun run;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return run;
+  std::array<char, 4096> chunk{};
+  while (std::fgets(chunk.data(), chunk.size(), pipe) != nullptr) run.output += chunk.data();
+  const int status = ::pclose(pipe);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+}  // namespace
+
+TEST(Operator, FlagValuesThatWouldBreakTheServiceAreRefusedAtStartNamingTheFlag) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--idle-timeout 3000000h", "--idle-timeout"},      // would wrap: no answer at all
+      {"--retention 3000000h", "--retention"},            // would wrap: evicted at once
+      {"--drain-timeout 3000000h", "--drain-timeout"},    // would wrap: cancel at once
+      {"--sse-heartbeat 0", "--sse-heartbeat"},           // a heartbeat storm
+      {"--default-timeout 0", "--default-timeout"},       // every job times out
+      {"--default-timeout 5m --max-timeout 1m", "--max-timeout"},  // every plain submit refused
+      {"--slow-handler 0", "--slow-handler"},             // a warning every 50 ms
+      {"--max-header 1", "--max-header"},                 // no request fits
+  };
+  for (const auto& [args, flag] : cases) {
+    const JobdRun run = run_jobd(args);
+    EXPECT_EQ(run.exit_code, 2) << args << ": " << run.output;
+    EXPECT_NE(run.output.find(flag), std::string::npos) << args << ": " << run.output;
+    EXPECT_EQ(std::count(run.output.begin(), run.output.end(), '\n'), 1) << "one line: " << run.output;
+  }
+}
+
+TEST(Operator, AWorkerMemoryLimitNoWorkerCouldStartUnderIsRefused) {
+  if (kAddressSanitizerBuild) GTEST_SKIP() << "AddressSanitizer cannot enforce RLIMIT_AS (see README)";
+  const JobdRun run = run_jobd("--worker-memory 1m");
+  EXPECT_EQ(run.exit_code, 2) << run.output;
+  EXPECT_NE(run.output.find("--worker-memory"), std::string::npos) << run.output;
+}
+
+TEST(Operator, APortFileThatCannotBeWrittenStopsJobd) {
+  const JobdRun run = run_jobd("--port-file /nonexistent-jobd-dir/port");
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_NE(run.output.find("--port-file"), std::string::npos) << run.output;
+}
+
+TEST(Operator, HupAndUsrSignalsAreIgnoredAndQuitExitsAtOnce) {
+  JobdProcess server({"--test-kinds"});
+  const auto running = submit(server.port(), {{"kind", "sleep"}, {"params", {{"ms", 5000}}}});
+  ASSERT_EQ(running.status, 202);
+  for (int signo : {SIGHUP, SIGUSR1, SIGUSR2}) {
+    ASSERT_EQ(::kill(server.pid(), signo), 0);
+    std::this_thread::sleep_for(100ms);
+    EXPECT_TRUE(server.running()) << "signal " << signo;
+    EXPECT_EQ(get(server.port(), "/healthz").status, 200) << "signal " << signo;
+  }
+  const auto id = running.json()["id"].get<std::string>();
+  EXPECT_EQ(get(server.port(), "/v1/jobs/" + id).json()["state"], "running");  // nothing was stopped
+  EXPECT_NE(server.log().find("ignored"), std::string::npos);
+  const auto before = std::chrono::steady_clock::now();
+  EXPECT_EQ(server.stop(SIGQUIT, 5s), 128 + SIGQUIT);
+  EXPECT_LT(std::chrono::steady_clock::now() - before, 2s);  // no drain of the 5 s job
+}
