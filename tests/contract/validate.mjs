@@ -24,7 +24,10 @@ try {
   Ajv2020 = (await import('ajv/dist/2020.js')).default;
   addFormats = (await import('ajv-formats')).default;
 } catch (error) {
-  die(`the node packages are missing (${error.message}); run \`npm ci\` at the repository root (scripts/test does)`);
+  die(
+    `the node packages are missing (${error.message}); ` +
+      'run `npm ci` at the repository root (scripts/test does)',
+  );
 }
 
 const [specPath, logDir] = process.argv.slice(2);
@@ -247,7 +250,9 @@ function responseErrors(record, response, headOnly) {
   }
   if (!record.complete) return errors;  // the test stopped reading: only a stream's whole events count
   const schema = join(response.pointer, 'content', mediaType, 'schema');
-  if (at(schema) !== undefined) errors.push(...bodyErrors(mediaType.split(';')[0].trim(), schema, record.body));
+  if (at(schema) !== undefined) {
+    errors.push(...bodyErrors(mediaType.split(';')[0].trim(), schema, record.body));
+  }
   return errors;
 }
 
@@ -280,9 +285,12 @@ function candidatesFor(record) {
     if (record.status === 405) {
       const expected = allowedMethods(pathItem).join(', ');
       const sent = (record.headers?.allow ?? '').split(',').map((m) => m.trim()).filter(Boolean).sort();
-      if (sent.join(', ') !== expected) extra.push(`Allow "${record.headers?.allow}" should list ${expected}`);
+      if (sent.join(', ') !== expected) {
+        extra.push(`Allow "${record.headers?.allow}" should list ${expected}`);
+      }
     }
-    return { label: `${label} (method not served)`, responses: [notAllowed, connection].filter(Boolean), extra };
+    const responses = [notAllowed, connection].filter(Boolean);
+    return { label: `${label} (method not served)`, responses, extra };
   }
   const responses = pathItem[method].responses;
   const key = [String(record.status), `${String(record.status)[0]}XX`].find((k) => responses[k]);
@@ -290,19 +298,21 @@ function candidatesFor(record) {
   return { label, responses: key ? [resolve(join(base, key))] : [] };
 }
 
+// The violations of one record (none when it fits one of its documented answers), and the
+// operation it was checked as.
 function check(record) {
   const { label, responses, extra = [] } = candidatesFor(record);
-  if (responses.length === 0) return [`${label}: status ${record.status} is not documented`, ...extra];
+  const extras = extra.map((e) => `${label}: ${e}`);
+  if (responses.length === 0) {
+    return { label, messages: [`${label}: status ${record.status} is not documented`, ...extras] };
+  }
   const headOnly = record.method === 'HEAD';
-  // The first documented answer that the record fits; otherwise the errors against each.
   const attempts = responses.map((response) => responseErrors(record, response, headOnly));
-  if (attempts.some((errors) => errors.length === 0)) return extra.map((e) => `${label}: ${e}`);
-  return [
-    ...attempts.flatMap((errors, i) =>
-      errors.map((e) => `${label} ${record.status} (as ${responses[i].pointer.split('/').pop()}): ${e}`),
-    ),
-    ...extra.map((e) => `${label}: ${e}`),
-  ];
+  if (attempts.some((errors) => errors.length === 0)) return { label, messages: extras };
+  const messages = attempts.flatMap((errors, i) =>
+    errors.map((e) => `${label} ${record.status} (as ${responses[i].pointer.split('/').pop()}): ${e}`),
+  );
+  return { label, messages: [...messages, ...extras] };
 }
 
 // --- The run. ------------------------------------------------------------------------------
@@ -319,24 +329,31 @@ for (const file of files.sort()) {
     try {
       record = JSON.parse(line);
     } catch (error) {
-      violations.push({ test: `${file}:${i + 1}`, where: '', message: `unreadable record: ${error.message}` });
+      const message = `unreadable record: ${error.message}`;
+      violations.push({ test: `${file}:${i + 1}`, where: '', message });
       return;
     }
     ++checked;
     if (!record.complete) ++partial;
     const where = record.method === null ? '(not HTTP)' : `${record.method} ${record.target}`;
-    for (const message of check(record)) violations.push({ test: record.test, where, message });
-    const key = `${candidatesFor(record).label} ${record.status}`;
+    const { label, messages } = check(record);
+    for (const message of messages) violations.push({ test: record.test, where, message });
+    const key = `${label} ${record.status}`;
     coverage.set(key, (coverage.get(key) ?? 0) + 1);
   });
 }
 
 if (checked === 0) {
-  die(`no response was recorded in ${logDir}: the integration tests' hook (JOBD_CONTRACT_DIR) is broken, or no integration test ran`);
+  die(
+    `no response was recorded in ${logDir}: the integration tests' hook (JOBD_CONTRACT_DIR) ` +
+      'is broken, or no integration test ran',
+  );
 }
 
 console.log(`contract: ${checked} responses from ${files.length} test processes checked against ${specPath}`);
-if (partial) console.log(`contract: ${partial} of them were read in part (body checked only for whole events)`);
+if (partial) {
+  console.log(`contract: ${partial} of them were read in part (body checked only for whole events)`);
+}
 console.log('contract: answers seen, by operation and status:');
 for (const [key, count] of [...coverage.entries()].sort()) console.log(`  ${key}: ${count}`);
 
@@ -350,7 +367,10 @@ for (const { template } of routes) {
     }
   }
 }
-if (unseen.length) console.log(`contract: documented, never received (connection-level refusals aside):\n  ${unseen.join('\n  ')}`);
+if (unseen.length) {
+  console.log('contract: documented, never received (connection-level refusals aside):');
+  for (const key of unseen) console.log(`  ${key}`);
+}
 
 if (violations.length) {
   const shown = violations.slice(0, 200);
