@@ -209,3 +209,18 @@ TEST_F(Api, HeadAnswersHeadersWithoutABody) {
   EXPECT_EQ(data.substr(first_end + 4, 8), "HTTP/1.1");
   EXPECT_TRUE(data.ends_with(R"({"status":"ok"})"));
 }
+
+TEST_F(Api, HeadOfAJobIs200WhileItIsKeptAnd404OtherwiseWithoutABody) {
+  const std::string id = submit(port(), {{"kind", "echo"}}, "?wait=5").json()["id"];
+  RawConnection connection(port());
+  connection.send("HEAD /v1/jobs/" + id + " HTTP/1.1\r\nHost: x\r\n\r\nHEAD /v1/jobs/" +
+                  std::string(32, '0') + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  const std::string data = connection.read_all();
+  EXPECT_TRUE(data.starts_with("HTTP/1.1 200 OK\r\n")) << data;
+  const auto second = data.find("HTTP/1.1 404 Not Found\r\n");
+  ASSERT_NE(second, std::string::npos) << data;
+  // Neither answer has a body: the second head follows the first's blank line, and the data
+  // ends with the second's.
+  EXPECT_EQ(data.substr(second - 4, 4), "\r\n\r\n");
+  EXPECT_TRUE(data.ends_with("\r\n\r\n")) << data;
+}

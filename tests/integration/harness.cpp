@@ -1,5 +1,7 @@
 #include "harness.hpp"
 
+#include "contract_log.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -204,12 +206,14 @@ HttpResult submit(std::uint16_t port, const nlohmann::json& body, const std::str
 
 HttpResult get(std::uint16_t port, const std::string& target) { return http_request(port, "GET", target); }
 
-RawConnection::RawConnection(std::uint16_t port, int receive_buffer) : fd_(connect_to(port, receive_buffer)) {
+RawConnection::RawConnection(std::uint16_t port, int receive_buffer)
+    : fd_(connect_to(port, receive_buffer)), logging_(contract::enabled()) {
   if (fd_ < 0) throw std::runtime_error("cannot connect to 127.0.0.1:" + std::to_string(port));
 }
 
 RawConnection::~RawConnection() {
   if (fd_ >= 0) ::close(fd_);
+  if (logging_) contract::record_exchange(sent_log_, received_log_, closed_);
 }
 
 bool RawConnection::send(const std::string& bytes) {
@@ -217,9 +221,27 @@ bool RawConnection::send(const std::string& bytes) {
   while (sent < bytes.size()) {
     const auto n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
     if (n <= 0) return false;
+    if (logging_) sent_log_.append(bytes, sent, static_cast<std::size_t>(n));
     sent += static_cast<std::size_t>(n);
   }
   return true;
+}
+
+RawConnection::Received RawConnection::receive(std::chrono::steady_clock::time_point deadline) {
+  const auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  if (left.count() <= 0) return Received::timeout;
+  pollfd descriptor{fd_, POLLIN, 0};
+  if (::poll(&descriptor, 1, static_cast<int>(left.count())) <= 0) return Received::timeout;
+  char buffer[65536];
+  const auto n = ::recv(fd_, buffer, sizeof buffer, 0);
+  if (n <= 0) {
+    closed_ = true;
+    return Received::closed;
+  }
+  pending_.append(buffer, static_cast<std::size_t>(n));
+  if (logging_) received_log_.append(buffer, static_cast<std::size_t>(n));
+  return Received::data;
 }
 
 std::vector<HttpResult> RawConnection::read_responses(std::size_t count, std::chrono::milliseconds timeout) {
@@ -234,50 +256,32 @@ std::vector<HttpResult> RawConnection::read_responses(std::size_t count, std::ch
       continue;
     }
     if (eof) break;
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) break;
-    pollfd descriptor{fd_, POLLIN, 0};
-    if (::poll(&descriptor, 1, static_cast<int>(left.count())) <= 0) break;
-    char buffer[65536];
-    const auto n = ::recv(fd_, buffer, sizeof buffer, 0);
-    if (n <= 0) {
-      eof = true;
-      continue;
-    }
-    pending_.append(buffer, static_cast<std::size_t>(n));
+    const Received received = receive(deadline);
+    if (received == Received::timeout) break;
+    eof = received == Received::closed;
   }
   return results;
 }
 
 std::string RawConnection::read_all(std::chrono::milliseconds timeout) {
-  std::string data = std::move(pending_);
-  pending_.clear();
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return data;
-    pollfd descriptor{fd_, POLLIN, 0};
-    if (::poll(&descriptor, 1, static_cast<int>(left.count())) <= 0) return data;
-    char buffer[65536];
-    const auto n = ::recv(fd_, buffer, sizeof buffer, 0);
-    if (n <= 0) return data;
-    data.append(buffer, static_cast<std::size_t>(n));
+  while (receive(deadline) == Received::data) {
   }
+  return std::exchange(pending_, {});
+}
+
+std::string RawConnection::read_some(std::chrono::milliseconds timeout) {
+  receive(std::chrono::steady_clock::now() + timeout);
+  return std::exchange(pending_, {});
 }
 
 bool RawConnection::closed_by_peer(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return false;
-    pollfd descriptor{fd_, POLLIN, 0};
-    if (::poll(&descriptor, 1, static_cast<int>(left.count())) <= 0) return false;
-    char buffer[4096];
-    const auto n = ::recv(fd_, buffer, sizeof buffer, 0);
-    if (n <= 0) return true;
+    const std::size_t kept = pending_.size();
+    const Received received = receive(deadline);
+    pending_.resize(kept);  // what arrives now is discarded (the contract log keeps it)
+    if (received != Received::data) return received == Received::closed;
   }
 }
 

@@ -94,11 +94,23 @@ class RawConnection {
   std::string read_all(std::chrono::milliseconds timeout = 10s);
   // True when the server closed the connection within `timeout` (reads and discards data).
   bool closed_by_peer(std::chrono::milliseconds timeout);
+  // What one read returns once data arrives within `timeout` (empty on timeout or close).
+  std::string read_some(std::chrono::milliseconds timeout);
+  // For poll() and shutdown() only: bytes read past this class escape the contract log.
   int fd() const { return fd_; }
 
  private:
+  enum class Received { data, closed, timeout };
+  // One recv() into pending_ (and the contract log), waiting until `deadline` for data.
+  Received receive(std::chrono::steady_clock::time_point deadline);
+
   int fd_ = -1;
   std::string pending_;
+  // The whole exchange, for the contract log (contract_log.hpp), kept only when it records.
+  bool logging_ = false;
+  std::string sent_log_;
+  std::string received_log_;
+  bool closed_ = false;
 };
 
 // One Server-Sent Event.

@@ -4,9 +4,7 @@
 // environment scrubbing, concurrency and the queue limit, and that no child is left behind.
 #include <gtest/gtest.h>
 
-#include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -376,13 +374,10 @@ TEST(Subprocess, OutputLinesArePublishedAsEventsWhileWatched) {
   ASSERT_TRUE(watcher.send("GET /v1/jobs/" + id +
                            "/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n"));
   // The first bytes mean the stream is subscribed; only then may the script talk.
-  pollfd ready{watcher.fd(), POLLIN, 0};
-  ASSERT_EQ(::poll(&ready, 1, 5000), 1);
-  char first[65536];
-  const auto n = ::recv(watcher.fd(), first, sizeof first, 0);
-  ASSERT_GT(n, 0);
+  const std::string first = watcher.read_some(5s);
+  ASSERT_FALSE(first.empty());
   std::ofstream(f.ws.path("talk")) << "go";
-  const std::string raw = std::string(first, static_cast<std::size_t>(n)) + watcher.read_all(15s);
+  const std::string raw = first + watcher.read_all(15s);
   std::vector<std::string> out, err;
   std::istringstream lines(raw);
   std::string line, type;
