@@ -19,7 +19,7 @@ const std::vector<DurationBounds>& duration_bounds() {
       {"--body-timeout", &Config::body_timeout, 1ms, kDay},
       {"--idle-timeout", &Config::idle_timeout, 1ms, 7 * kDay},
       {"--drain-timeout", &Config::drain_timeout, 0ms, kDay},
-      {"--retention", &Config::retention, 1s, 365 * kDay},
+      {"--retention", &Config::retention, 1ms, 365 * kDay},
       {"--default-timeout", &Config::default_timeout, 1ms, 365 * kDay},
       {"--max-timeout", &Config::max_timeout, 1ms, 365 * kDay},
       {"--max-wait", &Config::max_wait, 0ms, kDay},
