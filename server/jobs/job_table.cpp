@@ -41,6 +41,7 @@ const Job& JobTable::create(const kinds::Kind& kind, proto::Executor executor, n
   by_id_.emplace(ref.id, ref.seq);
   if (ref.idempotency_key) by_idempotency_key_.emplace(*ref.idempotency_key, ref.seq);
   jobs_.emplace(ref.seq, std::move(job));
+  index_of(ref).insert(ref.seq);
   publish(ref, JobEvent{.type = EventType::state, .state = proto::JobState::queued, .at = now});
   return ref;
 }
@@ -112,7 +113,9 @@ bool JobTable::finish(JobSeq seq, proto::Outcome outcome, Clock::time_point now)
     if (auto started = job.visible_started_at()) set_running(job, *started);
   }
   merge_details(job, std::move(outcome.details));
+  index_of(job).erase(job.seq);
   job.state = outcome.state;
+  index_of(job).insert(job.seq);
   if (outcome.ok()) {
     job.result = std::move(outcome.result);
   } else {
@@ -130,14 +133,49 @@ bool JobTable::finish(JobSeq seq, proto::Outcome outcome, Clock::time_point now)
   return true;
 }
 
+JobTable::Phase JobTable::phase_of(proto::JobState state) {
+  switch (state) {
+    case proto::JobState::queued:
+    case proto::JobState::running: return Phase::active;
+    case proto::JobState::succeeded: return Phase::succeeded;
+    case proto::JobState::failed: return Phase::failed;
+    case proto::JobState::cancelled: return Phase::cancelled;
+    case proto::JobState::timed_out: return Phase::timed_out;
+  }
+  return Phase::active;
+}
+
+JobTable::SeqIndex& JobTable::index_of(const Job& job) {
+  return index_[job.kind][static_cast<std::size_t>(phase_of(job.state))];
+}
+
 ListPage JobTable::list(const ListFilter& filter) const {
+  // A merge, newest first, of the index sets the filter selects (a kind's phases, a phase of
+  // every kind, or one set): each step takes the largest head. Sets are few (kinds x phases).
+  struct Head {
+    SeqIndex::const_reverse_iterator next, end;
+  };
+  std::vector<Head> heads;
+  for (const auto& [kind, phases] : index_) {
+    if (filter.kind && kind->name != *filter.kind) continue;
+    for (std::size_t phase = 0; phase < kPhases; ++phase) {
+      if (filter.state && phase_of(*filter.state) != static_cast<Phase>(phase)) continue;
+      const SeqIndex& set = phases[phase];
+      auto start = filter.before ? SeqIndex::const_reverse_iterator(set.lower_bound(*filter.before)) : set.rbegin();
+      if (start != set.rend()) heads.push_back({start, set.rend()});
+    }
+  }
   ListPage page;
-  auto it = filter.before ? jobs_.lower_bound(*filter.before) : jobs_.end();
-  while (it != jobs_.begin()) {
-    --it;
-    const Job& job = *it->second;
+  for (;;) {
+    Head* newest = nullptr;
+    for (auto& head : heads) {
+      if (head.next != head.end && (newest == nullptr || *head.next > *newest->next)) newest = &head;
+    }
+    if (newest == nullptr) break;
+    const Job& job = *jobs_.at(*newest->next);
+    ++newest->next;
+    // Queued and running share a set: tell them apart as a reader sees them.
     if (filter.state && job.visible_state() != *filter.state) continue;
-    if (filter.kind && job.kind->name != *filter.kind) continue;
     if (page.jobs.size() == filter.limit) {
       page.next_cursor = page.jobs.back()->seq;
       break;
@@ -145,6 +183,16 @@ ListPage JobTable::list(const ListFilter& filter) const {
     page.jobs.push_back(&job);
   }
   return page;
+}
+
+std::vector<JobSeq> JobTable::active_jobs() const {
+  std::vector<JobSeq> active;
+  for (const auto& [kind, phases] : index_) {
+    const SeqIndex& set = phases[static_cast<std::size_t>(Phase::active)];
+    active.insert(active.end(), set.begin(), set.end());
+  }
+  std::sort(active.begin(), active.end());
+  return active;
 }
 
 WatchId JobTable::watch(JobSeq seq, Observer observer, Watch what) {
@@ -223,6 +271,7 @@ void JobTable::evict(JobSeq seq) {
   auto it = jobs_.find(seq);
   if (it == jobs_.end()) return;
   const Job& job = *it->second;
+  index_of(job).erase(seq);
   by_id_.erase(job.id);
   if (job.idempotency_key) by_idempotency_key_.erase(*job.idempotency_key);
   observers_.erase(seq);

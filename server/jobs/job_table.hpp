@@ -14,12 +14,14 @@
 // passed in, so tests drive retention by hand.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -98,7 +100,11 @@ class JobTable {
   const Job* get(std::string_view id) const;
   const Job* get(JobSeq seq) const;
   const Job* find_by_idempotency_key(std::string_view key) const;
+  // Newest first, from indexes by kind and phase: a page costs O(limit) whatever the filter
+  // matches, never a scan of the table.
   ListPage list(const ListFilter& filter) const;
+  // Every queued or running job, oldest first (shutdown stops them).
+  std::vector<JobSeq> active_jobs() const;
   JobCounts counts() const;
   const RetentionLimits& limits() const { return limits_; }
 
@@ -121,6 +127,14 @@ class JobTable {
     Observer observer;
   };
 
+  // Where a job is listed: queued and running jobs together (a thread job reads as running
+  // before the table hears of it, so the two are told apart when listing), then each end.
+  enum class Phase : std::uint8_t { active, succeeded, failed, cancelled, timed_out };
+  static constexpr std::size_t kPhases = 5;
+  static Phase phase_of(proto::JobState state);
+  using SeqIndex = std::set<JobSeq>;
+  SeqIndex& index_of(const Job& job);
+
   Job* find(JobSeq seq);
   void set_running(Job& job, Clock::time_point at);
   void publish(Job& job, JobEvent event);
@@ -140,6 +154,8 @@ class JobTable {
   StringIndex by_id_;
   StringIndex by_idempotency_key_;
   std::deque<JobSeq> finished_order_;  // by finish time, for eviction
+  // Every job in exactly one set: by kind (stable pointers into the registry), then by phase.
+  std::unordered_map<const kinds::Kind*, std::array<SeqIndex, kPhases>> index_;
   std::unordered_map<JobSeq, std::vector<Watcher>> observers_;
   std::vector<GlobalWatcher> global_observers_;
   // Live streams of every job's state (WatchAll::stream); read by executor threads through

@@ -113,11 +113,7 @@ void Scheduler::stop(const Job& job, exec::StopReason reason) {
 }
 
 void Scheduler::stop_all(exec::StopReason reason) {
-  std::vector<JobSeq> active;
-  for (const Job* job : table_.list({.limit = SIZE_MAX}).jobs) {
-    if (!proto::is_final(job->state)) active.push_back(job->seq);
-  }
-  for (JobSeq seq : active) {
+  for (JobSeq seq : table_.active_jobs()) {
     if (const Job* job = table_.get(seq); job && !proto::is_final(job->state)) stop(*job, reason);
   }
 }

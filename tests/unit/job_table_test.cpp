@@ -272,3 +272,42 @@ TEST(Rfc3339, FormatsUtcWithMilliseconds) {
   const auto time = Clock::time_point(std::chrono::milliseconds(1700000000123));
   EXPECT_EQ(format_rfc3339(time), "2023-11-14T22:13:20.123Z");
 }
+
+TEST_F(JobTableTest, IndexedListingMatchesAFullScanForEveryFilterAndCursor) {
+  JobTable table({.max_finished = 100000});
+  const kinds::Kind* kinds[] = {&echo, &sleep};
+  const JobState ends[] = {JobState::succeeded, JobState::failed, JobState::cancelled, JobState::timed_out};
+  std::vector<const Job*> all;
+  std::uint32_t random = 12345;
+  const auto next = [&random] { return random = random * 1103515245 + 12345, (random >> 16) & 0x7fff; };
+  for (int i = 0; i < 600; ++i) {
+    const Job& job = add(table, *kinds[next() % 2]);
+    all.push_back(&job);
+    const auto roll = next() % 6;
+    if (roll == 4) table.start(job.seq, nullptr, t0);
+    if (roll == 0) table.finish(job.seq, succeeded(i), t0);
+    if (roll > 0 && roll < 4) table.finish(job.seq, ended(ends[roll], "x"), t0);
+  }
+  std::vector<std::optional<JobState>> states = {std::nullopt};
+  for (int s = 0; s < 6; ++s) states.push_back(static_cast<JobState>(s));
+  for (const auto& state : states) {
+    for (const std::optional<std::string>& kind : {std::optional<std::string>{}, std::optional<std::string>{"echo"}}) {
+      std::vector<std::string> expected;  // newest first, by a plain scan
+      for (auto it = all.rbegin(); it != all.rend(); ++it) {
+        if (state && (*it)->visible_state() != *state) continue;
+        if (kind && (*it)->kind->name != *kind) continue;
+        expected.push_back((*it)->id);
+      }
+      std::vector<std::string> paged;
+      ListFilter filter{.state = state, .kind = kind, .limit = 7};
+      for (int pages = 0; pages < 200; ++pages) {
+        const auto page = table.list(filter);
+        for (const Job* job : page.jobs) paged.push_back(job->id);
+        if (!page.next_cursor) break;
+        filter.before = page.next_cursor;
+      }
+      EXPECT_EQ(paged, expected) << (state ? proto::to_string(*state) : "any") << " " << kind.value_or("any");
+    }
+  }
+  EXPECT_EQ(table.active_jobs().size(), table.counts().active);
+}
