@@ -37,15 +37,15 @@ void check(bool condition) {
 }
 
 // What the decoder produced: encoded messages, then "need more" or an error.
-struct Outcome {
+struct Decoded {
   std::vector<std::string> messages;
   std::optional<DecodeError> error;
 
-  bool operator==(const Outcome&) const = default;
+  bool operator==(const Decoded&) const = default;
 };
 
 // Pulls everything decodable right now. Returns false once the decoder failed.
-bool drain(FrameDecoder& decoder, Outcome& outcome) {
+bool drain(FrameDecoder& decoder, Decoded& outcome) {
   for (;;) {
     DecodeResult result = decoder.next();
     if (std::holds_alternative<NeedMoreBytes>(result)) return true;
@@ -62,17 +62,17 @@ bool drain(FrameDecoder& decoder, Outcome& outcome) {
   }
 }
 
-Outcome decode_whole(std::span<const std::byte> stream, std::uint32_t limit) {
+Decoded decode_whole(std::span<const std::byte> stream, std::uint32_t limit) {
   FrameDecoder decoder(limit);
-  Outcome outcome;
+  Decoded outcome;
   decoder.feed(stream);
   drain(decoder, outcome);
   return outcome;
 }
 
-Outcome decode_in_chunks(std::span<const std::byte> stream, std::uint32_t limit, std::uint32_t seed) {
+Decoded decode_in_chunks(std::span<const std::byte> stream, std::uint32_t limit, std::uint32_t seed) {
   FrameDecoder decoder(limit);
-  Outcome outcome;
+  Decoded outcome;
   std::uint32_t state = seed * 2654435761u + 1;  // never 0, as xorshift requires
   while (!stream.empty()) {
     state ^= state << 13;
@@ -107,8 +107,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::uint32_t seed = data[1];
   const auto stream = std::as_bytes(std::span<const std::uint8_t>(data + 2, size - 2));
 
-  const Outcome whole = decode_whole(stream, limit);
-  const Outcome chunked = decode_in_chunks(stream, limit, seed);
+  const Decoded whole = decode_whole(stream, limit);
+  const Decoded chunked = decode_in_chunks(stream, limit, seed);
   check(whole == chunked);
   for (const std::string& frame : whole.messages) check_reencoding_is_stable(frame);
 
