@@ -15,9 +15,9 @@
 
 #include "api/api.hpp"
 #include "exec/command_config.hpp"
-#include "exec/fork_server.hpp"
+#include "exec/process/fork_server.hpp"
 #include "exec/loop/loop_executor.hpp"
-#include "exec/process_pool.hpp"
+#include "exec/process/process_executor.hpp"
 #include "exec/subprocess_executor.hpp"
 #include "exec/thread/thread_executor.hpp"
 #include "http/server.hpp"
