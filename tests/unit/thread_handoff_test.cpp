@@ -31,7 +31,9 @@ class RecordingSink : public exec::JobSink {
     EXPECT_GE(fraction, 0.0);
     ++progress[seq];
   }
-  void on_output(exec::JobSeq, exec::OutputStream, std::string_view) override { ADD_FAILURE() << "no output"; }
+  void on_output(exec::JobSeq, exec::OutputStream, std::string_view) override {
+    ADD_FAILURE() << "no output";
+  }
   void on_finished(exec::JobSeq seq, exec::Outcome outcome) override {
     EXPECT_EQ(std::this_thread::get_id(), loop_thread_);
     finished[seq].push_back(outcome.state);

@@ -11,10 +11,12 @@
 // runs). The stale registration then reports events with a pointer to recycled state: a
 // pidfd's wait completes although its process is alive. Acting on that would reap nothing and
 // kill a live worker's or job's group, or report a running job as finished.
+// tests/unit/watched_test.cpp reproduces it.
 //
 // Rule 1, close: every descriptor an executor watches is a WatchedFd, which deregisters from
-// epoll (EPOLL_CTL_DEL, through release()) before it closes, whatever Asio would do: an
-// executor's own descriptors never leave a stale registration behind.
+// epoll (EPOLL_CTL_DEL, through release()) before it closes: an executor's own descriptors
+// never leave a stale registration behind. (Asio 1.81 happens to deregister descriptors it
+// was handed, as these are; the rule does not rest on that bookkeeping.)
 //
 // Rule 2, believe: a pidfd's readiness is a hint. wait_for_exit confirms the exit with
 // waitid(WNOWAIT), which reaps nothing, and waits again when the process still runs. Pipes and
