@@ -9,6 +9,10 @@ namespace jobd::exec {
 
 namespace {
 
+// A result is answered with up to three actions (next RUN, its start, this job's end), a
+// submission with two: one allocation per event on every job's path, not one per action.
+constexpr std::size_t kUsualActions = 4;
+
 std::int64_t microseconds_between(WorkerSlots::TimePoint from, WorkerSlots::TimePoint to) {
   return std::chrono::duration_cast<std::chrono::microseconds>(to - from).count();
 }
@@ -108,6 +112,7 @@ WorkerSlots::Actions WorkerSlots::fork_server_gone() {
 
 WorkerSlots::Actions WorkerSlots::message(WorkerId worker, proto::Message message, TimePoint now) {
   Actions out;
+  out.reserve(kUsualActions);
   Slot* slot = find(worker);
   if (slot == nullptr || !listening_to(worker)) return out;
   if (std::holds_alternative<proto::Hello>(message)) {
@@ -227,6 +232,7 @@ WorkerSlots::Actions WorkerSlots::exited(WorkerId worker, posix::ExitStatus exit
 
 WorkerSlots::Actions WorkerSlots::submit(JobTicket ticket, TimePoint now) {
   Actions out;
+  out.reserve(kUsualActions);
   if (shut_down_) {
     out.emplace_back(FinishJob{ticket.seq, stopped_outcome(StopReason::shutdown)});
     return out;
