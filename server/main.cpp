@@ -7,7 +7,7 @@
 #include "app/app.hpp"
 #include "app/logging.hpp"
 #include "config/config.hpp"
-#include "exec/fork_server.hpp"
+#include "exec/process/fork_server.hpp"
 #include "kinds/kind.hpp"
 #include "kinds/testing/test_kinds.hpp"
 
@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
   jobd::kinds::KindRegistry kinds;
   jobd::kinds::register_builtin_kinds(kinds);
   if (config.test_kinds) jobd::kinds::testing::register_test_kinds(kinds);
-  // The fork server must be forked while jobd has one thread (exec/fork_server.hpp): here,
+  // The fork server must be forked while jobd has one thread (exec/process/fork_server.hpp): here,
   // before logging and the app start anything.
   std::unique_ptr<jobd::exec::ForkServer> fork_server;
   if (config.workers > 0 && jobd::exec::ForkServer::memory_limit_enforced()) {

@@ -19,8 +19,8 @@
 #include <memory>
 #include <vector>
 
-#include "exec/fork_server.hpp"
-#include "exec/process_pool.hpp"
+#include "exec/process/fork_server.hpp"
+#include "exec/process/process_executor.hpp"
 #include "kinds/kind.hpp"
 
 namespace {

@@ -16,12 +16,12 @@
 #include <fstream>
 
 #include "api/api.hpp"
-#include "exec/command_config.hpp"
-#include "exec/fork_server.hpp"
-#include "exec/loop_executor.hpp"
-#include "exec/process_pool.hpp"
-#include "exec/subprocess_executor.hpp"
-#include "exec/thread_executor.hpp"
+#include "exec/loop/loop_executor.hpp"
+#include "exec/process/fork_server.hpp"
+#include "exec/process/process_executor.hpp"
+#include "exec/subprocess/command_config.hpp"
+#include "exec/subprocess/subprocess_executor.hpp"
+#include "exec/thread/thread_executor.hpp"
 #include "http/server.hpp"
 #include "jobs/scheduler.hpp"
 #include "kinds/kind.hpp"

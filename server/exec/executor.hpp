@@ -92,7 +92,8 @@ inline Outcome stopped_outcome(StopReason reason) {
     case StopReason::timed_out:
       return Outcome::failure(proto::job_error::timed_out, "deadline exceeded", proto::JobState::timed_out);
     case StopReason::cancelled:
-      return Outcome::failure(proto::job_error::cancelled, "cancelled by request", proto::JobState::cancelled);
+      return Outcome::failure(proto::job_error::cancelled, "cancelled by request",
+                              proto::JobState::cancelled);
     case StopReason::shutdown: break;
   }
   return Outcome::failure(proto::job_error::cancelled, "cancelled at shutdown (drain timeout)",

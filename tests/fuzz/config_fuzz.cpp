@@ -12,7 +12,8 @@
 #include <string>
 #include <string_view>
 
-#include "exec/command_config.hpp"
+#include "exec/subprocess/command_config.hpp"
+#include "exec/subprocess/command_line.hpp"
 
 namespace {
 

@@ -29,8 +29,8 @@
 #include <string>
 
 #include "api/api.hpp"
-#include "exec/loop_executor.hpp"
-#include "exec/thread_executor.hpp"
+#include "exec/loop/loop_executor.hpp"
+#include "exec/thread/thread_executor.hpp"
 #include "http/server.hpp"
 #include "jobs/job_table.hpp"
 #include "jobs/scheduler.hpp"

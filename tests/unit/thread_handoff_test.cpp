@@ -1,4 +1,4 @@
-// The loop ↔ thread-pool hand-off (exec/thread_executor): jobs go from the loop thread to pool
+// The loop ↔ thread-pool hand-off (exec/thread/thread_executor): jobs go from the loop thread to pool
 // threads and their progress and outcomes come back by asio::post. Run by the ordinary unit
 // tests and, built with -fsanitize=thread, by `jobd_tsan_tests` (scripts/test), where any data
 // race between the loop and the pool is a failure.
@@ -10,7 +10,7 @@
 #include <random>
 #include <thread>
 
-#include "exec/thread_executor.hpp"
+#include "exec/thread/thread_executor.hpp"
 #include "kinds/kind.hpp"
 
 using namespace jobd;
@@ -31,7 +31,9 @@ class RecordingSink : public exec::JobSink {
     EXPECT_GE(fraction, 0.0);
     ++progress[seq];
   }
-  void on_output(exec::JobSeq, exec::OutputStream, std::string_view) override { ADD_FAILURE() << "no output"; }
+  void on_output(exec::JobSeq, exec::OutputStream, std::string_view) override {
+    ADD_FAILURE() << "no output";
+  }
   void on_finished(exec::JobSeq seq, exec::Outcome outcome) override {
     EXPECT_EQ(std::this_thread::get_id(), loop_thread_);
     finished[seq].push_back(outcome.state);

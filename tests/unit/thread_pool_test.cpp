@@ -5,7 +5,7 @@
 #include <set>
 #include <thread>
 
-#include "exec/thread_pool.hpp"
+#include "exec/thread/thread_pool.hpp"
 
 using namespace jobd::exec;
 using namespace std::chrono_literals;

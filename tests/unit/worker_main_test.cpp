@@ -1,15 +1,11 @@
-// The sans-I/O parts of the process executor: how a worker's end reads in a job's error, and
-// how the worker turns a RUN frame into a RESULT (exceptions included), without a process.
+// The worker's program without a process (exec/process/worker_main): how a RUN frame becomes a
+// RESULT, exceptions included, with the kinds jobd's thread pool runs.
 #include <gtest/gtest.h>
-
-#include <signal.h>
-#include <sys/wait.h>
 
 #include <new>
 #include <stdexcept>
 
-#include "exec/process_pool.hpp"
-#include "exec/worker_main.hpp"
+#include "exec/process/worker_main.hpp"
 #include "kinds/builtin.hpp"
 #include "kinds/kind.hpp"
 
@@ -30,24 +26,6 @@ proto::Run run_of(std::string kind, nlohmann::json params = nlohmann::json::obje
 }
 
 }  // namespace
-
-TEST(DescribeWorkerExit, NamesTheSignalByNumberAndName) {
-  const exec::WorkerLimits limits;
-  EXPECT_EQ(exec::describe_worker_exit(CLD_KILLED, SIGSEGV, limits), "worker killed by signal 11 (SIGSEGV)");
-  EXPECT_EQ(exec::describe_worker_exit(CLD_DUMPED, SIGABRT, limits), "worker killed by signal 6 (SIGABRT)");
-  EXPECT_EQ(exec::describe_worker_exit(CLD_KILLED, SIGKILL, limits), "worker killed by signal 9 (SIGKILL)");
-}
-
-TEST(DescribeWorkerExit, GivesTheExitStatus) {
-  EXPECT_EQ(exec::describe_worker_exit(CLD_EXITED, 3, {}), "worker exited with status 3");
-}
-
-TEST(DescribeWorkerExit, ExplainsSigxcpuByTheCpuLimit) {
-  exec::WorkerLimits limits;
-  limits.cpu_seconds = 2;
-  EXPECT_EQ(exec::describe_worker_exit(CLD_KILLED, SIGXCPU, limits),
-            "worker killed by signal 24 (SIGXCPU): CPU time limit of 2 s per job (--worker-cpu)");
-}
 
 TEST(WorkerRunJob, RunsABuiltInKindAsTheThreadPoolWould) {
   kinds::KindRegistry registry;

@@ -74,7 +74,8 @@ class ForkServer {
   // Forks the server. Call only while the process has a single thread (main(), before the
   // app starts). Workers run the CPU kinds of `kinds`, as it is now (the fork copies it).
   // Throws std::system_error when the socketpair or the fork fails.
-  static std::unique_ptr<ForkServer> start(const ForkServerOptions& options, const kinds::KindRegistry& kinds);
+  static std::unique_ptr<ForkServer> start(const ForkServerOptions& options,
+                                           const kinds::KindRegistry& kinds);
   // False in AddressSanitizer builds, whose shadow memory rules out RLIMIT_AS: there the memory
   // limit of workers is not applied.
   static bool memory_limit_enforced();

@@ -1,4 +1,4 @@
-#include "exec/worker_main.hpp"
+#include "exec/process/worker_main.hpp"
 
 #include <sys/resource.h>
 #include <unistd.h>

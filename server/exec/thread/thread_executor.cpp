@@ -1,4 +1,4 @@
-#include "exec/thread_executor.hpp"
+#include "exec/thread/thread_executor.hpp"
 
 #include <boost/asio/post.hpp>
 #include <exception>

@@ -1,4 +1,4 @@
-#include "exec/loop_executor.hpp"
+#include "exec/loop/loop_executor.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>

@@ -1,4 +1,4 @@
-#include "exec/fork_server.hpp"
+#include "exec/process/fork_server.hpp"
 
 #include <fcntl.h>
 #include <linux/sched.h>  // struct clone_args, CLONE_PIDFD
@@ -17,7 +17,8 @@
 #include <optional>
 #include <system_error>
 
-#include "exec/worker_main.hpp"
+#include "exec/posix/child_process.hpp"
+#include "exec/process/worker_main.hpp"
 #include "kinds/kind.hpp"
 
 namespace jobd::exec {
@@ -55,8 +56,6 @@ constexpr int kStopGraceMs = 1000;
 constexpr int kWorkerSocketFd = 3;
 // Where the worker parks descriptors while it lays out 0..3 (above anything in that range).
 constexpr int kParkingFd = 10;
-
-int open_pidfd(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 
 void close_fd(int fd) {
   if (fd >= 0) ::close(fd);
@@ -263,7 +262,7 @@ std::unique_ptr<ForkServer> ForkServer::start(const ForkServerOptions& options,
   }
   ::close(control[1]);
   ::fcntl(control[0], F_SETFL, ::fcntl(control[0], F_GETFL) | O_NONBLOCK);
-  return std::unique_ptr<ForkServer>(new ForkServer(pid, open_pidfd(pid), control[0], options));
+  return std::unique_ptr<ForkServer>(new ForkServer(pid, posix::open_pidfd(pid), control[0], options));
 }
 
 ForkServer::~ForkServer() { stop(); }

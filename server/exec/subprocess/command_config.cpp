@@ -1,18 +1,31 @@
-#include "exec/command_config.hpp"
+#include "exec/subprocess/command_config.hpp"
 
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
 #include <algorithm>
-#include <array>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
-#include <initializer_list>
+#include <memory>
 #include <set>
 #include <sstream>
 
+#include "exec/subprocess/command_line.hpp"
+#include "exec/subprocess/config_fields.hpp"
+
 namespace jobd::exec {
 
+using fields::bool_field;
+using fields::count_field;
+using fields::has_nul;
+using fields::is_identifier;
+using fields::member;
+using fields::number_field;
+using fields::refuse_unknown_fields;
+using fields::string_field;
+using fields::string_list;
+using fields::Where;
 using kinds::ArgStyle;
 using kinds::CommandLimits;
 using kinds::ParamArg;
@@ -22,34 +35,6 @@ namespace {
 
 constexpr std::size_t kMaxKindNameBytes = 128;
 
-// Where in the file a problem is: "commands[2] (sort)" and a field path such as
-// "params[0].arg.flag". Every error message starts with both.
-struct Where {
-  std::string entry;
-  std::string field;
-
-  Where at(const std::string& child) const {
-    return {entry, field.empty() ? child : field + (child.front() == '[' ? "" : ".") + child};
-  }
-  Where at(std::size_t index) const {
-    std::string child = std::to_string(index);  // appended, not "[" + ...: GCC 12 -Wstringop-overflow
-    child.insert(child.begin(), '[');
-    child.push_back(']');
-    return at(child);
-  }
-  [[noreturn]] void fail(const std::string& message) const {
-    std::string text = entry;
-    if (!field.empty()) text += (text.empty() ? "" : ": ") + field;
-    throw CommandConfigError(text + ": " + message);
-  }
-};
-
-bool is_identifier(std::string_view text) {
-  if (text.empty() || std::isdigit(static_cast<unsigned char>(text.front()))) return false;
-  return std::all_of(text.begin(), text.end(),
-                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
-}
-
 bool is_kind_name(std::string_view text) {
   if (text.empty() || text.size() > kMaxKindNameBytes) return false;
   if (!std::isalnum(static_cast<unsigned char>(text.front()))) return false;
@@ -57,8 +42,6 @@ bool is_kind_name(std::string_view text) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
   });
 }
-
-bool has_nul(std::string_view text) { return text.find('\0') != std::string_view::npos; }
 
 // "--long-name" (then "--long-name=VALUE") or "-x" (then "-xVALUE").
 bool is_option_name(std::string_view text) {
@@ -68,121 +51,6 @@ bool is_option_name(std::string_view text) {
   if (text.size() == 2 && text[0] == '-') return std::isalnum(static_cast<unsigned char>(text[1]));
   return text.size() > 2 && text.substr(0, 2) == "--" && std::isalnum(static_cast<unsigned char>(text[2])) &&
          std::all_of(text.begin() + 2, text.end(), word_char);
-}
-
-void refuse_unknown_fields(const json& object, const Where& where,
-                           std::initializer_list<std::string_view> known) {
-  for (const auto& [key, value] : object.items()) {
-    if (std::find(known.begin(), known.end(), key) == known.end()) {
-      std::string names;
-      for (auto name : known) names += (names.empty() ? "" : ", ") + std::string(name);
-      where.at(key).fail("unknown field (known: " + names + ")");
-    }
-  }
-}
-
-const json* member(const json& object, const char* key) {
-  auto it = object.find(key);
-  return it == object.end() ? nullptr : &*it;
-}
-
-std::string string_field(const json& object, const char* key, const Where& where, bool required,
-                         std::string fallback = {}) {
-  const json* value = member(object, key);
-  if (value == nullptr) {
-    if (required) where.at(key).fail("is required");
-    return fallback;
-  }
-  if (!value->is_string()) where.at(key).fail("must be a string");
-  const auto& text = value->get_ref<const std::string&>();
-  if (has_nul(text)) where.at(key).fail("must not contain a NUL character");
-  return text;
-}
-
-bool bool_field(const json& object, const char* key, const Where& where, bool fallback) {
-  const json* value = member(object, key);
-  if (value == nullptr) return fallback;
-  if (!value->is_boolean()) where.at(key).fail("must be true or false");
-  return value->get<bool>();
-}
-
-std::optional<std::uint64_t> count_field(const json& object, const char* key, const Where& where) {
-  const json* value = member(object, key);
-  if (value == nullptr) return std::nullopt;
-  if (!value->is_number_integer() ||
-      (value->is_number_integer() && !value->is_number_unsigned() && value->get<std::int64_t>() < 0)) {
-    where.at(key).fail("must be a non-negative integer");
-  }
-  return value->get<std::uint64_t>();
-}
-
-std::optional<double> number_field(const json& object, const char* key, const Where& where) {
-  const json* value = member(object, key);
-  if (value == nullptr) return std::nullopt;
-  if (!value->is_number()) where.at(key).fail("must be a number");
-  return value->get<double>();
-}
-
-std::vector<std::string> string_list(const json& object, const char* key, const Where& where) {
-  std::vector<std::string> out;
-  const json* value = member(object, key);
-  if (value == nullptr) return out;
-  if (!value->is_array()) where.at(key).fail("must be an array of strings");
-  for (std::size_t i = 0; i < value->size(); ++i) {
-    const json& item = (*value)[i];
-    if (!item.is_string()) where.at(key).at(i).fail("must be a string");
-    if (has_nul(item.get_ref<const std::string&>())) {
-      where.at(key).at(i).fail("must not contain a NUL character");
-    }
-    out.push_back(item.get<std::string>());
-  }
-  return out;
-}
-
-// The text a param value becomes on the command line.
-std::string argument_text(const json& value) {
-  if (value.is_string()) return value.get<std::string>();
-  if (value.is_boolean()) return value.get<bool>() ? "true" : "false";
-  if (value.is_number_integer()) return value.dump();
-  return value.dump();  // number: shortest round-trip form, e.g. 0.5 or 1e+21
-}
-
-std::optional<proto::ParamError> refuse(const std::string& name, std::string message) {
-  return proto::ParamError{"/params/" + name, std::move(message)};
-}
-
-// The argv and stdin rules that the per-field checks cannot express (see the header).
-std::optional<proto::ParamError> check_command_params(const CommandSpec& command, const json& params) {
-  for (const ParamArg& arg : command.param_args) {
-    auto it = params.find(arg.param);
-    if (it == params.end()) continue;
-    if (arg.style == ArgStyle::flag) continue;  // a fixed text: the value never reaches argv
-    const std::string text = argument_text(*it);
-    if (has_nul(text)) return refuse(arg.param, "must not contain a NUL character");
-    if (arg.style == ArgStyle::positional && !command.end_of_options && !text.empty() &&
-        text.front() == '-') {
-      return refuse(arg.param, "must not start with '-' (the program would read it as an option)");
-    }
-    if (arg.style == ArgStyle::option && arg.option.size() == 2 && text.empty()) {
-      // "-x" alone would take the next argument as its value.
-      return refuse(arg.param, "must not be empty");
-    }
-  }
-  if (!command.stdin_input) return std::nullopt;
-  const auto text = params.find(kInputParam);
-  const auto encoded = params.find(kInputBase64Param);
-  if (text != params.end() && encoded != params.end()) {
-    return refuse(std::string(kInputBase64Param), "give either input or input_base64, not both");
-  }
-  if (encoded != params.end()) {
-    auto bytes = decode_base64(encoded->get_ref<const std::string&>());
-    if (!bytes) return refuse(std::string(kInputBase64Param), "must be base64 (RFC 4648, padded)");
-    if (bytes->size() > command.max_input_bytes) {
-      return refuse(std::string(kInputBase64Param),
-                    "must decode to at most " + std::to_string(command.max_input_bytes) + " bytes");
-    }
-  }
-  return std::nullopt;
 }
 
 proto::ParamSpec parse_param(const json& entry, const Where& where, ParamArg& arg) {
@@ -489,105 +357,6 @@ void register_command_kinds(kinds::KindRegistry& registry, std::vector<kinds::Ki
     }
     registry.add(std::move(kinds[i]));
   }
-}
-
-std::vector<std::string> build_argv(const CommandSpec& command, const json& params) {
-  std::vector<std::string> argv;
-  argv.reserve(1 + command.args.size() + command.param_args.size() + 1);
-  argv.push_back(command.program);
-  argv.insert(argv.end(), command.args.begin(), command.args.end());
-  for (const ParamArg& arg : command.param_args) {
-    auto it = params.find(arg.param);
-    if (it == params.end() || it->is_null()) continue;
-    if (arg.style == ArgStyle::flag) {
-      if (it->get<bool>()) argv.push_back(arg.option);
-    } else if (arg.style == ArgStyle::option) {
-      // Glued: the value is part of this argument, never an argument of its own.
-      argv.push_back(arg.option + (arg.option.size() > 2 ? "=" : "") + argument_text(*it));
-    }
-  }
-  if (command.end_of_options) argv.emplace_back("--");
-  for (const ParamArg& arg : command.param_args) {
-    if (arg.style != ArgStyle::positional) continue;
-    if (auto it = params.find(arg.param); it != params.end() && !it->is_null()) {
-      argv.push_back(argument_text(*it));
-    }
-  }
-  return argv;
-}
-
-std::string build_stdin(const CommandSpec& command, const json& params) {
-  if (!command.stdin_input) return {};
-  if (auto it = params.find(kInputParam); it != params.end() && it->is_string())
-    return it->get<std::string>();
-  if (auto it = params.find(kInputBase64Param); it != params.end() && it->is_string()) {
-    return decode_base64(it->get_ref<const std::string&>()).value_or(std::string());
-  }
-  return {};
-}
-
-namespace {
-constexpr char kBase64Alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-constexpr std::array<std::int8_t, 256> base64_values() {
-  std::array<std::int8_t, 256> values{};
-  for (auto& v : values) v = -1;
-  for (int i = 0; i < 64; ++i)
-    values[static_cast<unsigned char>(kBase64Alphabet[i])] = static_cast<std::int8_t>(i);
-  return values;
-}
-constexpr auto kBase64Values = base64_values();
-}  // namespace
-
-std::optional<std::string> decode_base64(std::string_view text) {
-  if (text.size() % 4 != 0) return std::nullopt;
-  std::string out;
-  out.reserve(text.size() / 4 * 3);
-  for (std::size_t i = 0; i < text.size(); i += 4) {
-    const bool last = i + 4 == text.size();
-    int values[4];
-    int padding = 0;
-    for (int j = 0; j < 4; ++j) {
-      const char c = text[i + static_cast<std::size_t>(j)];
-      if (c == '=' && last && j >= 2) {
-        ++padding;
-        values[j] = 0;
-        continue;
-      }
-      if (padding > 0) return std::nullopt;  // data after '='
-      values[j] = kBase64Values[static_cast<unsigned char>(c)];
-      if (values[j] < 0) return std::nullopt;
-    }
-    const unsigned group = (static_cast<unsigned>(values[0]) << 18) |
-                           (static_cast<unsigned>(values[1]) << 12) |
-                           (static_cast<unsigned>(values[2]) << 6) | static_cast<unsigned>(values[3]);
-    out.push_back(static_cast<char>((group >> 16) & 0xff));
-    if (padding < 2) out.push_back(static_cast<char>((group >> 8) & 0xff));
-    if (padding < 1) out.push_back(static_cast<char>(group & 0xff));
-  }
-  return out;
-}
-
-std::string encode_base64(std::string_view bytes) {
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  auto byte = [&](std::size_t k) { return static_cast<unsigned>(static_cast<unsigned char>(bytes[k])); };
-  for (; i + 3 <= bytes.size(); i += 3) {
-    const unsigned group = (byte(i) << 16) | (byte(i + 1) << 8) | byte(i + 2);
-    out.push_back(kBase64Alphabet[(group >> 18) & 63]);
-    out.push_back(kBase64Alphabet[(group >> 12) & 63]);
-    out.push_back(kBase64Alphabet[(group >> 6) & 63]);
-    out.push_back(kBase64Alphabet[group & 63]);
-  }
-  if (const std::size_t rest = bytes.size() - i; rest > 0) {
-    const unsigned group = (byte(i) << 16) | (rest == 2 ? byte(i + 1) << 8 : 0u);
-    out.push_back(kBase64Alphabet[(group >> 18) & 63]);
-    out.push_back(kBase64Alphabet[(group >> 12) & 63]);
-    out.push_back(rest == 2 ? kBase64Alphabet[(group >> 6) & 63] : '=');
-    out.push_back('=');
-  }
-  return out;
 }
 
 }  // namespace jobd::exec

@@ -1,4 +1,4 @@
-#include "exec/thread_pool.hpp"
+#include "exec/thread/thread_pool.hpp"
 
 #include <sys/resource.h>
 #include <sys/syscall.h>

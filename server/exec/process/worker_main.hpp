@@ -1,8 +1,8 @@
 // The worker process's program: read a RUN frame, run the kind's run_on_cpu from the same
 // KindRegistry as jobd's thread pool, write PROGRESS and RESULT frames, repeat until jobd
 // closes the socket. Single-threaded and deliberately simple: all supervision (limits that
-// need a kill, deadlines, cancellation, replacement) is jobd's ProcessPool, which kills this
-// process's whole group when a job must end early.
+// need a kill, deadlines, cancellation, replacement) is jobd's (exec/process/worker_slots.hpp),
+// which kills this process's whole group when a job must end early.
 #pragma once
 
 #include <cstdint>

@@ -8,7 +8,7 @@
 #include <unordered_set>
 
 #include "exec/executor.hpp"
-#include "exec/thread_pool.hpp"
+#include "exec/thread/thread_pool.hpp"
 
 namespace jobd::exec {
 
