@@ -3,7 +3,6 @@
 // and binary output as base64.
 #include <gtest/gtest.h>
 
-
 #include <fstream>
 #include <sstream>
 
