@@ -13,6 +13,7 @@
 //   store=process jobs=100000 clients=64 jobs_per_s=61000 batches=4200 batch_mean=71.4
 //     batch_p50=72 batch_p99=150 batch_max=190 commit_mean_us=820 commit_p99_us=2400
 // and the load time, also scaled to one million rows.
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -34,6 +35,14 @@ namespace {
 using namespace jobd;
 using Clock = std::chrono::steady_clock;
 namespace asio = boost::asio;
+
+// CPU time of the whole process (loop and writer threads): steadier than wall time on a busy machine.
+double cpu_seconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
 
 long arg_or(int argc, char** argv, int i, long fallback) {
   return argc > i ? std::strtol(argv[i], nullptr, 10) : fallback;
@@ -136,9 +145,11 @@ bool run_commits(const char* name, const std::string& uri, store::Durability dur
   });
   Clients driver(loop, *opened.store, jobs);
   const auto begin = Clock::now();
+  const double cpu_begin = cpu_seconds();
   driver.start(clients);
   loop.run();
   const double seconds = std::chrono::duration<double>(Clock::now() - begin).count();
+  const double cpu = cpu_seconds() - cpu_begin;
   opened.store->close();
   if (!failure.empty() || driver.finished() != jobs) {
     std::fprintf(stderr, "%s: %ld of %ld jobs finished; %s\n", name, driver.finished(), jobs,
@@ -152,10 +163,10 @@ bool run_commits(const char* name, const std::string& uri, store::Durability dur
   const double batches = static_cast<double>(std::max<std::size_t>(1, sizes.size()));
   std::printf(
       "store=%s jobs=%ld clients=%ld jobs_per_s=%.0f batches=%zu batch_mean=%.1f batch_p50=%zu batch_p99=%zu "
-      "batch_max=%zu commit_mean_us=%.0f commit_p99_us=%zu\n",
+      "batch_max=%zu commit_mean_us=%.0f commit_p99_us=%zu cpu_us_per_job=%.1f\n",
       name, jobs, clients, static_cast<double>(jobs) / seconds, sizes.size(), total / batches,
       percentile(sizes, 0.5), percentile(sizes, 0.99), percentile(sizes, 1.0), commit_total / batches,
-      percentile(figures.commit_us, 0.99));
+      percentile(figures.commit_us, 0.99), cpu * 1e6 / static_cast<double>(jobs));
   return true;
 }
 

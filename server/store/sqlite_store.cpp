@@ -126,13 +126,16 @@ StoreHealth SqliteStore::close() {
 void SqliteStore::run_writer() {
   pthread_setname_np(pthread_self(), "jobd-store");
   std::vector<Change> batch;
-  Ticket taken = 0;  // changes taken from pending_ so far: the last ticket of `batch`
+  Ticket taken = 0;                // changes taken from pending_ so far: the last ticket of `batch`
+  Ticket committed = 0;            // changes committed so far
+  std::uint64_t max_inserted = 0;  // the highest seq inserted by the changes taken
   auto backoff = options_.retry_initial;
   bool failing = false;
   for (;;) {
+    std::size_t fresh = 0;  // where the changes taken this time start in `batch`
     {
       std::unique_lock lock(mutex_);
-      if (batch.empty()) {
+      if (taken == committed) {
         while (pending_.empty() && !stopping_) {
           writer_sleeping_ = true;
           wake_.wait(lock);
@@ -140,22 +143,27 @@ void SqliteStore::run_writer() {
         writer_sleeping_ = false;
         if (pending_.empty()) return;  // stopping, and everything is committed
         batch.swap(pending_);          // the loop fills the emptied vector, capacity kept
-        taken += batch.size();
-      } else if (!pending_.empty()) {  // a retry takes on what arrived since the failure
-        taken += pending_.size();
+      } else {  // a retry (of a batch that may have folded to nothing) takes on what arrived since
+        fresh = batch.size();
         batch.insert(batch.end(), std::make_move_iterator(pending_.begin()),
                      std::make_move_iterator(pending_.end()));
         pending_.clear();
       }
     }
+    taken += batch.size() - fresh;
+    for (std::size_t i = fresh; i < batch.size(); ++i)
+      if (batch[i].op == ChangeOp::insert) max_inserted = std::max(max_inserted, batch[i].row.seq);
+    coalescer_.coalesce(batch);
+
     const auto started = steady_clock::now();
-    std::string error = commit(batch);
+    std::string error = commit(batch, max_inserted);
     if (error.empty()) {
-      const CommitReport report{
-          batch.size(), std::chrono::duration_cast<std::chrono::microseconds>(steady_clock::now() - started)};
+      const CommitReport report{taken - committed, std::chrono::duration_cast<std::chrono::microseconds>(
+                                                       steady_clock::now() - started)};
       asio::post(loop_, [side = loop_side_, taken, report, recovered = failing] {
         side->committed(taken, report, recovered);
       });
+      committed = taken;
       batch.clear();
       failing = false;
       backoff = options_.retry_initial;
@@ -165,7 +173,7 @@ void SqliteStore::run_writer() {
     std::string reason = path_ + ": commit failed, retrying: " + error;
     asio::post(loop_, [side = loop_side_, reason] { side->failed(reason); });
     if (!wait_before_retry(backoff)) {
-      close_error_ = path_ + ": closed with " + std::to_string(batch.size()) +
+      close_error_ = path_ + ": closed with " + std::to_string(taken - committed) +
                      " changes not committed (never acknowledged): " + error;
       return;
     }
@@ -187,16 +195,14 @@ bool SqliteStore::wait_before_retry(std::chrono::milliseconds backoff) {
   }
 }
 
-std::string SqliteStore::commit(const std::vector<Change>& batch) {
+std::string SqliteStore::commit(const std::vector<Change>& batch, std::uint64_t max_inserted) {
   // A failed ROLLBACK may leave a transaction open: end it before starting the next one.
   if (db_.in_transaction()) db_.exec("ROLLBACK");
   if (db_.exec("BEGIN IMMEDIATE") != SQLITE_OK) return db_.error();
-  std::uint64_t max_inserted = 0;
   int rc = SQLITE_DONE;
   for (const Change& change : batch) {
     rc = jobs_.apply(change);
     if (rc != SQLITE_DONE) break;
-    if (change.op == ChangeOp::insert) max_inserted = std::max(max_inserted, change.row.seq);
   }
   if (rc == SQLITE_DONE && max_inserted > max_seq_) rc = jobs_.raise_max_seq(max_inserted);
   if (rc == SQLITE_DONE && db_.exec("COMMIT") == SQLITE_OK) {

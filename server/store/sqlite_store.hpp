@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "store/change_batch.hpp"
 #include "store/job_store.hpp"
 #include "store/sqlite_db.hpp"
 #include "store/sqlite_jobs.hpp"
@@ -53,7 +54,7 @@ class SqliteStore final : public JobStore {
  private:
   SqliteStore(std::string path, const StoreOptions& options, boost::asio::any_io_executor loop);
   void run_writer();
-  std::string commit(const std::vector<Change>& batch);
+  std::string commit(const std::vector<Change>& batch, std::uint64_t max_inserted);
   bool wait_before_retry(std::chrono::milliseconds backoff);
 
   const std::string path_;
@@ -62,6 +63,7 @@ class SqliteStore final : public JobStore {
   StoreLock lock_;
   Database db_;  // the writer thread's alone once it runs
   JobsTable jobs_;
+  BatchCoalescer coalescer_;   // writer
   std::uint64_t max_seq_ = 0;  // writer: the stored high-water mark
 
   // Shared with completions posted to the loop, which may outlive the store in a stopped loop.
