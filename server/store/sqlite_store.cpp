@@ -15,6 +15,16 @@ namespace jobd::store {
 namespace asio = boost::asio;
 using std::chrono::steady_clock;
 
+// The writer checkpoints the WAL into the database file itself, once the WAL holds this many
+// pages (32 MiB of 4 KiB pages), and only after it posted the batch's completion: SQLite's
+// automatic checkpoint would run inside COMMIT, so the batch that happened to cross the limit
+// would wait for it (and, at synchronous=NORMAL, for its two fsyncs) before being acknowledged.
+// Measured with bench/micro/store_commit (150,000 jobs, 64 clients, process durability): p99
+// commit 300-540 us with this (limits 1000 to 16000 pages), 3.9-7.2 ms with SQLite's automatic
+// checkpoint at 1000 pages; larger limits mean fewer checkpoints (each one fsyncs twice) but a
+// longer WAL to read at start-up.
+constexpr int kCheckpointFrames = 8000;
+
 // What the loop knows of the store. Touched only on the loop thread: by the store's loop-side
 // methods and by the completions the writer posts, which hold it by shared_ptr so that one
 // still queued in a stopped loop never reaches a destroyed store.
@@ -62,6 +72,14 @@ OpenedStore SqliteStore::open(const std::string& path, const StoreOptions& optio
   const auto max_seq = store->db_.query_int("SELECT value FROM store_meta WHERE key = 'max_seq'");
   if (!max_seq) return {nullptr, path + ": cannot read the seq high-water mark: " + store->db_.error()};
   store->max_seq_ = static_cast<std::uint64_t>(*max_seq);
+  // Replaces SQLite's automatic checkpoint (itself a WAL hook): see kCheckpointFrames.
+  sqlite3_wal_hook(
+      store->db_.get(),
+      [](void* frames, sqlite3*, const char*, int wal_frames) {
+        *static_cast<int*>(frames) = wal_frames;
+        return SQLITE_OK;
+      },
+      &store->wal_frames_);
   return {std::move(store), {}};
 }
 
@@ -167,6 +185,7 @@ void SqliteStore::run_writer() {
       batch.clear();
       failing = false;
       backoff = options_.retry_initial;
+      checkpoint_if_due();
       continue;
     }
     failing = true;
@@ -179,6 +198,14 @@ void SqliteStore::run_writer() {
     }
     backoff = std::min(backoff * 2, options_.retry_max);
   }
+}
+
+// A failed checkpoint (a full disk) loses nothing: the WAL keeps the pages, and the next commit
+// tries again; if the disk stays full, the next commit fails loudly by itself.
+void SqliteStore::checkpoint_if_due() {
+  if (wal_frames_ < kCheckpointFrames) return;
+  if (sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr) == SQLITE_OK)
+    wal_frames_ = 0;
 }
 
 // Sleeps `backoff` before the next attempt; false when close() is waiting and its time is up.

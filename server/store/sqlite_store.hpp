@@ -56,6 +56,7 @@ class SqliteStore final : public JobStore {
   void run_writer();
   std::string commit(const std::vector<Change>& batch, std::uint64_t max_inserted);
   bool wait_before_retry(std::chrono::milliseconds backoff);
+  void checkpoint_if_due();
 
   const std::string path_;
   const StoreOptions options_;
@@ -65,6 +66,7 @@ class SqliteStore final : public JobStore {
   JobsTable jobs_;
   BatchCoalescer coalescer_;   // writer
   std::uint64_t max_seq_ = 0;  // writer: the stored high-water mark
+  int wal_frames_ = 0;         // writer: the WAL's length after the last commit (sqlite3_wal_hook)
 
   // Shared with completions posted to the loop, which may outlive the store in a stopped loop.
   std::shared_ptr<LoopSide> loop_side_;

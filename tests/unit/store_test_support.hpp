@@ -19,10 +19,25 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <ostream>
 #include <string>
 #include <thread>
 
 #include "store/job_store.hpp"
+
+namespace jobd::store {
+// Lets GoogleTest show a row that differs, column by column, instead of its bytes.
+inline void PrintTo(const JobRow& r, std::ostream* os) {
+  auto opt = [](const auto& v) { return v ? std::to_string(*v) : std::string("none"); };
+  *os << "{seq " << r.seq << ", id " << r.id << ", kind " << r.kind << ", " << proto::to_string(r.executor)
+      << ", " << proto::to_string(r.state) << ", params " << r.params_json << ", key "
+      << r.idempotency_key.value_or("none") << ", timeout " << r.timeout_ms << ", created " << r.created_at_ms
+      << ", started " << opt(r.started_at_ms) << ", finished " << opt(r.finished_at_ms) << ", run_at "
+      << opt(r.run_at_ms) << ", attempt " << r.attempt << "/" << r.max_attempts << ", retry "
+      << r.retry_delay_ms << ", result " << r.result_json << ", error " << r.error_type << ": "
+      << r.error_message << ", details " << r.details_json << ", attempts " << r.attempts_json << "}";
+}
+}  // namespace jobd::store
 
 namespace jobd::store::testing {
 
