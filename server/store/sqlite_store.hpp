@@ -49,9 +49,8 @@ class SqliteStore final : public JobStore {
   void set_observer(StoreObserver observer) override;
   StoreHealth close() override;
 
-  struct LoopSide;  // the loop's half: waiters, health, observer (sqlite_store.cpp)
-
  private:
+  struct LoopSide;  // the loop's half: waiters, health, observer (sqlite_store.cpp)
   SqliteStore(std::string path, const StoreOptions& options, boost::asio::any_io_executor loop);
   void run_writer();
   std::string commit(const std::vector<Change>& batch, std::uint64_t max_inserted);
