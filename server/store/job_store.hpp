@@ -33,7 +33,7 @@ enum class Durability {
 
 struct StoreHealth {
   bool ok = true;
-  std::string reason;  // one line when !ok, e.g. "commit failed: database or disk is full"
+  std::string reason;  // one line when !ok: "jobd.db: commit failed, retrying: database or disk is full (13)"
 };
 
 // One committed batch, for the commit batch-size and latency histograms.
@@ -42,7 +42,7 @@ struct CommitReport {
   std::chrono::microseconds latency{0};  // BEGIN to the end of COMMIT, on the writer thread
 };
 
-// Called on the loop thread; either may be empty. Feeds metrics and logs; must not block.
+// Called on the loop thread; any may be empty. Feeds metrics and logs; must not block.
 struct StoreObserver {
   std::function<void(const CommitReport&)> committed;   // once per committed batch
   std::function<void(std::string_view reason)> failed;  // once per failed commit attempt
