@@ -1,0 +1,32 @@
+// BatchCoalescer: folds the changes of one batch that concern the same job into one statement.
+//
+// Under load a job's insert, start and finish often land in the same group commit; each would
+// be a statement that rewrites the whole row. An update carries every mutable column, so a later
+// change can be folded into the earlier one of the same job without changing what the batch
+// commits: update after insert or update -> the earlier change with the later columns; remove
+// after insert -> neither (the seq still counts for the high-water mark); remove after update ->
+// the remove alone. Order between different jobs never matters (rows are independent), and the
+// batch is one transaction, so nobody can observe the folded intermediate states.
+// The batch is compacted, so that a batch kept after a failed commit can be folded again with
+// what arrived since. Sans-I/O, used by the writer thread only.
+#pragma once
+
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+#include "store/job_row.hpp"
+
+namespace jobd::store {
+
+class BatchCoalescer {
+ public:
+  // Folds `batch` in place and removes the changes folded away.
+  void coalesce(std::vector<Change>& batch);
+
+ private:
+  std::unordered_map<std::uint64_t, std::size_t> latest_;  // seq -> index of its live change
+  std::vector<bool> apply_;
+};
+
+}  // namespace jobd::store

@@ -1,0 +1,19 @@
+#include "store/job_store.hpp"
+
+#include "store/memory_store.hpp"
+#include "store/sqlite_store.hpp"
+
+namespace jobd::store {
+
+OpenedStore open_store(std::string_view uri, const StoreOptions& options, boost::asio::any_io_executor loop) {
+  constexpr std::string_view kSqlite = "sqlite:";
+  if (uri == "memory:") return {std::make_unique<MemoryStore>(), {}};
+  if (uri.starts_with(kSqlite)) {
+    const std::string path(uri.substr(kSqlite.size()));
+    if (path.empty()) return {nullptr, "--store sqlite: needs a file path, e.g. sqlite:jobd.db"};
+    return SqliteStore::open(path, options, std::move(loop));
+  }
+  return {nullptr, "--store '" + std::string(uri) + "': unknown store (memory: or sqlite:PATH)"};
+}
+
+}  // namespace jobd::store

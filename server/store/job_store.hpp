@@ -1,0 +1,110 @@
+// JobStore: where the job table sends every change to the jobs, and the durable place jobs come
+// back from after a restart (DESIGN §7).
+//
+// Two phases, both on the thread that owns the job table:
+//   start-up (before the loop runs)  open_store(uri) and load(visitor): may block, may fail
+//   running (on the loop thread)     write, when_durable, health: never block, never call SQLite
+// A store never touches a Job and never includes jobs/, api/, http/ or exec/: the table turns
+// its transitions into Changes (job_row.hpp). `durable() == false` (memory:) tells the table to
+// build no rows at all, so the memory path costs what it cost before there was a store.
+//
+// Failure is loud: a store that cannot commit says so through health() (for /readyz and submit
+// 503s) and the observer, keeps what it could not commit and retries; it never drops a change it
+// acknowledged, and never acknowledges one it did not commit.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "store/job_row.hpp"
+
+namespace jobd::store {
+
+// What a committed change survives (README, --durability).
+enum class Durability {
+  process,  // kill -9 or a crash of jobd: a commit is a write to the WAL (synchronous=NORMAL)
+  machine,  // power loss too: an fsync per commit (synchronous=FULL)
+};
+
+struct StoreHealth {
+  bool ok = true;
+  std::string reason;  // one line when !ok: "jobd.db: commit failed, retrying: database or disk is full (13)"
+};
+
+// One committed batch, for the commit batch-size and latency histograms.
+struct CommitReport {
+  std::size_t changes = 0;
+  std::chrono::microseconds latency{0};  // BEGIN to the end of COMMIT, on the writer thread
+};
+
+// Called on the loop thread; any may be empty. Feeds metrics and logs; must not block.
+struct StoreObserver {
+  std::function<void(const CommitReport&)> committed;   // once per committed batch
+  std::function<void(std::string_view reason)> failed;  // once per failed commit attempt
+  std::function<void()> recovered;                      // the first commit after failures
+};
+
+struct StoreOptions {
+  Durability durability = Durability::process;
+  // Retry after a failed commit: starts here, doubles, and stays at the maximum.
+  std::chrono::milliseconds retry_initial{100};
+  std::chrono::milliseconds retry_max{1000};
+  // close() gives up on changes it cannot commit after this long (they were never acknowledged).
+  std::chrono::milliseconds close_timeout{10000};
+  std::string vfs;  // SQLite VFS name; empty: the default one (tests register a faulty one)
+};
+
+struct LoadResult {
+  std::uint64_t rows = 0;
+  std::uint64_t max_seq = 0;  // the highest seq ever inserted, even if its row was removed since
+  std::string error;          // empty: every row was read; else one line (corrupt file, bad row)
+};
+
+// A row as load() hands it over; the visitor may move from it.
+using RowVisitor = std::function<void(JobRow& row)>;
+
+class JobStore {
+ public:
+  virtual ~JobStore() = default;
+
+  // Whether changes are kept anywhere at all; false: the table builds no rows.
+  virtual bool durable() const noexcept = 0;
+
+  // Start-up only, before the loop runs: hands every stored row to `visit` in seq order,
+  // streaming (one row in memory at a time, JSON left as text). The table continues seqs after
+  // max_seq, so a removed newest job's seq is never handed out twice.
+  virtual LoadResult load(const RowVisitor& visit) = 0;
+
+  // Loop thread. Queues a change; cheap (a push under a mutex, a wake-up only when the writer
+  // sleeps). Tickets increase by one per change.
+  virtual Ticket write(Change change) = 0;
+  // Loop thread. Runs `done` on the loop once every change up to `ticket` is committed, at once
+  // (before returning) when it already is. Callbacks run in ticket order.
+  virtual void when_durable(Ticket ticket, std::function<void()> done) = 0;
+  // Loop thread.
+  virtual StoreHealth health() const = 0;
+  // Before the loop runs, or on it.
+  virtual void set_observer(StoreObserver observer) = 0;
+
+  // After the loop stopped: commits what is queued (retrying for at most close_timeout), stops
+  // the writer, releases the file. Idempotent. ok: every written change is committed.
+  virtual StoreHealth close() = 0;
+};
+
+// The outcome of open_store: a store, or one line saying why there is none.
+struct OpenedStore {
+  std::unique_ptr<JobStore> store;
+  std::string error;
+};
+
+// Start-up only. `uri`: "memory:" or "sqlite:PATH". `loop` is where completions run. Refuses,
+// with one line, an unknown scheme, a file another jobd holds (naming its pid), a file that is
+// not SQLite or belongs to another application, and a schema newer than this binary knows.
+OpenedStore open_store(std::string_view uri, const StoreOptions& options, boost::asio::any_io_executor loop);
+
+}  // namespace jobd::store

@@ -1,0 +1,39 @@
+// JobsTable: the jobs table's prepared statements, turning Changes into rows and rows back
+// into JobRows.
+//
+// Knows the column list (sqlite_schema.cpp, version 1) and nothing of threads or batches: the
+// writer calls apply() inside its transaction, load() streams at start-up. Every change is
+// idempotent (an insert replaces, an update sets, a remove deletes), so a batch whose COMMIT
+// reported an error after reaching the WAL can be applied again without harm.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "store/job_row.hpp"
+#include "store/job_store.hpp"
+#include "store/sqlite_db.hpp"
+
+namespace jobd::store {
+
+class JobsTable {
+ public:
+  // Prepares the statements; empty: ready, else why not.
+  std::string prepare(Database& db);
+
+  // Inside a transaction. SQLITE_DONE on success, else the SQLite error code.
+  int apply(const Change& change);
+  // Raises the stored seq high-water mark to `seq` (never lowers it).
+  int raise_max_seq(std::uint64_t seq);
+
+  // Streams every row in seq order (start-up).
+  LoadResult load(Database& db, const RowVisitor& visit);
+
+ private:
+  Statement insert_;
+  Statement update_;
+  Statement remove_;
+  Statement raise_max_seq_;
+};
+
+}  // namespace jobd::store

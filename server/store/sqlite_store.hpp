@@ -1,0 +1,86 @@
+// SqliteStore: the embedded durable store (`--store sqlite:PATH`), one file in WAL mode.
+//
+// Owns the file (StoreLock + SQLite's exclusive locking mode), one connection, and one writer
+// thread: the only thread that calls SQLite once start-up is over. The loop thread pushes
+// changes onto a vector under a mutex and wakes the writer only when it sleeps; the writer takes
+// everything that piled up during its previous commit and commits it as one transaction (group
+// commit), then posts one completion per batch to the loop, which runs the when_durable
+// callbacks up to the batch's last ticket. The loop never waits for the disk.
+//
+// A failed commit (a full disk, an I/O error) is rolled back and kept: health() turns failing
+// with the reason, the observer hears it, and the writer retries the same changes (plus any that
+// arrived since) with backoff until a commit succeeds, then reports healthy again. Nothing is
+// acknowledged before its COMMIT returned, and nothing acknowledged is ever dropped.
+//
+// Must never: call SQLite on the loop after load(), block the loop on the disk, or run a
+// callback anywhere but on the loop.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "store/change_batch.hpp"
+#include "store/job_store.hpp"
+#include "store/sqlite_db.hpp"
+#include "store/sqlite_jobs.hpp"
+#include "store/store_lock.hpp"
+
+namespace jobd::store {
+
+class SqliteStore final : public JobStore {
+ public:
+  // Start-up: locks, opens, checks and migrates `path`. The writer thread starts with the first
+  // write(), so opening and loading run no thread (jobd may still fork after them).
+  static OpenedStore open(const std::string& path, const StoreOptions& options,
+                          boost::asio::any_io_executor loop);
+  ~SqliteStore() override;
+
+  bool durable() const noexcept override { return true; }
+  LoadResult load(const RowVisitor& visit) override;
+  Ticket write(Change change) override;
+  void when_durable(Ticket ticket, std::function<void()> done) override;
+  StoreHealth health() const override;
+  void set_observer(StoreObserver observer) override;
+  StoreHealth close() override;
+
+ private:
+  struct LoopSide;  // the loop's half: waiters, health, observer (sqlite_store.cpp)
+  SqliteStore(std::string path, const StoreOptions& options, boost::asio::any_io_executor loop);
+  void run_writer();
+  std::string commit(const std::vector<Change>& batch, std::uint64_t max_inserted);
+  bool wait_before_retry(std::chrono::milliseconds backoff);
+  void checkpoint_if_due();
+
+  const std::string path_;
+  const StoreOptions options_;
+  boost::asio::any_io_executor loop_;
+  StoreLock lock_;
+  Database db_;  // the writer thread's alone once it runs
+  JobsTable jobs_;
+  BatchCoalescer coalescer_;   // writer
+  std::uint64_t max_seq_ = 0;  // writer: the stored high-water mark
+  int wal_frames_ = 0;         // writer: the WAL's length after the last commit (sqlite3_wal_hook)
+
+  // Shared with completions posted to the loop, which may outlive the store in a stopped loop.
+  std::shared_ptr<LoopSide> loop_side_;
+  Ticket last_ticket_ = 0;  // loop: tickets handed out
+
+  // The hand-off, guarded by mutex_.
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::vector<Change> pending_;
+  bool writer_sleeping_ = false;
+  bool stopping_ = false;
+  std::chrono::steady_clock::time_point close_deadline_;
+  std::string close_error_;  // writer: set when it gave up at close
+  std::thread writer_;
+  bool closed_ = false;
+};
+
+}  // namespace jobd::store

@@ -1,0 +1,72 @@
+// BatchCoalescer: the changes of one group commit that concern the same job fold into one
+// statement, and what the batch commits stays exactly what applying every change would commit.
+#include <gtest/gtest.h>
+
+#include "store/change_batch.hpp"
+#include "store_test_support.hpp"
+
+using namespace jobd::store;
+using namespace jobd::store::testing;
+
+namespace {
+
+Change remove(std::uint64_t seq) { return {ChangeOp::remove, JobRow{.seq = seq}}; }
+
+TEST(StoreBatch, StartAndFinishFoldIntoTheInsertOfTheSameBatch) {
+  std::vector<Change> batch{insert(job_row(1, 1)), insert(job_row(2, 1)), update(job_row(1, 2)),
+                            update(job_row(1, 3))};
+  BatchCoalescer().coalesce(batch);
+  ASSERT_EQ(batch.size(), 2u);
+  EXPECT_EQ(batch[0].op, ChangeOp::insert);
+  EXPECT_EQ(batch[0].row, job_row(1, 3));  // inserted as finished: one statement, not three
+  EXPECT_EQ(batch[1].row, job_row(2, 1));
+}
+
+TEST(StoreBatch, UpdatesFoldIntoTheEarlierUpdateKeepingTheFixedColumns) {
+  JobRow finished = job_row(5, 3);
+  finished.kind = "ignored by an update";
+  std::vector<Change> batch{update(job_row(5, 2)), update(finished)};
+  BatchCoalescer().coalesce(batch);
+  ASSERT_EQ(batch.size(), 1u);
+  EXPECT_EQ(batch[0].op, ChangeOp::update);
+  EXPECT_EQ(batch[0].row.state, jobd::proto::JobState::succeeded);
+  EXPECT_EQ(batch[0].row.result_json, job_row(5, 3).result_json);
+  EXPECT_EQ(batch[0].row.kind, job_row(5, 2).kind);
+}
+
+TEST(StoreBatch, AJobInsertedAndRemovedInOneBatchLeavesNothing) {
+  std::vector<Change> batch{insert(job_row(1)), update(job_row(1, 3)), insert(job_row(2)), remove(1)};
+  BatchCoalescer().coalesce(batch);
+  ASSERT_EQ(batch.size(), 1u);
+  EXPECT_EQ(batch[0].row, job_row(2));
+}
+
+TEST(StoreBatch, ARemoveAfterAnUpdateIsTheRemoveAlone) {
+  std::vector<Change> batch{update(job_row(1, 3)), remove(1)};
+  BatchCoalescer().coalesce(batch);
+  ASSERT_EQ(batch.size(), 1u);
+  EXPECT_EQ(batch[0].op, ChangeOp::remove);
+}
+
+TEST(StoreBatch, AnInsertAfterARemoveIsKeptInOrder) {
+  std::vector<Change> batch{remove(1), insert(job_row(1)), update(job_row(1, 2))};
+  BatchCoalescer().coalesce(batch);
+  ASSERT_EQ(batch.size(), 2u);
+  EXPECT_EQ(batch[0].op, ChangeOp::remove);
+  EXPECT_EQ(batch[1].op, ChangeOp::insert);
+  EXPECT_EQ(batch[1].row, job_row(1, 2));
+}
+
+TEST(StoreBatch, FoldingAKeptBatchAgainWithNewChangesChangesNothingElse) {
+  // A batch kept after a failed commit is folded again together with what arrived since.
+  BatchCoalescer coalescer;
+  std::vector<Change> batch{insert(job_row(1)), update(job_row(1, 3)), insert(job_row(2))};
+  coalescer.coalesce(batch);
+  batch.push_back(update(job_row(2, 2)));
+  coalescer.coalesce(batch);
+  ASSERT_EQ(batch.size(), 2u);
+  EXPECT_EQ(batch[0].row, job_row(1, 3));
+  EXPECT_EQ(batch[1].row, job_row(2, 2));
+}
+
+}  // namespace

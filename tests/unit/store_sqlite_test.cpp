@@ -1,0 +1,245 @@
+// SqliteStore and MemoryStore on the happy path: what is written comes back, acknowledgements
+// wait for the commit and arrive in ticket order, and changes that pile up are committed together.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "store/memory_store.hpp"
+#include "store_test_support.hpp"
+
+using namespace jobd::store;
+using namespace jobd::store::testing;
+
+namespace {
+
+// Every column set, the optional ones present.
+JobRow full_row(std::uint64_t seq) {
+  JobRow row = job_row(seq, 3);
+  row.idempotency_key = "client-key-\xc3\xa9";  // UTF-8 survives
+  row.run_at_ms = 1'900'000'000'000;
+  row.attempt = 2;
+  row.max_attempts = 20;
+  row.retry_delay_ms = 1500;
+  row.error_type = "crashed";
+  row.error_message = "worker killed by SIGSEGV";
+  row.attempts_json = R"([{"attempt":1,"error":{"type":"crashed"}}])";
+  row.executor = jobd::proto::Executor::subprocess;
+  row.state = jobd::proto::JobState::timed_out;
+  row.timeout_ms = -1;  // not validated here: the store keeps what it is given
+  return row;
+}
+
+TEST(StoreSqlite, EveryColumnRoundTripsThroughAReopen) {
+  TempDir dir;
+  const auto path = dir.file("jobs.db");
+  const JobRow full = full_row(7);
+  JobRow bare = job_row(8, 1);  // optional columns absent, text columns empty
+  bare.idempotency_key.reset();
+  bare.params_json = "";
+  {
+    Loop loop;
+    auto store = open_or_fail(path, loop.io);
+    ASSERT_TRUE(store);
+    EXPECT_TRUE(store->durable());
+    store->write(insert(full));
+    const auto last = store->write(insert(bare));
+    bool durable = false;
+    store->when_durable(last, [&] { durable = true; });
+    ASSERT_TRUE(loop.run_until([&] { return durable; }));
+    EXPECT_TRUE(store->close().ok);
+  }
+  const auto rows = load_all(path);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows.at(7), full);
+  EXPECT_EQ(rows.at(8), bare);
+  EXPECT_EQ(integrity(path), "ok");
+}
+
+TEST(StoreSqlite, UpdateChangesOnlyTheMutableColumnsAndRemoveDeletes) {
+  TempDir dir;
+  const auto path = dir.file("jobs.db");
+  {
+    Loop loop;
+    auto store = open_or_fail(path, loop.io);
+    ASSERT_TRUE(store);
+    for (std::uint64_t seq = 1; seq <= 3; ++seq) store->write(insert(job_row(seq, 1)));
+    JobRow running = job_row(2, 3);
+    running.kind = "changed";  // fixed columns of an update are ignored
+    running.params_json = "{}";
+    store->write(update(running));
+    const auto last = store->write({ChangeOp::remove, JobRow{.seq = 3}});
+    bool durable = false;
+    store->when_durable(last, [&] { durable = true; });
+    ASSERT_TRUE(loop.run_until([&] { return durable; }));
+    store->close();
+  }
+  LoadResult loaded;
+  const auto rows = load_all(path, &loaded);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows.at(1), job_row(1, 1));
+  EXPECT_EQ(rows.at(2), job_row(2, 3));
+  EXPECT_EQ(loaded.rows, 2u);
+  EXPECT_EQ(loaded.max_seq, 3u);  // the removed newest job's seq is not handed out again
+}
+
+TEST(StoreSqlite, CallbacksRunOnlyAfterTheCommitAndInTicketOrder) {
+  use_faulty_vfs();
+  TempDir dir;
+  const auto path = dir.file("jobs.db");
+  Loop loop;
+  auto store = open_or_fail(path, loop.io, {.vfs = kFaultyVfs});
+  ASSERT_TRUE(store);
+  faults.delay_next_write_ms = 300;  // the first commit takes 300 ms
+  std::vector<Ticket> tickets;
+  for (std::uint64_t seq = 1; seq <= 5; ++seq) tickets.push_back(store->write(insert(job_row(seq))));
+  EXPECT_EQ(tickets, (std::vector<Ticket>{1, 2, 3, 4, 5}));
+  std::vector<Ticket> order;
+  for (Ticket t : {Ticket{4}, Ticket{2}, Ticket{5}, Ticket{1}, Ticket{2}, Ticket{3}})
+    store->when_durable(t, [&order, t] { order.push_back(t); });
+  loop.run_for(150ms);
+  EXPECT_TRUE(order.empty()) << "acknowledged while the commit was still writing";
+  ASSERT_TRUE(loop.run_until([&] { return order.size() == 6; }));
+  EXPECT_EQ(order, (std::vector<Ticket>{1, 2, 2, 3, 4, 5}));
+  // A ticket that is already durable runs at once, before when_durable returns.
+  bool at_once = false;
+  store->when_durable(3, [&] { at_once = true; });
+  EXPECT_TRUE(at_once);
+  store->close();
+  EXPECT_EQ(load_all(path).size(), 5u);
+}
+
+TEST(StoreSqlite, ChangesWrittenDuringASlowCommitAreCommittedAsOneBatch) {
+  use_faulty_vfs();
+  TempDir dir;
+  Loop loop;
+  auto store = open_or_fail(dir.file("jobs.db"), loop.io, {.vfs = kFaultyVfs});
+  ASSERT_TRUE(store);
+  std::vector<std::size_t> batches;
+  store->set_observer({.committed = [&](const CommitReport& report) { batches.push_back(report.changes); }});
+  faults.delay_next_write_ms = 300;
+  constexpr std::uint64_t kChanges = 10000;
+  Ticket last = 0;
+  for (std::uint64_t seq = 1; seq <= kChanges; ++seq) last = store->write(insert(job_row(seq)));
+  bool durable = false;
+  store->when_durable(last, [&] { durable = true; });
+  ASSERT_TRUE(loop.run_until([&] { return durable; }));
+  std::size_t total = 0;
+  for (auto size : batches) total += size;
+  EXPECT_EQ(total, kChanges);
+  // The first commit holds the first change(s); everything written meanwhile goes in the next.
+  EXPECT_LE(batches.size(), 3u);
+  store->close();
+}
+
+TEST(StoreSqlite, ObserverHearsEachBatchWithItsLatency) {
+  TempDir dir;
+  Loop loop;
+  auto store = open_or_fail(dir.file("jobs.db"), loop.io);
+  ASSERT_TRUE(store);
+  std::vector<CommitReport> reports;
+  store->set_observer({.committed = [&](const CommitReport& report) { reports.push_back(report); }});
+  for (std::uint64_t seq = 1; seq <= 3; ++seq) {
+    bool durable = false;
+    store->when_durable(store->write(insert(job_row(seq))), [&] { durable = true; });
+    ASSERT_TRUE(loop.run_until([&] { return durable; }));
+  }
+  ASSERT_EQ(reports.size(), 3u);  // one change at a time, waited for: one batch each
+  for (const auto& report : reports) {
+    EXPECT_EQ(report.changes, 1u);
+    EXPECT_GT(report.latency.count(), 0);
+  }
+  EXPECT_TRUE(store->health().ok);
+  store->close();
+}
+
+TEST(StoreSqlite, CloseCommitsWhatIsStillQueued) {
+  TempDir dir;
+  const auto path = dir.file("jobs.db");
+  {
+    Loop loop;
+    auto store = open_or_fail(path, loop.io);
+    ASSERT_TRUE(store);
+    for (std::uint64_t seq = 1; seq <= 1000; ++seq) store->write(insert(job_row(seq)));
+    EXPECT_TRUE(store->close().ok);  // no loop ran: nothing was acknowledged, all is committed
+  }
+  EXPECT_EQ(load_all(path).size(), 1000u);
+  EXPECT_EQ(integrity(path), "ok");
+}
+
+TEST(StoreSqlite, ReopenedStoreContinuesAfterTheLoadedRows) {
+  TempDir dir;
+  const auto path = dir.file("jobs.db");
+  for (std::uint64_t round = 0; round < 3; ++round) {
+    Loop loop;
+    auto store = open_or_fail(path, loop.io);
+    ASSERT_TRUE(store);
+    std::uint64_t seen = 0;
+    const auto loaded = store->load([&](JobRow& row) { EXPECT_EQ(row, job_row(++seen, 2)); });
+    EXPECT_EQ(loaded.rows, round * 10);
+    EXPECT_EQ(loaded.max_seq, round * 10);
+    for (std::uint64_t seq = loaded.max_seq + 1; seq <= loaded.max_seq + 10; ++seq) {
+      store->write(insert(job_row(seq)));
+      store->write(update(job_row(seq, 2)));
+    }
+    EXPECT_TRUE(store->close().ok);
+  }
+}
+
+TEST(StoreSqlite, TheWalIsCheckpointedIntoTheDatabaseWhileRunning) {
+  TempDir dir;
+  const auto path = dir.file("jobs.db");
+  Loop loop;
+  auto store = open_or_fail(path, loop.io);
+  ASSERT_TRUE(store);
+  // ~50 MiB of rows, in batches: well past the 32 MiB of WAL at which the writer checkpoints.
+  for (std::uint64_t seq = 1; seq <= 25000; seq += 500) {
+    Ticket last = 0;
+    for (std::uint64_t i = seq; i < seq + 500; ++i) last = store->write(insert(job_row(i, 1, 2000)));
+    bool durable = false;
+    store->when_durable(last, [&] { durable = true; });
+    ASSERT_TRUE(loop.run_until([&] { return durable; }, 30s));
+  }
+  EXPECT_GT(std::filesystem::file_size(path), 16u << 20) << "pages stayed in the WAL";
+  EXPECT_LT(std::filesystem::file_size(path + "-wal"), 70u << 20) << "the WAL grew without bound";
+  EXPECT_TRUE(store->close().ok);
+  EXPECT_EQ(load_all(path).size(), 25000u);
+}
+
+TEST(StoreSqlite, LoadIsRefusedOnceWritingStarted) {
+  TempDir dir;
+  Loop loop;
+  auto store = open_or_fail(dir.file("jobs.db"), loop.io);
+  ASSERT_TRUE(store);
+  store->write(insert(job_row(1)));
+  EXPECT_NE(store->load([](JobRow&) {}).error, "");
+  store->close();
+}
+
+TEST(StoreMemory, KeepsNothingAndAcknowledgesAtOnce) {
+  MemoryStore store;
+  EXPECT_FALSE(store.durable());
+  EXPECT_EQ(store.write(insert(job_row(1))), 1u);
+  EXPECT_EQ(store.write(insert(job_row(2))), 2u);
+  bool durable = false;
+  store.when_durable(2, [&] { durable = true; });
+  EXPECT_TRUE(durable);
+  EXPECT_TRUE(store.health().ok);
+  EXPECT_EQ(store.load([](JobRow&) { FAIL(); }).rows, 0u);
+}
+
+TEST(StoreUri, NamesTheStoreOrSaysWhatIsWrong) {
+  boost::asio::io_context io;
+  TempDir dir;
+  auto memory = open_store("memory:", {}, io.get_executor());
+  ASSERT_TRUE(memory.store);
+  EXPECT_FALSE(memory.store->durable());
+  auto sqlite = open_store("sqlite:" + dir.file("a.db"), {}, io.get_executor());
+  ASSERT_TRUE(sqlite.store) << sqlite.error;
+  EXPECT_TRUE(sqlite.store->durable());
+  EXPECT_EQ(open_store("sqlite:", {}, io.get_executor()).error,
+            "--store sqlite: needs a file path, e.g. sqlite:jobd.db");
+  EXPECT_EQ(open_store("redis://x", {}, io.get_executor()).error,
+            "--store 'redis://x': unknown store (memory: or sqlite:PATH)");
+}
+
+}  // namespace
