@@ -118,14 +118,14 @@ asio::awaitable<void> run_session(ServerState& state, tcp::socket socket) {
     parser.header_limit(static_cast<std::uint32_t>(std::min<std::uint64_t>(limits.max_header, UINT32_MAX)));
     parser.body_limit(limits.max_body);
     // Each step below updates `parse` and asks the refusal rules (http/refusals.hpp). A refusal
-    // is awaited in one place, with the problem as a named local: GCC 12 mishandles non-trivial
+    // is written in one place, with the response as a named local: GCC 12 mishandles non-trivial
     // temporaries in a co_await expression.
     ParseState parse;
     parse.opening = std::string_view(static_cast<const char*>(buffer.data().data()), buffer.size());
-    std::optional<proto::Problem> refusal = http::refusal(parse, limits);
+    std::optional<proto::Problem> problem = refusal(parse, limits);
     parse.opening = {};  // a view into the buffer, which parsing consumes
     unsigned version = 11;
-    if (!refusal) {
+    if (!problem) {
       // The whole header usually came with the first read: parse what is buffered first, and go
       // asynchronous (with the header timeout) only for the rest, saving an operation and a
       // timer re-arm per request.
@@ -137,16 +137,16 @@ asio::awaitable<void> run_session(ServerState& state, tcp::socket socket) {
       }
       if (client_gone(parse)) break;
       if (!parse.error) note_header(parse, parser);
-      refusal = http::refusal(parse, limits);
+      problem = refusal(parse, limits);
     }
-    if (!refusal) {
+    if (!problem) {
       version = parse.version;
       if (!parser.is_done()) {
         parse.error = parse_buffered(parser, buffer, /*header_only=*/false);
-        refusal = http::refusal(parse, limits);
+        problem = refusal(parse, limits);
       }
     }
-    if (!refusal && !parser.is_done()) {
+    if (!problem && !parser.is_done()) {
       if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
         bhttp::response<bhttp::empty_body> proceed{bhttp::status::continue_, version};
         stream.expires_after(limits.body_timeout);
@@ -157,10 +157,10 @@ asio::awaitable<void> run_session(ServerState& state, tcp::socket socket) {
       auto [error, bytes] = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
       parse.error = error;
       if (client_gone(parse)) break;
-      refusal = http::refusal(parse, limits);
+      problem = refusal(parse, limits);
     }
-    if (refusal) {
-      Response refused = Response::problem(*refusal);
+    if (problem) {
+      Response refused = Response::problem(*problem);
       if (state.observer) state.observer({"-", "-", "-", "refused", refused.status, refused.body.size(), {}});
       co_await write_refusal(stream, refused, version, limits.idle_timeout);
       break;
