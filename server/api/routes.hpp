@@ -1,6 +1,7 @@
 // The route table's vocabulary and its matcher, sans-I/O. The table itself (which path, which
 // methods, who may call it, which handler) is Api::routes() in api.cpp: a new route is one
-// entry there plus its handler, and 404 and 405 + Allow follow from the table.
+// entry there plus its handler, and 404 and 405 + Allow follow from the table. The matcher
+// never names a path of its own and never calls a handler.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>

@@ -1,6 +1,8 @@
 // One coroutine per connection: read a request, ask the handler, write the answer, top to
-// bottom, until the client or the server ends it. Internal to http/: the public face is
-// HttpServer (server.hpp), which owns the ServerState every session shares.
+// bottom, until the client or the server ends it. It never decides what a request means (the
+// Handler does) nor whether it is refused (refusals.hpp); it moves bytes and keeps time.
+// Internal to http/: the public face is HttpServer (server.hpp), which owns the ServerState
+// every session shares.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
