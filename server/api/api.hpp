@@ -1,17 +1,23 @@
-// The HTTP API v1 (DESIGN §3): one function from request to response per route. Handlers never
-// touch a socket; the ones that wait (?wait=) are coroutines on the loop.
+// The HTTP API v1 (DESIGN §3): the route table and one function from request to response per
+// route. It implements the HTTP shell's Handler; handlers never touch a socket, and the ones
+// that wait (?wait=) are coroutines on the loop. Loop thread only.
+//
+// Adding a route: one entry in Api::routes() (api.cpp) and its handler below. Nothing in http/
+// changes.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "api/auth.hpp"
 #include "api/event_stream.hpp"
+#include "api/routes.hpp"
+#include "http/handler.hpp"
 #include "http/message.hpp"
-#include "http/router.hpp"
 
 namespace jobd::kinds {
 class KindRegistry;
@@ -31,7 +37,7 @@ struct ApiOptions {
   bool metrics_public = false;  // with tokens: whether /metrics is open too
 };
 
-class Api {
+class Api final : public http::Handler {
  public:
   Api(boost::asio::any_io_executor loop, jobs::Scheduler& scheduler, const kinds::KindRegistry& kinds,
       ApiOptions options);
@@ -39,21 +45,31 @@ class Api {
   void serve_metrics(std::function<std::string()> render) { render_metrics_ = std::move(render); }
   std::size_t open_event_streams() const { return open_streams_; }
 
-  boost::asio::awaitable<http::Response> handle(http::Request request, http::RouteMatch match);
-  // The routes that never wait, answered without a coroutine frame.
-  http::Response handle_now(const http::Request& request, const http::RouteMatch& match);
-  static bool answers_now(http::Route route);
+  // Matches the route, checks the token, and answers (at once for all but the long-polls).
+  http::Answer handle(const http::Request& request) override;
+
+  // Every route of the API, in match order.
+  static std::span<const Route> routes();
 
  private:
-  boost::asio::awaitable<http::Response> submit(http::Request request);
+  // 401 when tokens are configured, the route needs one and the request names none of them.
+  std::optional<http::Response> refuse_unauthorized(const http::Request& request, Access access) const;
+  // 404 or 405 + Allow, from the table.
+  static http::Response unrouted(const http::Request& request, const RouteMatch& match);
+
+  // Probes, catalog, metrics (api.cpp).
+  http::Response healthz(const http::Request& request, std::string_view);
+  http::Response readiness(const http::Request& request, std::string_view);
+  http::Response kinds(const http::Request& request, std::string_view);
+  http::Response metrics(const http::Request& request, std::string_view);
+  // The jobs resource (job_handlers.cpp).
+  boost::asio::awaitable<http::Response> submit(http::Request request, std::string);
+  http::Response list_jobs(const http::Request& request, std::string_view);
   boost::asio::awaitable<http::Response> get_job(http::Request request, std::string job_id);
-  http::Response cancel_job(std::string_view job_id);
-  http::Response list_jobs(const http::Request& request);
-  http::Response readiness() const;
-  // 401 when tokens are configured and the request names none of them; nullopt when allowed.
-  std::optional<http::Response> refuse_unauthorized(const http::Request& request, http::Route route) const;
+  http::Response cancel_job(const http::Request& request, std::string_view job_id);
+  // Event streams (event_handlers.cpp).
   http::Response job_events(const http::Request& request, std::string_view job_id);
-  http::Response all_events(const http::Request& request);
+  http::Response all_events(const http::Request& request, std::string_view);
 
   boost::asio::any_io_executor loop_;
   jobs::Scheduler& scheduler_;

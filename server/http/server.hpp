@@ -1,7 +1,12 @@
 // HttpServer: the listener and one coroutine per connection (Beast, HTTP/1.1 keep-alive,
 // pipelined requests answered in order). It enforces the connection-level limits (header and
-// body size, timeouts, connection count) and hands each request to the Api. The Asio/Beast
-// machinery stays in server.cpp: this header is cheap to include.
+// body size, timeouts, connection count) and hands each request to a Handler (handler.hpp).
+// It must never know what the requests mean: routes, jobs and metrics live above it (api/,
+// app/), and reach it only through the Handler and the request observer.
+//
+// server.cpp accepts and tracks connections; session.cpp serves one; response_writer.cpp writes
+// answers; refusals.cpp decides which requests are refused. The Asio/Beast machinery stays in
+// those files: this header is cheap to include.
 #pragma once
 
 #include <chrono>
@@ -15,11 +20,10 @@
 namespace boost::asio {
 class io_context;
 }
-namespace jobd::api {
-class Api;
-}
 
 namespace jobd::http {
+
+class Handler;
 
 struct ServerLimits {
   std::uint64_t max_body = 1 << 20;
@@ -44,7 +48,8 @@ struct RequestRecord {
 
 class HttpServer {
  public:
-  HttpServer(boost::asio::io_context& loop, api::Api& api, ServerLimits limits);
+  // The handler must outlive the server.
+  HttpServer(boost::asio::io_context& loop, Handler& handler, ServerLimits limits);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

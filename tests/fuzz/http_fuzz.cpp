@@ -1,8 +1,9 @@
 // libFuzzer target: the whole HTTP request path. The input is the bytes a client sends on one
 // connection (any number of pipelined requests, or garbage); they reach jobd's real session
-// coroutine through a socketpair (HttpServer::serve), so Beast's parser, the limits, the
-// router, every handler, the job table and the loop and thread executors all run as in
-// production, with small limits and short timeouts so that no input can make a run slow.
+// coroutine through a socketpair (HttpServer::serve), so Beast's parser, the limits and the
+// refusal rules, the API's route table and every handler, the job table and the loop and
+// thread executors all run as in production, with small limits and short timeouts so that no
+// input can make a run slow.
 //
 // A finding is: a crash or sanitizer report; a log line at error level or above (a session
 // ended by an exception, say); an answer with a 5xx status other than the server's deliberate
@@ -31,6 +32,7 @@
 #include "api/api.hpp"
 #include "exec/loop/loop_executor.hpp"
 #include "exec/thread/thread_executor.hpp"
+#include "http/handler.hpp"
 #include "http/server.hpp"
 #include "jobs/job_table.hpp"
 #include "jobs/scheduler.hpp"
@@ -102,7 +104,8 @@ void run_one(std::string_view input) {
   if (input.size() % 2 == 1) tokens = jobd::api::TokenSet::from_tokens({kToken});
   jobd::api::Api api(loop.get_executor(), scheduler, kinds(),
                      {50ms, 64, 100, {16, 20ms, nullptr}, std::move(tokens), false});
-  jobd::http::HttpServer server(loop, api, {64 << 10, 8 << 10, 50ms, 50ms, 50ms, 8, 10s});
+  jobd::http::Handler& handler = api;  // the HTTP shell sees only the Handler interface
+  jobd::http::HttpServer server(loop, handler, {64 << 10, 8 << 10, 50ms, 50ms, 50ms, 8, 10s});
 
   jobd::metrics::Registry registry;
   jobd::metrics::ServerMetrics metrics(registry);

@@ -1,0 +1,57 @@
+// The event streams: GET /v1/jobs/{id}/events and GET /v1/events. These functions check the
+// request and hand back a Response whose body is an event stream (api/event_stream.hpp); the
+// session writes it.
+#include <charconv>
+
+#include "api/api.hpp"
+#include "api/query.hpp"
+#include "jobs/scheduler.hpp"
+
+namespace jobd::api {
+
+using http::Request;
+using http::Response;
+using proto::Problem;
+namespace problems = proto::problems;
+
+namespace {
+Response event_stream_response(std::shared_ptr<http::BodyStream> stream) {
+  Response response;
+  response.content_type = "text/event-stream";
+  response.headers.emplace_back("Cache-Control", "no-cache");
+  response.headers.emplace_back("X-Accel-Buffering", "no");  // nginx: do not buffer the stream
+  response.stream = std::move(stream);
+  return response;
+}
+}  // namespace
+
+Response Api::job_events(const Request& request, std::string_view job_id) {
+  const jobs::Job* job = scheduler_.table().get(job_id);
+  if (job == nullptr) {
+    return Response::problem(
+        Problem{problems::job_not_found, "no job with that id", std::nullopt, std::nullopt});
+  }
+  // Resume point: the Last-Event-ID header, or ?last_event_id= for clients that cannot set it.
+  std::string resume = request.last_event_id;
+  if (resume.empty()) resume = http::query_param(request.query(), "last_event_id").value_or("");
+  std::uint64_t after = 0;
+  if (!resume.empty()) {
+    auto [end, error] = std::from_chars(resume.data(), resume.data() + resume.size(), after);
+    if (error != std::errc() || end != resume.data() + resume.size()) {
+      return Response::problem(query_problem("last_event_id", "must be an event id this stream sent"));
+    }
+  }
+  return event_stream_response(
+      std::make_shared<JobEventStream>(loop_, options_.events, scheduler_.table(), *job, after));
+}
+
+Response Api::all_events(const Request& request, std::string_view) {
+  const auto query = request.query();
+  auto state = parse_state(query);
+  if (auto* problem = std::get_if<Problem>(&state)) return Response::problem(*problem);
+  return event_stream_response(std::make_shared<AllEventsStream>(
+      loop_, options_.events, scheduler_.table(), http::query_param(query, "kind"),
+      std::get<std::optional<proto::JobState>>(state)));
+}
+
+}  // namespace jobd::api

@@ -1,0 +1,92 @@
+#include "http/response_writer.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http.hpp>
+#include <ctime>
+#include <vector>
+
+#include "http/body_stream.hpp"
+
+namespace jobd::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+// After a refusal: how much of what the client still sends is read and dropped, and for how long.
+constexpr std::size_t kLingerBytes = 1 << 20;
+constexpr auto kLingerTime = std::chrono::seconds(1);
+constexpr std::size_t kLingerChunk = 16 * 1024;
+}  // namespace
+
+std::string_view http_date() {
+  static thread_local std::time_t cached_second = 0;
+  static thread_local char text[40];
+  const std::time_t now = std::time(nullptr);
+  if (now != cached_second) {
+    cached_second = now;
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    std::strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &utc);
+  }
+  return text;
+}
+
+asio::awaitable<bool> write_response(beast::tcp_stream& stream, Response& response, bool head,
+                                     bool keep_alive, unsigned version, std::chrono::milliseconds timeout) {
+  bhttp::response<bhttp::string_body> message{static_cast<bhttp::status>(response.status), version};
+  message.set(bhttp::field::server, "jobd");
+  message.set(bhttp::field::date, http_date());
+  message.set(bhttp::field::content_type, response.content_type);
+  for (auto& [name, value] : response.headers) message.set(name, value);
+  message.keep_alive(keep_alive);
+  message.content_length(response.body.size());
+  if (!head) message.body() = std::move(response.body);
+  stream.expires_after(timeout);
+  auto [error, bytes] = co_await bhttp::async_write(stream, message, use_tuple);
+  co_return !error;
+}
+
+asio::awaitable<void> write_refusal(beast::tcp_stream& stream, Response& refusal, unsigned version,
+                                    std::chrono::milliseconds timeout) {
+  if (!co_await write_response(stream, refusal, false, false, version, timeout)) co_return;
+  boost::system::error_code ignored;
+  stream.socket().shutdown(asio::socket_base::shutdown_send, ignored);
+  std::vector<char> sink(kLingerChunk);
+  std::size_t discarded = 0;
+  stream.expires_after(kLingerTime);
+  while (discarded < kLingerBytes) {
+    auto [error, n] = co_await stream.async_read_some(asio::buffer(sink), use_tuple);
+    if (error) break;
+    discarded += n;
+  }
+}
+
+asio::awaitable<void> write_streamed(beast::tcp_stream& stream, Response& response, unsigned version,
+                                     std::chrono::milliseconds timeout) {
+  // The head is written by hand: the body is delimited by closing the connection, which every
+  // SSE client (and curl) expects, and which needs no chunked framing per event.
+  std::string head = "HTTP/1." + std::to_string(version % 10) + " " + std::to_string(response.status) +
+                     " OK\r\nServer: jobd\r\nDate: " + std::string(http_date()) +
+                     "\r\nContent-Type: " + response.content_type + "\r\nConnection: close\r\n";
+  for (const auto& [name, value] : response.headers) head += name + ": " + value + "\r\n";
+  head += "\r\n";
+  stream.expires_after(timeout);
+  auto [head_error, head_bytes] = co_await asio::async_write(stream, asio::buffer(head), use_tuple);
+  if (head_error) co_return;
+  const std::shared_ptr<BodyStream> body = response.stream;
+  for (;;) {
+    std::optional<std::string> piece = co_await body->next();
+    if (!piece) break;
+    // The events a slow reader misses meanwhile are counted by its queue, not held by the job.
+    stream.expires_after(timeout);
+    auto [error, bytes] = co_await asio::async_write(stream, asio::buffer(*piece), use_tuple);
+    if (error) break;
+  }
+}
+
+}  // namespace jobd::http

@@ -1,0 +1,36 @@
+// Writing answers to a connection: a plain response, a refusal (then a linger, so the client
+// reads it), and a body produced over time (Server-Sent Events). Bytes only: what to answer is
+// decided by the handler and the refusal rules; the session decides when.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <chrono>
+#include <string_view>
+
+#include "http/message.hpp"
+
+namespace jobd::http {
+
+// The Date header value, formatted once per second.
+std::string_view http_date();
+
+// Writes one response (its body left out for HEAD); false when the write failed. `timeout`
+// bounds the write.
+boost::asio::awaitable<bool> write_response(boost::beast::tcp_stream& stream, Response& response, bool head,
+                                            bool keep_alive, unsigned version,
+                                            std::chrono::milliseconds timeout);
+
+// Answers with a refusal (a problem response), shuts the sending side down, then reads and discards what the
+// client still sends for a moment: closing a socket with unread input resets the connection,
+// and the client may lose the answer.
+boost::asio::awaitable<void> write_refusal(boost::beast::tcp_stream& stream, Response& refusal,
+                                           unsigned version, std::chrono::milliseconds timeout);
+
+// Writes the head of `response`, then each piece of `response.stream` until it ends or a write
+// fails. The body is delimited by closing the connection. A reader that stops reading is cut
+// after `timeout`.
+boost::asio::awaitable<void> write_streamed(boost::beast::tcp_stream& stream, Response& response,
+                                            unsigned version, std::chrono::milliseconds timeout);
+
+}  // namespace jobd::http

@@ -1,0 +1,208 @@
+#include "http/session.hpp"
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+
+#include "http/body_stream.hpp"
+#include "http/refusals.hpp"
+#include "http/response_writer.hpp"
+
+namespace jobd::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+// The first read of a request asks for 1 KiB: an idle keep-alive connection then holds 1 KiB,
+// not 16, and most requests fit (Beast grows the buffer for the rest).
+constexpr std::size_t kFirstReadChunk = 1024;
+
+using RequestParser = bhttp::request_parser<bhttp::string_body>;
+
+// Feeds the parser what the buffer already holds, without I/O. Stops at the end of the header
+// (header_only) or of the message; "need more" is not an error: the caller reads on.
+boost::system::error_code parse_buffered(RequestParser& parser, beast::flat_buffer& buffer,
+                                         bool header_only) {
+  boost::system::error_code error;
+  while (buffer.size() > 0 && !(header_only ? parser.is_header_done() : parser.is_done())) {
+    const auto used = parser.put(buffer.data(), error);
+    buffer.consume(used);
+    if (error == bhttp::error::need_more) return {};
+    if (error || used == 0) break;
+  }
+  return error;
+}
+
+// What the refusal rules look at in a parsed header.
+void note_header(ParseState& state, const RequestParser& parser) {
+  state.header_done = true;
+  state.version = parser.get().version();
+  state.transfer_encoding = parser.get().count(bhttp::field::transfer_encoding) > 0;
+  state.chunked = parser.chunked();
+}
+
+Method to_method(bhttp::verb verb) {
+  switch (verb) {
+    case bhttp::verb::get: return Method::get;
+    case bhttp::verb::head: return Method::head;
+    case bhttp::verb::post: return Method::post;
+    case bhttp::verb::put: return Method::put;
+    case bhttp::verb::patch: return Method::patch;
+    case bhttp::verb::delete_: return Method::delete_;
+    case bhttp::verb::options: return Method::options;
+    default: return Method::other;
+  }
+}
+
+Request to_request(bhttp::request<bhttp::string_body>&& message) {
+  Request request;
+  request.method = to_method(message.method());
+  request.target = std::string(message.target());
+  request.content_type = std::string(message[bhttp::field::content_type]);
+  request.authorization = std::string(message[bhttp::field::authorization]);
+  request.last_event_id = std::string(message["Last-Event-ID"]);
+  request.body = std::move(message.body());
+  return request;
+}
+
+// Calls the handler, and warns when an answer given at once held the loop too long.
+Answer ask(Handler& handler, const Request& request, std::chrono::milliseconds slow) {
+  const auto start = std::chrono::steady_clock::now();
+  Answer answer = handler.handle(request);
+  if (const auto took = std::chrono::steady_clock::now() - start; took > slow) {
+    spdlog::warn("slow handler: {} {} held the loop for {} ms", to_string(request.method), answer.route,
+                 std::chrono::duration_cast<std::chrono::milliseconds>(took).count());
+  }
+  return answer;
+}
+
+}  // namespace
+
+asio::awaitable<void> run_session(ServerState& state, tcp::socket socket) {
+  const ServerLimits& limits = state.limits;
+  boost::system::error_code peer_error;
+  const auto remote = socket.remote_endpoint(peer_error);
+  const std::string peer =
+      peer_error ? "-" : remote.address().to_string() + ":" + std::to_string(remote.port());
+  beast::tcp_stream stream(std::move(socket));
+  Connection self{&stream, true};
+  state.connections.insert(&self);
+  struct Unregister {
+    std::unordered_set<Connection*>& set;
+    Connection* connection;
+    ~Unregister() { set.erase(connection); }
+  } unregister{state.connections, &self};
+
+  beast::flat_buffer buffer;
+  while (!state.closing) {
+    // Waiting for a request: bounded by the idle timeout. The request's headers, once begun,
+    // by the (shorter) header timeout, so a slow client cannot hold a connection forever.
+    self.idle = true;
+    if (buffer.size() == 0) {
+      stream.expires_after(limits.idle_timeout);
+      auto [error, n] = co_await stream.async_read_some(buffer.prepare(kFirstReadChunk), use_tuple);
+      if (error) break;
+      buffer.commit(n);
+    }
+    self.idle = false;
+    const auto started = std::chrono::steady_clock::now();
+
+    RequestParser parser;
+    parser.header_limit(static_cast<std::uint32_t>(std::min<std::uint64_t>(limits.max_header, UINT32_MAX)));
+    parser.body_limit(limits.max_body);
+    // Each step below updates `parse` and asks the refusal rules (http/refusals.hpp). A refusal
+    // is written in one place, with the response as a named local: GCC 12 mishandles non-trivial
+    // temporaries in a co_await expression.
+    ParseState parse;
+    parse.opening = std::string_view(static_cast<const char*>(buffer.data().data()), buffer.size());
+    std::optional<proto::Problem> problem = refusal(parse, limits);
+    parse.opening = {};  // a view into the buffer, which parsing consumes
+    unsigned version = 11;
+    if (!problem) {
+      // The whole header usually came with the first read: parse what is buffered first, and go
+      // asynchronous (with the header timeout) only for the rest, saving an operation and a
+      // timer re-arm per request.
+      parse.error = parse_buffered(parser, buffer, /*header_only=*/true);
+      if (!parse.error && !parser.is_header_done()) {
+        stream.expires_after(limits.header_timeout);
+        auto [error, bytes] = co_await bhttp::async_read_header(stream, buffer, parser, use_tuple);
+        parse.error = error;
+      }
+      if (client_gone(parse)) break;
+      if (!parse.error) note_header(parse, parser);
+      problem = refusal(parse, limits);
+    }
+    if (!problem) {
+      version = parse.version;
+      if (!parser.is_done()) {
+        parse.error = parse_buffered(parser, buffer, /*header_only=*/false);
+        problem = refusal(parse, limits);
+      }
+    }
+    if (!problem && !parser.is_done()) {
+      if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+        bhttp::response<bhttp::empty_body> proceed{bhttp::status::continue_, version};
+        stream.expires_after(limits.body_timeout);
+        auto [error, n] = co_await bhttp::async_write(stream, proceed, use_tuple);
+        if (error) break;
+      }
+      stream.expires_after(limits.body_timeout);
+      auto [error, bytes] = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
+      parse.error = error;
+      if (client_gone(parse)) break;
+      problem = refusal(parse, limits);
+    }
+    if (problem) {
+      Response refused = Response::problem(*problem);
+      if (state.observer) state.observer({"-", "-", "-", "refused", refused.status, refused.body.size(), {}});
+      co_await write_refusal(stream, refused, version, limits.idle_timeout);
+      break;
+    }
+
+    auto message = parser.release();
+    const bool keep_alive = message.keep_alive();
+    const Request request = to_request(std::move(message));
+    Answer answer = ask(state.handler, request, limits.slow_handler);
+    // (No co_await inside a conditional expression: GCC 12 miscompiles that in coroutines.)
+    Response response;
+    if (auto* ready = std::get_if<Response>(&answer.response)) {
+      response = std::move(*ready);
+    } else {
+      auto& later = std::get<asio::awaitable<Response>>(answer.response);
+      response = co_await std::move(later);
+    }
+    const unsigned status = response.status;
+    const std::size_t body_size = response.body.size();
+    if (response.stream) {
+      // Registered for shutdown, which ends the stream (at once when it already began).
+      self.body_stream = response.stream.get();
+      if (state.closing) response.stream->close();
+      co_await write_streamed(stream, response, version, limits.idle_timeout);
+      self.body_stream = nullptr;
+      if (state.observer) {
+        state.observer({peer, to_string(request.method), request.target, answer.route, status, 0,
+                        std::chrono::steady_clock::now() - started});
+      }
+      break;
+    }
+    const bool again = keep_alive && !response.close && !state.closing;
+    const bool head = request.method == Method::head;
+    const bool written = co_await write_response(stream, response, head, again, version, limits.idle_timeout);
+    if (state.observer) {
+      state.observer({peer, to_string(request.method), request.target, answer.route, status, body_size,
+                      std::chrono::steady_clock::now() - started});
+    }
+    if (!written || !again) break;
+  }
+  boost::system::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+}  // namespace jobd::http

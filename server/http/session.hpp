@@ -1,0 +1,40 @@
+// One coroutine per connection: read a request, ask the handler, write the answer, top to
+// bottom, until the client or the server ends it. It never decides what a request means (the
+// Handler does) nor whether it is refused (refusals.hpp); it moves bytes and keeps time.
+// Internal to http/: the public face is HttpServer (server.hpp), which owns the ServerState
+// every session shares.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <functional>
+#include <unordered_set>
+
+#include "http/handler.hpp"
+#include "http/server.hpp"
+
+namespace jobd::http {
+
+class BodyStream;
+
+// A live connection, so that shutdown can close the idle ones and end the streamed bodies.
+struct Connection {
+  boost::beast::tcp_stream* stream = nullptr;
+  bool idle = true;
+  BodyStream* body_stream = nullptr;  // set while an event stream is being served
+};
+
+// What the sessions of one server share. Loop thread only.
+struct ServerState {
+  Handler& handler;
+  ServerLimits limits;
+  std::unordered_set<Connection*> connections;
+  bool closing = false;  // shutdown: finish the current answer, then close
+  std::function<void(const RequestRecord&)> observer;
+};
+
+// Serves one connection until it closes; registers itself in state.connections meanwhile.
+boost::asio::awaitable<void> run_session(ServerState& state, boost::asio::ip::tcp::socket socket);
+
+}  // namespace jobd::http

@@ -1,0 +1,110 @@
+// The API's route table (api/routes.hpp, Api::routes()): every route matches, HEAD goes where
+// GET goes, and 404 / 405 + Allow follow from the table.
+#include <gtest/gtest.h>
+
+#include "api/api.hpp"
+#include "api/routes.hpp"
+
+using namespace jobd::api;
+using jobd::http::Method;
+
+namespace {
+RouteMatch match(Method method, std::string_view path) { return match_route(Api::routes(), method, path); }
+bool answers_later(const RouteMatch& m) { return std::holds_alternative<AnswerLater>(m.route->answer); }
+}  // namespace
+
+TEST(Routes, MatchEveryRouteOfTheApiByItsTemplate) {
+  for (auto [method, path, name] :
+       std::initializer_list<std::tuple<Method, std::string_view, std::string_view>>{
+           {Method::get, "/healthz", "/healthz"},
+           {Method::get, "/readyz", "/readyz"},
+           {Method::get, "/metrics", "/metrics"},
+           {Method::get, "/v1/kinds", "/v1/kinds"},
+           {Method::post, "/v1/jobs", "/v1/jobs"},
+           {Method::get, "/v1/jobs", "/v1/jobs"},
+           {Method::get, "/v1/events", "/v1/events"},
+           {Method::get, "/v1/jobs/abc123", "/v1/jobs/{id}"},
+           {Method::delete_, "/v1/jobs/abc123", "/v1/jobs/{id}"},
+           {Method::get, "/v1/jobs/xyz/events", "/v1/jobs/{id}/events"}}) {
+    const RouteMatch m = match(method, path);
+    ASSERT_NE(m.route, nullptr) << path;
+    EXPECT_EQ(m.name, name) << path;
+    EXPECT_TRUE(m.route->methods.admits(method)) << path;
+  }
+  EXPECT_EQ(match(Method::get, "/v1/jobs/abc123").id, "abc123");
+  EXPECT_EQ(match(Method::delete_, "/v1/jobs/abc123").id, "abc123");
+  EXPECT_EQ(match(Method::get, "/v1/jobs/xyz/events").id, "xyz");
+}
+
+TEST(Routes, GetAndDeleteOfOneJobAreDifferentRoutes) {
+  EXPECT_NE(match(Method::get, "/v1/jobs/a").route, match(Method::delete_, "/v1/jobs/a").route);
+  EXPECT_NE(match(Method::get, "/v1/jobs").route, match(Method::post, "/v1/jobs").route);
+}
+
+TEST(Routes, OnlySubmitAndGetJobAwaitTheRestAnswerAtOnce) {
+  for (const Route& route : Api::routes()) {
+    const bool waits = (route.pattern == "/v1/jobs" && route.methods.admits(Method::post)) ||
+                       (route.pattern == "/v1/jobs/{id}" && route.methods.admits(Method::get));
+    EXPECT_EQ(std::holds_alternative<AnswerLater>(route.answer), waits) << route.pattern;
+  }
+  EXPECT_TRUE(answers_later(match(Method::post, "/v1/jobs")));
+  EXPECT_FALSE(answers_later(match(Method::get, "/v1/jobs")));
+}
+
+TEST(Routes, OnlyTheProbesAreOpenAndMetricsFollowsItsFlag) {
+  for (const Route& route : Api::routes()) {
+    const Access expected = route.pattern == "/healthz" || route.pattern == "/readyz" ? Access::open
+                            : route.pattern == "/metrics"                             ? Access::metrics
+                                                                                      : Access::token;
+    EXPECT_EQ(route.access, expected) << route.pattern;
+  }
+}
+
+TEST(Routes, HeadIsServedWhereverGetIs) {
+  EXPECT_EQ(match(Method::head, "/healthz").name, "/healthz");
+  ASSERT_NE(match(Method::head, "/v1/jobs/a").route, nullptr);
+  EXPECT_EQ(match(Method::head, "/v1/jobs/a").route, match(Method::get, "/v1/jobs/a").route);
+  EXPECT_EQ(match(Method::head, "/v1/jobs").route, match(Method::get, "/v1/jobs").route);
+}
+
+TEST(Routes, WrongMethodOnAKnownPathGivesTheAllowListOfAllItsRoutes) {
+  auto jobs = match(Method::put, "/v1/jobs");
+  EXPECT_EQ(jobs.route, nullptr);
+  EXPECT_EQ(jobs.name, "/v1/jobs");
+  EXPECT_EQ(jobs.allowed.allow_header(), "GET, HEAD, POST");
+  auto job = match(Method::post, "/v1/jobs/abc");
+  EXPECT_EQ(job.route, nullptr);
+  EXPECT_EQ(job.allowed.allow_header(), "GET, HEAD, DELETE");
+  EXPECT_EQ(match(Method::post, "/healthz").allowed.allow_header(), "GET, HEAD");
+  EXPECT_EQ(match(Method::delete_, "/v1/jobs/a/events").allowed.allow_header(), "GET, HEAD");
+}
+
+TEST(Routes, UnknownPathsMatchNothingAndAreNamedUnmatched) {
+  for (const char* path : {"/", "/v1", "/v1/jobs/", "/v1/jobs/a/b", "/v1/jobs/a/events/x", "/v1/jobs//events",
+                           "/healthzz", "/V1/jobs", "*", "http://host/healthz"}) {
+    const RouteMatch m = match(Method::get, path);
+    EXPECT_EQ(m.route, nullptr) << path;
+    EXPECT_TRUE(m.allowed.empty()) << path;
+    EXPECT_EQ(m.name, "unmatched") << path;
+  }
+}
+
+TEST(Routes, ATableOfAnyShapeMatchesItsOwnPatterns) {
+  // A new route is one entry: the matcher knows no path of its own.
+  const Route table[] = {{"/v2/things/{id}/parts", {Method::put}, Access::token, AnswerNow{}}};
+  auto m = match_route(table, Method::put, "/v2/things/t1/parts");
+  ASSERT_NE(m.route, nullptr);
+  EXPECT_EQ(m.id, "t1");
+  EXPECT_EQ(match_route(table, Method::get, "/v2/things/t1/parts").allowed.allow_header(), "PUT");
+  EXPECT_EQ(match_route(table, Method::put, "/v2/things/t1").route, nullptr);
+}
+
+TEST(QueryParam, FindsDecodesAndReportsAbsence) {
+  using jobd::http::query_param;
+  EXPECT_EQ(query_param("wait=5&state=running", "state"), "running");
+  EXPECT_EQ(query_param("kind=a%20b+c", "kind"), "a b c");
+  EXPECT_EQ(query_param("flag&x=1", "flag"), "");
+  EXPECT_FALSE(query_param("waiting=5", "wait").has_value());
+  EXPECT_FALSE(query_param("", "wait").has_value());
+  EXPECT_EQ(query_param("wait=%zz", "wait"), "%zz");  // malformed escape passed on undecoded
+}
