@@ -4,6 +4,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "api/ui_assets.hpp"  // [ui]
 #include "http/json_body.hpp"
 #include "jobs/scheduler.hpp"
 #include "kinds/kind.hpp"
@@ -61,8 +62,10 @@ std::optional<Response> Api::refuse_unauthorized(const Request& request, Route r
   if (!options_.tokens.enabled()) return std::nullopt;
   // Probes stay open (orchestrators call them without credentials); so do 404/405 answers,
   // which reveal nothing but the route table.
+  // [ui] So is the dashboard (its page asks for a token for the API calls it makes) and the
+  // contract: neither holds data.
   if (route == Route::healthz || route == Route::readyz || route == Route::not_found ||
-      route == Route::method_not_allowed) {
+      route == Route::method_not_allowed || route == Route::ui_asset) {
     return std::nullopt;
   }
   if (route == Route::metrics && options_.metrics_public) return std::nullopt;
@@ -100,6 +103,10 @@ Response Api::handle_now(const Request& request, const http::RouteMatch& match) 
       return response;
     }
     case Route::job_cancel: return cancel_job(match.job_id);
+    case Route::ui_asset: {  // [ui]
+      if (auto asset = ui_asset_response(request.path(), request.if_none_match)) return std::move(*asset);
+      break;  // an unknown file: 404 below
+    }
     case Route::method_not_allowed: {
       Response response = Response::problem(Problem{
           problems::method_not_allowed,

@@ -17,6 +17,12 @@ RouteMatch match_route(Method method, std::string_view path) {
   if (path == "/metrics") return only_get(method, Route::metrics, "/metrics");
   if (path == "/v1/kinds") return only_get(method, Route::kinds, "/v1/kinds");
   if (path == "/v1/events") return only_get(method, Route::events, "/v1/events");
+  // [ui] The dashboard's page and files, and the OpenAPI document: one route, answered by
+  // api/ui_assets.hpp (an unknown file under /ui/ is a 404 there).
+  if (path == "/openapi.yaml") return only_get(method, Route::ui_asset, "/openapi.yaml");
+  if (path == "/ui" || path == "/ui/") return only_get(method, Route::ui_asset, "/ui");
+  if (path.starts_with("/ui/")) return only_get(method, Route::ui_asset, "/ui/{asset}");
+  // [/ui]
   if (path == "/v1/jobs") {
     if (method == Method::post) return {Route::jobs_submit, {}, {}, "/v1/jobs"};
     if (method == Method::get || method == Method::head) return {Route::jobs_list, {}, {}, "/v1/jobs"};

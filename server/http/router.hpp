@@ -20,6 +20,7 @@ enum class Route {
   job_events,
   events,
   kinds,
+  ui_asset,  // [ui] the dashboard and /openapi.yaml (api/ui_assets.hpp)
   not_found,
   method_not_allowed,
 };

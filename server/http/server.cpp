@@ -408,6 +408,7 @@ asio::awaitable<void> HttpServer::Impl::session(tcp::socket socket) {
     request.content_type = std::string(message[bhttp::field::content_type]);
     request.authorization = std::string(message[bhttp::field::authorization]);
     request.last_event_id = std::string(message["Last-Event-ID"]);
+    request.if_none_match = std::string(message[bhttp::field::if_none_match]);  // [ui]
     request.body = std::move(message.body());
     const bool keep_alive = message.keep_alive();
     const bool head = request.method == Method::head;

@@ -54,3 +54,15 @@ TEST(QueryParam, FindsDecodesAndReportsAbsence) {
   EXPECT_FALSE(query_param("", "wait").has_value());
   EXPECT_EQ(query_param("wait=%zz", "wait"), "%zz");  // malformed escape passed on undecoded
 }
+
+TEST(Router, TheDashboardAndTheContractAreOneRouteOfGetAndHead) {
+  EXPECT_EQ(match_route(Method::get, "/ui").route, Route::ui_asset);
+  EXPECT_EQ(match_route(Method::get, "/ui").name, "/ui");
+  EXPECT_EQ(match_route(Method::get, "/ui/").name, "/ui");
+  EXPECT_EQ(match_route(Method::head, "/ui/app.js").route, Route::ui_asset);
+  EXPECT_EQ(match_route(Method::get, "/ui/vendor/uPlot.iife.min.js").name, "/ui/{asset}");
+  EXPECT_EQ(match_route(Method::get, "/openapi.yaml").name, "/openapi.yaml");
+  EXPECT_EQ(match_route(Method::post, "/ui").allowed, "GET, HEAD");
+  EXPECT_EQ(match_route(Method::delete_, "/openapi.yaml").route, Route::method_not_allowed);
+  EXPECT_EQ(match_route(Method::get, "/uix").route, Route::not_found);
+}
