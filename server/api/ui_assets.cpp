@@ -30,7 +30,7 @@ bool matches_any(std::string_view if_none_match, std::string_view etag) {
 }
 
 const EmbeddedAsset* find_asset(std::string_view path) {
-  if (path == "/ui" || path == "/ui/") path = kIndexPath;
+  if (path == "/ui") path = kIndexPath;
   for (const EmbeddedAsset& asset : embedded_assets()) {
     if (asset.path == path) return &asset;
   }
@@ -40,6 +40,14 @@ const EmbeddedAsset* find_asset(std::string_view path) {
 }  // namespace
 
 std::optional<http::Response> ui_asset_response(std::string_view path, std::string_view if_none_match) {
+  if (path == "/ui/") {
+    // The page has one address, so that its absolute links (/ui/app.js) and a bookmark agree;
+    // the trailing-slash form people type is sent there.
+    http::Response redirect;
+    redirect.status = 308;
+    redirect.headers = {{"Location", "/ui"}, {"X-Content-Type-Options", "nosniff"}};
+    return redirect;
+  }
   const EmbeddedAsset* asset = find_asset(path);
   if (asset == nullptr) return std::nullopt;
   http::Response response;

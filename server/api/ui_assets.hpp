@@ -33,10 +33,10 @@ inline constexpr std::string_view kUiContentSecurityPolicy =
     "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-// The answer to GET or HEAD of `path`: "/ui" or "/ui/" (the page), "/ui/<file>" or
-// "/openapi.yaml". `if_none_match` is the request's If-None-Match header (empty when absent): a
-// match is answered 304 without a body. nullopt when no compiled-in file has this path (the
-// caller answers 404).
+// The answer to GET or HEAD of `path`: "/ui" (the page; "/ui/" is redirected there with 308),
+// "/ui/<file>" or "/openapi.yaml". `if_none_match` is the request's If-None-Match header (empty
+// when absent): a match is answered 304 without a body. nullopt when no compiled-in file has
+// this path (the caller answers 404).
 std::optional<http::Response> ui_asset_response(std::string_view path, std::string_view if_none_match);
 
 }  // namespace jobd::api

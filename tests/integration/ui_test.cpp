@@ -20,7 +20,7 @@ std::string source_file(const std::string& relative) {
 
 TEST(Ui, ThePageAndItsFilesComeWithAStrictPolicyAndNoSniffing) {
   JobdProcess server;
-  for (const char* path : {"/ui", "/ui/", "/ui/app.js", "/ui/style.css", "/ui/vendor/uPlot.iife.min.js"}) {
+  for (const char* path : {"/ui", "/ui/app.js", "/ui/style.css", "/ui/vendor/uPlot.iife.min.js"}) {
     auto page = get(server.port(), path);
     EXPECT_EQ(page.status, 200) << path;
     const std::string csp = page.header("content-security-policy");
@@ -33,6 +33,13 @@ TEST(Ui, ThePageAndItsFilesComeWithAStrictPolicyAndNoSniffing) {
   }
   EXPECT_EQ(get(server.port(), "/ui").header("content-type"), "text/html; charset=utf-8");
   EXPECT_EQ(get(server.port(), "/ui/app.js").header("content-type"), "text/javascript; charset=utf-8");
+}
+
+TEST(Ui, TheAddressWithATrailingSlashIsRedirectedToThePage) {
+  JobdProcess server;
+  auto redirect = get(server.port(), "/ui/");
+  EXPECT_EQ(redirect.status, 308);
+  EXPECT_EQ(redirect.header("location"), "/ui");
 }
 
 TEST(Ui, AnUnchangedFileIsRevalidatedWith304) {

@@ -28,8 +28,13 @@ std::string source_file(const std::string& relative) {
 
 }  // namespace
 
-TEST(UiAssets, ThePageIsServedAtUiAndUiSlashAsHtml) {
-  for (const char* path : {"/ui", "/ui/", "/ui/index.html"}) {
+TEST(UiAssets, ThePageIsServedAtUiAsHtmlAndUiSlashIsRedirectedThere) {
+  auto redirect = ui_asset_response("/ui/", "");
+  ASSERT_TRUE(redirect);
+  EXPECT_EQ(redirect->status, 308u);
+  EXPECT_EQ(header(*redirect, "Location"), "/ui");
+  EXPECT_TRUE(redirect->body.empty());
+  for (const char* path : {"/ui", "/ui/index.html"}) {
     auto response = ui_asset_response(path, "");
     ASSERT_TRUE(response) << path;
     EXPECT_EQ(response->status, 200u);
