@@ -3,6 +3,7 @@
 #include <array>
 #include <nlohmann/json.hpp>
 
+#include "api/ui_assets.hpp"
 #include "jobs/scheduler.hpp"
 #include "kinds/kind.hpp"
 #include "metrics/loop_lag.hpp"
@@ -18,7 +19,7 @@ namespace problems = proto::problems;
 
 std::span<const Route> Api::routes() {
   // Matched top to bottom; one path may have several entries (one per method set).
-  static const std::array<Route, 10> kRoutes{{
+  static const std::array<Route, 14> kRoutes{{
       {"/healthz", {Method::get}, Access::open, &Api::healthz},
       {"/readyz", {Method::get}, Access::open, &Api::readiness},
       {"/metrics", {Method::get}, Access::metrics, &Api::metrics},
@@ -29,6 +30,12 @@ std::span<const Route> Api::routes() {
       {"/v1/jobs/{id}", {Method::delete_}, Access::token, &Api::cancel_job},
       {"/v1/jobs/{id}/events", {Method::get}, Access::token, &Api::job_events},
       {"/v1/events", {Method::get}, Access::token, &Api::all_events},
+      // Open even with tokens: the page asks for one for the API calls it makes; neither it nor
+      // the contract holds data.
+      {"/ui", {Method::get}, Access::open, &Api::ui_file},
+      {"/ui/", {Method::get}, Access::open, &Api::ui_file},
+      {"/ui/{asset*}", {Method::get}, Access::open, &Api::ui_file},
+      {"/openapi.yaml", {Method::get}, Access::open, &Api::ui_file},
   }};
   return kRoutes;
 }
@@ -56,6 +63,12 @@ http::Answer Api::handle(const Request& request) {
   // The coroutine gets its own copy of the request: it outlives this call.
   const AnswerLater later = std::get<AnswerLater>(match.route->answer);
   return {match.name, (this->*later)(request, std::string(match.id))};
+}
+
+Response Api::ui_file(const Request& request, std::string_view) {
+  if (auto asset = ui_asset_response(request.path(), request.if_none_match)) return std::move(*asset);
+  return Response::problem(
+      Problem{problems::not_found, "no file " + std::string(request.path()), std::nullopt, std::nullopt});
 }
 
 std::optional<Response> Api::refuse_unauthorized(const Request& request, Access access) const {

@@ -61,6 +61,8 @@ class Api final : public http::Handler {
   http::Response healthz(const http::Request& request, std::string_view);
   http::Response readiness(const http::Request& request, std::string_view);
   http::Response kinds(const http::Request& request, std::string_view);
+  // The dashboard's files and the OpenAPI document, compiled in (api/ui_assets.hpp).
+  http::Response ui_file(const http::Request& request, std::string_view);
   http::Response metrics(const http::Request& request, std::string_view);
   // The jobs resource (job_handlers.cpp).
   boost::asio::awaitable<http::Response> submit(http::Request request, std::string);

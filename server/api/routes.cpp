@@ -9,10 +9,13 @@ bool matches(std::string_view pattern, std::string_view path, std::string_view& 
   const auto open = pattern.find('{');
   if (open == std::string_view::npos) return path == pattern;
   const std::string_view prefix = pattern.substr(0, open);
-  const std::string_view suffix = pattern.substr(pattern.find('}', open) + 1);
+  const auto close = pattern.find('}', open);
+  const std::string_view suffix = pattern.substr(close + 1);
   if (!path.starts_with(prefix)) return false;
   const std::string_view rest = path.substr(prefix.size());
-  const std::string_view segment = rest.substr(0, rest.find('/'));
+  // {name*}: the rest of the path (a file under a folder); {name}: one segment.
+  const bool greedy = pattern[close - 1] == '*';
+  const std::string_view segment = greedy ? rest : rest.substr(0, rest.find('/'));
   if (segment.empty() || rest.substr(segment.size()) != suffix) return false;
   id = segment;
   return true;

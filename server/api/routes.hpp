@@ -58,8 +58,9 @@ using AnswerNow = http::Response (Api::*)(const http::Request& request, std::str
 using AnswerLater = boost::asio::awaitable<http::Response> (Api::*)(http::Request request, std::string id);
 
 struct Route {
-  // The path, literal but for at most one {id} segment (non-empty, without '/'). Also the
-  // route's name: the label of request metrics and the access log.
+  // The path, literal but for at most one {name} segment (non-empty, without '/'), or a last
+  // {name*} that takes the rest of the path, slashes included. Also the route's name: the
+  // label of request metrics and the access log.
   std::string_view pattern;
   MethodSet methods;
   Access access = Access::token;

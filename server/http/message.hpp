@@ -28,6 +28,7 @@ struct Request {
   std::string content_type;
   std::string authorization;
   std::string last_event_id;
+  std::string if_none_match;  // [ui] revalidation of the dashboard's files (api/ui_assets.hpp)
   std::string body;
 };
 

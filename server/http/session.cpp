@@ -68,6 +68,7 @@ Request to_request(bhttp::request<bhttp::string_body>&& message) {
   request.content_type = std::string(message[bhttp::field::content_type]);
   request.authorization = std::string(message[bhttp::field::authorization]);
   request.last_event_id = std::string(message["Last-Event-ID"]);
+  request.if_none_match = std::string(message[bhttp::field::if_none_match]);
   request.body = std::move(message.body());
   return request;
 }

@@ -51,11 +51,13 @@ TEST(Routes, OnlySubmitAndGetJobAwaitTheRestAnswerAtOnce) {
   EXPECT_FALSE(answers_later(match(Method::get, "/v1/jobs")));
 }
 
-TEST(Routes, OnlyTheProbesAreOpenAndMetricsFollowsItsFlag) {
+TEST(Routes, OnlyTheProbesAndTheDashboardAreOpenAndMetricsFollowsItsFlag) {
   for (const Route& route : Api::routes()) {
-    const Access expected = route.pattern == "/healthz" || route.pattern == "/readyz" ? Access::open
-                            : route.pattern == "/metrics"                             ? Access::metrics
-                                                                                      : Access::token;
+    const bool dashboard = route.pattern.starts_with("/ui") || route.pattern == "/openapi.yaml";
+    const Access expected = route.pattern == "/healthz" || route.pattern == "/readyz" || dashboard
+                                ? Access::open
+                            : route.pattern == "/metrics" ? Access::metrics
+                                                          : Access::token;
     EXPECT_EQ(route.access, expected) << route.pattern;
   }
 }
@@ -107,4 +109,23 @@ TEST(QueryParam, FindsDecodesAndReportsAbsence) {
   EXPECT_FALSE(query_param("waiting=5", "wait").has_value());
   EXPECT_FALSE(query_param("", "wait").has_value());
   EXPECT_EQ(query_param("wait=%zz", "wait"), "%zz");  // malformed escape passed on undecoded
+}
+
+TEST(Routes, TheDashboardAndTheContractAreOpenRoutesOfGetAndHead) {
+  const auto table = jobd::api::Api::routes();
+  using jobd::http::Method;
+  EXPECT_EQ(match_route(table, Method::get, "/ui").name, "/ui");
+  EXPECT_EQ(match_route(table, Method::get, "/ui/").name, "/ui/");
+  ASSERT_NE(match_route(table, Method::head, "/ui/app.js").route, nullptr);
+  // A file under a folder: the {asset*} segment takes the rest of the path.
+  const auto nested = match_route(table, Method::get, "/ui/vendor/uPlot.iife.min.js");
+  EXPECT_EQ(nested.name, "/ui/{asset*}");
+  EXPECT_EQ(nested.id, "vendor/uPlot.iife.min.js");
+  EXPECT_EQ(match_route(table, Method::get, "/openapi.yaml").name, "/openapi.yaml");
+  EXPECT_EQ(match_route(table, Method::post, "/ui").allowed.allow_header(), "GET, HEAD");
+  EXPECT_EQ(match_route(table, Method::delete_, "/openapi.yaml").route, nullptr);
+  EXPECT_EQ(match_route(table, Method::get, "/uix").route, nullptr);
+  for (const char* path : {"/ui", "/ui/app.js", "/openapi.yaml"}) {
+    EXPECT_EQ(match_route(table, Method::get, path).route->access, jobd::api::Access::open) << path;
+  }
 }
