@@ -18,6 +18,13 @@
 #include <stdexcept>
 #include <string>
 
+#include "store/redis/reply.hpp"
+
+namespace jobd::store::redis {
+// gtest prints a Reply the way redis-cli does, instead of its bytes.
+inline void PrintTo(const Reply& reply, std::ostream* out) { *out << describe(reply); }
+}  // namespace jobd::store::redis
+
 namespace jobd::testing {
 
 using namespace std::chrono_literals;

@@ -14,6 +14,10 @@ using jobd::store::redis::from_hiredis;
 using jobd::store::redis::Reply;
 using namespace std::string_literals;
 
+namespace jobd::store::redis {
+void PrintTo(const Reply& reply, std::ostream* out) { *out << describe(reply); }
+}  // namespace jobd::store::redis
+
 namespace {
 
 // Feeds `bytes` to a hiredis reader and converts the one reply it yields.

@@ -124,6 +124,8 @@ asio::awaitable<Session::Result> Session::setup_command(const Command& command, 
 std::error_code Session::setup_failed(std::string_view step, std::error_code ec, const Reply& reply,
                                       std::string& why) const {
   why = std::string(step) + " failed: " + (ec ? ec.message() : scrub(reply.text()));
+  if (ec == RedisError::connection_lost && !link_closed_reason_.empty())
+    why += " (" + link_closed_reason_ + ")";
   if (ec) return RedisError::handshake_failed;  // timed out or lost: the next attempt may do better
   if (reply.is_error_code("NOAUTH")) {
     why += " (give the password in JOBD_REDIS_PASSWORD or JOBD_REDIS_PASSWORD_FILE)";
@@ -157,8 +159,8 @@ asio::awaitable<std::error_code> Session::set_up(std::string& why) {
     if (ec || reply.is_error()) co_return setup_failed("CLIENT SETNAME", ec, reply, why);
   }
   // PING: Redis answers it only when it can serve (-LOADING while it reads its AOF). Also
-  // before subscribing: hiredis 0.14 drops an error reply (-NOAUTH) to a SUBSCRIBE, which would
-  // turn a clear refusal into a timeout.
+  // before subscribing: hiredis 0.14 takes an error reply to a SUBSCRIBE (-NOAUTH) for a
+  // spontaneous server error and drops the connection, which would hide a clear refusal.
   const Command ping = Command::of("PING");
   auto [ec, reply] = co_await setup_command(ping, 1);
   if (ec || reply.is_error()) co_return setup_failed("PING", ec, reply, why);
