@@ -213,9 +213,16 @@ asio::awaitable<std::error_code> Session::wait_ready(milliseconds timeout) {
     if (stopped_) co_return RedisError::stopped;
     if (state_ == RedisState::connected) co_return std::error_code();
     if (attempts_finished_ > attempts_before && last_attempt_error_) co_return last_attempt_error_;
+    // Registered only while suspended, and unregistered even if the frame is destroyed there
+    // (a loop torn down with this coroutine waiting).
+    struct Registration {
+      std::vector<asio::steady_timer*>& waiters;
+      asio::steady_timer* timer;
+      ~Registration() { std::erase(waiters, timer); }
+    };
+    const Registration registration{ready_waiters_, &timer};
     ready_waiters_.push_back(&timer);
     auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    std::erase(ready_waiters_, &timer);
     if (!ec) co_return RedisError::timeout;
   }
 }
