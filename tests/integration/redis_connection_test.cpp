@@ -201,3 +201,21 @@ TEST(RedisConnectionTest, RefusesWhatCannotBeSentWithoutReachingRedis) {
   EXPECT_EQ(in_flight, RedisError::connection_lost);
   EXPECT_EQ(redis.health().state, RedisState::stopped);
 }
+
+TEST(RedisConnectionTest, AReplyNestedDeeperThanHiredisReadsResetsTheConnection) {
+  // A hiredis 0.14 limit, shown here so the store keeps its replies shallow: its reader takes
+  // arrays nested 8 deep but not 9 ("No support for nested multi bulk replies with depth > 7"),
+  // and that protocol error closes the connection. XREADGROUP and XAUTOCLAIM replies are 3-4 deep.
+  SKIP_WITHOUT_REDIS();
+  RedisServer server;
+  TestLoop loop;
+  RedisConnection redis(loop.io.get_executor(), server.options());
+  connect(loop, redis);
+  EXPECT_EQ(run(loop, redis, Command::of("EVAL", "return {{{{{{{{1}}}}}}}}", 0)).is_array(), true);  // 8 deep
+  auto [ec, reply] =
+      loop.await(redis.command(Command::of("EVAL", "return {{{{{{{{{1}}}}}}}}}", 0)));  // 9 deep
+  EXPECT_EQ(ec, RedisError::connection_lost) << describe(reply);
+  EXPECT_NE(redis.health().last_error.find("nested"), std::string::npos) << redis.health().last_error;
+  loop.run_until([&] { return redis.health().state == RedisState::connected; }, 5s, "reconnect");
+  EXPECT_EQ(run(loop, redis, Command::of("PING")), Reply::status("PONG"));
+}
