@@ -18,11 +18,13 @@ ALLOWED = {
     "kinds": {"proto"},
     "kinds/testing": {"kinds", "proto"},
     "exec": {"kinds", "proto"},
-    "store": {"proto"},
+    "store": {"store/redis", "proto"},
+    # The Redis client: hiredis, Asio and the standard library; nothing of jobd's but proto.
+    "store/redis": {"proto"},
     "jobs": {"exec", "kinds", "store", "proto"},
     "http": {"config", "proto"},
     "api": {"http", "jobs", "exec", "kinds", "store", "metrics", "config", "proto"},
-    "app": {"api", "http", "jobs", "exec", "kinds", "store", "metrics", "config", "proto"},
+    "app": {"api", "http", "jobs", "exec", "kinds", "store", "store/redis", "metrics", "config", "proto"},
 }
 # main.cpp wires everything, the test kinds included.
 MAIN_ALLOWED = set(ALLOWED) | {"proto"}
@@ -36,6 +38,8 @@ def folder_of_include(path: str) -> str | None:
         return parts[1]  # jobd/proto/..., jobd/client/...
     if parts[0] == "kinds" and len(parts) > 2 and parts[1] == "testing":
         return "kinds/testing"
+    if parts[0] == "store" and len(parts) > 2 and parts[1] == "redis":
+        return "store/redis"
     return parts[0] if len(parts) > 1 else None
 
 
@@ -43,6 +47,8 @@ def folder_of_source(relative: pathlib.Path) -> str:
     parts = relative.parts
     if len(parts) > 2 and parts[0] == "kinds" and parts[1] == "testing":
         return "kinds/testing"
+    if len(parts) > 2 and parts[0] == "store" and parts[1] == "redis":
+        return "store/redis"
     return parts[0]
 
 
