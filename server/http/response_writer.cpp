@@ -67,7 +67,7 @@ asio::awaitable<void> write_refusal(beast::tcp_stream& stream, Response& refusal
 }
 
 asio::awaitable<void> write_streamed(beast::tcp_stream& stream, Response& response, unsigned version,
-                                     std::chrono::milliseconds timeout) {
+                                     std::chrono::milliseconds timeout, bool head_only) {
   // The head is written by hand: the body is delimited by closing the connection, which every
   // SSE client (and curl) expects, and which needs no chunked framing per event.
   std::string head = "HTTP/1." + std::to_string(version % 10) + " " + std::to_string(response.status) +
@@ -77,7 +77,8 @@ asio::awaitable<void> write_streamed(beast::tcp_stream& stream, Response& respon
   head += "\r\n";
   stream.expires_after(timeout);
   auto [head_error, head_bytes] = co_await asio::async_write(stream, asio::buffer(head), use_tuple);
-  if (head_error) co_return;
+  // HEAD: the headers GET would send, and no body (RFC 9110 §9.3.2); a stream's never ends.
+  if (head_error || head_only) co_return;
   const std::shared_ptr<BodyStream> body = response.stream;
   for (;;) {
     std::optional<std::string> piece = co_await body->next();

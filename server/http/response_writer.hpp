@@ -27,10 +27,11 @@ boost::asio::awaitable<bool> write_response(boost::beast::tcp_stream& stream, Re
 boost::asio::awaitable<void> write_refusal(boost::beast::tcp_stream& stream, Response& refusal,
                                            unsigned version, std::chrono::milliseconds timeout);
 
-// Writes the head of `response`, then each piece of `response.stream` until it ends or a write
-// fails. The body is delimited by closing the connection. A reader that stops reading is cut
-// after `timeout`.
+// Writes the head of `response`, then (unless `head_only`: the answer to HEAD) each piece of
+// `response.stream` until it ends or a write fails. The body is delimited by closing the
+// connection. A reader that stops reading is cut after `timeout`.
 boost::asio::awaitable<void> write_streamed(boost::beast::tcp_stream& stream, Response& response,
-                                            unsigned version, std::chrono::milliseconds timeout);
+                                            unsigned version, std::chrono::milliseconds timeout,
+                                            bool head_only);
 
 }  // namespace jobd::http

@@ -185,7 +185,7 @@ asio::awaitable<void> run_session(ServerState& state, tcp::socket socket) {
       // Registered for shutdown, which ends the stream (at once when it already began).
       self.body_stream = response.stream.get();
       if (state.closing) response.stream->close();
-      co_await write_streamed(stream, response, version, limits.idle_timeout);
+      co_await write_streamed(stream, response, version, limits.idle_timeout, request.method == Method::head);
       self.body_stream = nullptr;
       if (state.observer) {
         state.observer({peer, to_string(request.method), request.target, answer.route, status, 0,
