@@ -244,14 +244,15 @@ int run(const config::Config& config, kinds::KindRegistry& kinds, std::unique_pt
   } else if (config.access_log) {
     server.on_request(log_access);
   }
-  std::uint16_t port = 0;
+  config::ListenAddress bound;
   try {
-    port = server.listen(config.listen);
+    bound = server.listen(config.listen);
   } catch (const std::exception& e) {
-    spdlog::critical("cannot listen on {}:{}: {}", config.listen.host, config.listen.port, e.what());
+    spdlog::critical("--listen {}:{}: {}", config.listen.host, config.listen.port, e.what());
     scheduler.shutdown_executors();
     return 1;
   }
+  const std::uint16_t port = bound.port;
   if (!config.port_file.empty()) {
     // Written to a temporary name and renamed, so a reader never sees half a number. A file
     // that cannot be written stops jobd: whoever waits for it would wait for ever.
@@ -267,7 +268,10 @@ int run(const config::Config& config, kinds::KindRegistry& kinds, std::unique_pt
     }
   }
   server.start();
-  spdlog::info("jobd listening on {}:{} ({} pool threads, queue depth {})", config.listen.host, port,
+  // The address it chose, when --listen named a host: "localhost" may resolve to several.
+  const std::string chosen = bound.host == config.listen.host ? "" : " (" + config.listen.host + ")";
+  spdlog::info("jobd listening on {}:{}{} ({} pool threads, queue depth {})",
+               bound.host.find(':') == std::string::npos ? bound.host : "[" + bound.host + "]", port, chosen,
                config.threads, config.queue_depth);
 
   asio::co_spawn(loop, sweep_retention(table), asio::detached);

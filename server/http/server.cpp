@@ -7,6 +7,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <system_error>
 
 #include "http/body_stream.hpp"
 #include "http/session.hpp"
@@ -69,14 +70,29 @@ HttpServer::HttpServer(asio::io_context& loop, Handler& handler, ServerLimits li
 
 HttpServer::~HttpServer() = default;
 
-std::uint16_t HttpServer::listen(const config::ListenAddress& address) {
-  const tcp::endpoint endpoint(asio::ip::make_address(address.host), address.port);
+config::ListenAddress HttpServer::listen(const config::ListenAddress& address) {
+  // A blocking resolve: this runs once at start-up, before the loop does. A numeric host
+  // resolves to itself without a lookup.
+  tcp::resolver resolver(impl_->loop);
+  boost::system::error_code error;
+  const auto endpoints = resolver.resolve(address.host, std::to_string(address.port),
+                                          tcp::resolver::passive | tcp::resolver::numeric_service, error);
+  if (error) throw std::system_error(error, "cannot resolve " + address.host);
+  // The first address that binds: "localhost" may name ::1 first on a host without IPv6.
   auto& acceptor = impl_->acceptor;
-  acceptor.open(endpoint.protocol());
-  acceptor.set_option(asio::socket_base::reuse_address(true));
-  acceptor.bind(endpoint);
-  acceptor.listen(asio::socket_base::max_listen_connections);
-  return acceptor.local_endpoint().port();
+  for (const auto& entry : endpoints) {
+    acceptor.close(error);
+    acceptor.open(entry.endpoint().protocol(), error);
+    if (!error) acceptor.set_option(asio::socket_base::reuse_address(true), error);
+    if (!error) acceptor.bind(entry.endpoint(), error);
+    if (!error) acceptor.listen(asio::socket_base::max_listen_connections, error);
+    if (!error) {
+      const tcp::endpoint bound = acceptor.local_endpoint();
+      return {bound.address().to_string(), bound.port()};
+    }
+  }
+  acceptor.close();
+  throw std::system_error(error ? error : asio::error::host_not_found, "cannot listen");
 }
 
 void HttpServer::start() { asio::co_spawn(impl_->loop, impl_->accept_loop(), accept_loop_ended); }

@@ -54,8 +54,10 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Binds and listens; returns the bound port. Throws std::system_error when it cannot.
-  std::uint16_t listen(const config::ListenAddress& address);
+  // Resolves the host (a name or an address; blocking: call it before the loop runs), binds the
+  // first address that can be bound, listens, and returns the address and port it bound. Throws
+  // std::system_error when the name does not resolve or no address can be bound.
+  config::ListenAddress listen(const config::ListenAddress& address);
   // Starts accepting connections (on the loop).
   void start();
   // Serves one already-connected stream socket as if it had been accepted (takes ownership of
