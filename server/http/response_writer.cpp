@@ -1,6 +1,7 @@
 #include "http/response_writer.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http.hpp>
@@ -81,8 +82,15 @@ asio::awaitable<void> write_streamed(beast::tcp_stream& stream, Response& respon
   if (head_error || head_only) co_return;
   const std::shared_ptr<BodyStream> body = response.stream;
   for (;;) {
+    // The session's PeerWatch found the client gone (a cancellation): nobody reads this. Asked
+    // after every resumption, since the cancellation may land between two operations, where it
+    // cancels none of them.
+    const asio::cancellation_state before_wait = co_await asio::this_coro::cancellation_state;
+    if (before_wait.cancelled() != asio::cancellation_type::none) break;
     std::optional<std::string> piece = co_await body->next();
     if (!piece) break;
+    const asio::cancellation_state after_wait = co_await asio::this_coro::cancellation_state;
+    if (after_wait.cancelled() != asio::cancellation_type::none) break;
     // The events a slow reader misses meanwhile are counted by its queue, not held by the job.
     stream.expires_after(timeout);
     auto [error, bytes] = co_await asio::async_write(stream, asio::buffer(*piece), use_tuple);

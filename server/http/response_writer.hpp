@@ -29,7 +29,8 @@ boost::asio::awaitable<void> write_refusal(boost::beast::tcp_stream& stream, Res
 
 // Writes the head of `response`, then (unless `head_only`: the answer to HEAD) each piece of
 // `response.stream` until it ends or a write fails. The body is delimited by closing the
-// connection. A reader that stops reading is cut after `timeout`.
+// connection. A reader that stops reading is cut after `timeout`; a cancellation of the
+// session's coroutine (its client went away) ends the stream.
 boost::asio::awaitable<void> write_streamed(boost::beast::tcp_stream& stream, Response& response,
                                             unsigned version, std::chrono::milliseconds timeout,
                                             bool head_only);

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -10,6 +11,7 @@
 #include <system_error>
 
 #include "http/body_stream.hpp"
+#include "http/peer_watch.hpp"
 #include "http/session.hpp"
 
 namespace jobd::http {
@@ -153,7 +155,13 @@ asio::awaitable<void> HttpServer::Impl::accept_loop() {
 }
 
 void HttpServer::Impl::spawn_session(tcp::socket socket) {
-  asio::co_spawn(loop, run_session(state, std::move(socket)), session_ended);
+  // The watch's signal is the session's cancellation slot; the completion handler keeps it alive
+  // until the coroutine is done with it.
+  auto watch = std::make_shared<PeerWatch>();
+  auto slot = watch->slot();
+  asio::co_spawn(
+      loop, run_session(state, std::move(socket), watch),
+      asio::bind_cancellation_slot(slot, [watch](std::exception_ptr failure) { session_ended(failure); }));
 }
 
 }  // namespace jobd::http

@@ -2,11 +2,13 @@
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
 #include "http/body_stream.hpp"
+#include "http/peer_watch.hpp"
 #include "http/refusals.hpp"
 #include "http/response_writer.hpp"
 
@@ -86,7 +88,10 @@ Answer ask(Handler& handler, const Request& request, std::chrono::milliseconds s
 
 }  // namespace
 
-asio::awaitable<void> run_session(ServerState& state, tcp::socket socket) {
+asio::awaitable<void> run_session(ServerState& state, tcp::socket socket, std::shared_ptr<PeerWatch> watch) {
+  // The watch cancels an await when the client leaves; a cancelled operation reports an error
+  // value like any other, and later ones run normally (no exception).
+  co_await asio::this_coro::throw_if_cancelled(false);
   const ServerLimits& limits = state.limits;
   boost::system::error_code peer_error;
   const auto remote = socket.remote_endpoint(peer_error);
@@ -176,16 +181,30 @@ asio::awaitable<void> run_session(ServerState& state, tcp::socket socket) {
     if (auto* ready = std::get_if<Response>(&answer.response)) {
       response = std::move(*ready);
     } else {
+      // A long-poll: a client that leaves meanwhile ends the wait and frees its slot. Bytes read
+      // past this request already are a pipelined request, not an end: nothing to watch.
       auto& later = std::get<asio::awaitable<Response>>(answer.response);
-      response = co_await std::move(later);
+      if (buffer.size() == 0) {
+        WatchScope watching(*watch, stream.socket());
+        response = co_await std::move(later);
+      } else {
+        response = co_await std::move(later);
+      }
+      if (watch->disarm()) break;  // gone: nobody would read the answer
     }
     const unsigned status = response.status;
     const std::size_t body_size = response.body.size();
+    const bool head = request.method == Method::head;
     if (response.stream) {
       // Registered for shutdown, which ends the stream (at once when it already began).
       self.body_stream = response.stream.get();
       if (state.closing) response.stream->close();
-      co_await write_streamed(stream, response, version, limits.idle_timeout, request.method == Method::head);
+      if (!head && buffer.size() == 0) {
+        WatchScope watching(*watch, stream.socket());  // a client leaving ends the stream at once
+        co_await write_streamed(stream, response, version, limits.idle_timeout, head);
+      } else {
+        co_await write_streamed(stream, response, version, limits.idle_timeout, head);
+      }
       self.body_stream = nullptr;
       if (state.observer) {
         state.observer({peer, to_string(request.method), request.target, answer.route, status, 0,
@@ -194,7 +213,6 @@ asio::awaitable<void> run_session(ServerState& state, tcp::socket socket) {
       break;
     }
     const bool again = keep_alive && !response.close && !state.closing;
-    const bool head = request.method == Method::head;
     const bool written = co_await write_response(stream, response, head, again, version, limits.idle_timeout);
     if (state.observer) {
       state.observer({peer, to_string(request.method), request.target, answer.route, status, body_size,
