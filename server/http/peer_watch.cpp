@@ -54,4 +54,10 @@ void PeerWatch::look() {
   cancel_.emit(asio::cancellation_type::terminal);
 }
 
+bool input_waiting(tcp::socket& socket) {
+  boost::system::error_code error;
+  const std::size_t bytes = socket.available(error);
+  return !error && bytes > 0;
+}
+
 }  // namespace jobd::http

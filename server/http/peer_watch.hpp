@@ -54,4 +54,7 @@ struct WatchScope {
   WatchScope& operator=(const WatchScope&) = delete;
 };
 
+// Whether the client already sent bytes the session has not read (FIONREAD), without reading.
+bool input_waiting(boost::asio::ip::tcp::socket& socket);
+
 }  // namespace jobd::http

@@ -54,7 +54,11 @@ asio::awaitable<bool> write_response(beast::tcp_stream& stream, Response& respon
 
 asio::awaitable<void> write_refusal(beast::tcp_stream& stream, Response& refusal, unsigned version,
                                     std::chrono::milliseconds timeout) {
-  if (!co_await write_response(stream, refusal, false, false, version, timeout)) co_return;
+  const bool written = co_await write_response(stream, refusal, false, false, version, timeout);
+  if (written) co_await close_gracefully(stream);
+}
+
+asio::awaitable<void> close_gracefully(beast::tcp_stream& stream) {
   boost::system::error_code ignored;
   stream.socket().shutdown(asio::socket_base::shutdown_send, ignored);
   std::vector<char> sink(kLingerChunk);

@@ -64,6 +64,8 @@ struct HttpServer::Impl {
       : loop(io), acceptor(io), state{handler, limits, {}, false, {}} {}
 
   asio::awaitable<void> accept_loop();
+  // Serves an accepted connection, or refuses it beyond --max-connections.
+  void admit(tcp::socket socket);
   void spawn_session(tcp::socket socket);
 };
 
@@ -100,8 +102,18 @@ config::ListenAddress HttpServer::listen(const config::ListenAddress& address) {
 void HttpServer::start() { asio::co_spawn(impl_->loop, impl_->accept_loop(), accept_loop_ended); }
 
 void HttpServer::stop_accepting() {
-  boost::system::error_code ignored;
-  impl_->acceptor.close(ignored);
+  impl_->state.draining = true;
+  // Connections the kernel completed but nobody accepted yet would be reset by the close, their
+  // requests lost: take them in first (their answers close them).
+  boost::system::error_code error;
+  auto& acceptor = impl_->acceptor;
+  acceptor.non_blocking(true, error);
+  while (!error && acceptor.is_open()) {
+    tcp::socket socket(impl_->loop);
+    acceptor.accept(socket, error);
+    if (!error) impl_->admit(std::move(socket));
+  }
+  acceptor.close(error);
 }
 
 void HttpServer::close_connections() {
@@ -139,19 +151,23 @@ asio::awaitable<void> HttpServer::Impl::accept_loop() {
       co_await pause.async_wait(use_tuple);
       continue;
     }
-    if (state.connections.size() >= state.limits.max_connections) {
-      // Refuse with a canned answer, without a coroutine: under a flood this must stay cheap.
-      boost::system::error_code ignored;
-      socket.non_blocking(true, ignored);
-      socket.write_some(asio::buffer(kTooManyConnections), ignored);
-      socket.shutdown(tcp::socket::shutdown_both, ignored);
-      socket.close(ignored);
-      continue;
-    }
-    boost::system::error_code no_delay_error;  // a peer that already reset: its session finds out
-    socket.set_option(tcp::no_delay(true), no_delay_error);
-    spawn_session(std::move(socket));
+    admit(std::move(socket));
   }
+}
+
+void HttpServer::Impl::admit(tcp::socket socket) {
+  if (state.connections.size() >= state.limits.max_connections) {
+    // Refuse with a canned answer, without a coroutine: under a flood this must stay cheap.
+    boost::system::error_code ignored;
+    socket.non_blocking(true, ignored);
+    socket.write_some(asio::buffer(kTooManyConnections), ignored);
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
+    return;
+  }
+  boost::system::error_code no_delay_error;  // a peer that already reset: its session finds out
+  socket.set_option(tcp::no_delay(true), no_delay_error);
+  spawn_session(std::move(socket));
 }
 
 void HttpServer::Impl::spawn_session(tcp::socket socket) {

@@ -64,9 +64,12 @@ class HttpServer {
   // the descriptor; it counts as an open connection, the limit is not applied). The HTTP fuzzer
   // feeds the real session this way, through a socketpair.
   void serve(int fd);
-  // Shutdown, step 1: close the listening socket.
+  // Shutdown, step 1: close the listening socket (serving the connections already waiting in its
+  // backlog), and from now on close each connection after its answer (Connection: close),
+  // answering first whatever requests its client had already sent.
   void stop_accepting();
-  // Shutdown, step 2: close idle keep-alive connections now and busy ones after their response.
+  // Shutdown, step 2 (the jobs are done): close idle keep-alive connections now (unless a
+  // request already arrived on one: it is answered first) and end the event streams.
   void close_connections();
   std::size_t connections() const;
   // Called after each response; for metrics and the access log.

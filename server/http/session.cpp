@@ -107,13 +107,16 @@ asio::awaitable<void> run_session(ServerState& state, tcp::socket socket, std::s
   } unregister{state.connections, &self};
 
   beast::flat_buffer buffer;
-  while (!state.closing) {
+  for (;;) {
     // Waiting for a request: bounded by the idle timeout. The request's headers, once begun,
     // by the (shorter) header timeout, so a slow client cannot hold a connection forever.
     self.idle = true;
     if (buffer.size() == 0) {
+      // The drain is over: close, unless the client already sent its next request.
+      if (state.closing && !input_waiting(stream.socket())) break;
       stream.expires_after(limits.idle_timeout);
       auto [error, n] = co_await stream.async_read_some(buffer.prepare(kFirstReadChunk), use_tuple);
+      if (error == asio::error::operation_aborted && state.closing) continue;  // woken by close_connections
       if (error) break;
       buffer.commit(n);
     }
@@ -212,16 +215,32 @@ asio::awaitable<void> run_session(ServerState& state, tcp::socket socket, std::s
       }
       break;
     }
-    const bool again = keep_alive && !response.close && !state.closing;
+    // While draining, every answer closes the connection (the client learns to go elsewhere).
+    const bool draining = state.draining;
+    const bool again = keep_alive && !response.close && !draining;
     const bool written = co_await write_response(stream, response, head, again, version, limits.idle_timeout);
     if (state.observer) {
       state.observer({peer, to_string(request.method), request.target, answer.route, status, body_size,
                       std::chrono::steady_clock::now() - started});
     }
-    if (!written || !again) break;
+    if (!written) break;
+    if (again) continue;
+    // A request the client sent before it could read that close (pipelined, or on its way) has
+    // reached jobd and gets its answer too (during a drain a submit is refused with 503, so
+    // nothing new starts); then the connection closes.
+    if (draining && keep_alive && !response.close && (buffer.size() > 0 || input_waiting(stream.socket()))) {
+      continue;
+    }
+    break;
   }
-  boost::system::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  if (state.draining && !watch->gone()) {
+    // A staged close (RFC 9112 §9.6): our FIN first, then what the client still sends is read and
+    // dropped until it closes, so that a reset does not destroy an answer it has not read yet.
+    co_await close_gracefully(stream);
+  } else {
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
 }
 
 }  // namespace jobd::http

@@ -32,7 +32,8 @@ struct ServerState {
   Handler& handler;
   ServerLimits limits;
   std::unordered_set<Connection*> connections;
-  bool closing = false;  // shutdown: finish the current answer, then close
+  bool draining = false;  // shutdown began: every answer says Connection: close
+  bool closing = false;   // the drain is over: idle connections close, unless a request is waiting
   std::function<void(const RequestRecord&)> observer;
 };
 
