@@ -49,8 +49,8 @@ constexpr auto kConnectionGrace = 2s;
 // After stopping what the drain timeout left: how long executors get to report it stopped
 // (a subprocess gets SIGTERM, then SIGKILL after its grace).
 constexpr auto kStopGrace = 5s;
-// When a thread pool that will not finish is given up on, if no drain set the time (jobd never
-// stops its loop otherwise).
+// How long the pool's threads get at exit when no drain set the deadline (today only a drain
+// stops the loop: a safety net).
 constexpr auto kThreadJoinGrace = 2s;
 
 asio::awaitable<void> sleep_for(std::chrono::milliseconds duration) {

@@ -115,7 +115,9 @@ ParseResult parse_command_line(int argc, char** argv) {
   add_duration("--sse-heartbeat", config.sse_heartbeat, "comment sent on an idle event stream this often");
   add_duration("--slow-handler", config.slow_handler,
                "log a warning when the event loop is held longer than this");
-  add_duration("--kill-grace", config.kill_grace, "time a subprocess group gets between SIGTERM and SIGKILL");
+  add_duration("--kill-grace", config.kill_grace,
+               "time a subprocess group gets between SIGTERM and SIGKILL (and, at shutdown, a thread job "
+               "past the drain timeout)");
   for (auto& duration : durations) {
     std::string help = std::string(duration.help) + " (250ms, 5s, 2m, 1h or seconds";
     for (const auto& bound : duration_bounds()) {
