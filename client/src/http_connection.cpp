@@ -127,7 +127,8 @@ asio::awaitable<Reply> HttpConnection::exchange_once(const HttpRequest& request,
                                                      std::chrono::milliseconds timeout, bool& retry_safe) {
   retry_safe = false;
   Reply reply;
-  if (!co_await ensure_open(reply)) co_return reply;
+  const bool connected = co_await ensure_open(reply);  // not in the if: DESIGN §9, rule 3
+  if (!connected) co_return reply;
   const bool reused = exchanges_on_this_connection_++ > 0;
 
   auto message = make_message(request, endpoint_.host_header, user_agent_, authorization_);
@@ -166,7 +167,8 @@ asio::awaitable<Reply> HttpConnection::stream(const HttpRequest& request,
                                               std::chrono::milliseconds idle_timeout,
                                               const std::function<bool(std::string_view)>& on_body) {
   Reply reply;
-  if (!co_await ensure_open(reply)) co_return reply;
+  const bool connected = co_await ensure_open(reply);  // not in the if: DESIGN §9, rule 3
+  if (!connected) co_return reply;
   auto message = make_message(request, endpoint_.host_header, user_agent_, authorization_);
   stream_.expires_after(header_timeout);
   auto [write_error, written] = co_await bhttp::async_write(stream_, message, use_tuple);

@@ -49,6 +49,9 @@ constexpr auto kConnectionGrace = 2s;
 // After stopping what the drain timeout left: how long executors get to report it stopped
 // (a subprocess gets SIGTERM, then SIGKILL after its grace).
 constexpr auto kStopGrace = 5s;
+// How long the pool's threads get at exit when no drain set the deadline (today only a drain
+// stops the loop: a safety net).
+constexpr auto kThreadJoinGrace = 2s;
 
 asio::awaitable<void> sleep_for(std::chrono::milliseconds duration) {
   asio::steady_timer timer(co_await asio::this_coro::executor, duration);
@@ -66,8 +69,10 @@ asio::awaitable<void> sweep_retention(jobs::JobTable& table) {
 
 // SIGTERM/SIGINT: stop accepting, let jobs finish up to the drain timeout, stop the rest,
 // let connections deliver their last answers, then stop the loop.
+// `exit_by` is set to when the process must be gone at the latest: drain timeout + kill grace.
 asio::awaitable<void> drain(asio::io_context& loop, const config::Config& config, jobs::Scheduler& scheduler,
-                            http::HttpServer& server) {
+                            http::HttpServer& server, std::chrono::steady_clock::time_point& exit_by) {
+  exit_by = std::chrono::steady_clock::now() + config.drain_timeout + config.kill_grace;
   server.stop_accepting();
   scheduler.begin_drain();
   const auto active = [&] { return scheduler.table().counts().active; };
@@ -186,9 +191,11 @@ int run(const config::Config& config, kinds::KindRegistry& kinds, std::unique_pt
                             {config.default_timeout, config.max_timeout, 1});
   scheduler.add_executor(
       std::make_unique<exec::LoopExecutor>(loop.get_executor(), scheduler, config.loop_jobs, metrics::note_loop_activity));
-  scheduler.add_executor(std::make_unique<exec::ThreadExecutor>(
+  auto threads = std::make_unique<exec::ThreadExecutor>(
       loop.get_executor(), scheduler,
-      exec::ThreadPoolOptions{config.threads, config.queue_depth, config.thread_nice, 50us}));
+      exec::ThreadPoolOptions{config.threads, config.queue_depth, config.thread_nice, 50us});
+  exec::ThreadExecutor& thread_executor = *threads;
+  scheduler.add_executor(std::move(threads));
   auto subprocess = std::make_unique<exec::SubprocessExecutor>(
       loop.get_executor(), scheduler,
       exec::SubprocessOptions{config.max_subprocesses, config.queue_depth, config.kill_grace});
@@ -244,14 +251,15 @@ int run(const config::Config& config, kinds::KindRegistry& kinds, std::unique_pt
   } else if (config.access_log) {
     server.on_request(log_access);
   }
-  std::uint16_t port = 0;
+  config::ListenAddress bound;
   try {
-    port = server.listen(config.listen);
+    bound = server.listen(config.listen);
   } catch (const std::exception& e) {
-    spdlog::critical("cannot listen on {}:{}: {}", config.listen.host, config.listen.port, e.what());
+    spdlog::critical("--listen {}:{}: {}", config.listen.host, config.listen.port, e.what());
     scheduler.shutdown_executors();
     return 1;
   }
+  const std::uint16_t port = bound.port;
   if (!config.port_file.empty()) {
     // Written to a temporary name and renamed, so a reader never sees half a number. A file
     // that cannot be written stops jobd: whoever waits for it would wait for ever.
@@ -267,7 +275,10 @@ int run(const config::Config& config, kinds::KindRegistry& kinds, std::unique_pt
     }
   }
   server.start();
-  spdlog::info("jobd listening on {}:{} ({} pool threads, queue depth {})", config.listen.host, port,
+  // The address it chose, when --listen named a host: "localhost" may resolve to several.
+  const std::string chosen = bound.host == config.listen.host ? "" : " (" + config.listen.host + ")";
+  spdlog::info("jobd listening on {}:{}{} ({} pool threads, queue depth {})",
+               bound.host.find(':') == std::string::npos ? bound.host : "[" + bound.host + "]", port, chosen,
                config.threads, config.queue_depth);
 
   asio::co_spawn(loop, sweep_retention(table), asio::detached);
@@ -280,6 +291,7 @@ int run(const config::Config& config, kinds::KindRegistry& kinds, std::unique_pt
   signals.add(SIGUSR1);
   signals.add(SIGUSR2);
   bool draining = false;
+  auto exit_by = std::chrono::steady_clock::time_point::min();
   std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code error,
                                                                       int signo) {
     if (error) return;
@@ -295,11 +307,25 @@ int run(const config::Config& config, kinds::KindRegistry& kinds, std::unique_pt
     }
     draining = true;
     spdlog::info("signal {}: shutting down", signo);
-    asio::co_spawn(loop, drain(loop, config, scheduler, server), asio::detached);
+    asio::co_spawn(loop, drain(loop, config, scheduler, server, exit_by), asio::detached);
   };
   signals.async_wait(on_signal);
 
   loop.run();
+  // A thread job that ignores its stop token was reported cancelled at the drain timeout, but its
+  // thread cannot be killed: jobd exits without it by drain timeout + kill grace, abandoning its
+  // work with the process. Exiting runs no destructors, which would free what the thread uses.
+  if (exit_by == std::chrono::steady_clock::time_point::min())
+    exit_by = std::chrono::steady_clock::now() + kThreadJoinGrace;
+  if (!thread_executor.shutdown_until(exit_by)) {
+    spdlog::warn(
+        "{} thread job(s) still running past the drain timeout + kill grace (a kind that ignores its stop "
+        "token): exiting without them",
+        thread_executor.stats().running);
+    scheduler.shutdown_executors();
+    spdlog::default_logger()->flush();
+    std::_Exit(0);
+  }
   scheduler.shutdown_executors();
   return 0;
 }

@@ -50,7 +50,8 @@ ParseResult parse_command_line(int argc, char** argv) {
   auto add_duration = [&](const char* flag, milliseconds& target, const char* help) {
     durations.push_back({format_duration(target), &target, flag, help});
   };
-  add("--listen", listen, "HOST:PORT to listen on ([::1]:8080 for IPv6; port 0 = any free port)");
+  add("--listen", listen,
+      "HOST:PORT to listen on (an address, [::1]:8080 for IPv6, or a host name; port 0 = any free port)");
   add("--port-file", config.port_file, "write the bound port to this file once listening");
   add("--threads", config.threads, "thread pool size (0 = hardware threads)");
   add("--thread-nice", config.thread_nice, "niceness added to pool threads (0..19)")
@@ -114,7 +115,9 @@ ParseResult parse_command_line(int argc, char** argv) {
   add_duration("--sse-heartbeat", config.sse_heartbeat, "comment sent on an idle event stream this often");
   add_duration("--slow-handler", config.slow_handler,
                "log a warning when the event loop is held longer than this");
-  add_duration("--kill-grace", config.kill_grace, "time a subprocess group gets between SIGTERM and SIGKILL");
+  add_duration("--kill-grace", config.kill_grace,
+               "time a subprocess group gets between SIGTERM and SIGKILL (and, at shutdown, a thread job "
+               "past the drain timeout)");
   for (auto& duration : durations) {
     std::string help = std::string(duration.help) + " (250ms, 5s, 2m, 1h or seconds";
     for (const auto& bound : duration_bounds()) {

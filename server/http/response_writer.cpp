@@ -1,6 +1,7 @@
 #include "http/response_writer.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http.hpp>
@@ -53,7 +54,11 @@ asio::awaitable<bool> write_response(beast::tcp_stream& stream, Response& respon
 
 asio::awaitable<void> write_refusal(beast::tcp_stream& stream, Response& refusal, unsigned version,
                                     std::chrono::milliseconds timeout) {
-  if (!co_await write_response(stream, refusal, false, false, version, timeout)) co_return;
+  const bool written = co_await write_response(stream, refusal, false, false, version, timeout);
+  if (written) co_await close_gracefully(stream);
+}
+
+asio::awaitable<void> close_gracefully(beast::tcp_stream& stream) {
   boost::system::error_code ignored;
   stream.socket().shutdown(asio::socket_base::shutdown_send, ignored);
   std::vector<char> sink(kLingerChunk);
@@ -67,7 +72,7 @@ asio::awaitable<void> write_refusal(beast::tcp_stream& stream, Response& refusal
 }
 
 asio::awaitable<void> write_streamed(beast::tcp_stream& stream, Response& response, unsigned version,
-                                     std::chrono::milliseconds timeout) {
+                                     std::chrono::milliseconds timeout, bool head_only) {
   // The head is written by hand: the body is delimited by closing the connection, which every
   // SSE client (and curl) expects, and which needs no chunked framing per event.
   std::string head = "HTTP/1." + std::to_string(version % 10) + " " + std::to_string(response.status) +
@@ -77,11 +82,19 @@ asio::awaitable<void> write_streamed(beast::tcp_stream& stream, Response& respon
   head += "\r\n";
   stream.expires_after(timeout);
   auto [head_error, head_bytes] = co_await asio::async_write(stream, asio::buffer(head), use_tuple);
-  if (head_error) co_return;
+  // HEAD: the headers GET would send, and no body (RFC 9110 §9.3.2); a stream's never ends.
+  if (head_error || head_only) co_return;
   const std::shared_ptr<BodyStream> body = response.stream;
   for (;;) {
+    // The session's PeerWatch found the client gone (a cancellation): nobody reads this. Asked
+    // after every resumption, since the cancellation may land between two operations, where it
+    // cancels none of them.
+    const asio::cancellation_state before_wait = co_await asio::this_coro::cancellation_state;
+    if (before_wait.cancelled() != asio::cancellation_type::none) break;
     std::optional<std::string> piece = co_await body->next();
     if (!piece) break;
+    const asio::cancellation_state after_wait = co_await asio::this_coro::cancellation_state;
+    if (after_wait.cancelled() != asio::cancellation_type::none) break;
     // The events a slow reader misses meanwhile are counted by its queue, not held by the job.
     stream.expires_after(timeout);
     auto [error, bytes] = co_await asio::async_write(stream, asio::buffer(*piece), use_tuple);

@@ -27,10 +27,17 @@ boost::asio::awaitable<bool> write_response(boost::beast::tcp_stream& stream, Re
 boost::asio::awaitable<void> write_refusal(boost::beast::tcp_stream& stream, Response& refusal,
                                            unsigned version, std::chrono::milliseconds timeout);
 
-// Writes the head of `response`, then each piece of `response.stream` until it ends or a write
-// fails. The body is delimited by closing the connection. A reader that stops reading is cut
-// after `timeout`.
+// Shuts the sending side down, then reads and discards what the client still sends, for a
+// moment, until it closes: a staged close (RFC 9112 §9.6), so that the client reads the last
+// answer rather than a reset.
+boost::asio::awaitable<void> close_gracefully(boost::beast::tcp_stream& stream);
+
+// Writes the head of `response`, then (unless `head_only`: the answer to HEAD) each piece of
+// `response.stream` until it ends or a write fails. The body is delimited by closing the
+// connection. A reader that stops reading is cut after `timeout`; a cancellation of the
+// session's coroutine (its client went away) ends the stream.
 boost::asio::awaitable<void> write_streamed(boost::beast::tcp_stream& stream, Response& response,
-                                            unsigned version, std::chrono::milliseconds timeout);
+                                            unsigned version, std::chrono::milliseconds timeout,
+                                            bool head_only);
 
 }  // namespace jobd::http

@@ -2,13 +2,16 @@
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <system_error>
 
 #include "http/body_stream.hpp"
+#include "http/peer_watch.hpp"
 #include "http/session.hpp"
 
 namespace jobd::http {
@@ -61,6 +64,8 @@ struct HttpServer::Impl {
       : loop(io), acceptor(io), state{handler, limits, {}, false, {}} {}
 
   asio::awaitable<void> accept_loop();
+  // Serves an accepted connection, or refuses it beyond --max-connections.
+  void admit(tcp::socket socket);
   void spawn_session(tcp::socket socket);
 };
 
@@ -69,21 +74,46 @@ HttpServer::HttpServer(asio::io_context& loop, Handler& handler, ServerLimits li
 
 HttpServer::~HttpServer() = default;
 
-std::uint16_t HttpServer::listen(const config::ListenAddress& address) {
-  const tcp::endpoint endpoint(asio::ip::make_address(address.host), address.port);
+config::ListenAddress HttpServer::listen(const config::ListenAddress& address) {
+  // A blocking resolve: this runs once at start-up, before the loop does. A numeric host
+  // resolves to itself without a lookup.
+  tcp::resolver resolver(impl_->loop);
+  boost::system::error_code error;
+  const auto endpoints = resolver.resolve(address.host, std::to_string(address.port),
+                                          tcp::resolver::passive | tcp::resolver::numeric_service, error);
+  if (error) throw std::system_error(error, "cannot resolve " + address.host);
+  // The first address that binds: "localhost" may name ::1 first on a host without IPv6.
   auto& acceptor = impl_->acceptor;
-  acceptor.open(endpoint.protocol());
-  acceptor.set_option(asio::socket_base::reuse_address(true));
-  acceptor.bind(endpoint);
-  acceptor.listen(asio::socket_base::max_listen_connections);
-  return acceptor.local_endpoint().port();
+  for (const auto& entry : endpoints) {
+    acceptor.close(error);
+    acceptor.open(entry.endpoint().protocol(), error);
+    if (!error) acceptor.set_option(asio::socket_base::reuse_address(true), error);
+    if (!error) acceptor.bind(entry.endpoint(), error);
+    if (!error) acceptor.listen(asio::socket_base::max_listen_connections, error);
+    if (!error) {
+      const tcp::endpoint bound = acceptor.local_endpoint();
+      return {bound.address().to_string(), bound.port()};
+    }
+  }
+  acceptor.close();
+  throw std::system_error(error ? error : asio::error::host_not_found, "cannot listen");
 }
 
 void HttpServer::start() { asio::co_spawn(impl_->loop, impl_->accept_loop(), accept_loop_ended); }
 
 void HttpServer::stop_accepting() {
-  boost::system::error_code ignored;
-  impl_->acceptor.close(ignored);
+  impl_->state.draining = true;
+  // Connections the kernel completed but nobody accepted yet would be reset by the close, their
+  // requests lost: take them in first (their answers close them).
+  boost::system::error_code error;
+  auto& acceptor = impl_->acceptor;
+  acceptor.non_blocking(true, error);
+  while (!error && acceptor.is_open()) {
+    tcp::socket socket(impl_->loop);
+    acceptor.accept(socket, error);
+    if (!error) impl_->admit(std::move(socket));
+  }
+  acceptor.close(error);
 }
 
 void HttpServer::close_connections() {
@@ -121,23 +151,33 @@ asio::awaitable<void> HttpServer::Impl::accept_loop() {
       co_await pause.async_wait(use_tuple);
       continue;
     }
-    if (state.connections.size() >= state.limits.max_connections) {
-      // Refuse with a canned answer, without a coroutine: under a flood this must stay cheap.
-      boost::system::error_code ignored;
-      socket.non_blocking(true, ignored);
-      socket.write_some(asio::buffer(kTooManyConnections), ignored);
-      socket.shutdown(tcp::socket::shutdown_both, ignored);
-      socket.close(ignored);
-      continue;
-    }
-    boost::system::error_code no_delay_error;  // a peer that already reset: its session finds out
-    socket.set_option(tcp::no_delay(true), no_delay_error);
-    spawn_session(std::move(socket));
+    admit(std::move(socket));
   }
 }
 
+void HttpServer::Impl::admit(tcp::socket socket) {
+  if (state.connections.size() >= state.limits.max_connections) {
+    // Refuse with a canned answer, without a coroutine: under a flood this must stay cheap.
+    boost::system::error_code ignored;
+    socket.non_blocking(true, ignored);
+    socket.write_some(asio::buffer(kTooManyConnections), ignored);
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
+    return;
+  }
+  boost::system::error_code no_delay_error;  // a peer that already reset: its session finds out
+  socket.set_option(tcp::no_delay(true), no_delay_error);
+  spawn_session(std::move(socket));
+}
+
 void HttpServer::Impl::spawn_session(tcp::socket socket) {
-  asio::co_spawn(loop, run_session(state, std::move(socket)), session_ended);
+  // The watch's signal is the session's cancellation slot; the completion handler keeps it alive
+  // until the coroutine is done with it.
+  auto watch = std::make_shared<PeerWatch>();
+  auto slot = watch->slot();
+  asio::co_spawn(
+      loop, run_session(state, std::move(socket), watch),
+      asio::bind_cancellation_slot(slot, [watch](std::exception_ptr failure) { session_ended(failure); }));
 }
 
 }  // namespace jobd::http

@@ -54,17 +54,22 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Binds and listens; returns the bound port. Throws std::system_error when it cannot.
-  std::uint16_t listen(const config::ListenAddress& address);
+  // Resolves the host (a name or an address; blocking: call it before the loop runs), binds the
+  // first address that can be bound, listens, and returns the address and port it bound. Throws
+  // std::system_error when the name does not resolve or no address can be bound.
+  config::ListenAddress listen(const config::ListenAddress& address);
   // Starts accepting connections (on the loop).
   void start();
   // Serves one already-connected stream socket as if it had been accepted (takes ownership of
   // the descriptor; it counts as an open connection, the limit is not applied). The HTTP fuzzer
   // feeds the real session this way, through a socketpair.
   void serve(int fd);
-  // Shutdown, step 1: close the listening socket.
+  // Shutdown, step 1: close the listening socket (serving the connections already waiting in its
+  // backlog), and from now on close each connection after its answer (Connection: close),
+  // answering first whatever requests its client had already sent.
   void stop_accepting();
-  // Shutdown, step 2: close idle keep-alive connections now and busy ones after their response.
+  // Shutdown, step 2 (the jobs are done): close idle keep-alive connections now (unless a
+  // request already arrived on one: it is answered first) and end the event streams.
   void close_connections();
   std::size_t connections() const;
   // Called after each response; for metrics and the access log.

@@ -2,11 +2,13 @@
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
 #include "http/body_stream.hpp"
+#include "http/peer_watch.hpp"
 #include "http/refusals.hpp"
 #include "http/response_writer.hpp"
 
@@ -86,7 +88,10 @@ Answer ask(Handler& handler, const Request& request, std::chrono::milliseconds s
 
 }  // namespace
 
-asio::awaitable<void> run_session(ServerState& state, tcp::socket socket) {
+asio::awaitable<void> run_session(ServerState& state, tcp::socket socket, std::shared_ptr<PeerWatch> watch) {
+  // The watch cancels an await when the client leaves; a cancelled operation reports an error
+  // value like any other, and later ones run normally (no exception).
+  co_await asio::this_coro::throw_if_cancelled(false);
   const ServerLimits& limits = state.limits;
   boost::system::error_code peer_error;
   const auto remote = socket.remote_endpoint(peer_error);
@@ -102,13 +107,16 @@ asio::awaitable<void> run_session(ServerState& state, tcp::socket socket) {
   } unregister{state.connections, &self};
 
   beast::flat_buffer buffer;
-  while (!state.closing) {
+  for (;;) {
     // Waiting for a request: bounded by the idle timeout. The request's headers, once begun,
     // by the (shorter) header timeout, so a slow client cannot hold a connection forever.
     self.idle = true;
     if (buffer.size() == 0) {
+      // The drain is over: close, unless the client already sent its next request.
+      if (state.closing && !input_waiting(stream.socket())) break;
       stream.expires_after(limits.idle_timeout);
       auto [error, n] = co_await stream.async_read_some(buffer.prepare(kFirstReadChunk), use_tuple);
+      if (error == asio::error::operation_aborted && state.closing) continue;  // woken by close_connections
       if (error) break;
       buffer.commit(n);
     }
@@ -176,16 +184,30 @@ asio::awaitable<void> run_session(ServerState& state, tcp::socket socket) {
     if (auto* ready = std::get_if<Response>(&answer.response)) {
       response = std::move(*ready);
     } else {
+      // A long-poll: a client that leaves meanwhile ends the wait and frees its slot. Bytes read
+      // past this request already are a pipelined request, not an end: nothing to watch.
       auto& later = std::get<asio::awaitable<Response>>(answer.response);
-      response = co_await std::move(later);
+      if (buffer.size() == 0) {
+        WatchScope watching(*watch, stream.socket());
+        response = co_await std::move(later);
+      } else {
+        response = co_await std::move(later);
+      }
+      if (watch->disarm()) break;  // gone: nobody would read the answer
     }
     const unsigned status = response.status;
     const std::size_t body_size = response.body.size();
+    const bool head = request.method == Method::head;
     if (response.stream) {
       // Registered for shutdown, which ends the stream (at once when it already began).
       self.body_stream = response.stream.get();
       if (state.closing) response.stream->close();
-      co_await write_streamed(stream, response, version, limits.idle_timeout);
+      if (!head && buffer.size() == 0) {
+        WatchScope watching(*watch, stream.socket());  // a client leaving ends the stream at once
+        co_await write_streamed(stream, response, version, limits.idle_timeout, head);
+      } else {
+        co_await write_streamed(stream, response, version, limits.idle_timeout, head);
+      }
       self.body_stream = nullptr;
       if (state.observer) {
         state.observer({peer, to_string(request.method), request.target, answer.route, status, 0,
@@ -193,17 +215,32 @@ asio::awaitable<void> run_session(ServerState& state, tcp::socket socket) {
       }
       break;
     }
-    const bool again = keep_alive && !response.close && !state.closing;
-    const bool head = request.method == Method::head;
+    // While draining, every answer closes the connection (the client learns to go elsewhere).
+    const bool draining = state.draining;
+    const bool again = keep_alive && !response.close && !draining;
     const bool written = co_await write_response(stream, response, head, again, version, limits.idle_timeout);
     if (state.observer) {
       state.observer({peer, to_string(request.method), request.target, answer.route, status, body_size,
                       std::chrono::steady_clock::now() - started});
     }
-    if (!written || !again) break;
+    if (!written) break;
+    if (again) continue;
+    // A request the client sent before it could read that close (pipelined, or on its way) has
+    // reached jobd and gets its answer too (during a drain a submit is refused with 503, so
+    // nothing new starts); then the connection closes.
+    if (draining && keep_alive && !response.close && (buffer.size() > 0 || input_waiting(stream.socket()))) {
+      continue;
+    }
+    break;
   }
-  boost::system::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  if (state.draining && !watch->gone()) {
+    // A staged close (RFC 9112 §9.6): our FIN first, then what the client still sends is read and
+    // dropped until it closes, so that a reset does not destroy an answer it has not read yet.
+    co_await close_gracefully(stream);
+  } else {
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
 }
 
 }  // namespace jobd::http

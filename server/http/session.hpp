@@ -9,6 +9,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <functional>
+#include <memory>
 #include <unordered_set>
 
 #include "http/handler.hpp"
@@ -17,6 +18,7 @@
 namespace jobd::http {
 
 class BodyStream;
+class PeerWatch;
 
 // A live connection, so that shutdown can close the idle ones and end the streamed bodies.
 struct Connection {
@@ -30,11 +32,14 @@ struct ServerState {
   Handler& handler;
   ServerLimits limits;
   std::unordered_set<Connection*> connections;
-  bool closing = false;  // shutdown: finish the current answer, then close
+  bool draining = false;  // shutdown began: every answer says Connection: close
+  bool closing = false;   // the drain is over: idle connections close, unless a request is waiting
   std::function<void(const RequestRecord&)> observer;
 };
 
-// Serves one connection until it closes; registers itself in state.connections meanwhile.
-boost::asio::awaitable<void> run_session(ServerState& state, boost::asio::ip::tcp::socket socket);
+// Serves one connection until it closes; registers itself in state.connections meanwhile. The
+// coroutine must be spawned with `watch->slot()` as its cancellation slot (peer_watch.hpp).
+boost::asio::awaitable<void> run_session(ServerState& state, boost::asio::ip::tcp::socket socket,
+                                         std::shared_ptr<PeerWatch> watch);
 
 }  // namespace jobd::http

@@ -2,7 +2,13 @@
 // finished jobs, walk away from long-polls and streams, keep sending through a drain.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "harness.hpp"
@@ -46,7 +52,67 @@ void submit_many(std::uint16_t port, int count) {
   for (auto& client : clients) client.join();
 }
 
+// `count` clients that connect, send `request` and close without reading: a client that gave up.
+// Plain sockets (no contract log): nothing is read.
+void abandon(std::uint16_t port, const std::string& request, int count) {
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  for (int i = 0; i < count; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
+      ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+    }
+    ::close(fd);
+  }
+}
+
+// The value of an unlabelled gauge in /metrics (-1 when absent).
+double gauge(std::uint16_t port, const std::string& name) {
+  std::istringstream text(get(port, "/metrics").body);
+  std::string line;
+  while (std::getline(text, line)) {
+    if (line.starts_with(name + " ")) return std::stod(line.substr(name.size() + 1));
+  }
+  return -1;
+}
+
 }  // namespace
+
+TEST(CarelessClients, AbandonedLongPollsFreeTheirConnectionsWithinSeconds) {
+  JobdProcess server({"--max-connections", "500", "--workers", "0"});
+  const auto id =
+      submit(server.port(), {{"kind", "sleep"}, {"params", {{"ms", 60000}}}}).json()["id"].get<std::string>();
+  // 2,000 long-polls of 30 s whose clients leave at once: four times the connection limit.
+  abandon(server.port(), "GET /v1/jobs/" + id + "?wait=30 HTTP/1.1\r\nHost: x\r\n\r\n", 2000);
+  const auto flood_end = std::chrono::steady_clock::now();
+  EXPECT_TRUE(eventually([&] { return get(server.port(), "/healthz").status == 200; }, 2s));
+  // Only the probe's own connection is left; the job's waiters are gone with their clients.
+  EXPECT_TRUE(eventually([&] { return gauge(server.port(), "jobd_http_connections") <= 1; }, 2s))
+      << gauge(server.port(), "jobd_http_connections") << " connections";
+  std::printf("[ figures  ] /healthz answered again %lld ms after 2,000 abandoned long-polls\n",
+              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         std::chrono::steady_clock::now() - flood_end)
+                                         .count()));
+  // The job itself is untouched: a client that leaves a long-poll does not cancel what it waited for.
+  EXPECT_EQ(get(server.port(), "/v1/jobs/" + id).json()["state"], "running");
+}
+
+TEST(CarelessClients, AbandonedEventStreamsFreeTheirConnectionsBeforeAnyHeartbeat) {
+  JobdProcess server({"--max-connections", "500", "--sse-heartbeat", "10m", "--workers", "0"});
+  abandon(server.port(), open_stream_request("/v1/events"), 2000);
+  const auto flood_end = std::chrono::steady_clock::now();
+  EXPECT_TRUE(eventually([&] { return get(server.port(), "/healthz").status == 200; }, 2s));
+  EXPECT_TRUE(eventually([&] { return gauge(server.port(), "jobd_sse_subscribers") == 0; }, 2s))
+      << gauge(server.port(), "jobd_sse_subscribers") << " streams";
+  EXPECT_TRUE(eventually([&] { return gauge(server.port(), "jobd_http_connections") <= 1; }, 2s));
+  std::printf("[ figures  ] /healthz answered again %lld ms after 2,000 abandoned event streams\n",
+              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         std::chrono::steady_clock::now() - flood_end)
+                                         .count()));
+}
 
 TEST(CarelessClients, MemoryGoesBackNearIdleOnceEvictionEmptiesTheTable) {
   JobdProcess server({"--retention", "1s", "--max-jobs", "1000000", "--workers", "0"});

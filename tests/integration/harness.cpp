@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -103,7 +104,10 @@ JobdProcess::JobdProcess(std::vector<std::string> args, std::vector<std::string>
   const std::string port_file = dir_ + "/port";
   const std::string log_file = dir_ + "/jobd.log";
 
-  std::vector<std::string> argv_strings = {JOBD_BINARY, "--listen", "127.0.0.1:0", "--port-file", port_file};
+  std::vector<std::string> argv_strings = {JOBD_BINARY, "--port-file", port_file};
+  if (std::find(args.begin(), args.end(), "--listen") == args.end()) {
+    argv_strings.insert(argv_strings.end(), {"--listen", "127.0.0.1:0"});
+  }
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& arg : argv_strings) argv.push_back(arg.data());

@@ -32,10 +32,10 @@ inline constexpr bool kAddressSanitizerBuild = false;
 
 class JobdProcess {
  public:
-  // Starts jobd with `--listen 127.0.0.1:0 --port-file ...` plus `args`; `env` entries are
-  // "NAME=value" added to a minimal environment. Waits up to 10 s for /readyz to answer 200
-  // (unless wait_ready is false: then only for the port). Throws std::runtime_error on failure,
-  // with jobd's log in the message.
+  // Starts jobd with `--listen 127.0.0.1:0 --port-file ...` plus `args` (which may name another
+  // --listen); `env` entries are "NAME=value" added to a minimal environment. Waits up to 10 s
+  // for /readyz to answer 200 (unless wait_ready is false: then only for the port). Throws
+  // std::runtime_error on failure, with jobd's log in the message.
   explicit JobdProcess(std::vector<std::string> args = {}, std::vector<std::string> env = {},
                        bool wait_ready = true);
   ~JobdProcess();

@@ -218,3 +218,26 @@ TEST(Http, ConnectionsBeyondTheLimitGet503AndExistingOnesKeepWorking) {
   held.pop_back();  // one slot frees up
   EXPECT_TRUE(eventually([&] { return get(server.port(), "/healthz").status == 200; }, 2s));
 }
+
+TEST(Http, HeadOnAnEventStreamAnswersTheHeadersOnlyAndEnds) {
+  // RFC 9110 §9.3.2: HEAD is GET without the body, and an event stream's body never ends.
+  JobdProcess server({"--sse-heartbeat", "10m", "--workers", "0"});
+  const auto running =
+      submit(server.port(), {{"kind", "sleep"}, {"params", {{"ms", 10000}}}}).json()["id"].get<std::string>();
+  const auto finished = submit(server.port(), {{"kind", "echo"}}, "?wait=5").json()["id"].get<std::string>();
+  const std::vector<std::string> targets = {"/v1/events", "/v1/jobs/" + running + "/events",
+                                            "/v1/jobs/" + finished + "/events"};
+  for (const auto& target : targets) {
+    RawConnection connection(server.port());
+    connection.send("HEAD " + target + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    const auto start = std::chrono::steady_clock::now();
+    const std::string seen = connection.read_all(3s);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 2s) << target << ": the answer did not end";
+    EXPECT_TRUE(seen.starts_with("HTTP/1.1 200 OK\r\n")) << target << ": " << seen;
+    EXPECT_NE(seen.find("Content-Type: text/event-stream\r\n"), std::string::npos) << target << ": " << seen;
+    const auto head_end = seen.find("\r\n\r\n");
+    ASSERT_NE(head_end, std::string::npos) << target << ": " << seen;
+    EXPECT_EQ(seen.substr(head_end + 4), "") << target << ": a body after the head";
+  }
+  EXPECT_EQ(get(server.port(), "/healthz").status, 200);
+}

@@ -86,3 +86,35 @@ TEST(Operator, HupAndUsrSignalsAreIgnoredAndQuitExitsAtOnce) {
   EXPECT_EQ(server.stop(SIGQUIT, 5s), 128 + SIGQUIT);
   EXPECT_LT(std::chrono::steady_clock::now() - before, 2s);  // no drain of the 5 s job
 }
+
+TEST(Operator, ListenTakesAHostNameAndTheLogSaysWhichAddressItChose) {
+  JobdProcess server({"--listen", "localhost:0", "--workers", "0"}, {}, /*wait_ready=*/false);
+  std::string line;
+  ASSERT_TRUE(eventually([&] {
+    const std::string log = server.log();
+    const auto at = log.find("listening on");
+    if (at == std::string::npos) return false;
+    line = log.substr(at, log.find('\n', at) - at);
+    return true;
+  })) << server.log();
+  EXPECT_NE(line.find("localhost"), std::string::npos) << line;
+  if (line.find("127.0.0.1:" + std::to_string(server.port())) == std::string::npos) {
+    GTEST_SKIP() << "localhost resolved to another address first here: " << line;
+  }
+  EXPECT_EQ(get(server.port(), "/healthz").status, 200);
+}
+
+TEST(Operator, AListenHostThatDoesNotResolveStopsJobdWithOneLine) {
+  const std::string command =
+      "timeout 10 " + std::string(JOBD_BINARY) + " --listen no-such-host.invalid:8080 --workers 0 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  std::array<char, 4096> chunk{};
+  while (std::fgets(chunk.data(), chunk.size(), pipe) != nullptr) output += chunk.data();
+  const int status = ::pclose(pipe);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << output;
+  EXPECT_NE(output.find("no-such-host.invalid"), std::string::npos) << output;
+  EXPECT_NE(output.find("--listen"), std::string::npos) << output;
+  EXPECT_EQ(std::count(output.begin(), output.end(), '\n'), 1) << "one line: " << output;
+}

@@ -4,7 +4,12 @@
 // is subprocess_output_test's; stopping and cleaning up, subprocess_stop_test's.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
+#include <array>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 
 #include "subprocess_fixture.hpp"
 
@@ -65,16 +70,24 @@ TEST(Subprocess, AChildKilledByASignalFailsNamingTheSignal) {
   EXPECT_NE(job["error"]["message"].get<std::string>().find("SIGSEGV"), std::string::npos);
 }
 
-TEST(Subprocess, AMissingOrNonExecutableProgramFailsClearly) {
-  Fixture f;
+TEST(Subprocess, AProgramThatGoesMissingOrLosesItsModeAfterStartFailsClearly) {
+  // jobd refuses such programs at start; one removed or made non-executable later fails its
+  // jobs at once with the reason, never hangs.
+  Workspace ws;
+  const std::string gone = ws.script("gone.sh", "exit 0");
+  const std::string locked = ws.script("locked.sh", "exit 0");
+  JobdProcess server({"--config", ws.write_config(json::array({{{"name", "gone"}, {"program", gone}},
+                                                               {{"name", "locked"}, {"program", locked}}}))});
+  fs::remove(gone);
+  ::chmod(locked.c_str(), 0644);
   const auto start = Clock::now();
-  auto missing = run(f.port(), "missing");
+  auto missing = run(server.port(), "gone");
   EXPECT_EQ(missing["state"], "failed");
   EXPECT_EQ(missing["error"]["type"], "spawn-failed");
   EXPECT_NE(missing["error"]["message"].get<std::string>().find("No such file or directory"),
             std::string::npos)
       << missing.dump();
-  auto denied = run(f.port(), "notexec");
+  auto denied = run(server.port(), "locked");
   EXPECT_EQ(denied["error"]["type"], "spawn-failed");
   EXPECT_NE(denied["error"]["message"].get<std::string>().find("Permission denied"), std::string::npos)
       << denied.dump();
@@ -148,5 +161,36 @@ TEST(Subprocess, ABadConfigStopsJobdNamingTheEntryAndTheField) {
     EXPECT_NE(std::string(e.what()).find("commands[1] (broken): program: must be an absolute path"),
               std::string::npos)
         << e.what();
+  }
+}
+
+TEST(Subprocess, ProgramsWorkdirsAndLimitsThatCannotRunAreRefusedAtStartWithExitCodeTwo) {
+  Workspace ws;
+  const std::string plain = ws.path("plain.txt");
+  std::ofstream(plain) << "not a program\n";
+  const std::vector<std::pair<json, std::string>> cases = {
+      {{{"name", "dir"}, {"program", "/usr/bin"}}, "commands[0] (dir): program: /usr/bin is a directory"},
+      {{{"name", "text"}, {"program", plain}},
+       "commands[0] (text): program: " + plain + " is not executable"},
+      {{{"name", "none"}, {"program", ws.path("none")}}, "commands[0] (none): program: " + ws.path("none")},
+      {{{"name", "wd"}, {"program", "/bin/true"}, {"workdir", "/nonexistent-jobd-workdir"}},
+       "commands[0] (wd): workdir: /nonexistent-jobd-workdir does not exist"},
+      {{{"name", "wdfile"}, {"program", "/bin/true"}, {"workdir", plain}},
+       "commands[0] (wdfile): workdir: " + plain + " is not a directory"},
+      {{{"name", "tiny"}, {"program", "/bin/true"}, {"limits", {{"address_space_bytes", 1}}}},
+       "commands[0] (tiny): limits.address_space_bytes: must be at least"},
+  };
+  for (const auto& [entry, expected] : cases) {
+    const std::string command = "timeout 10 " + std::string(JOBD_BINARY) +
+                                " --listen 127.0.0.1:0 --workers 0 --config " +
+                                ws.write_config(json::array({entry})) + " 2>&1";
+    FILE* pipe = ::popen(command.c_str(), "r");
+    ASSERT_NE(pipe, nullptr);
+    std::string output;
+    std::array<char, 4096> chunk{};
+    while (std::fgets(chunk.data(), chunk.size(), pipe) != nullptr) output += chunk.data();
+    const int status = ::pclose(pipe);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << entry.dump() << ": " << output;
+    EXPECT_NE(output.find(expected), std::string::npos) << entry.dump() << ": " << output;
   }
 }

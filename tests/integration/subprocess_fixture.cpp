@@ -55,8 +55,6 @@ json test_commands(const Workspace& ws) {
                  {{"name", "name"}, {"type", "string"}, {"arg", {{"option", "--name"}}}}}}}),
       command("fail", ws.script("fail.sh", "echo partial; echo oops >&2; exit 3")),
       command("crash", ws.script("crash.sh", "kill -SEGV $$")),
-      command("missing", ws.path("does-not-exist")),
-      command("notexec", ws.script("notexec.sh", "exit 0", 0644)),
       command("flood", ws.script("flood.sh", "yes 0123456789abcdef | head -c 52428800; echo done >&2")),
       command("stubborn", ws.script("stubborn.sh", "trap '' TERM\necho ready\ntouch " +
                                                        ws.path("stubborn.ready") + "\nexec sleep 60")),

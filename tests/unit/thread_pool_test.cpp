@@ -71,3 +71,22 @@ TEST(ThreadPool, ParkedThreadsWakeForLateWork) {
   while (!ran && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(1ms);
   EXPECT_TRUE(ran.load());
 }
+
+TEST(ThreadPool, ShutdownUntilADeadlineGivesUpOnATaskThatKeepsRunning) {
+  ThreadPool pool({.threads = 2, .queue_capacity = 4});
+  std::atomic<bool> release{false};
+  ASSERT_TRUE(pool.try_push([&] {
+    while (!release.load()) std::this_thread::yield();  // never looks at a stop token
+  }));
+  while (pool.busy() == 0) std::this_thread::yield();
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(pool.shutdown_until(start + 100ms));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 100ms);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+  pool.shutdown();  // returns at once: it never blocks on a thread it gave up on
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+  EXPECT_FALSE(pool.try_push([] {}));
+  release = true;  // once the task ends, a later shutdown_until joins every thread
+  EXPECT_TRUE(pool.shutdown_until(std::chrono::steady_clock::now() + 10s));
+  EXPECT_EQ(pool.threads(), 0u);
+}

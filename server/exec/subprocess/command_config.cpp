@@ -1,8 +1,5 @@
 #include "exec/subprocess/command_config.hpp"
 
-#include <unistd.h>
-
-#include <spdlog/spdlog.h>
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
@@ -154,15 +151,27 @@ CommandLimits parse_limits(const json& entry, const Where& where) {
   if (!value->is_object()) at.fail("must be an object");
   refuse_unknown_fields(
       *value, at, {"cpu_seconds", "address_space_bytes", "open_files", "file_size_bytes", "core_bytes"});
+  // Below these minimums nothing starts (command_config.hpp): refused here, not at every spawn.
   limits.cpu_seconds = count_field(*value, "cpu_seconds", at);
+  if (limits.cpu_seconds && *limits.cpu_seconds < kMinCpuSeconds) {
+    at.at("cpu_seconds").fail("must be at least " + std::to_string(kMinCpuSeconds));
+  }
   limits.address_space_bytes = count_field(*value, "address_space_bytes", at);
+  if (limits.address_space_bytes && *limits.address_space_bytes < kMinAddressSpaceBytes) {
+    at.at("address_space_bytes")
+        .fail("must be at least " + std::to_string(kMinAddressSpaceBytes) +
+              " (16 MiB: below it a program cannot even map its libraries)");
+  }
   if (auto files = count_field(*value, "open_files", at)) {
-    if (*files < 3) at.at("open_files").fail("must be at least 3 (stdin, stdout, stderr)");
+    if (*files < kMinOpenFiles) {
+      at.at("open_files")
+          .fail("must be at least " + std::to_string(kMinOpenFiles) +
+                " (stdin, stdout, stderr, the program's libraries; a shell script needs 12)");
+    }
     limits.open_files = *files;
   }
   limits.file_size_bytes = count_field(*value, "file_size_bytes", at);
   limits.core_bytes = count_field(*value, "core_bytes", at).value_or(0);
-  if (limits.cpu_seconds && *limits.cpu_seconds == 0) at.at("cpu_seconds").fail("must be at least 1");
   return limits;
 }
 
@@ -338,14 +347,7 @@ std::vector<kinds::Kind> load_command_config_file(const std::string& path) {
     return value ? std::optional<std::string>(value) : std::nullopt;
   };
   std::vector<kinds::Kind> kinds = parse_command_config_text(text.str(), lookup);
-  // A program missing at start is only a warning: it may be installed later, and a job that
-  // runs it meanwhile fails clearly (spawn-failed).
-  for (const auto& kind : kinds) {
-    if (::access(kind.command->program.c_str(), X_OK) != 0) {
-      spdlog::warn("command kind '{}': {} is not an executable file (jobs will fail to spawn)", kind.name,
-                   kind.command->program);
-    }
-  }
+  check_command_paths(kinds, probe_path);
   return kinds;
 }
 

@@ -1,7 +1,8 @@
 // `thread` executor: CPU-bound kinds on a fixed ThreadPool (the threading model).
 // Cheap to dispatch, but a thread cannot be killed: cancellation and timeouts request the job's
 // stop token and report the job at once; a kind that ignores the token keeps its thread busy
-// until it returns, and its late result is dropped.
+// until it returns, and its late result is dropped; at shutdown jobd exits without it once the
+// drain timeout + kill grace have passed (shutdown_until, app.cpp).
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -23,6 +24,11 @@ class ThreadExecutor final : public Executor {
   void stop(JobSeq seq, StopReason reason) override;
   ExecutorStats stats() const override;
   void shutdown() override { pool_.shutdown(); }
+  // Shutdown that waits for the pool's threads only until `deadline`; false when a job that
+  // ignores its stop token still holds a thread (ThreadPool::shutdown_until: end the process).
+  bool shutdown_until(std::chrono::steady_clock::time_point deadline) {
+    return pool_.shutdown_until(deadline);
+  }
 
  private:
   boost::asio::any_io_executor loop_;

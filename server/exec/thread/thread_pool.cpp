@@ -8,7 +8,15 @@ namespace jobd::exec {
 
 ThreadPool::ThreadPool(ThreadPoolOptions options) : options_(options) {
   threads_.reserve(options_.threads);
-  for (std::size_t i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { run_worker(); });
+  live_threads_ = options_.threads;
+  for (std::size_t i = 0; i < options_.threads; ++i) {
+    threads_.emplace_back([this] {
+      run_worker();
+      std::lock_guard lock(mutex_);
+      --live_threads_;
+      exited_.notify_all();
+    });
+  }
 }
 
 ThreadPool::~ThreadPool() { shutdown(); }
@@ -29,14 +37,26 @@ bool ThreadPool::try_push(Task task) {
 void ThreadPool::shutdown() {
   {
     std::lock_guard lock(mutex_);
-    if (stopping_ && threads_.empty()) return;
+    if (abandoned_ && live_threads_ > 0) return;  // shutdown_until gave up on them: never block on them
+  }
+  shutdown_until(std::chrono::steady_clock::time_point::max());
+}
+
+bool ThreadPool::shutdown_until(std::chrono::steady_clock::time_point deadline) {
+  {
+    std::unique_lock lock(mutex_);
     stopping_ = true;
+    if (threads_.empty()) return true;
+    wake_.notify_all();
+    // std::thread has no timed join: wait until every thread says it is leaving, then join.
+    if (!exited_.wait_until(lock, deadline, [this] { return live_threads_ == 0; })) {
+      abandoned_ = true;
+      return false;
+    }
   }
-  wake_.notify_all();
-  for (auto& thread : threads_) {
-    if (thread.joinable()) thread.join();
-  }
+  for (auto& thread : threads_) thread.join();
   threads_.clear();
+  return true;
 }
 
 bool ThreadPool::spin_for_work() const {

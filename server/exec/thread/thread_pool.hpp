@@ -36,8 +36,15 @@ class ThreadPool {
 
   // Queues a task; false when the queue is at capacity. Never blocks on a full queue.
   bool try_push(Task task);
-  // Lets queued tasks finish, then joins every thread. Idempotent.
+  // Lets queued tasks finish, then joins every thread. Idempotent; returns at once while a
+  // thread shutdown_until gave up on still runs.
   void shutdown();
+  // The same, waiting only until `deadline`. False when a thread still runs a task then (one
+  // that never polls its stop token): the pool gives up on it, and unless it ends and a later
+  // shutdown_until joins it, the caller must end the process without destroying the pool
+  // (std::_Exit): a running thread can be neither killed nor joined, and destroying what it
+  // uses would be undefined.
+  bool shutdown_until(std::chrono::steady_clock::time_point deadline);
 
   std::size_t queued() const { return queued_.load(std::memory_order_relaxed); }
   std::size_t busy() const { return busy_.load(std::memory_order_relaxed); }
@@ -54,6 +61,9 @@ class ThreadPool {
   std::deque<Task> queue_;
   std::size_t sleepers_ = 0;  // threads parked on wake_; a push notifies only if some are
   bool stopping_ = false;
+  bool abandoned_ = false;          // shutdown_until gave up on a thread still running a task
+  std::size_t live_threads_ = 0;    // threads that have not left run_worker
+  std::condition_variable exited_;  // notified as each thread leaves run_worker
   std::atomic<std::size_t> queued_{0};
   std::atomic<std::size_t> busy_{0};
   std::vector<std::thread> threads_;
