@@ -222,6 +222,7 @@ std::string format_value(double v);
 // Registers Linux process metrics, read from /proc/self at scrape time:
 // process_resident_memory_bytes, process_open_fds, process_cpu_seconds_total
 // (counter) and process_start_time_seconds. Unreadable values expose as NaN.
+// (Defined in process_metrics.cpp, the one file here that reads the operating system.)
 void add_process_metrics(Registry& reg);
 
 }  // namespace jobd::metrics

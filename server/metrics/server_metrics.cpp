@@ -7,7 +7,9 @@ namespace {
 std::vector<double> request_buckets() { return exponential_buckets(0.00005, 2.0, 20); }
 std::vector<double> job_buckets() { return exponential_buckets(0.0001, 2.5, 18); }
 std::vector<double> lag_buckets() { return exponential_buckets(0.0001, 2.0, 15); }
-double seconds(std::chrono::system_clock::duration duration) { return std::chrono::duration<double>(duration).count(); }
+double seconds(std::chrono::system_clock::duration duration) {
+  return std::chrono::duration<double>(duration).count();
+}
 }  // namespace
 
 ServerMetrics::ServerMetrics(Registry& registry)
