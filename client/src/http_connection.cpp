@@ -198,7 +198,9 @@ asio::awaitable<Reply> HttpConnection::stream(const HttpRequest& request,
     } else {
       stream_.expires_never();
     }
-    auto [error, n] = co_await bhttp::async_read(stream_, buffer_, parser, use_tuple);
+    // read_some, not read: read fills the whole chunk (or waits for the end of the message)
+    // before it returns, so a watcher would see events only 16 KiB at a time or at the end.
+    auto [error, n] = co_await bhttp::async_read_some(stream_, buffer_, parser, use_tuple);
     if (error == bhttp::error::need_buffer) error = {};
     const std::size_t got = chunk.size() - parser.get().body().size;
     if (got > 0) {
