@@ -17,7 +17,7 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 namespace {
 
 // Read size of an event stream's body: events are small; this bounds the stack array.
-constexpr std::size_t kStreamChunk = 16 * 1024;
+constexpr std::size_t kStreamChunk = std::size_t{16} * 1024;
 
 bool idempotent(std::string_view method) {
   return method == "GET" || method == "HEAD" || method == "DELETE" || method == "OPTIONS";

@@ -80,7 +80,7 @@ Result Result::success(std::string job_id, nlohmann::json result) {
   return Result{std::move(job_id), Outcome::success(std::move(result))};
 }
 
-Result Result::failure(std::string job_id, std::string error_type, std::string error_message) {
+Result Result::failure(std::string job_id, std::string_view error_type, std::string error_message) {
   return Result{std::move(job_id), Outcome::failure(error_type, std::move(error_message))};
 }
 

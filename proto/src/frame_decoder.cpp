@@ -12,7 +12,7 @@ namespace {
 
 // After a big frame, keep at most this much buffer capacity around, so one
 // 16 MiB result does not pin 16 MiB per idle connection forever.
-constexpr std::size_t kRetainedBufferCapacity = 64 * 1024;
+constexpr std::size_t kRetainedBufferCapacity = std::size_t{64} * 1024;
 
 std::optional<MessageType> message_type_from_byte(std::uint8_t byte) noexcept {
   switch (static_cast<MessageType>(byte)) {

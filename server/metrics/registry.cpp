@@ -1,5 +1,6 @@
 #include "metrics/registry.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -238,7 +239,7 @@ Registry::~Registry() = default;
 
 template <class Child>
 Family<Child>& Registry::add(std::string name, std::string help, std::vector<std::string> label_names,
-                             const char* type, std::vector<std::string> series_suffixes,
+                             const char* type, const std::vector<std::string>& series_suffixes,
                              std::function<std::unique_ptr<Child>()> make_child) {
   // The constructor validates the names before anything is registered.
   std::unique_ptr<Family<Child>> family(new Family<Child>(
@@ -249,8 +250,9 @@ Family<Child>& Registry::add(std::string name, std::string help, std::vector<std
   // _count) colliding with what is already registered, in either direction.
   std::vector<std::string> series{n};
   for (const auto& s : series_suffixes) series.push_back(n + s);
-  for (const auto& s : series)
-    if (series_names_.count(s)) fail("\"" + s + "\" is already registered (registering " + n + ")");
+  const auto clash = std::find_if(series.begin(), series.end(),
+                                  [this](const std::string& s) { return series_names_.count(s) > 0; });
+  if (clash != series.end()) fail("\"" + *clash + "\" is already registered (registering " + n + ")");
   series_names_.insert(series.begin(), series.end());
 
   Family<Child>& ref = *family;

@@ -202,7 +202,7 @@ class Registry {
  private:
   template <class Child>
   Family<Child>& add(std::string name, std::string help, std::vector<std::string> label_names,
-                     const char* type, std::vector<std::string> series_suffixes,
+                     const char* type, const std::vector<std::string>& series_suffixes,
                      std::function<std::unique_ptr<Child>()> make_child);
 
   std::map<std::string, std::unique_ptr<detail::FamilyBase>> families_;

@@ -13,8 +13,7 @@ double seconds(std::chrono::system_clock::duration duration) {
 }  // namespace
 
 ServerMetrics::ServerMetrics(Registry& registry)
-    : registry_(registry),
-      requests_(registry.counter("jobd_http_requests_total", "HTTP requests by route template and status",
+    : requests_(registry.counter("jobd_http_requests_total", "HTTP requests by route template and status",
                                  {"route", "status"})),
       request_duration_(registry.histogram("jobd_http_request_duration_seconds",
                                            "Time from a request's first byte to its response written",

@@ -142,12 +142,13 @@ TEST_F(Jobctl, ServerRefusalsExitThreeWithTheProblemType) {
 TEST_F(Jobctl, NetworkErrorsExitThree) {
   // A port nothing listens on: bind one, then close it.
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t length = sizeof address;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
   const auto closed_port = ntohs(address.sin_port);
   ::close(fd);
   for (std::vector<std::string> args : {std::vector<std::string>{"health"},

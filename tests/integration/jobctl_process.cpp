@@ -46,11 +46,13 @@ JobctlProcess::JobctlProcess(std::uint16_t port, std::vector<std::string> args,
   std::vector<std::string> argv_strings = {JOBCTL_BINARY};
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
   std::vector<char*> argv;
+  argv.reserve(argv_strings.size() + 1);
   for (auto& arg : argv_strings) argv.push_back(arg.data());
   argv.push_back(nullptr);
   env.emplace_back("PATH=/usr/bin:/bin");
   if (port != 0) env.push_back("JOBD_URL=http://127.0.0.1:" + std::to_string(port));
   std::vector<char*> envp;
+  envp.reserve(env.size() + 1);
   for (auto& entry : env) envp.push_back(entry.data());
   envp.push_back(nullptr);
 

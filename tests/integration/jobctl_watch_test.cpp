@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
+#include <string_view>
 
 #include "harness.hpp"
 #include "jobctl_process.hpp"
@@ -24,7 +25,7 @@ namespace {
 // Subprocess kinds: seq prints numbered lines, ls of a missing path fails with a line on stderr,
 // hold keeps the one subprocess slot until it is cancelled.
 std::string write_command_config(const std::string& directory) {
-  const std::string path = directory + "/commands.json";
+  std::string path = directory + "/commands.json";
   std::ofstream(path) << R"({"commands": [
     {"name": "seq", "description": "prints 1..n", "program": "/usr/bin/seq",
      "params": [{"name": "n", "type": "integer", "required": true, "minimum": 1, "maximum": 10000,
@@ -82,8 +83,8 @@ class JobctlWatch : public ::testing::Test {
     std::vector<std::string> args = {"watch", id};
     args.insert(args.end(), options.begin(), options.end());
     JobctlProcess watch(port(), args);
-    const bool subscribed =
-        watch.wait_for_line([](std::string_view line) { return line.find("queued") != line.npos; }, 30s);
+    const bool subscribed = watch.wait_for_line(
+        [](std::string_view line) { return line.find("queued") != std::string_view::npos; }, 30s);
     require(subscribed, "jobctl never printed the queued state");
     require(state_of(id) == "queued", "the gate did not hold: the job ran before its stream was open");
 

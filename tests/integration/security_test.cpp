@@ -22,7 +22,7 @@ namespace {
 const std::string kToken = "s3cret-token-for-tests-0123456789";
 
 std::string write_token_file() {
-  const std::string path = "/tmp/jobd-test-tokens-" + std::to_string(::getpid());
+  std::string path = "/tmp/jobd-test-tokens-" + std::to_string(::getpid());
   std::ofstream(path) << "# test tokens\n" << kToken << "\nanother-token-0123456789abcdef\n";
   return path;
 }
@@ -140,6 +140,7 @@ namespace {
 // Connections whose answer has arrived (data or FIN is readable), polled all at once.
 std::vector<std::size_t> readable(const std::vector<std::unique_ptr<RawConnection>>& connections) {
   std::vector<pollfd> polled;
+  polled.reserve(connections.size());
   for (const auto& connection : connections) polled.push_back({connection->fd(), POLLIN, 0});
   ::poll(polled.data(), polled.size(), 0);
   std::vector<std::size_t> ready;

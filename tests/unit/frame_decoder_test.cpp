@@ -162,7 +162,7 @@ TEST(FrameDecoder, OversizeLengthIsRejectedFromTheHeaderAloneWithoutBufferingThe
   EXPECT_EQ(decoder.buffered_size(), 0u);
 
   // The payload that follows is not accumulated either.
-  const std::string more(64 * 1024, 'x');
+  const std::string more(std::size_t{64} * 1024, 'x');
   decoder.feed(more.data(), more.size());
   EXPECT_EQ(decoder.buffered_size(), 0u);
   EXPECT_EQ(decoder.next(), DecodeResult{DecodeError::too_large});

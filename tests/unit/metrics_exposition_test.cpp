@@ -176,8 +176,7 @@ TEST(MetricsRealParser, CheckerRejectsBrokenExposition) {
       // raw newline in HELP
       "# HELP a_total x\ny\n# TYPE a_total counter\na_total 1\n",
       // buckets not cumulative
-      "# HELP h x\n# TYPE h histogram\nh_bucket{le=\"1\"} 3\nh_bucket{le=\"+Inf\"} 2\n"
-      "h_sum 1\nh_count 2\n",
+      "# HELP h x\n# TYPE h histogram\nh_bucket{le=\"1\"} 3\nh_bucket{le=\"+Inf\"} 2\nh_sum 1\nh_count 2\n",
       // _count disagrees with +Inf
       "# HELP h x\n# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2\nh_sum 1\nh_count 3\n",
       // sample outside its family

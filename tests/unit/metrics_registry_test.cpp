@@ -230,6 +230,7 @@ TEST(MetricsConcurrency, IncrementsFromFourThreadsSumExactly) {
   constexpr int kPerThread = 100000;
   std::latch start(kThreads);  // make the threads really overlap
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&] {
       start.arrive_and_wait();
