@@ -65,23 +65,25 @@ std::map<std::string, std::string> listed_states(std::uint16_t port) {
 // empty when they agree.
 std::string listing_difference(const std::map<std::string, std::string>& listed,
                                const std::map<std::string, std::string>& seen) {
-  std::vector<std::string> differences;
+  constexpr std::size_t kShown = 5;
+  std::ostringstream text;
+  std::size_t count = 0;
   for (const auto& [id, state] : seen) {
     const auto it = listed.find(id);
     if (it == listed.end()) {
-      differences.push_back(id + " is not listed (its client read " + state + ")");
+      if (++count <= kShown) text << id << " is not listed (its client read " << state << ")\n";
     } else if (it->second != state) {
-      differences.push_back(id + " is listed " + it->second + ", its client read " + state);
+      if (++count <= kShown)
+        text << id << " is listed " << it->second << ", its client read " << state << "\n";
     }
   }
   for (const auto& [id, state] : listed) {
-    if (!seen.contains(id))
-      differences.push_back(id + " is listed (" + state + ") but no client submitted it");
+    if (!seen.contains(id) && ++count <= kShown) {
+      text << id << " is listed (" << state << ") but no client submitted it\n";
+    }
   }
-  std::string text;
-  for (std::size_t i = 0; i < differences.size() && i < 5; ++i) text += differences[i] + "\n";
-  if (differences.size() > 5) text += "... " + std::to_string(differences.size()) + " differences in all\n";
-  return text;
+  if (count > kShown) text << "... " << count << " differences in all\n";
+  return text.str();
 }
 }  // namespace
 
