@@ -286,6 +286,7 @@ int run_watch(const Globals& globals, const std::string& id) {
   };
   int failures = 0;
   for (;;) {
+    // NOLINTNEXTLINE(performance-unnecessary-copy-initialization): a snapshot; on_event changes last_id
     const std::string before = last_id;
     Reply reply = client.events(id, on_event, last_id);
     if (final_record) return exit_for(*final_record, true);

@@ -1,6 +1,7 @@
 // jobctl: the command line of jobd. Wires CLI11 to the subcommands in commands.cpp and bench.cpp
 // and turns whatever escapes them into an exit code (exit_codes.hpp) and one line on stderr.
 #include <CLI/CLI.hpp>
+#include <cstdio>
 #include <exception>
 #include <stdexcept>
 
@@ -17,7 +18,7 @@ request or could not be reached.)";
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run_jobctl(int argc, char** argv) {
   using namespace jobd::jobctl;
   CLI::App app{"jobctl: submit, follow and load-test jobs on a jobd server", "jobctl"};
   app.require_subcommand(1);
@@ -127,4 +128,16 @@ int main(int argc, char** argv) {
     return fail(kExitServerError, error.what());
   }
   return fail(kExitUsage, "no subcommand (see jobctl --help)");
+}
+
+int main(int argc, char** argv) {
+  // Setting up the command line can throw too (std::bad_alloc): still one line and an exit code.
+  try {
+    return run_jobctl(argc, argv);
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "jobctl: %s\n", error.what());
+  } catch (...) {
+    std::fprintf(stderr, "jobctl: unknown error\n");
+  }
+  return jobd::jobctl::kExitServerError;
 }

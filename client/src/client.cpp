@@ -105,7 +105,7 @@ struct Client::Impl {
     T out{};
     std::exception_ptr failure;
     asio::co_spawn(io, std::move(task), [&](std::exception_ptr error, T value) {
-      failure = error;
+      failure = std::move(error);
       out = std::move(value);
     });
     io.run();

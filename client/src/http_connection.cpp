@@ -17,7 +17,7 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 namespace {
 
 // Read size of an event stream's body: events are small; this bounds the stack array.
-constexpr std::size_t kStreamChunk = 16 * 1024;
+constexpr std::size_t kStreamChunk = std::size_t{16} * 1024;
 
 bool idempotent(std::string_view method) {
   return method == "GET" || method == "HEAD" || method == "DELETE" || method == "OPTIONS";
@@ -200,7 +200,9 @@ asio::awaitable<Reply> HttpConnection::stream(const HttpRequest& request,
     } else {
       stream_.expires_never();
     }
-    auto [error, n] = co_await bhttp::async_read(stream_, buffer_, parser, use_tuple);
+    // read_some, not read: read fills the whole chunk (or waits for the end of the message)
+    // before it returns, so a watcher would see events only 16 KiB at a time or at the end.
+    auto [error, n] = co_await bhttp::async_read_some(stream_, buffer_, parser, use_tuple);
     if (error == bhttp::error::need_buffer) error = {};
     const std::size_t got = chunk.size() - parser.get().body().size;
     if (got > 0) {

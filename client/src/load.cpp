@@ -42,7 +42,7 @@ std::string classify(const Reply& reply, const nlohmann::json& record, bool poll
   if (!record.is_object() || !record.contains("state") || !record["state"].is_string()) {
     return "bad answer: HTTP " + std::to_string(reply.status) + " without a job record";
   }
-  const std::string state = record["state"].get<std::string>();
+  std::string state = record["state"].get<std::string>();  // not const: returned by move
   if (state == "succeeded") return state;
   if (!is_final_state(state)) return "unfinished: " + state;
   std::string error_type = "unknown";
@@ -225,7 +225,7 @@ LoadReport run_load(const ClientOptions& client, const LoadOptions& options,
   for (auto& connection : connections) {
     asio::co_spawn(io, drive_connection(run, connection),
                    [&run, &progress_timer](std::exception_ptr failure) {
-                     if (failure && !run.failure) run.failure = failure;
+                     if (failure && !run.failure) run.failure = std::move(failure);
                      if (--run.workers == 0) progress_timer.cancel();
                    });
   }

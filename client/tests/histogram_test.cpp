@@ -36,7 +36,8 @@ TEST(LatencyHistogram, QuantilesMatchASortedVectorWithinResolution) {
   }
   std::sort(values.begin(), values.end());
   for (double q : {0.5, 0.9, 0.99, 0.999}) {
-    const auto exact = values[static_cast<std::size_t>(std::ceil(q * values.size())) - 1];
+    const auto exact =
+        values[static_cast<std::size_t>(std::ceil(q * static_cast<double>(values.size()))) - 1];
     const auto estimate = histogram.quantile_ns(q);
     EXPECT_GE(estimate, exact) << q;
     EXPECT_LE(static_cast<double>(estimate), static_cast<double>(exact) * (1.0 + 1.0 / 128.0) + 1.0) << q;

@@ -10,7 +10,7 @@ namespace jobd::kinds {
 inline constexpr std::int64_t kMaxPrimesN = 1'000'000'000;
 // Odd numbers per sieve segment: 256 KiB of flags stays in L2 and bounds the time between two
 // looks at the stop token to well under a millisecond.
-inline constexpr std::int64_t kSegmentOdds = 256 * 1024;
+inline constexpr std::int64_t kSegmentOdds = std::int64_t{256} * 1024;
 
 std::optional<std::int64_t> count_primes(std::int64_t n, const std::stop_token& stop,
                                          const ProgressFn& progress) {

@@ -14,10 +14,10 @@ inline constexpr std::size_t kMaxDataBytes = 1 << 20;
 inline constexpr std::int64_t kRoundsPerCheck = 1024;
 
 namespace {
-std::string to_hex(const unsigned char* bytes, unsigned size) {
+std::string to_hex(const unsigned char* bytes, std::size_t size) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string out(size * 2, '0');
-  for (unsigned i = 0; i < size; ++i) {
+  for (std::size_t i = 0; i < size; ++i) {
     out[2 * i] = kDigits[bytes[i] >> 4];
     out[2 * i + 1] = kDigits[bytes[i] & 0xf];
   }

@@ -29,7 +29,7 @@ asio::awaitable<void> sample(asio::any_io_executor loop, Histogram& lag, std::ch
 }
 }  // namespace
 
-void start_lag_sampler(asio::any_io_executor loop, Histogram& lag, std::chrono::milliseconds slow) {
+void start_lag_sampler(const asio::any_io_executor& loop, Histogram& lag, std::chrono::milliseconds slow) {
   asio::co_spawn(loop, sample(loop, lag, slow), asio::detached);
 }
 

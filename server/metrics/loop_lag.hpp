@@ -20,6 +20,7 @@ inline thread_local std::string_view loop_activity = "nothing yet";
 inline void note_loop_activity(std::string_view what) { loop_activity = what; }
 
 // Starts the sampler on the loop; it runs until the loop stops.
-void start_lag_sampler(boost::asio::any_io_executor loop, Histogram& lag, std::chrono::milliseconds slow);
+void start_lag_sampler(const boost::asio::any_io_executor& loop, Histogram& lag,
+                       std::chrono::milliseconds slow);
 
 }  // namespace jobd::metrics

@@ -1,23 +1,14 @@
 #include "metrics/registry.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
-#include <fstream>
 #include <limits>
-#include <sstream>
 #include <stdexcept>
 #include <string_view>
 
-#include <dirent.h>
-#include <sys/resource.h>
-#include <unistd.h>
-
 namespace jobd::metrics {
 namespace {
-
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 bool is_name_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -102,74 +93,6 @@ bool write_samples(std::string& out, const std::string& name, const std::string&
   append_sample(out, name, "_sum", labels, "", h.sum());
   append_sample(out, name, "_count", labels, "", cum.back());
   return true;
-}
-
-// ---- /proc readers for add_process_metrics. All cheap, all return NaN on
-// failure so a scrape never throws.
-
-double resident_memory_bytes() {
-  std::FILE* f = std::fopen("/proc/self/statm", "re");
-  if (!f) return kNaN;
-  unsigned long size = 0, resident = 0;
-  const int n = std::fscanf(f, "%lu %lu", &size, &resident);
-  std::fclose(f);
-  if (n != 2) return kNaN;
-  return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE));
-}
-
-double open_fds() {
-  DIR* dir = opendir("/proc/self/fd");
-  if (!dir) return kNaN;
-  const int own_fd = dirfd(dir);  // the fd we are listing with is not "open" to the app
-  double count = 0;
-  while (const dirent* e = readdir(dir)) {
-    if (e->d_name[0] == '.') continue;
-    if (std::atoi(e->d_name) == own_fd) continue;
-    ++count;
-  }
-  closedir(dir);
-  return count;
-}
-
-// getrusage instead of parsing utime/stime from /proc/self/stat: one syscall,
-// no text parsing, and microsecond rather than clock-tick resolution. Both
-// cover all threads of the process.
-double cpu_seconds() {
-  rusage ru{};
-  if (getrusage(RUSAGE_SELF, &ru) != 0) return kNaN;
-  const auto secs = [](const timeval& tv) {
-    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
-  };
-  return secs(ru.ru_utime) + secs(ru.ru_stime);
-}
-
-// Start time never changes, so it is computed once: boot time (/proc/stat
-// btime) + field 22 of /proc/self/stat (start, in clock ticks since boot).
-double start_time_seconds() {
-  std::ifstream stat("/proc/self/stat");
-  std::string line;
-  if (!std::getline(stat, line)) return kNaN;
-  // Field 2 is "(comm)" and comm may hold spaces or ')': skip to the last ')'.
-  const auto paren = line.rfind(')');
-  if (paren == std::string::npos) return kNaN;
-  std::istringstream fields(line.substr(paren + 1));
-  std::string field;
-  for (int i = 3; i <= 22; ++i) {  // fields after ')' start at number 3
-    if (!(fields >> field)) return kNaN;
-  }
-  const double start_ticks = std::strtod(field.c_str(), nullptr);
-
-  std::ifstream proc_stat("/proc/stat");
-  std::string key;
-  double btime = kNaN;
-  while (proc_stat >> key) {
-    if (key == "btime") {
-      proc_stat >> btime;
-      break;
-    }
-    std::getline(proc_stat, line);  // rest of an uninteresting line
-  }
-  return btime + start_ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 }  // namespace
@@ -316,7 +239,7 @@ Registry::~Registry() = default;
 
 template <class Child>
 Family<Child>& Registry::add(std::string name, std::string help, std::vector<std::string> label_names,
-                             const char* type, std::vector<std::string> series_suffixes,
+                             const char* type, const std::vector<std::string>& series_suffixes,
                              std::function<std::unique_ptr<Child>()> make_child) {
   // The constructor validates the names before anything is registered.
   std::unique_ptr<Family<Child>> family(new Family<Child>(
@@ -327,8 +250,9 @@ Family<Child>& Registry::add(std::string name, std::string help, std::vector<std
   // _count) colliding with what is already registered, in either direction.
   std::vector<std::string> series{n};
   for (const auto& s : series_suffixes) series.push_back(n + s);
-  for (const auto& s : series)
-    if (series_names_.count(s)) fail("\"" + s + "\" is already registered (registering " + n + ")");
+  const auto clash = std::find_if(series.begin(), series.end(),
+                                  [this](const std::string& s) { return series_names_.count(s) > 0; });
+  if (clash != series.end()) fail("\"" + *clash + "\" is already registered (registering " + n + ")");
   series_names_.insert(series.begin(), series.end());
 
   Family<Child>& ref = *family;
@@ -381,22 +305,6 @@ std::string Registry::expose() const {
   out.reserve(256 * families_.size());
   for (const auto& [name, family] : families_) family->expose(out);
   return out;
-}
-
-// ---------------------------------------------------------------- process
-
-void add_process_metrics(Registry& reg) {
-  reg.callback_gauge("process_resident_memory_bytes", "Resident memory size in bytes.")
-      .with()
-      .set(resident_memory_bytes);
-  reg.callback_gauge("process_open_fds", "Number of open file descriptors.").with().set(open_fds);
-  reg.callback_counter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.")
-      .with()
-      .set(cpu_seconds);
-  const double start = start_time_seconds();
-  reg.callback_gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.")
-      .with()
-      .set([start] { return start; });
 }
 
 }  // namespace jobd::metrics

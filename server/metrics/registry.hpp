@@ -202,7 +202,7 @@ class Registry {
  private:
   template <class Child>
   Family<Child>& add(std::string name, std::string help, std::vector<std::string> label_names,
-                     const char* type, std::vector<std::string> series_suffixes,
+                     const char* type, const std::vector<std::string>& series_suffixes,
                      std::function<std::unique_ptr<Child>()> make_child);
 
   std::map<std::string, std::unique_ptr<detail::FamilyBase>> families_;
@@ -222,6 +222,7 @@ std::string format_value(double v);
 // Registers Linux process metrics, read from /proc/self at scrape time:
 // process_resident_memory_bytes, process_open_fds, process_cpu_seconds_total
 // (counter) and process_start_time_seconds. Unreadable values expose as NaN.
+// (Defined in process_metrics.cpp, the one file here that reads the operating system.)
 void add_process_metrics(Registry& reg);
 
 }  // namespace jobd::metrics

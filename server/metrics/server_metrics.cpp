@@ -7,12 +7,13 @@ namespace {
 std::vector<double> request_buckets() { return exponential_buckets(0.00005, 2.0, 20); }
 std::vector<double> job_buckets() { return exponential_buckets(0.0001, 2.5, 18); }
 std::vector<double> lag_buckets() { return exponential_buckets(0.0001, 2.0, 15); }
-double seconds(std::chrono::system_clock::duration duration) { return std::chrono::duration<double>(duration).count(); }
+double seconds(std::chrono::system_clock::duration duration) {
+  return std::chrono::duration<double>(duration).count();
+}
 }  // namespace
 
 ServerMetrics::ServerMetrics(Registry& registry)
-    : registry_(registry),
-      requests_(registry.counter("jobd_http_requests_total", "HTTP requests by route template and status",
+    : requests_(registry.counter("jobd_http_requests_total", "HTTP requests by route template and status",
                                  {"route", "status"})),
       request_duration_(registry.histogram("jobd_http_request_duration_seconds",
                                            "Time from a request's first byte to its response written",

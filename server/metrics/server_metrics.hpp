@@ -48,7 +48,6 @@ class ServerMetrics {
     Histogram* queue_wait = nullptr;
   };
 
-  Registry& registry_;
   Family<Counter>& requests_;
   Family<Histogram>& request_duration_;
   Family<Counter>& submitted_;

@@ -121,9 +121,8 @@ TEST(Events, AThreadJobNobodyWatchesShowsAsRunningOnTheAllJobsStreamWhileItRuns)
   JobdProcess server({"--test-kinds", "--threads", "1"});
   RawConnection watcher(server.port());
   watcher.send(open_stream_request("/v1/events?state=running"));
-  ASSERT_TRUE(eventually([&] {
-    return metric_value(get(server.port(), "/metrics").body, "jobd_sse_subscribers") == 1;
-  }));
+  ASSERT_TRUE(eventually(
+      [&] { return metric_value(get(server.port(), "/metrics").body, "jobd_sse_subscribers") == 1; }));
   // Nobody streams this job's own events: its start is the pool thread's alone to report.
   const auto id =
       submit_id(server.port(), {{"kind", "spin"}, {"executor", "thread"}, {"params", {{"ms", 3000}}}});

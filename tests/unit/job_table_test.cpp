@@ -20,7 +20,9 @@ class JobTableTest : public ::testing::Test {
   const Job& add(JobTable& table, const kinds::Kind& kind, std::optional<std::string> key = std::nullopt) {
     return table.create(kind, proto::Executor::loop, nlohmann::json::object(), 1s, std::move(key), t0);
   }
-  static proto::Outcome succeeded(nlohmann::json result) { return proto::Outcome::success(std::move(result)); }
+  static proto::Outcome succeeded(nlohmann::json result) {
+    return proto::Outcome::success(std::move(result));
+  }
   static proto::Outcome ended(JobState state, std::string type, std::string message = "x") {
     return proto::Outcome::failure(type, std::move(message), state);
   }
@@ -109,8 +111,8 @@ TEST_F(JobTableTest, EventStreamsMarkTheJobWatchedAndLongPollsDoNot) {
   int events_heard = 0;
   const auto poll = table.watch(job.seq, [&](const Job&, const JobEvent&) { ++states_heard; });
   EXPECT_FALSE(job.control->watched.load());
-  const auto stream =
-      table.watch(job.seq, [&](const Job&, const JobEvent&) { ++events_heard; }, Watch::events);
+  const auto stream = table.watch(
+      job.seq, [&](const Job&, const JobEvent&) { ++events_heard; }, Watch::events);
   EXPECT_TRUE(job.control->watched.load());
   EXPECT_EQ(job.event_subscribers, 1u);
   table.progress(job.seq, 0.5, "half");

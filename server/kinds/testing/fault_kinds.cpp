@@ -37,7 +37,7 @@ Kind make_crash_kind() {
     std::raise(signo);
     // Signals whose default is to be ignored (SIGCHLD, SIGURG, SIGWINCH) come back here.
     return Outcome::failure(proto::job_error::kind_failed,
-                               "signal " + std::to_string(signo) + " did not end the worker");
+                            "signal " + std::to_string(signo) + " did not end the worker");
   };
   return kind;
 }

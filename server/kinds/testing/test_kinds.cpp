@@ -45,12 +45,10 @@ Kind make_fail_kind() {
   kind.cancellation = "immediate";
   kind.test_only = true;
   kind.run_on_cpu = [](const nlohmann::json& params, CpuContext&) {
-    return Outcome::failure(proto::job_error::kind_failed,
-                               params.at("message").get<std::string>());
+    return Outcome::failure(proto::job_error::kind_failed, params.at("message").get<std::string>());
   };
   kind.run_on_loop = [](nlohmann::json params, LoopContext) -> boost::asio::awaitable<Outcome> {
-    co_return Outcome::failure(proto::job_error::kind_failed,
-                                  params.at("message").get<std::string>());
+    co_return Outcome::failure(proto::job_error::kind_failed, params.at("message").get<std::string>());
   };
   return kind;
 }

@@ -96,7 +96,7 @@ struct Result {
   Outcome outcome;
 
   static Result success(std::string job_id, nlohmann::json result);
-  static Result failure(std::string job_id, std::string error_type, std::string error_message);
+  static Result failure(std::string job_id, std::string_view error_type, std::string error_message);
 
   friend bool operator==(const Result&, const Result&) = default;
 };
