@@ -41,12 +41,13 @@ int main(int argc, char** argv) {
     // before their hello, for ever, and process jobs waiting until they time out.
     const std::uint64_t needed = own_address_space() + kWorkerHeadroom;
     if (config.worker_memory < needed) {
-      std::fprintf(stderr,
-                   "jobd: --worker-memory %llu MiB is too small: a worker starts with %llu MiB of address space "
-                   "(a fork of jobd) and needs room for its jobs; use at least %llu MiB\n",
-                   static_cast<unsigned long long>(config.worker_memory >> 20),
-                   static_cast<unsigned long long>(own_address_space() >> 20),
-                   static_cast<unsigned long long>((needed >> 20) + 1));
+      std::fprintf(
+          stderr,
+          "jobd: --worker-memory %llu MiB is too small: a worker starts with %llu MiB of address space "
+          "(a fork of jobd) and needs room for its jobs; use at least %llu MiB\n",
+          static_cast<unsigned long long>(config.worker_memory >> 20),
+          static_cast<unsigned long long>(own_address_space() >> 20),
+          static_cast<unsigned long long>((needed >> 20) + 1));
       return 2;
     }
   }

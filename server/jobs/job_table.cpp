@@ -93,8 +93,10 @@ void JobTable::progress(JobSeq seq, double fraction, std::string text) {
   if (job == nullptr || proto::is_final(job->state)) return;
   job->progress = fraction;
   if (job->event_subscribers == 0) return;
-  publish(*job, JobEvent{.type = EventType::progress, .at = Clock::now(), .fraction = fraction,
-                         .text = std::move(text)});
+  publish(
+      *job,
+      JobEvent{
+          .type = EventType::progress, .at = Clock::now(), .fraction = fraction, .text = std::move(text)});
 }
 
 void JobTable::output(JobSeq seq, EventType stream, std::string line) {
@@ -161,7 +163,8 @@ ListPage JobTable::list(const ListFilter& filter) const {
     for (std::size_t phase = 0; phase < kPhases; ++phase) {
       if (filter.state && phase_of(*filter.state) != static_cast<Phase>(phase)) continue;
       const SeqIndex& set = phases[phase];
-      auto start = filter.before ? SeqIndex::const_reverse_iterator(set.lower_bound(*filter.before)) : set.rbegin();
+      auto start =
+          filter.before ? SeqIndex::const_reverse_iterator(set.lower_bound(*filter.before)) : set.rbegin();
       if (start != set.rend()) heads.push_back({start, set.rend()});
     }
   }
@@ -246,7 +249,8 @@ void JobTable::publish(Job& job, JobEvent event) {
     // Observers may unwatch (or watch) while being called: iterate over a copy.
     const auto watchers = it->second;
     for (const auto& watcher : watchers) {
-      if (watcher.what == Watch::events || published.type == EventType::state) watcher.observer(job, published);
+      if (watcher.what == Watch::events || published.type == EventType::state)
+        watcher.observer(job, published);
     }
   }
   if (published.type == EventType::state && !global_observers_.empty()) {

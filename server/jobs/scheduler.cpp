@@ -75,8 +75,8 @@ std::variant<Submitted, Problem> Scheduler::submit(proto::JobSpec spec) {
                        " executor's queue is full (--queue-depth); retry later",
                    std::nullopt, options_.retry_after_s};
   }
-  const Job& job = table_.create(*kind, executor_id, std::move(params), timeout, std::move(spec.idempotency_key),
-                           Clock::now());
+  const Job& job = table_.create(*kind, executor_id, std::move(params), timeout,
+                                 std::move(spec.idempotency_key), Clock::now());
   arm_deadline(job);
   exec::JobTicket ticket{job.seq,    job.id, kind, job.params, std::chrono::steady_clock::now() + timeout,
                          job.control};
@@ -160,7 +160,8 @@ void Scheduler::on_progress(JobSeq seq, double fraction, std::string text) {
 }
 
 void Scheduler::on_output(JobSeq seq, exec::OutputStream stream, std::string_view line) {
-  table_.output(seq, stream == exec::OutputStream::stdout_stream ? EventType::stdout_line : EventType::stderr_line,
+  table_.output(seq,
+                stream == exec::OutputStream::stdout_stream ? EventType::stdout_line : EventType::stderr_line,
                 std::string(line));
 }
 

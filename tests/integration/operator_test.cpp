@@ -39,14 +39,14 @@ JobdRun run_jobd(const std::string& args) {
 
 TEST(Operator, FlagValuesThatWouldBreakTheServiceAreRefusedAtStartNamingTheFlag) {
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"--idle-timeout 3000000h", "--idle-timeout"},      // would wrap: no answer at all
-      {"--retention 3000000h", "--retention"},            // would wrap: evicted at once
-      {"--drain-timeout 3000000h", "--drain-timeout"},    // would wrap: cancel at once
-      {"--sse-heartbeat 0", "--sse-heartbeat"},           // a heartbeat storm
-      {"--default-timeout 0", "--default-timeout"},       // every job times out
+      {"--idle-timeout 3000000h", "--idle-timeout"},               // would wrap: no answer at all
+      {"--retention 3000000h", "--retention"},                     // would wrap: evicted at once
+      {"--drain-timeout 3000000h", "--drain-timeout"},             // would wrap: cancel at once
+      {"--sse-heartbeat 0", "--sse-heartbeat"},                    // a heartbeat storm
+      {"--default-timeout 0", "--default-timeout"},                // every job times out
       {"--default-timeout 5m --max-timeout 1m", "--max-timeout"},  // every plain submit refused
-      {"--slow-handler 0", "--slow-handler"},             // a warning every 50 ms
-      {"--max-header 1", "--max-header"},                 // no request fits
+      {"--slow-handler 0", "--slow-handler"},                      // a warning every 50 ms
+      {"--max-header 1", "--max-header"},                          // no request fits
   };
   for (const auto& [args, flag] : cases) {
     const JobdRun run = run_jobd(args);

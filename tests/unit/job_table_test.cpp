@@ -293,7 +293,8 @@ TEST_F(JobTableTest, IndexedListingMatchesAFullScanForEveryFilterAndCursor) {
   std::vector<std::optional<JobState>> states = {std::nullopt};
   for (int s = 0; s < 6; ++s) states.push_back(static_cast<JobState>(s));
   for (const auto& state : states) {
-    for (const std::optional<std::string>& kind : {std::optional<std::string>{}, std::optional<std::string>{"echo"}}) {
+    for (const std::optional<std::string>& kind :
+         {std::optional<std::string>{}, std::optional<std::string>{"echo"}}) {
       std::vector<std::string> expected;  // newest first, by a plain scan
       for (auto it = all.rbegin(); it != all.rend(); ++it) {
         if (state && (*it)->visible_state() != *state) continue;
