@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "jobs/job_table.hpp"
+#include "jobs/record.hpp"
 #include "kinds/builtin.hpp"
 
 namespace {
@@ -48,8 +49,10 @@ int main(int argc, char** argv) {
   ::malloc_trim(0);
   const std::size_t empty = heap_in_use();
   for (std::size_t i = 0; i < jobs; ++i) {
-    seqs.push_back(
-        table.create(echo, proto::Executor::loop, params, std::chrono::seconds(300), std::nullopt, now).seq);
+    seqs.push_back(table
+                       .create(echo, proto::Executor::loop, jobs::to_json_text(params),
+                               std::chrono::seconds(300), std::nullopt, now)
+                       .seq);
   }
   const std::size_t queued = heap_in_use();
   for (const auto seq : seqs) table.start(seq, nullptr, now);

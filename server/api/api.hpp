@@ -31,7 +31,8 @@ namespace jobd::api {
 struct ApiOptions {
   std::chrono::milliseconds max_wait{std::chrono::seconds(60)};  // largest ?wait= accepted
   std::size_t max_json_depth = 64;
-  std::size_t max_list_limit = 1000;  // largest ?limit= of GET /v1/jobs
+  std::size_t max_list_limit = 1000;       // largest ?limit= of GET /v1/jobs
+  std::uint64_t max_list_bytes = 4 << 20;  // a page of GET /v1/jobs ends before passing this
   EventStreamOptions events;
   TokenSet tokens;              // empty: no authentication
   bool metrics_public = false;  // with tokens: whether /metrics is open too

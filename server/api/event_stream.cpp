@@ -4,6 +4,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
 
+#include "jobs/record.hpp"
 #include "kinds/kind.hpp"
 
 namespace jobd::api {
@@ -12,27 +13,39 @@ namespace asio = boost::asio;
 using jobs::EventType;
 
 std::string render_sse(const jobs::Job& job, const jobs::JobEvent& event, bool with_id) {
-  nlohmann::json data;
-  switch (event.type) {
-    case EventType::state:
-      // The job record as it is now, with the state of this event (a replayed older event
-      // reports the state it announced).
-      data = jobs::to_json(job);
-      data["state"] = proto::to_string(event.state);
-      data["at"] = jobs::format_rfc3339(event.at);
-      break;
-    case EventType::progress:
-      data = {{"id", job.id}, {"fraction", event.fraction}, {"text", event.text}};
-      break;
-    case EventType::stdout_line:
-    case EventType::stderr_line: data = {{"id", job.id}, {"line", event.text}}; break;
-  }
   std::string frame;
-  if (with_id) frame += "id: " + std::to_string(event.id) + "\n";
+  if (with_id) {
+    frame += "id: ";
+    frame += std::to_string(event.id);
+    frame += '\n';
+  }
   frame += "event: ";
   frame += jobs::to_string(event.type);
   frame += "\ndata: ";
-  frame += data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  switch (event.type) {
+    case EventType::state:
+      // The job record as it is now, with the state of this event (a replayed older event
+      // reports the state it announced) and when it happened.
+      jobs::append_record(frame, job, {.state = event.state, .at = event.at});
+      break;
+    case EventType::progress:
+      frame += "{\"id\":";
+      jobs::append_json_string(frame, job.id);
+      frame += ",\"fraction\":";
+      frame += nlohmann::json(event.fraction).dump();
+      frame += ",\"text\":";
+      jobs::append_json_string(frame, event.text);
+      frame += '}';
+      break;
+    case EventType::stdout_line:
+    case EventType::stderr_line:
+      frame += "{\"id\":";
+      jobs::append_json_string(frame, job.id);
+      frame += ",\"line\":";
+      jobs::append_json_string(frame, event.text);
+      frame += '}';
+      break;
+  }
   frame += "\n\n";
   return frame;
 }
@@ -104,11 +117,11 @@ JobEventStream::JobEventStream(asio::any_io_executor loop, EventStreamOptions op
     : EventQueue(std::move(loop), options), table_(table), seq_(job.seq) {
   // Replay what the history still holds; a gap (events older than the history) is reported
   // as dropped rather than silently skipped.
-  if (!job.events.empty() && job.events.front().id > after_id + 1 && after_id + 1 < job.next_event_id) {
-    const auto missing = job.events.front().id - after_id - 1;
+  if (job.first_kept_event > after_id + 1 && after_id + 1 < job.next_event_id) {
+    const auto missing = job.first_kept_event - after_id - 1;
     push("event: dropped\ndata: {\"count\":" + std::to_string(missing) + "}\n\n", true);
   }
-  for (const auto& event : job.events) {
+  for (const auto& event : job.history()) {
     if (event.id > after_id) push(render_sse(job, event, true), true);
   }
   if (proto::is_final(job.state)) {

@@ -135,12 +135,15 @@ void register_state_metrics(metrics::Registry& registry, const jobs::Scheduler& 
   });
   auto& jobs =
       registry.callback_gauge("jobd_jobs_retained", "Jobs in the table, active or finished", {"phase"});
-  jobs.with({"active"}).set([&scheduler] {
-    return static_cast<double>(scheduler.table().counts().active);
-  });
+  jobs.with({"active"}).set([&scheduler] { return static_cast<double>(scheduler.table().counts().active); });
   jobs.with({"finished"}).set([&scheduler] {
     return static_cast<double>(scheduler.table().counts().finished);
   });
+  registry
+      .callback_gauge("jobd_jobs_retained_bytes",
+                      "Bytes of params, results, executor fields and output texts of the finished jobs kept")
+      .with()
+      .set([&scheduler] { return static_cast<double>(scheduler.table().retained_bytes()); });
   metrics::add_process_metrics(registry);
 }
 
@@ -166,7 +169,8 @@ void raise_open_file_limit(std::size_t max_connections) {
 
 }  // namespace
 
-int run(const config::Config& config, kinds::KindRegistry& kinds, std::unique_ptr<exec::ForkServer> fork_server) {
+int run(const config::Config& config, kinds::KindRegistry& kinds,
+        std::unique_ptr<exec::ForkServer> fork_server) {
   std::signal(SIGPIPE, SIG_IGN);
   raise_open_file_limit(config.max_connections);
   asio::io_context loop(1);
@@ -181,11 +185,11 @@ int run(const config::Config& config, kinds::KindRegistry& kinds, std::unique_pt
     }
   }
 
-  jobs::JobTable table({config.max_jobs, config.retention, config.event_history});
+  jobs::JobTable table({config.max_jobs, config.retention, config.event_history, config.max_retained_bytes});
   jobs::Scheduler scheduler(loop.get_executor(), table, kinds,
                             {config.default_timeout, config.max_timeout, 1});
-  scheduler.add_executor(
-      std::make_unique<exec::LoopExecutor>(loop.get_executor(), scheduler, config.loop_jobs, metrics::note_loop_activity));
+  scheduler.add_executor(std::make_unique<exec::LoopExecutor>(loop.get_executor(), scheduler,
+                                                              config.loop_jobs, metrics::note_loop_activity));
   scheduler.add_executor(std::make_unique<exec::ThreadExecutor>(
       loop.get_executor(), scheduler,
       exec::ThreadPoolOptions{config.threads, config.queue_depth, config.thread_nice, 50us}));
@@ -216,6 +220,7 @@ int run(const config::Config& config, kinds::KindRegistry& kinds, std::unique_pt
                {config.max_wait,
                 config.max_json_depth,
                 config.max_list_limit,
+                config.max_list_bytes,
                 {config.sse_buffer, config.sse_heartbeat, nullptr},
                 std::move(tokens),
                 config.metrics_public});

@@ -148,7 +148,7 @@ TEST(JobEventStream, FinalStateArrivesAfterDroppedProgressAndEndsTheStream) {
   asio::io_context loop;
   jobd::jobs::JobTable table({.max_finished = 10, .retention = 1h, .event_history = 64});
   const auto& job = table.create(*jobd::testing::api_test_kinds().find("work"), jobd::proto::Executor::thread,
-                                 {{"n", 1}}, 5s, std::nullopt, jobd::jobs::Clock::now());
+                                 R"({"n":1})", 5s, std::nullopt, jobd::jobs::Clock::now());
   // Replays the `queued` event (after id 0), then follows the job with room for two more.
   jobd::api::JobEventStream stream(loop.get_executor(), options(2), table, job, 0);
   table.start(job.seq, nullptr, jobd::jobs::Clock::now());
@@ -164,7 +164,7 @@ TEST(JobEventStream, FinishedJobReplaysItsHistoryAndEnds) {
   asio::io_context loop;
   jobd::jobs::JobTable table({.max_finished = 10, .retention = 1h, .event_history = 64});
   const auto& job = table.create(*jobd::testing::api_test_kinds().find("work"), jobd::proto::Executor::thread,
-                                 {{"n", 1}}, 5s, std::nullopt, jobd::jobs::Clock::now());
+                                 R"({"n":1})", 5s, std::nullopt, jobd::jobs::Clock::now());
   table.finish(job.seq, jobd::proto::Outcome::success({}), jobd::jobs::Clock::now());
   jobd::api::JobEventStream stream(loop.get_executor(), options(8), table, job, 1);  // after `queued`
   const std::string out = next(loop, stream).value_or("");
@@ -179,11 +179,11 @@ TEST(AllEventsStream, ShowsOnlyTheRequestedStateAndKind) {
   jobd::api::AllEventsStream stream(loop.get_executor(), options(8), table, std::string("work"),
                                     jobd::proto::JobState::succeeded);
   const auto& kinds = jobd::testing::api_test_kinds();
-  const auto& failed = table.create(*kinds.find("work"), jobd::proto::Executor::thread, {{"n", 1}}, 5s,
+  const auto& failed = table.create(*kinds.find("work"), jobd::proto::Executor::thread, R"({"n":1})", 5s,
                                     std::nullopt, jobd::jobs::Clock::now());
-  const auto& other = table.create(*kinds.find("looped"), jobd::proto::Executor::loop, {}, 5s, std::nullopt,
+  const auto& other = table.create(*kinds.find("looped"), jobd::proto::Executor::loop, "{}", 5s, std::nullopt,
                                    jobd::jobs::Clock::now());
-  const auto& wanted = table.create(*kinds.find("work"), jobd::proto::Executor::thread, {{"n", 2}}, 5s,
+  const auto& wanted = table.create(*kinds.find("work"), jobd::proto::Executor::thread, R"({"n":2})", 5s,
                                     std::nullopt, jobd::jobs::Clock::now());
   table.finish(failed.seq, jobd::proto::Outcome::failure("x", "no"), jobd::jobs::Clock::now());
   table.finish(other.seq, jobd::proto::Outcome::success({}), jobd::jobs::Clock::now());
