@@ -77,6 +77,7 @@ class Api final : public http::Handler {
   boost::asio::any_io_executor loop_;
   jobs::Scheduler& scheduler_;
   ApiOptions options_;
+  AllEventsHub all_events_hub_;  // behind every GET /v1/events stream
   std::size_t open_streams_ = 0;
   std::function<std::string()> render_metrics_;
   std::string kinds_body_;  // the catalog never changes after start-up: rendered once

@@ -1,10 +1,13 @@
 // What reading many or big jobs costs the server, bounded: list pages bounded in bytes as well
-// as in count, summaries unless ?fields=full, and finished jobs bounded by their retained bytes.
+// as in count, summaries unless ?fields=full, every GET /v1/events subscriber served from one
+// render per event with its own filter, and finished jobs bounded by their retained bytes.
 #include <gtest/gtest.h>
 
 #include <set>
 #include <sstream>
 #include <thread>
+
+#include <unistd.h>
 
 #include "harness.hpp"
 
@@ -37,6 +40,17 @@ void submit_all(std::uint16_t port, int count, const json& body, int threads = 4
     });
   }
   for (auto& client : clients) client.join();
+}
+
+// CPU time jobd has used so far (user + system, all threads), from /proc.
+std::chrono::milliseconds cpu_time(pid_t pid) {
+  std::istringstream fields(read_file("/proc/" + std::to_string(pid) + "/stat"));
+  std::string field;
+  long ticks = 0;
+  for (int i = 1; i <= 15 && fields >> field; ++i) {
+    if (i >= 14) ticks += std::stol(field);  // utime, stime
+  }
+  return std::chrono::milliseconds(ticks * 1000 / ::sysconf(_SC_CLK_TCK));
 }
 
 struct Page {
@@ -169,6 +183,81 @@ TEST(Records, ListItemsAreSummariesUnlessFieldsIsFull) {
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ(bad.json()["type"], "/problems/invalid-query");
   EXPECT_EQ(bad.json()["pointer"], "?fields");
+}
+
+TEST(Records, EveryEventsSubscriberGetsEachEventOnceWithItsFilterApplied) {
+  JobdProcess server;
+  struct Filter {
+    std::string query;
+    std::string kind;   // empty: any
+    std::string state;  // empty: any
+  };
+  const std::vector<Filter> filters = {{"", "", ""},
+                                       {"?kind=echo", "echo", ""},
+                                       {"?state=succeeded", "", "succeeded"},
+                                       {"?kind=sleep&state=running", "sleep", "running"}};
+  constexpr int kSubscribers = 200;
+  std::vector<std::unique_ptr<RawConnection>> streams;
+  for (int i = 0; i < kSubscribers; ++i) {
+    streams.push_back(std::make_unique<RawConnection>(server.port()));
+    ASSERT_TRUE(streams.back()->send(open_stream_request("/v1/events" + filters[i % filters.size()].query)));
+  }
+  ASSERT_TRUE(eventually([&] {
+    return metric_value(get(server.port(), "/metrics").body, "jobd_sse_subscribers") == kSubscribers;
+  }));
+
+  std::map<std::string, std::string> kind_of;  // job id -> kind
+  for (int i = 0; i < 10; ++i) kind_of[submit(server.port(), echo_job(20), "?wait=5").json()["id"]] = "echo";
+  for (int i = 0; i < 5; ++i) {
+    const auto done = submit(server.port(), {{"kind", "sleep"}, {"params", {{"ms", 10}}}}, "?wait=5").json();
+    kind_of[done["id"]] = "sleep";
+  }
+  // Stopping jobd ends every stream after what it already sent: each read ends at EOF.
+  std::this_thread::sleep_for(300ms);
+  ASSERT_EQ(server.stop(), 0);
+  for (int i = 0; i < kSubscribers; ++i) {
+    const Filter& filter = filters[i % filters.size()];
+    std::multiset<std::pair<std::string, std::string>> expected;
+    for (const auto& [id, kind] : kind_of) {
+      for (const char* state : {"queued", "running", "succeeded"}) {
+        if ((filter.kind.empty() || filter.kind == kind) && (filter.state.empty() || filter.state == state))
+          expected.emplace(id, state);
+      }
+    }
+    std::multiset<std::pair<std::string, std::string>> got;
+    for (const auto& event : parse_sse(streams[i]->read_all(5s))) {
+      ASSERT_EQ(event.type, "state") << "subscriber " << i;
+      got.emplace(event.data["id"], event.data["state"]);
+    }
+    EXPECT_EQ(got, expected) << "subscriber " << i << " (" << filter.query << ")";
+  }
+}
+
+TEST(Records, FiveHundredEventsSubscribersDoNotMultiplyTheRenderingOfEachEvent) {
+  JobdProcess server;
+  constexpr int kSubscribers = 500;
+  constexpr int kJobs = 200;
+  // Subscribers that never read: what they cost jobd is the frames it makes for them, not how
+  // fast they take them (their sockets fill and their queues hold the rest).
+  std::vector<std::unique_ptr<RawConnection>> streams;
+  for (int i = 0; i < kSubscribers; ++i) {
+    streams.push_back(std::make_unique<RawConnection>(server.port()));
+    ASSERT_TRUE(streams.back()->send(open_stream_request("/v1/events")));
+  }
+  ASSERT_TRUE(eventually([&] {
+    return metric_value(get(server.port(), "/metrics").body, "jobd_sse_subscribers") == kSubscribers;
+  }));
+  const auto before = cpu_time(server.pid());
+  submit_all(server.port(), kJobs, {{"kind", "echo"}, {"params", {{"hello", "world"}}}});
+  ASSERT_TRUE(eventually([&] {
+    return metric_value(get(server.port(), "/metrics").body, "jobd_jobs_retained{phase=\"finished\"}") ==
+           kJobs;
+  }));
+  const auto used = cpu_time(server.pid()) - before;
+  // A frame rendered per subscriber and event took ~2.8 s of CPU for these 200 jobs; one render
+  // per event, shared frames and coalesced writes take ~0.6 s. CPU time, not wall time: the
+  // machine may be busy.
+  EXPECT_LT(used, 1500ms) << used.count() << " ms of CPU for " << kJobs << " jobs";
 }
 
 TEST(Records, MaxRetainedBytesEvictsTheOldestFinishedJobsFirst) {
