@@ -87,7 +87,7 @@ class JobTable {
                     Clock::time_point now);
   // A DOM would convert to std::string implicitly (and throw unless it is a JSON string).
   template <class Json>
-    requires std::same_as<std::remove_cvref_t<Json>, nlohmann::json>
+  requires std::same_as<std::remove_cvref_t<Json>, nlohmann::json>
   const Job& create(const kinds::Kind&, proto::Executor, Json&&, std::chrono::milliseconds,
                     std::optional<std::string>, Clock::time_point) = delete;
   // Removes a job that was never admitted (its executor refused it).

@@ -25,8 +25,10 @@ long resident_kib(pid_t pid) {
 // `count` echo jobs with ~1,000 bytes of params, pipelined on a few keep-alive connections.
 void submit_many(std::uint16_t port, int count) {
   const std::string body = R"({"kind":"echo","params":{"pad":")" + std::string(1000, 'x') + R"("}})";
-  const std::string request = "POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                              "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  const std::string request =
+      "POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body;
   constexpr int kConnections = 4;
   constexpr int kBatch = 250;
   std::vector<std::thread> clients;
@@ -58,6 +60,7 @@ TEST(CarelessClients, MemoryGoesBackNearIdleOnceEvictionEmptiesTheTable) {
   ASSERT_GT(plateau - idle, 20 * 1024) << "20,000 retained jobs should hold well over 20 MiB";
   // Evicted after 4 s by the once-a-second sweep; memory is returned after it.
   EXPECT_TRUE(eventually([&] { return resident_kib(server.pid()) < idle + (plateau - idle) / 4; }, 9s))
-      << "idle " << idle << " KiB, plateau " << plateau << " KiB, now " << resident_kib(server.pid()) << " KiB";
+      << "idle " << idle << " KiB, plateau " << plateau << " KiB, now " << resident_kib(server.pid())
+      << " KiB";
   EXPECT_EQ(get(server.port(), "/healthz").status, 200);
 }
