@@ -197,6 +197,7 @@ int run_list(const Globals& globals, const ListArgs& args) {
   if (args.limit > 0) query.limit = args.limit;
   if (args.all && !query.limit) query.limit = kListPageSize;
   if (!args.cursor.empty()) query.cursor = args.cursor;
+  query.full = args.full;
   nlohmann::json page;
   nlohmann::json all_jobs = nlohmann::json::array();
   for (;;) {

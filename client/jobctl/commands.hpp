@@ -36,6 +36,7 @@ struct ListArgs {
   std::size_t limit = 0;
   std::string cursor;
   bool all = false;
+  bool full = false;  // whole records (?fields=full) instead of summaries
 };
 
 struct BenchArgs {

@@ -74,6 +74,8 @@ int run_jobctl(int argc, char** argv) {
   list->add_option("--limit", list_args.limit, "jobs per page (server default if not given)");
   list->add_option("--cursor", list_args.cursor, "continue after a previous page");
   list->add_flag("--all", list_args.all, "follow the cursor through every page");
+  list->add_flag("--full", list_args.full,
+                 "whole records with --json (params, result, output), not summaries");
 
   auto* kinds = app.add_subcommand("kinds", "list the job kinds the server offers");
 

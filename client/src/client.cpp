@@ -199,6 +199,7 @@ Reply Client::list(const ListQuery& query) {
   if (query.kind) add("kind", *query.kind);
   if (query.limit) add("limit", std::to_string(*query.limit));
   if (query.cursor) add("cursor", *query.cursor);
+  if (query.full) add("fields", "full");
   return request("GET", target);
 }
 

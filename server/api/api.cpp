@@ -42,7 +42,10 @@ std::span<const Route> Api::routes() {
 
 Api::Api(asio::any_io_executor loop, jobs::Scheduler& scheduler, const kinds::KindRegistry& kinds,
          ApiOptions options)
-    : loop_(std::move(loop)), scheduler_(scheduler), options_(options) {
+    : loop_(std::move(loop)),
+      scheduler_(scheduler),
+      options_(options),
+      all_events_hub_(loop_, scheduler.table()) {
   options_.events.open_streams = &open_streams_;
   nlohmann::json catalog = nlohmann::json::array();
   for (const auto& kind : kinds.all()) catalog.push_back(kinds::KindRegistry::describe(*kind));

@@ -31,7 +31,8 @@ namespace jobd::api {
 struct ApiOptions {
   std::chrono::milliseconds max_wait{std::chrono::seconds(60)};  // largest ?wait= accepted
   std::size_t max_json_depth = 64;
-  std::size_t max_list_limit = 1000;  // largest ?limit= of GET /v1/jobs
+  std::size_t max_list_limit = 1000;       // largest ?limit= of GET /v1/jobs
+  std::uint64_t max_list_bytes = 4 << 20;  // a page of GET /v1/jobs ends before passing this
   EventStreamOptions events;
   TokenSet tokens;              // empty: no authentication
   bool metrics_public = false;  // with tokens: whether /metrics is open too
@@ -76,6 +77,7 @@ class Api final : public http::Handler {
   boost::asio::any_io_executor loop_;
   jobs::Scheduler& scheduler_;
   ApiOptions options_;
+  AllEventsHub all_events_hub_;  // behind every GET /v1/events stream
   std::size_t open_streams_ = 0;
   std::function<std::string()> render_metrics_;
   std::string kinds_body_;  // the catalog never changes after start-up: rendered once

@@ -50,7 +50,7 @@ Response Api::all_events(const Request& request, std::string_view) {
   auto state = parse_state(query);
   if (auto* problem = std::get_if<Problem>(&state)) return Response::problem(*problem);
   return event_stream_response(std::make_shared<AllEventsStream>(
-      loop_, options_.events, scheduler_.table(), http::query_param(query, "kind"),
+      loop_, options_.events, all_events_hub_, http::query_param(query, "kind"),
       std::get<std::optional<proto::JobState>>(state)));
 }
 

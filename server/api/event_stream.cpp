@@ -1,9 +1,11 @@
 #include "api/event_stream.hpp"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
 
+#include "jobs/record.hpp"
 #include "kinds/kind.hpp"
 
 namespace jobd::api {
@@ -12,44 +14,68 @@ namespace asio = boost::asio;
 using jobs::EventType;
 
 std::string render_sse(const jobs::Job& job, const jobs::JobEvent& event, bool with_id) {
-  nlohmann::json data;
-  switch (event.type) {
-    case EventType::state:
-      // The job record as it is now, with the state of this event (a replayed older event
-      // reports the state it announced).
-      data = jobs::to_json(job);
-      data["state"] = proto::to_string(event.state);
-      data["at"] = jobs::format_rfc3339(event.at);
-      break;
-    case EventType::progress:
-      data = {{"id", job.id}, {"fraction", event.fraction}, {"text", event.text}};
-      break;
-    case EventType::stdout_line:
-    case EventType::stderr_line: data = {{"id", job.id}, {"line", event.text}}; break;
-  }
   std::string frame;
-  if (with_id) frame += "id: " + std::to_string(event.id) + "\n";
+  if (with_id) {
+    frame += "id: ";
+    frame += std::to_string(event.id);
+    frame += '\n';
+  }
   frame += "event: ";
   frame += jobs::to_string(event.type);
   frame += "\ndata: ";
-  frame += data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  switch (event.type) {
+    case EventType::state:
+      // The job record as it is now, with the state of this event (a replayed older event
+      // reports the state it announced) and when it happened.
+      jobs::append_record(frame, job, {.state = event.state, .at = event.at});
+      break;
+    case EventType::progress:
+      frame += "{\"id\":";
+      jobs::append_json_string(frame, job.id);
+      frame += ",\"fraction\":";
+      frame += nlohmann::json(event.fraction).dump();
+      frame += ",\"text\":";
+      jobs::append_json_string(frame, event.text);
+      frame += '}';
+      break;
+    case EventType::stdout_line:
+    case EventType::stderr_line:
+      frame += "{\"id\":";
+      jobs::append_json_string(frame, job.id);
+      frame += ",\"line\":";
+      jobs::append_json_string(frame, event.text);
+      frame += '}';
+      break;
+  }
   frame += "\n\n";
   return frame;
 }
 
 namespace {
-// The frame of the event being fanned out, rendered once for all of a job's subscribers: with a
-// thousand subscribers, rendering per subscriber would be a thousand JSON dumps per event.
-const std::string& shared_frame(const jobs::Job& job, const jobs::JobEvent& event) {
+// How long the first event waits for others before GET /v1/events readers are woken. Each
+// stream then writes everything since its last write at once. A write costs the loop a system
+// call and a few microseconds per stream, so the wake-ups, not the events, set what streams
+// cost: at most 50 writes a second each, however busy the server (500 streams woken at every
+// event took ~0.5 s of loop CPU a second; bench/RESULTS.md). 20 ms is under a frame of a live
+// view.
+constexpr auto kAllEventsFlush = std::chrono::milliseconds(20);
+
+// The frame of the event being fanned out to one job's subscribers, rendered for the first and
+// shared by the others.
+SharedFrame shared_frame(const jobs::Job& job, const jobs::JobEvent& event) {
   thread_local jobs::JobSeq seq = 0;
   thread_local std::uint64_t id = 0;
-  thread_local std::string frame;
+  thread_local SharedFrame frame;
   if (seq != job.seq || id != event.id) {
-    frame = render_sse(job, event, true);
+    frame = SharedFrame(render_sse(job, event, true));
     seq = job.seq;
     id = event.id;
   }
   return frame;
+}
+
+std::string dropped_frame(std::uint64_t count) {
+  return "event: dropped\ndata: {\"count\":" + std::to_string(count) + "}\n\n";
 }
 }  // namespace
 
@@ -62,18 +88,31 @@ EventQueue::~EventQueue() {
   if (options_.open_streams) --*options_.open_streams;
 }
 
-void EventQueue::push(std::string frame, bool must_deliver) {
+void EventQueue::wake() {
+  if (!waiting_) return;
+  waiting_ = false;
+  wake_.cancel();
+}
+
+void EventQueue::push(SharedFrame frame, bool must_deliver, bool wake_reader) {
   if (pending_.size() >= options_.buffer && !must_deliver) {
     ++dropped_;
     return;
   }
+  pending_bytes_ += frame.text().size();
   pending_.push_back(std::move(frame));
-  wake_.cancel();
+  // A reader left for flush() is still woken once half its buffer is used, so a reader that
+  // keeps up never drops because it was woken late.
+  if (wake_reader || 2 * pending_.size() >= options_.buffer) wake();
+}
+
+void EventQueue::flush() {
+  if (!pending_.empty() || dropped_ > 0) wake();
 }
 
 void EventQueue::end() {
   ended_ = true;
-  wake_.cancel();
+  wake();
 }
 
 void EventQueue::close() { end(); }
@@ -81,20 +120,22 @@ void EventQueue::close() { end(); }
 asio::awaitable<std::optional<std::string>> EventQueue::next() {
   if (pending_.empty() && dropped_ == 0 && !ended_) {
     wake_.expires_after(options_.heartbeat);
+    waiting_ = true;
     co_await wake_.async_wait(asio::as_tuple(asio::use_awaitable));
+    waiting_ = false;
     // A comment line keeps proxies and load balancers from closing an idle stream.
     if (pending_.empty() && dropped_ == 0 && !ended_) co_return std::string(": keep-alive\n\n");
   }
   std::string out;
   if (dropped_ > 0) {
-    out += "event: dropped\ndata: {\"count\":" + std::to_string(dropped_) + "}\n\n";
+    out = dropped_frame(dropped_);
     dropped_ = 0;
   }
   // Everything queued goes out in one write: a slow reader catches up in few system calls.
-  while (!pending_.empty()) {
-    out += pending_.front();
-    pending_.pop_front();
-  }
+  out.reserve(out.size() + pending_bytes_);
+  for (const auto& frame : pending_) out += frame.text();
+  pending_.clear();
+  pending_bytes_ = 0;
   if (out.empty()) co_return std::nullopt;  // ended, and nothing left
   co_return out;
 }
@@ -104,11 +145,10 @@ JobEventStream::JobEventStream(asio::any_io_executor loop, EventStreamOptions op
     : EventQueue(std::move(loop), options), table_(table), seq_(job.seq) {
   // Replay what the history still holds; a gap (events older than the history) is reported
   // as dropped rather than silently skipped.
-  if (!job.events.empty() && job.events.front().id > after_id + 1 && after_id + 1 < job.next_event_id) {
-    const auto missing = job.events.front().id - after_id - 1;
-    push("event: dropped\ndata: {\"count\":" + std::to_string(missing) + "}\n\n", true);
+  if (job.first_kept_event > after_id + 1 && after_id + 1 < job.next_event_id) {
+    push(dropped_frame(job.first_kept_event - after_id - 1), true);
   }
-  for (const auto& event : job.events) {
+  for (const auto& event : job.history()) {
     if (event.id > after_id) push(render_sse(job, event, true), true);
   }
   if (proto::is_final(job.state)) {
@@ -129,19 +169,69 @@ JobEventStream::~JobEventStream() {
   if (watch_) table_.unwatch(seq_, *watch_);
 }
 
-AllEventsStream::AllEventsStream(asio::any_io_executor loop, EventStreamOptions options,
-                                 jobs::JobTable& table, std::optional<std::string> kind,
-                                 std::optional<proto::JobState> state)
-    : EventQueue(std::move(loop), options), table_(table) {
-  watch_ = table_.watch_all(
-      [this, kind = std::move(kind), state](const jobs::Job& job, const jobs::JobEvent& event) {
-        if (kind && job.kind->name != *kind) return;
-        if (state && event.state != *state) return;
-        push(render_sse(job, event, false), false);
-      },
-      jobs::WatchAll::stream);
+AllEventsHub::AllEventsHub(asio::any_io_executor loop, jobs::JobTable& table)
+    : table_(table), flush_(std::move(loop)) {}
+
+AllEventsHub::~AllEventsHub() {
+  if (watch_) table_.unwatch_all(*watch_);
 }
 
-AllEventsStream::~AllEventsStream() { table_.unwatch_all(watch_); }
+void AllEventsHub::subscribe(AllEventsStream& stream) {
+  streams_.push_back(&stream);
+  if (!watch_) {
+    watch_ =
+        table_.watch_all([this](const jobs::Job& job, const jobs::JobEvent& event) { fan_out(job, event); },
+                         jobs::WatchAll::stream);
+  }
+}
+
+void AllEventsHub::unsubscribe(AllEventsStream& stream) {
+  auto it = std::find(streams_.begin(), streams_.end(), &stream);
+  if (it == streams_.end()) return;
+  *it = streams_.back();
+  streams_.pop_back();
+  if (streams_.empty() && watch_) {
+    table_.unwatch_all(*watch_);
+    watch_.reset();
+  }
+}
+
+void AllEventsHub::fan_out(const jobs::Job& job, const jobs::JobEvent& event) {
+  // Nothing here can open or close a stream (deliver only queues), so streams_ holds still.
+  SharedFrame frame;
+  for (AllEventsStream* stream : streams_) {
+    if (!stream->wants(job, event)) continue;
+    if (!frame) {
+      frame = SharedFrame(render_sse(job, event, false));
+      ++renders_;
+    }
+    stream->deliver(frame);
+  }
+  if (frame && !flush_armed_) {
+    flush_armed_ = true;
+    flush_.expires_after(kAllEventsFlush);
+    flush_.async_wait([this](boost::system::error_code error) {
+      if (error) return;  // the hub is going away
+      flush();
+    });
+  }
+}
+
+void AllEventsHub::flush() {
+  flush_armed_ = false;
+  for (AllEventsStream* stream : streams_) stream->flush();
+}
+
+AllEventsStream::AllEventsStream(asio::any_io_executor loop, EventStreamOptions options, AllEventsHub& hub,
+                                 std::optional<std::string> kind, std::optional<proto::JobState> state)
+    : EventQueue(std::move(loop), options), hub_(hub), kind_(std::move(kind)), state_(state) {
+  hub_.subscribe(*this);
+}
+
+AllEventsStream::~AllEventsStream() { hub_.unsubscribe(*this); }
+
+bool AllEventsStream::wants(const jobs::Job& job, const jobs::JobEvent& event) const {
+  return (!kind_ || job.kind->name == *kind_) && (!state_ || event.state == *state_);
+}
 
 }  // namespace jobd::api

@@ -6,6 +6,7 @@
 #include "api/api.hpp"
 #include "api/query.hpp"
 #include "http/json_body.hpp"
+#include "jobs/record.hpp"
 #include "jobs/scheduler.hpp"
 
 namespace jobd::api {
@@ -17,9 +18,14 @@ using proto::Problem;
 namespace problems = proto::problems;
 
 namespace {
-Response job_response(unsigned status, const nlohmann::json& record) {
-  Response response = Response::json(status, record);
-  response.headers.emplace_back("Location", "/v1/jobs/" + record.at("id").get<std::string>());
+// What follows the items of a page: `],"next_cursor":"` + 20 digits + `"}`.
+constexpr std::size_t kPageTailBytes = 40;
+
+// A job record (JSON text, jobs/record.hpp) as the answer.
+Response record_response(unsigned status, std::string record) {
+  Response response;
+  response.status = status;
+  response.body = std::move(record);
   return response;
 }
 }  // namespace
@@ -36,26 +42,28 @@ asio::awaitable<Response> Api::submit(Request request, std::string) {
   if (auto* problem = std::get_if<Problem>(&submitted)) co_return Response::problem(*problem);
   auto [job, replayed] = std::get<jobs::Submitted>(submitted);
   const auto seq = job->seq;
-  nlohmann::json record;
+  const std::string location = "/v1/jobs/" + job->id;
+  std::optional<std::string> record;
   bool final = proto::is_final(job->state);
   const auto wait_for = std::get<std::chrono::milliseconds>(wait);
   if (!final && wait_for.count() > 0) {
     auto done = co_await scheduler_.wait_final(seq, std::chrono::steady_clock::now() + wait_for);
     if (done) {
-      record = std::move(*done);
+      record = std::move(done);
       final = true;
     }
   }
-  if (record.is_null()) {
+  if (!record) {
     const jobs::Job* current = scheduler_.table().get(seq);
     if (current == nullptr) {
       co_return Response::problem(
           Problem{problems::job_not_found, "job was evicted (--max-jobs)", std::nullopt, std::nullopt});
     }
-    record = jobs::to_json(*current);
+    record = jobs::render_record(*current);
   }
   // 200 when the caller gets the finished job, 202 when it is still on its way.
-  Response response = job_response(final && wait_for.count() > 0 ? 200 : 202, record);
+  Response response = record_response(final && wait_for.count() > 0 ? 200 : 202, std::move(*record));
+  response.headers.emplace_back("Location", location);
   if (replayed) response.headers.emplace_back("Idempotent-Replayed", "true");
   co_return response;
 }
@@ -72,14 +80,14 @@ asio::awaitable<Response> Api::get_job(Request request, std::string job_id) {
   if (!proto::is_final(job->state) && wait_for.count() > 0) {
     const auto seq = job->seq;
     auto done = co_await scheduler_.wait_final(seq, std::chrono::steady_clock::now() + wait_for);
-    if (done) co_return Response::json(200, *done);
+    if (done) co_return record_response(200, std::move(*done));
     job = scheduler_.table().get(seq);
     if (job == nullptr) {
       co_return Response::problem(
           Problem{problems::job_not_found, "job was evicted", std::nullopt, std::nullopt});
     }
   }
-  co_return Response::json(200, jobs::to_json(*job));
+  co_return record_response(200, jobs::render_record(*job));
 }
 
 Response Api::cancel_job(const Request&, std::string_view job_id) {
@@ -87,7 +95,7 @@ Response Api::cancel_job(const Request&, std::string_view job_id) {
   if (auto* problem = std::get_if<Problem>(&cancelled)) return Response::problem(*problem);
   const jobs::Job& job = *std::get<const jobs::Job*>(cancelled);
   // 200 when the job is already stopped; 202 when its executor is still stopping it.
-  return Response::json(proto::is_final(job.state) ? 200 : 202, jobs::to_json(job));
+  return record_response(proto::is_final(job.state) ? 200 : 202, jobs::render_record(job));
 }
 
 Response Api::list_jobs(const Request& request, std::string_view) {
@@ -115,12 +123,36 @@ Response Api::list_jobs(const Request& request, std::string_view) {
     }
     filter.before = value;
   }
-  auto page = scheduler_.table().list(filter);
-  nlohmann::json jobs = nlohmann::json::array();
-  for (const jobs::Job* job : page.jobs) jobs.push_back(jobs::to_json(*job));
-  nlohmann::json body = {{"jobs", std::move(jobs)}};
-  body["next_cursor"] = page.next_cursor ? nlohmann::json(std::to_string(*page.next_cursor)) : nullptr;
-  return Response::json(200, body);
+  auto fields = parse_fields(query);
+  if (auto* problem = std::get_if<Problem>(&fields)) return Response::problem(*problem);
+  const jobs::RecordView view{.fields = std::get<jobs::RecordFields>(fields)};
+
+  // The page is written as it is rendered, and ends early, with a cursor, before an item that
+  // would take it past --max-list-bytes; the first item is always there, however big.
+  const auto page = scheduler_.table().list(filter);
+  auto next_cursor = page.next_cursor;
+  Response response;
+  std::string& body = response.body;
+  body = "{\"jobs\":[";
+  for (std::size_t i = 0; i < page.jobs.size(); ++i) {
+    const std::size_t before = body.size();
+    if (i > 0) body += ',';
+    jobs::append_record(body, *page.jobs[i], view);
+    if (i > 0 && body.size() + kPageTailBytes > options_.max_list_bytes) {
+      body.resize(before);
+      next_cursor = page.jobs[i - 1]->seq;
+      break;
+    }
+  }
+  body += "],\"next_cursor\":";
+  if (next_cursor) {
+    body += '"';
+    body += std::to_string(*next_cursor);
+    body += "\"}";
+  } else {
+    body += "null}";
+  }
+  return response;
 }
 
 }  // namespace jobd::api

@@ -37,4 +37,11 @@ std::variant<std::optional<proto::JobState>, Problem> parse_state(std::string_vi
   return state;
 }
 
+std::variant<jobs::RecordFields, Problem> parse_fields(std::string_view query) {
+  auto text = http::query_param(query, "fields");
+  if (!text || *text == "summary") return jobs::RecordFields::summary;
+  if (*text == "full") return jobs::RecordFields::full;
+  return query_problem("fields", "must be summary (the default: no params, result or output) or full");
+}
+
 }  // namespace jobd::api

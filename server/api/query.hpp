@@ -10,6 +10,7 @@
 
 #include "jobd/proto/job.hpp"
 #include "jobd/proto/problem.hpp"
+#include "jobs/record.hpp"
 
 namespace jobd::api {
 
@@ -22,5 +23,8 @@ std::variant<std::chrono::milliseconds, proto::Problem> parse_wait(std::string_v
 
 // ?state=: one of the job states; nullopt when absent.
 std::variant<std::optional<proto::JobState>, proto::Problem> parse_state(std::string_view query);
+
+// ?fields=: `summary` (the default) or `full`.
+std::variant<jobs::RecordFields, proto::Problem> parse_fields(std::string_view query);
 
 }  // namespace jobd::api

@@ -144,6 +144,11 @@ void register_state_metrics(metrics::Registry& registry, const jobs::Scheduler& 
   jobs.with({"finished"}).set([&scheduler] {
     return static_cast<double>(scheduler.table().counts().finished);
   });
+  registry
+      .callback_gauge("jobd_jobs_retained_bytes",
+                      "Bytes of params, results, executor fields and output texts of the finished jobs kept")
+      .with()
+      .set([&scheduler] { return static_cast<double>(scheduler.table().retained_bytes()); });
   metrics::add_process_metrics(registry);
 }
 
@@ -185,7 +190,7 @@ int run(const config::Config& config, kinds::KindRegistry& kinds,
     }
   }
 
-  jobs::JobTable table({config.max_jobs, config.retention, config.event_history});
+  jobs::JobTable table({config.max_jobs, config.retention, config.event_history, config.max_retained_bytes});
   jobs::Scheduler scheduler(loop.get_executor(), table, kinds,
                             {config.default_timeout, config.max_timeout, 1});
   scheduler.add_executor(std::make_unique<exec::LoopExecutor>(loop.get_executor(), scheduler,
@@ -222,6 +227,7 @@ int run(const config::Config& config, kinds::KindRegistry& kinds,
                {config.max_wait,
                 config.max_json_depth,
                 config.max_list_limit,
+                config.max_list_bytes,
                 {config.sse_buffer, config.sse_heartbeat, nullptr},
                 std::move(tokens),
                 config.metrics_public});

@@ -31,7 +31,9 @@ struct Config {
   std::uint64_t max_body = 1 << 20;
   std::uint64_t max_header = 16 << 10;
   std::size_t max_json_depth = 64;
-  std::size_t max_list_limit = 1000;  // largest ?limit= of GET /v1/jobs
+  std::size_t max_list_limit = 1000;              // largest ?limit= of GET /v1/jobs
+  std::uint64_t max_list_bytes = 4 << 20;         // a page of GET /v1/jobs ends before passing this
+  std::uint64_t max_retained_bytes = 1ull << 30;  // finished jobs' texts kept (oldest evicted first)
   milliseconds header_timeout{10'000};
   milliseconds body_timeout{30'000};
   milliseconds idle_timeout{60'000};

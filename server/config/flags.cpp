@@ -130,9 +130,16 @@ ParseResult parse_command_line(int argc, char** argv) {
   sizes.push_back({format_size(max_body), &max_body, "--max-body"});
   sizes.push_back({format_size(max_header), &max_header, "--max-header"});
   sizes.push_back({"1g", &config.worker_memory, "--worker-memory"});
+  sizes.push_back({format_size(config.max_list_bytes), &config.max_list_bytes, "--max-list-bytes"});
+  sizes.push_back(
+      {format_size(config.max_retained_bytes), &config.max_retained_bytes, "--max-retained-bytes"});
   add("--max-body", sizes[0].text, "largest request body (512k, 1m or bytes); beyond = 413");
   add("--max-header", sizes[1].text, "largest request header section; beyond = 431");
   add("--worker-memory", sizes[2].text, "address-space limit of a worker process (RLIMIT_AS; 256m, 1g)");
+  add("--max-list-bytes", sizes[3].text,
+      "a page of GET /v1/jobs ends early, with a cursor, before passing this (it always has one job)");
+  add("--max-retained-bytes", sizes[4].text,
+      "params, results and output of finished jobs kept; the oldest are evicted beyond");
 
   try {
     app.parse(argc, argv);

@@ -1,8 +1,6 @@
 #include "jobs/job.hpp"
 
-#include <ctime>
-
-#include "kinds/kind.hpp"
+#include <algorithm>
 
 namespace jobd::jobs {
 
@@ -24,38 +22,67 @@ std::optional<Clock::time_point> Job::visible_started_at() const {
   return std::nullopt;
 }
 
+std::vector<JobEvent> Job::history() const {
+  std::vector<JobEvent> events;
+  const auto keep = [this](std::uint64_t event) { return event != 0 && event >= first_kept_event; };
+  // The queued event is 1; started_at and finished_at are set exactly when their events are.
+  if (keep(1))
+    events.push_back({.id = 1, .type = EventType::state, .state = proto::JobState::queued, .at = created_at});
+  if (keep(running_event)) {
+    events.push_back({.id = running_event,
+                      .type = EventType::state,
+                      .state = proto::JobState::running,
+                      .at = *started_at});
+  }
+  if (keep(final_event)) {
+    events.push_back({.id = final_event, .type = EventType::state, .state = state, .at = *finished_at});
+  }
+  if (other_events) {
+    const auto states = events.size();
+    events.insert(events.end(), other_events->begin(), other_events->end());
+    std::inplace_merge(events.begin(), events.begin() + static_cast<std::ptrdiff_t>(states), events.end(),
+                       [](const JobEvent& a, const JobEvent& b) { return a.id < b.id; });
+  }
+  return events;
+}
+
 std::string_view to_string(EventType type) noexcept {
   static constexpr std::string_view kNames[] = {"state", "progress", "stdout", "stderr"};
   return kNames[static_cast<int>(type)];
 }
 
-std::string format_rfc3339(Clock::time_point time) {
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
-  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[40];
-  const auto n = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
-  std::snprintf(text + n, sizeof text - n, ".%03dZ", static_cast<int>(ms % 1000));
-  return text;
+void append_rfc3339(std::string& out, Clock::time_point time) {
+  // Civil time from the calendar types (no gmtime_r, no locale): three per record.
+  using namespace std::chrono;
+  const auto ms = floor<milliseconds>(time);
+  const auto day = floor<days>(ms);
+  const year_month_day date{day};
+  const hh_mm_ss clock{ms - day};
+  char text[24];
+  const auto digits = [&text](int at, long long value, int width) {
+    for (int i = at + width - 1; i >= at; --i, value /= 10) text[i] = static_cast<char>('0' + value % 10);
+  };
+  digits(0, static_cast<int>(date.year()), 4);
+  text[4] = '-';
+  digits(5, static_cast<unsigned>(date.month()), 2);
+  text[7] = '-';
+  digits(8, static_cast<unsigned>(date.day()), 2);
+  text[10] = 'T';
+  digits(11, clock.hours().count(), 2);
+  text[13] = ':';
+  digits(14, clock.minutes().count(), 2);
+  text[16] = ':';
+  digits(17, clock.seconds().count(), 2);
+  text[19] = '.';
+  digits(20, clock.subseconds().count(), 3);
+  text[23] = 'Z';
+  out.append(text, sizeof text);
 }
 
-nlohmann::json to_json(const Job& job) {
-  nlohmann::json out = {{"id", job.id},
-                        {"kind", job.kind->name},
-                        {"executor", proto::to_string(job.executor)},
-                        {"state", proto::to_string(job.visible_state())},
-                        {"params", job.params},
-                        {"created_at", format_rfc3339(job.created_at)}};
-  if (job.timeout.count() > 0) out["timeout_ms"] = job.timeout.count();
-  if (auto started = job.visible_started_at()) out["started_at"] = format_rfc3339(*started);
-  if (job.finished_at) out["finished_at"] = format_rfc3339(*job.finished_at);
-  if (job.progress > 0.0 && !proto::is_final(job.state)) out["progress"] = job.progress;
-  if (job.state == proto::JobState::succeeded) out["result"] = job.result;
-  if (job.error) out["error"] = {{"type", job.error->type}, {"message", job.error->message}};
-  if (job.idempotency_key) out["idempotency_key"] = *job.idempotency_key;
-  for (const auto& [key, value] : job.details.items()) out[key] = value;
-  return out;
+std::string format_rfc3339(Clock::time_point time) {
+  std::string text;
+  append_rfc3339(text, time);
+  return text;
 }
 
 }  // namespace jobd::jobs

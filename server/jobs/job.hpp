@@ -6,9 +6,9 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "exec/job_control.hpp"
 #include "jobd/proto/job.hpp"
@@ -49,32 +49,48 @@ struct Job {
   const kinds::Kind* kind = nullptr;
   proto::Executor executor = proto::Executor::loop;
   proto::JobState state = proto::JobState::queued;
-  nlohmann::json params;
+  // The JSON texts of the record (jobs/record.hpp), each rendered once: the params at
+  // submission (the executor gets the DOM), the result when the job succeeds (empty before),
+  // and the executor fields (worker_pid, exit_code, stdout, ...) as one object, numbers and
+  // booleans first up to details_brief_end; empty when there are none. Text is what a read
+  // splices into its answer and what a durable store keeps.
+  std::uint32_t details_brief_end = 0;
+  std::string params;
+  std::string result;
+  std::string details;
   std::optional<std::string> idempotency_key;
   std::chrono::milliseconds timeout{0};
   Clock::time_point created_at;
   std::optional<Clock::time_point> started_at;
   std::optional<Clock::time_point> finished_at;
-  nlohmann::json result;                              // when succeeded
-  std::optional<JobError> error;                      // when failed, cancelled or timed out
-  nlohmann::json details = nlohmann::json::object();  // executor fields: worker_pid, exit_code, ...
+  std::unique_ptr<const JobError> error;  // when failed, cancelled or timed out
   double progress = 0.0;
+  // Shared with the executor while the job is queued or running; released when it is final
+  // (nothing reads it then, and most retained jobs are final).
   std::shared_ptr<exec::JobControl> control;
-  // The newest events (bounded by the table's history limit) and how many went before them.
-  std::deque<JobEvent> events;
+
+  // The event history (--event-history), kept small because most jobs are never watched. A
+  // job's state events are not stored: the queued event is always id 1, and the running and
+  // final ones are the ids below, at started_at and finished_at. Progress and output events
+  // are stored, oldest first, in a deque made on the first one. Events older than
+  // first_kept_event fell out of the history. history() puts them together.
   std::uint64_t next_event_id = 1;
+  std::uint64_t first_kept_event = 1;
+  std::uint64_t running_event = 0;  // 0: none
+  std::uint64_t final_event = 0;    // 0: none
+  std::unique_ptr<std::deque<JobEvent>> other_events;
   std::uint32_t event_subscribers = 0;  // open SSE streams on this job (progress is kept for them)
 
   // The state a reader sees: a thread job is running as soon as its pool thread says so
   // (through an atomic), before any hand-off back to the loop.
   proto::JobState visible_state() const;
   std::optional<Clock::time_point> visible_started_at() const;
+  // The retained events, oldest first (an SSE replay).
+  std::vector<JobEvent> history() const;
 };
-
-// The job record of the API (DESIGN §3).
-nlohmann::json to_json(const Job& job);
 
 // RFC 3339 UTC with milliseconds: 2026-11-26T16:01:22.123Z
 std::string format_rfc3339(Clock::time_point time);
+void append_rfc3339(std::string& out, Clock::time_point time);
 
 }  // namespace jobd::jobs

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "jobs/record.hpp"
 #include "kinds/kind.hpp"
 
 namespace jobd::jobs {
@@ -23,7 +24,7 @@ std::string make_job_id() {
 
 JobTable::JobTable(RetentionLimits limits) : limits_(limits) {}
 
-const Job& JobTable::create(const kinds::Kind& kind, proto::Executor executor, nlohmann::json params,
+const Job& JobTable::create(const kinds::Kind& kind, proto::Executor executor, std::string params,
                             std::chrono::milliseconds timeout, std::optional<std::string> idempotency_key,
                             Clock::time_point now) {
   auto job = std::make_unique<Job>();
@@ -38,8 +39,8 @@ const Job& JobTable::create(const kinds::Kind& kind, proto::Executor executor, n
   job->control = std::make_shared<exec::JobControl>();
   job->control->all_watchers = &live_streams_;
   Job& ref = *job;
-  by_id_.emplace(ref.id, ref.seq);
-  if (ref.idempotency_key) by_idempotency_key_.emplace(*ref.idempotency_key, ref.seq);
+  by_id_.emplace(ref.id, &ref);
+  if (ref.idempotency_key) by_idempotency_key_.emplace(*ref.idempotency_key, &ref);
   jobs_.emplace(ref.seq, std::move(job));
   index_of(ref).insert(ref.seq);
   publish(ref, JobEvent{.type = EventType::state, .state = proto::JobState::queued, .at = now});
@@ -60,12 +61,12 @@ const Job* JobTable::get(JobSeq seq) const {
 
 const Job* JobTable::get(std::string_view id) const {
   auto it = by_id_.find(id);
-  return it == by_id_.end() ? nullptr : get(it->second);
+  return it == by_id_.end() ? nullptr : it->second;
 }
 
 const Job* JobTable::find_by_idempotency_key(std::string_view key) const {
   auto it = by_idempotency_key_.find(key);
-  return it == by_idempotency_key_.end() ? nullptr : get(it->second);
+  return it == by_idempotency_key_.end() ? nullptr : it->second;
 }
 
 void JobTable::set_running(Job& job, Clock::time_point at) {
@@ -75,9 +76,19 @@ void JobTable::set_running(Job& job, Clock::time_point at) {
 }
 
 namespace {
+// Executor fields join the job's: a start's (worker_pid, pid), then its outcome's. Stored as
+// text (one form for the renderer and a durable store); merging a second set parses the first
+// back, which only process and subprocess jobs do, once, on a few bytes.
 void merge_details(Job& job, nlohmann::json details) {
-  if (!details.is_object()) return;
-  for (auto& [key, value] : details.items()) job.details[key] = std::move(value);
+  if (!details.is_object() || details.empty()) return;
+  if (!job.details.empty()) {
+    auto merged = nlohmann::json::parse(job.details);
+    for (auto& [key, value] : details.items()) merged[key] = std::move(value);
+    details = std::move(merged);
+  }
+  auto text = to_details_text(details);
+  job.details = std::move(text.text);
+  job.details_brief_end = text.brief_end;
 }
 }  // namespace
 
@@ -119,20 +130,41 @@ bool JobTable::finish(JobSeq seq, proto::Outcome outcome, Clock::time_point now)
   job.state = outcome.state;
   index_of(job).insert(job.seq);
   if (outcome.ok()) {
-    job.result = std::move(outcome.result);
+    job.result = to_json_text(outcome.result);
   } else {
-    job.error = JobError{std::move(outcome.error_type), std::move(outcome.error_message)};
+    job.error = std::make_unique<const JobError>(
+        JobError{std::move(outcome.error_type), std::move(outcome.error_message)});
   }
   job.finished_at = now;
-  finished_order_.push_back(job.seq);
   publish(job, JobEvent{.type = EventType::state, .state = job.state, .at = now});
   observers_.erase(seq);  // a final job changes no more
-  while (finished_order_.size() > limits_.max_finished) {
-    const JobSeq oldest = finished_order_.front();
-    finished_order_.pop_front();
-    evict(oldest);
+  finished_order_.push_back(job.seq);
+  retained_bytes_ += retained_bytes_of(job);  // after the last event: fixed from here on
+  job.control.reset();  // nor runs: the executor keeps its own reference while it needs one
+  // The newest finished job is always kept: its waiters have read it, but a GET right after
+  // the answer must find it too.
+  while (finished_order_.size() > limits_.max_finished ||
+         (retained_bytes_ > limits_.max_retained_bytes && finished_order_.size() > 1)) {
+    evict_oldest_finished();
   }
   return true;
+}
+
+std::uint64_t JobTable::retained_bytes_of(const Job& job) {
+  std::uint64_t bytes = job.params.size() + job.result.size() + job.details.size();
+  if (job.idempotency_key) bytes += job.idempotency_key->size();
+  if (job.error) bytes += job.error->type.size() + job.error->message.size();
+  if (job.other_events) {
+    for (const auto& event : *job.other_events) bytes += event.text.size();
+  }
+  return bytes;
+}
+
+void JobTable::evict_oldest_finished() {
+  const JobSeq oldest = finished_order_.front();
+  finished_order_.pop_front();
+  if (const Job* job = get(oldest)) retained_bytes_ -= retained_bytes_of(*job);
+  evict(oldest);
 }
 
 JobTable::Phase JobTable::phase_of(proto::JobState state) {
@@ -204,7 +236,7 @@ WatchId JobTable::watch(JobSeq seq, Observer observer, Watch what) {
   if (what == Watch::events) {
     if (Job* job = find(seq)) {
       ++job->event_subscribers;
-      job->control->watched.store(true, std::memory_order_relaxed);
+      if (job->control) job->control->watched.store(true, std::memory_order_relaxed);
     }
   }
   return id;
@@ -217,7 +249,8 @@ void JobTable::unwatch(JobSeq seq, WatchId id) {
   auto entry = std::find_if(watchers.begin(), watchers.end(), [id](const Watcher& w) { return w.id == id; });
   if (entry == watchers.end()) return;
   if (entry->what == Watch::events) {
-    if (Job* job = find(seq); job && job->event_subscribers > 0 && --job->event_subscribers == 0) {
+    if (Job* job = find(seq);
+        job && job->event_subscribers > 0 && --job->event_subscribers == 0 && job->control) {
       job->control->watched.store(false, std::memory_order_relaxed);
     }
   }
@@ -242,9 +275,23 @@ void JobTable::unwatch_all(WatchId id) {
 
 void JobTable::publish(Job& job, JobEvent event) {
   event.id = job.next_event_id++;
-  job.events.push_back(std::move(event));
-  if (job.events.size() > limits_.event_history) job.events.pop_front();
-  const JobEvent& published = job.events.back();
+  // The history keeps the newest event_history events: a state event is implied by the job's
+  // own fields (Job::history), any other is stored.
+  if (job.next_event_id > limits_.event_history + 1)
+    job.first_kept_event = job.next_event_id - limits_.event_history;
+  const bool state = event.type == EventType::state;
+  if (state) {
+    if (event.state == proto::JobState::running) job.running_event = event.id;
+    if (proto::is_final(event.state)) job.final_event = event.id;
+  } else {
+    if (!job.other_events) job.other_events = std::make_unique<std::deque<JobEvent>>();
+    job.other_events->push_back(std::move(event));
+  }
+  if (job.other_events) {
+    auto& others = *job.other_events;
+    while (!others.empty() && others.front().id < job.first_kept_event) others.pop_front();
+  }
+  const JobEvent& published = state ? event : job.other_events->back();
   if (auto it = observers_.find(job.seq); it != observers_.end()) {
     // Observers may unwatch (or watch) while being called: iterate over a copy.
     const auto watchers = it->second;
@@ -264,8 +311,7 @@ std::size_t JobTable::evict_expired(Clock::time_point now) {
   while (!finished_order_.empty()) {
     const Job* oldest = get(finished_order_.front());
     if (oldest && *oldest->finished_at + limits_.retention > now) break;
-    finished_order_.pop_front();
-    evict(oldest ? oldest->seq : 0);
+    evict_oldest_finished();
     ++evicted;
   }
   return evicted;

@@ -17,6 +17,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <concepts>
 #include <deque>
 #include <functional>
 #include <map>
@@ -24,6 +25,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -36,6 +38,8 @@ struct RetentionLimits {
   std::size_t max_finished = 10000;                            // finished jobs kept (oldest evicted first)
   std::chrono::milliseconds retention{std::chrono::hours(1)};  // how long a finished job is kept
   std::size_t event_history = 1024;  // events kept per job for SSE resume (oldest dropped)
+  // Retained bytes of finished jobs kept (oldest evicted first; the newest is always kept).
+  std::uint64_t max_retained_bytes = std::uint64_t{1} << 30;
 };
 
 using WatchId = std::uint64_t;
@@ -77,10 +81,15 @@ class JobTable {
   explicit JobTable(RetentionLimits limits);
 
   // ---- transitions: the only code that writes job state ------------------------------------
-  // Creates a queued job with a fresh unguessable id.
-  const Job& create(const kinds::Kind& kind, proto::Executor executor, nlohmann::json params,
+  // Creates a queued job with a fresh unguessable id. `params` is JSON text (to_json_text).
+  const Job& create(const kinds::Kind& kind, proto::Executor executor, std::string params,
                     std::chrono::milliseconds timeout, std::optional<std::string> idempotency_key,
                     Clock::time_point now);
+  // A DOM would convert to std::string implicitly (and throw unless it is a JSON string).
+  template <class Json>
+  requires std::same_as<std::remove_cvref_t<Json>, nlohmann::json>
+  const Job& create(const kinds::Kind&, proto::Executor, Json&&, std::chrono::milliseconds,
+                    std::optional<std::string>, Clock::time_point) = delete;
   // Removes a job that was never admitted (its executor refused it).
   void discard(JobSeq seq);
   // queued -> running; `details` (an object or null) joins the record. Ignored unless queued.
@@ -95,6 +104,12 @@ class JobTable {
   bool finish(JobSeq seq, proto::Outcome outcome, Clock::time_point now);
   // Evicts finished jobs older than the retention; returns how many went.
   std::size_t evict_expired(Clock::time_point now);
+
+  // What a finished job holds beyond its fixed bookkeeping: the bytes of its params, result,
+  // executor fields, error and retained progress and output texts. Fixed once it is final.
+  static std::uint64_t retained_bytes_of(const Job& job);
+  // The sum over the finished jobs kept, bounded by max_retained_bytes.
+  std::uint64_t retained_bytes() const { return retained_bytes_; }
 
   // ---- reads -------------------------------------------------------------------------------
   const Job* get(std::string_view id) const;
@@ -139,21 +154,20 @@ class JobTable {
   void set_running(Job& job, Clock::time_point at);
   void publish(Job& job, JobEvent event);
   void evict(JobSeq seq);
+  void evict_oldest_finished();
 
   RetentionLimits limits_;
   JobSeq next_seq_ = 1;
   WatchId next_watch_ = 1;
   std::map<JobSeq, std::unique_ptr<Job>> jobs_;  // ordered by creation
-  // Looked up by string_view without building a std::string (ids are 32 bytes: past the
-  // small-string buffer, so each lookup would allocate).
-  struct StringHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
-  };
-  using StringIndex = std::unordered_map<std::string, JobSeq, StringHash, std::equal_to<>>;
+  // Keys are views of the job's own id and idempotency key (a Job never moves while it is in
+  // the table, and leaves these indexes before it is destroyed): no copy of either per job,
+  // and a lookup by string_view builds no std::string.
+  using StringIndex = std::unordered_map<std::string_view, Job*>;
   StringIndex by_id_;
   StringIndex by_idempotency_key_;
   std::deque<JobSeq> finished_order_;  // by finish time, for eviction
+  std::uint64_t retained_bytes_ = 0;   // retained_bytes_of() summed over finished_order_
   // Every job in exactly one set: by kind (stable pointers into the registry), then by phase.
   std::unordered_map<const kinds::Kind*, std::array<SeqIndex, kPhases>> index_;
   std::unordered_map<JobSeq, std::vector<Watcher>> observers_;

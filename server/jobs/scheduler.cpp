@@ -3,6 +3,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "jobs/record.hpp"
 #include "kinds/kind.hpp"
 
 namespace jobd::jobs {
@@ -61,7 +62,10 @@ std::variant<Submitted, Problem> Scheduler::submit(proto::JobSpec spec) {
   if (spec.idempotency_key) {
     // The same key names the same job: a retried submission must not run the work twice.
     if (const Job* earlier = table_.find_by_idempotency_key(*spec.idempotency_key)) {
-      if (earlier->kind != kind || earlier->executor != executor_id || earlier->params != params) {
+      // Compared as values, as before params were kept as text (1 and 1.0 are the same
+      // request): a replay is rare enough to parse the stored text back.
+      if (earlier->kind != kind || earlier->executor != executor_id ||
+          nlohmann::json::parse(earlier->params) != params) {
         return Problem{problems::idempotency_conflict,
                        "idempotency key was used for job " + earlier->id + " with another request",
                        "/idempotency_key", std::nullopt};
@@ -75,11 +79,12 @@ std::variant<Submitted, Problem> Scheduler::submit(proto::JobSpec spec) {
                        " executor's queue is full (--queue-depth); retry later",
                    std::nullopt, options_.retry_after_s};
   }
-  const Job& job = table_.create(*kind, executor_id, std::move(params), timeout,
+  // The record keeps the params as text, rendered once here; the executor gets the DOM itself.
+  const Job& job = table_.create(*kind, executor_id, to_json_text(params), timeout,
                                  std::move(spec.idempotency_key), Clock::now());
   arm_deadline(job);
-  exec::JobTicket ticket{job.seq,    job.id, kind, job.params, std::chrono::steady_clock::now() + timeout,
-                         job.control};
+  exec::JobTicket ticket{
+      job.seq, job.id, kind, std::move(params), std::chrono::steady_clock::now() + timeout, job.control};
   executor->submit(std::move(ticket));
   return Submitted{&job, false};
 }
@@ -132,18 +137,18 @@ bool Scheduler::ready() const {
   return true;
 }
 
-asio::awaitable<std::optional<nlohmann::json>> Scheduler::wait_final(
+asio::awaitable<std::optional<std::string>> Scheduler::wait_final(
     JobSeq seq, std::chrono::steady_clock::time_point until) {
   const Job* job = table_.get(seq);
   if (job == nullptr) co_return std::nullopt;
-  if (proto::is_final(job->state)) co_return to_json(*job);
-  std::optional<nlohmann::json> record;
+  if (proto::is_final(job->state)) co_return render_record(*job);
+  std::optional<std::string> record;
   asio::steady_timer timer(loop_, until);
   // The observer wakes this coroutine by cancelling its timer; it is removed before the
   // coroutine (and the timer) can go away.
   const WatchId watch = table_.watch(seq, [&timer, &record](const Job& done, const JobEvent& event) {
     if (event.type != EventType::state || !proto::is_final(event.state)) return;
-    record = to_json(done);
+    record = render_record(done);
     timer.cancel();
   });
   co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));

@@ -48,10 +48,11 @@ class Scheduler final : public exec::JobSink {
   std::variant<Submitted, proto::Problem> submit(proto::JobSpec spec);
   // DELETE: 404 for an unknown job, 409 for a finished one.
   std::variant<const Job*, proto::Problem> cancel(std::string_view id);
-  // Waits until the job is final or `until` passes. Returns the final record, taken as the job
-  // finished (it may be evicted right after), or nullopt when the wait ran out first.
-  boost::asio::awaitable<std::optional<nlohmann::json>> wait_final(
-      JobSeq seq, std::chrono::steady_clock::time_point until);
+  // Waits until the job is final or `until` passes. Returns the final record's JSON text,
+  // rendered as the job finished (it may be evicted right after), or nullopt when the wait ran
+  // out first.
+  boost::asio::awaitable<std::optional<std::string>> wait_final(JobSeq seq,
+                                                                std::chrono::steady_clock::time_point until);
 
   // Shutdown: refuse new jobs; later stop whatever is still queued or running.
   void begin_drain() { draining_ = true; }

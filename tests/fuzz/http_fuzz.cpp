@@ -103,7 +103,7 @@ void run_one(std::string_view input) {
   jobd::api::TokenSet tokens;
   if (input.size() % 2 == 1) tokens = jobd::api::TokenSet::from_tokens({kToken});
   jobd::api::Api api(loop.get_executor(), scheduler, kinds(),
-                     {50ms, 64, 100, {16, 20ms, nullptr}, std::move(tokens), false});
+                     {50ms, 64, 100, 64 << 10, {16, 20ms, nullptr}, std::move(tokens), false});
   jobd::http::Handler& handler = api;  // the HTTP shell sees only the Handler interface
   jobd::http::HttpServer server(loop, handler, {64 << 10, 8 << 10, 50ms, 50ms, 50ms, 8, 10s});
 

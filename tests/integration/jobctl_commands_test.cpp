@@ -245,6 +245,10 @@ TEST_F(Jobctl, ListFiltersPagesAndFollowsCursors) {
   auto first = run({"list", "--kind", "sha256", "--limit", "1", "--json"});
   ASSERT_EQ(first.code, 0) << first;
   ASSERT_EQ(first.json_out()["jobs"].size(), 1u);
+  EXPECT_FALSE(first.json_out()["jobs"][0].contains("params"));  // a summary; --full for the record
+  EXPECT_TRUE(run({"list", "--kind", "sha256", "--limit", "1", "--full", "--json"})
+                  .json_out()["jobs"][0]
+                  .contains("result"));
   ASSERT_TRUE(first.json_out()["next_cursor"].is_string());
   auto every = run({"list", "--kind", "sha256", "--limit", "1", "--all", "--json"});
   ASSERT_EQ(every.code, 0) << every;

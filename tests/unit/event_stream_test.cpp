@@ -1,9 +1,11 @@
 // The SSE queues (api/event_stream.hpp) on an io_context the test drives: a bounded buffer that
-// counts what it drops, a final state that always gets through, heartbeats when idle, and close.
+// counts what it drops, a final state that always gets through, heartbeats when idle, close, and
+// the hub behind GET /v1/events (one render per event, each filter applied per stream).
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <set>
 
 #include "api/event_stream.hpp"
 #include "api_fixture.hpp"
@@ -148,7 +150,7 @@ TEST(JobEventStream, FinalStateArrivesAfterDroppedProgressAndEndsTheStream) {
   asio::io_context loop;
   jobd::jobs::JobTable table({.max_finished = 10, .retention = 1h, .event_history = 64});
   const auto& job = table.create(*jobd::testing::api_test_kinds().find("work"), jobd::proto::Executor::thread,
-                                 {{"n", 1}}, 5s, std::nullopt, jobd::jobs::Clock::now());
+                                 R"({"n":1})", 5s, std::nullopt, jobd::jobs::Clock::now());
   // Replays the `queued` event (after id 0), then follows the job with room for two more.
   jobd::api::JobEventStream stream(loop.get_executor(), options(2), table, job, 0);
   table.start(job.seq, nullptr, jobd::jobs::Clock::now());
@@ -164,7 +166,7 @@ TEST(JobEventStream, FinishedJobReplaysItsHistoryAndEnds) {
   asio::io_context loop;
   jobd::jobs::JobTable table({.max_finished = 10, .retention = 1h, .event_history = 64});
   const auto& job = table.create(*jobd::testing::api_test_kinds().find("work"), jobd::proto::Executor::thread,
-                                 {{"n", 1}}, 5s, std::nullopt, jobd::jobs::Clock::now());
+                                 R"({"n":1})", 5s, std::nullopt, jobd::jobs::Clock::now());
   table.finish(job.seq, jobd::proto::Outcome::success({}), jobd::jobs::Clock::now());
   jobd::api::JobEventStream stream(loop.get_executor(), options(8), table, job, 1);  // after `queued`
   const std::string out = next(loop, stream).value_or("");
@@ -176,14 +178,15 @@ TEST(JobEventStream, FinishedJobReplaysItsHistoryAndEnds) {
 TEST(AllEventsStream, ShowsOnlyTheRequestedStateAndKind) {
   asio::io_context loop;
   jobd::jobs::JobTable table({.max_finished = 10, .retention = 1h, .event_history = 64});
-  jobd::api::AllEventsStream stream(loop.get_executor(), options(8), table, std::string("work"),
+  jobd::api::AllEventsHub hub(loop.get_executor(), table);
+  jobd::api::AllEventsStream stream(loop.get_executor(), options(8), hub, std::string("work"),
                                     jobd::proto::JobState::succeeded);
   const auto& kinds = jobd::testing::api_test_kinds();
-  const auto& failed = table.create(*kinds.find("work"), jobd::proto::Executor::thread, {{"n", 1}}, 5s,
+  const auto& failed = table.create(*kinds.find("work"), jobd::proto::Executor::thread, R"({"n":1})", 5s,
                                     std::nullopt, jobd::jobs::Clock::now());
-  const auto& other = table.create(*kinds.find("looped"), jobd::proto::Executor::loop, {}, 5s, std::nullopt,
+  const auto& other = table.create(*kinds.find("looped"), jobd::proto::Executor::loop, "{}", 5s, std::nullopt,
                                    jobd::jobs::Clock::now());
-  const auto& wanted = table.create(*kinds.find("work"), jobd::proto::Executor::thread, {{"n", 2}}, 5s,
+  const auto& wanted = table.create(*kinds.find("work"), jobd::proto::Executor::thread, R"({"n":2})", 5s,
                                     std::nullopt, jobd::jobs::Clock::now());
   table.finish(failed.seq, jobd::proto::Outcome::failure("x", "no"), jobd::jobs::Clock::now());
   table.finish(other.seq, jobd::proto::Outcome::success({}), jobd::jobs::Clock::now());
@@ -192,4 +195,62 @@ TEST(AllEventsStream, ShowsOnlyTheRequestedStateAndKind) {
   EXPECT_NE(out.find(wanted.id), std::string::npos) << out;
   EXPECT_EQ(out.find(failed.id), std::string::npos) << out;
   EXPECT_EQ(out.find(other.id), std::string::npos) << out;
+}
+
+TEST(AllEventsHub, RendersEachEventOnceAndGivesEveryStreamEachEventItsFilterPassesOnce) {
+  asio::io_context loop;
+  jobd::jobs::JobTable table({.max_finished = 100, .retention = 1h, .event_history = 64});
+  jobd::api::AllEventsHub hub(loop.get_executor(), table);
+  using jobd::proto::JobState;
+  struct Filter {
+    std::optional<std::string> kind;
+    std::optional<JobState> state;
+  };
+  const Filter filters[] = {
+      {}, {"work", {}}, {{}, JobState::succeeded}, {"looped", JobState::running}, {"none", {}}};
+  std::vector<std::unique_ptr<jobd::api::AllEventsStream>> streams;
+  for (int i = 0; i < 500; ++i) {
+    const Filter& filter = filters[i % 5];
+    streams.push_back(std::make_unique<jobd::api::AllEventsStream>(loop.get_executor(), options(1024), hub,
+                                                                   filter.kind, filter.state));
+  }
+  // Six jobs of two kinds through every transition: 3 events each, and a failure.
+  const auto& kinds = jobd::testing::api_test_kinds();
+  std::vector<std::pair<std::string, std::string>> events;  // (kind, state) of each event, in order
+  std::vector<const jobd::jobs::Job*> jobs;
+  for (int i = 0; i < 6; ++i) {
+    const auto* kind = kinds.find(i % 2 ? "looped" : "work");
+    jobs.push_back(&table.create(*kind, jobd::proto::Executor::thread, R"({"n":1})", 5s, std::nullopt,
+                                 jobd::jobs::Clock::now()));
+  }
+  for (const auto* job : jobs) table.start(job->seq, nullptr, jobd::jobs::Clock::now());
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    table.finish(
+        jobs[i]->seq,
+        i == 2 ? jobd::proto::Outcome::failure("kind-failed", "no") : jobd::proto::Outcome::success(1),
+        jobd::jobs::Clock::now());
+  }
+  // Every event was wanted by the unfiltered streams: rendered once each, not once per stream.
+  EXPECT_EQ(hub.renders(), 18u);
+  for (std::size_t s = 0; s < streams.size(); ++s) {
+    const Filter& filter = filters[s % 5];
+    std::multiset<std::pair<std::string, std::string>> expected;
+    for (const auto* job : jobs) {
+      for (const char* state : {"queued", "running", job == jobs[2] ? "failed" : "succeeded"}) {
+        if (filter.kind && job->kind->name != *filter.kind) continue;
+        if (filter.state && jobd::proto::to_string(*filter.state) != state) continue;
+        expected.emplace(job->id, state);
+      }
+    }
+    std::multiset<std::pair<std::string, std::string>> got;
+    if (!expected.empty()) {
+      // One write holds everything the stream got (the hub wakes readers once, after the events).
+      const std::string out = next(loop, *streams[s]).value_or("");
+      for (std::size_t at = 0; (at = out.find("data: ", at)) != std::string::npos; at += 6) {
+        const auto data = nlohmann::json::parse(out.substr(at + 6, out.find('\n', at) - at - 6));
+        got.emplace(data["id"], data["state"]);
+      }
+    }
+    EXPECT_EQ(got, expected) << "stream " << s;
+  }
 }

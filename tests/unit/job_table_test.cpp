@@ -3,6 +3,7 @@
 #include <set>
 
 #include "jobs/job_table.hpp"
+#include "jobs/record.hpp"
 #include "kinds/builtin.hpp"
 
 using namespace jobd;
@@ -18,8 +19,9 @@ class JobTableTest : public ::testing::Test {
   Clock::time_point t0 = Clock::now();
 
   const Job& add(JobTable& table, const kinds::Kind& kind, std::optional<std::string> key = std::nullopt) {
-    return table.create(kind, proto::Executor::loop, nlohmann::json::object(), 1s, std::move(key), t0);
+    return table.create(kind, proto::Executor::loop, "{}", 1s, std::move(key), t0);
   }
+  static nlohmann::json record(const Job& job) { return nlohmann::json::parse(render_record(job)); }
   static proto::Outcome succeeded(nlohmann::json result) {
     return proto::Outcome::success(std::move(result));
   }
@@ -60,8 +62,8 @@ TEST_F(JobTableTest, ThreadStartIsVisibleThroughTheControlBeforeAnyHandOff) {
   EXPECT_EQ(job.visible_state(), JobState::queued);
   job.control->started_ns.store(123456789, std::memory_order_relaxed);
   EXPECT_EQ(job.visible_state(), JobState::running);
-  EXPECT_EQ(to_json(job)["state"], "running");
-  EXPECT_TRUE(to_json(job).contains("started_at"));
+  EXPECT_EQ(record(job)["state"], "running");
+  EXPECT_TRUE(record(job).contains("started_at"));
 }
 
 TEST_F(JobTableTest, AStartThatTravelledWithTheResultIsPublishedBeforeTheEnd) {
@@ -86,8 +88,8 @@ TEST_F(JobTableTest, AJobStoppedBeforeItStartedHasNoRunningEvent) {
   JobTable table({});
   const Job& job = add(table, echo);
   ASSERT_TRUE(table.finish(job.seq, ended(JobState::cancelled, "cancelled"), t0 + 1s));
-  ASSERT_EQ(job.events.size(), 2u);
-  EXPECT_EQ(job.events[1].state, JobState::cancelled);
+  ASSERT_EQ(job.history().size(), 2u);
+  EXPECT_EQ(job.history()[1].state, JobState::cancelled);
   EXPECT_FALSE(job.started_at);
 }
 
@@ -98,10 +100,10 @@ TEST_F(JobTableTest, StartAndFinishMergeExecutorDetailsIntoTheRecord) {
   proto::Outcome outcome = succeeded(7);
   outcome.details = {{"cpu_ms", 3}};
   table.finish(job.seq, std::move(outcome), t0 + 1s);
-  const auto record = to_json(job);
-  EXPECT_EQ(record["worker_pid"], 42);
-  EXPECT_EQ(record["cpu_ms"], 3);
-  EXPECT_EQ(record["result"], 7);
+  const auto shown = record(job);
+  EXPECT_EQ(shown["worker_pid"], 42);
+  EXPECT_EQ(shown["cpu_ms"], 3);
+  EXPECT_EQ(shown["result"], 7);
 }
 
 TEST_F(JobTableTest, EventStreamsMarkTheJobWatchedAndLongPollsDoNot) {
@@ -162,9 +164,9 @@ TEST_F(JobTableTest, ObserversHearEventsInOrderAndMayUnwatchThemselves) {
                                                                      {4, EventType::stdout_line},
                                                                      {5, EventType::state}}));
   EXPECT_FALSE(table.watched(job.seq));
-  ASSERT_EQ(job.events.size(), 5u);
-  EXPECT_EQ(job.events.front().state, JobState::queued);
-  EXPECT_EQ(job.events.back().state, JobState::succeeded);
+  ASSERT_EQ(job.history().size(), 5u);
+  EXPECT_EQ(job.history().front().state, JobState::queued);
+  EXPECT_EQ(job.history().back().state, JobState::succeeded);
 }
 
 TEST_F(JobTableTest, ProgressIsNotRecordedWhenNobodyStreams) {
@@ -172,16 +174,16 @@ TEST_F(JobTableTest, ProgressIsNotRecordedWhenNobodyStreams) {
   const Job& job = add(table, echo);
   table.progress(job.seq, 0.25, "quiet");
   EXPECT_EQ(job.progress, 0.25);
-  EXPECT_EQ(job.events.size(), 1u);  // only "queued"
+  EXPECT_EQ(job.history().size(), 1u);  // only "queued"
 }
 
 TEST_F(JobTableTest, EventHistoryIsBoundedKeepingTheNewest) {
   JobTable table({.event_history = 4});
   const Job& job = add(table, echo);
   for (int i = 0; i < 10; ++i) table.output(job.seq, EventType::stdout_line, std::to_string(i));
-  ASSERT_EQ(job.events.size(), 4u);
-  EXPECT_EQ(job.events.front().id, 8u);
-  EXPECT_EQ(job.events.back().text, "9");
+  ASSERT_EQ(job.history().size(), 4u);
+  EXPECT_EQ(job.history().front().id, 8u);
+  EXPECT_EQ(job.history().back().text, "9");
   EXPECT_EQ(job.next_event_id, 12u);
 }
 
@@ -313,4 +315,67 @@ TEST_F(JobTableTest, IndexedListingMatchesAFullScanForEveryFilterAndCursor) {
     }
   }
   EXPECT_EQ(table.active_jobs().size(), table.counts().active);
+}
+
+TEST_F(JobTableTest, HistoryInterleavesStateEventsWithTheStoredOnesAndDropsTheOldest) {
+  JobTable table({.event_history = 3});
+  const Job& job = add(table, echo);                        // 1 queued
+  table.output(job.seq, EventType::stdout_line, "before");  // 2
+  table.start(job.seq, nullptr, t0 + 1s);                   // 3 running
+  table.output(job.seq, EventType::stderr_line, "during");  // 4
+  table.finish(job.seq, succeeded(1), t0 + 2s);             // 5 succeeded
+  const auto history = job.history();
+  ASSERT_EQ(history.size(), 3u);
+  EXPECT_EQ(history[0].id, 3u);
+  EXPECT_EQ(history[0].state, JobState::running);
+  EXPECT_EQ(history[0].at, t0 + 1s);
+  EXPECT_EQ(history[1].id, 4u);
+  EXPECT_EQ(history[1].text, "during");
+  EXPECT_EQ(history[2].id, 5u);
+  EXPECT_EQ(history[2].state, JobState::succeeded);
+  EXPECT_EQ(history[2].at, t0 + 2s);
+  EXPECT_EQ(job.first_kept_event, 3u);
+}
+
+TEST_F(JobTableTest, MaxRetainedBytesEvictsTheOldestFinishedJobsAndKeepsTheNewest) {
+  // Each job retains 2 x 100 bytes: its params and its result (echo returns them).
+  JobTable table({.max_finished = 100, .retention = 1h, .event_history = 8, .max_retained_bytes = 500});
+  const std::string text = R"({"pad":")" + std::string(90, 'x') + R"("})";
+  ASSERT_EQ(text.size(), 100u);
+  const Job& active = table.create(echo, proto::Executor::loop, text, 1s, std::nullopt, t0);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 4; ++i) {
+    const Job& job = table.create(echo, proto::Executor::loop, text, 1s, std::nullopt, t0);
+    ids.push_back(job.id);
+    EXPECT_EQ(JobTable::retained_bytes_of(job), 100u);  // params only while it runs
+    table.finish(job.seq, succeeded(nlohmann::json::parse(text)), t0 + std::chrono::seconds(i));
+  }
+  // 4 x 200 > 500: the two oldest went, oldest first.
+  EXPECT_EQ(table.get(ids[0]), nullptr);
+  EXPECT_EQ(table.get(ids[1]), nullptr);
+  EXPECT_NE(table.get(ids[2]), nullptr);
+  EXPECT_NE(table.get(ids[3]), nullptr);
+  EXPECT_NE(table.get(active.id), nullptr);  // active jobs are never evicted for bytes
+  EXPECT_EQ(table.retained_bytes(), 400u);
+  // One job bigger than the whole bound is still kept while it is the newest.
+  const std::string big = R"({"pad":")" + std::string(1000, 'y') + R"("})";
+  const Job& huge = table.create(echo, proto::Executor::loop, big, 1s, std::nullopt, t0);
+  table.finish(huge.seq, succeeded(nlohmann::json::parse(big)), t0 + 5s);
+  EXPECT_NE(table.get(huge.id), nullptr);
+  EXPECT_EQ(table.counts().finished, 1u);
+  EXPECT_EQ(table.retained_bytes(), 2 * big.size());
+  // Retention frees the bytes too.
+  table.evict_expired(t0 + 2h);
+  EXPECT_EQ(table.retained_bytes(), 0u);
+}
+
+TEST_F(JobTableTest, AFinishedJobReleasesItsControlAndKeepsNoEventDeque) {
+  JobTable table({});
+  const Job& job = add(table, echo);
+  table.start(job.seq, nullptr, t0);
+  table.finish(job.seq, succeeded(1), t0);
+  EXPECT_EQ(job.control, nullptr);
+  EXPECT_EQ(job.other_events, nullptr);  // state events are the job's own fields
+  EXPECT_EQ(job.history().size(), 3u);
+  EXPECT_EQ(job.visible_state(), JobState::succeeded);
 }

@@ -75,6 +75,7 @@ struct ListQuery {
   std::optional<std::string> kind;
   std::optional<std::size_t> limit;
   std::optional<std::string> cursor;
+  bool full = false;  // ?fields=full: whole records instead of summaries (no params, result, output)
 };
 
 class Client {

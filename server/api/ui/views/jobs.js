@@ -70,8 +70,9 @@ export function jobsView(root, params) {
   const older = h('button', { type: 'button', id: 'jobs-older', disabled: true }, 'Older ›');
   const newest = h('button', { type: 'button', disabled: live }, '« Newest');
 
-  const listQuery = (limit, from) => {
-    const query = new URLSearchParams({ limit: String(limit) });
+  // Full records for the rows shown (their result column); summaries when only a cursor is wanted.
+  const listQuery = (limit, from, fields = 'summary') => {
+    const query = new URLSearchParams({ limit: String(limit), fields });
     if (filter.state) query.set('state', filter.state);
     if (filter.kind) query.set('kind', filter.kind);
     if (from) query.set('cursor', from);
@@ -185,7 +186,7 @@ export function jobsView(root, params) {
   async function load() {
     setText(status, 'loading…');
     try {
-      const page = await getJson(`/v1/jobs?${listQuery(PAGE_SIZE, cursor)}`);
+      const page = await getJson(`/v1/jobs?${listQuery(PAGE_SIZE, cursor, 'full')}`);
       rows.clear();
       order = page.jobs.map((record) => record.id);
       fill(

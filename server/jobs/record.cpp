@@ -1,0 +1,144 @@
+#include "jobs/record.hpp"
+
+#include <array>
+#include <charconv>
+
+#include "kinds/kind.hpp"
+
+namespace jobd::jobs {
+
+namespace {
+
+constexpr auto kReplace = nlohmann::json::error_handler_t::replace;
+
+// The record's own field names: an executor field by one of these names would make a record
+// with a duplicate member (which readers resolve differently), so it is dropped.
+constexpr std::array<std::string_view, 14> kRecordFields{
+    "id",         "kind",        "executor", "state",  "params", "created_at",      "timeout_ms",
+    "started_at", "finished_at", "progress", "result", "error",  "idempotency_key", "at"};
+
+bool is_record_field(std::string_view name) {
+  for (auto field : kRecordFields) {
+    if (field == name) return true;
+  }
+  return false;
+}
+
+void append_member(std::string& out, std::string_view name, const nlohmann::json& value) {
+  append_json_string(out, name);
+  out += ':';
+  out += value.dump(-1, ' ', false, kReplace);
+}
+
+void append_time(std::string& out, std::string_view name, Clock::time_point time) {
+  out += ",\"";
+  out += name;
+  out += "\":\"";
+  append_rfc3339(out, time);
+  out += '"';
+}
+
+}  // namespace
+
+std::string to_json_text(const nlohmann::json& value) {
+  std::string text = value.dump(-1, ' ', false, kReplace);
+  // The dump grew by doubling; a text that is kept should not keep up to twice its size.
+  text.shrink_to_fit();
+  return text;
+}
+
+void append_json_string(std::string& out, std::string_view text) {
+  // Printable ASCII without quote or backslash is written as it is: ids, kind names, error
+  // types, idempotency keys. Anything else takes nlohmann's own escaping, so the two agree.
+  for (const unsigned char c : text) {
+    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+      out += nlohmann::json(text).dump(-1, ' ', false, kReplace);
+      return;
+    }
+  }
+  out += '"';
+  out += text;
+  out += '"';
+}
+
+DetailsText to_details_text(const nlohmann::json& details) {
+  DetailsText out;
+  if (!details.is_object()) return out;
+  const auto brief = [](const nlohmann::json& value) { return value.is_number() || value.is_boolean(); };
+  out.text = "{";
+  for (const bool numbers_first : {true, false}) {
+    for (const auto& [name, value] : details.items()) {
+      if (brief(value) != numbers_first || is_record_field(name)) continue;
+      if (out.text.size() > 1) out.text += ',';
+      append_member(out.text, name, value);
+    }
+    if (numbers_first) out.brief_end = static_cast<std::uint32_t>(out.text.size());
+  }
+  if (out.text.size() == 1) return {};
+  out.text += '}';
+  out.text.shrink_to_fit();
+  return out;
+}
+
+void append_record(std::string& out, const Job& job, const RecordView& view) {
+  const bool full = view.fields == RecordFields::full;
+  out.reserve(out.size() + 320 + job.details.size() + (full ? job.params.size() + job.result.size() : 0));
+  out += "{\"id\":";
+  append_json_string(out, job.id);
+  out += ",\"kind\":";
+  append_json_string(out, job.kind->name);
+  out += ",\"executor\":\"";
+  out += proto::to_string(job.executor);
+  out += "\",\"state\":\"";
+  out += proto::to_string(view.state.value_or(job.visible_state()));
+  out += '"';
+  if (full) {
+    out += ",\"params\":";
+    out += job.params.empty() ? std::string_view("null") : std::string_view(job.params);
+  }
+  append_time(out, "created_at", job.created_at);
+  if (job.timeout.count() > 0) {
+    char digits[24];
+    const auto end = std::to_chars(digits, digits + sizeof digits, job.timeout.count()).ptr;
+    out += ",\"timeout_ms\":";
+    out.append(digits, end);
+  }
+  if (auto started = job.visible_started_at()) append_time(out, "started_at", *started);
+  if (job.finished_at) append_time(out, "finished_at", *job.finished_at);
+  if (job.progress > 0.0 && !proto::is_final(job.state)) {
+    out += ",\"progress\":";
+    out += nlohmann::json(job.progress).dump();
+  }
+  if (full && job.state == proto::JobState::succeeded) {
+    out += ",\"result\":";
+    out += job.result.empty() ? std::string_view("null") : std::string_view(job.result);
+  }
+  if (job.error) {
+    out += ",\"error\":{\"type\":";
+    append_json_string(out, job.error->type);
+    out += ",\"message\":";
+    append_json_string(out, job.error->message);
+    out += '}';
+  }
+  if (job.idempotency_key) {
+    out += ",\"idempotency_key\":";
+    append_json_string(out, *job.idempotency_key);
+  }
+  // The executor fields' members, spliced without their braces: all of them, or for a summary
+  // the numbers and booleans that come first.
+  const std::size_t end = full ? job.details.size() - (job.details.empty() ? 0 : 1) : job.details_brief_end;
+  if (!job.details.empty() && end > 1) {
+    out += ',';
+    out.append(job.details, 1, end - 1);
+  }
+  if (view.at) append_time(out, "at", *view.at);
+  out += '}';
+}
+
+std::string render_record(const Job& job, const RecordView& view) {
+  std::string out;
+  append_record(out, job, view);
+  return out;
+}
+
+}  // namespace jobd::jobs
