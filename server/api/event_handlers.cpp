@@ -32,12 +32,19 @@ Response Api::job_events(const Request& request, std::string_view job_id) {
         Problem{problems::job_not_found, "no job with that id", std::nullopt, std::nullopt});
   }
   // Resume point: the Last-Event-ID header, or ?last_event_id= for clients that cannot set it.
+  const bool from_header = !request.last_event_id.empty();
   std::string resume = request.last_event_id;
-  if (resume.empty()) resume = http::query_param(request.query(), "last_event_id").value_or("");
+  if (!from_header) resume = http::query_param(request.query(), "last_event_id").value_or("");
   std::uint64_t after = 0;
   if (!resume.empty()) {
     auto [end, error] = std::from_chars(resume.data(), resume.data() + resume.size(), after);
     if (error != std::errc() || end != resume.data() + resume.size()) {
+      // Name what the client sent: a header has no query pointer.
+      if (from_header) {
+        return Response::problem(Problem{problems::bad_request,
+                                         "the Last-Event-ID header must be an event id this stream sent",
+                                         std::nullopt, std::nullopt});
+      }
       return Response::problem(query_problem("last_event_id", "must be an event id this stream sent"));
     }
   }

@@ -96,9 +96,17 @@ TEST(Events, UnknownJobIs404AndBadResumeIdIs400) {
   JobdProcess server;
   EXPECT_EQ(get(server.port(), "/v1/jobs/ffffffffffffffffffffffffffffffff/events").status, 404);
   const auto id = submit(server.port(), {{"kind", "echo"}}, "?wait=5").json()["id"].get<std::string>();
-  EXPECT_EQ(
-      http_request(server.port(), "GET", "/v1/jobs/" + id + "/events", "", {{"Last-Event-ID", "x"}}).status,
-      400);
+  // The problem names what was bad: the header, or the query parameter (with its pointer).
+  const auto by_header =
+      http_request(server.port(), "GET", "/v1/jobs/" + id + "/events", "", {{"Last-Event-ID", "x"}});
+  EXPECT_EQ(by_header.status, 400);
+  EXPECT_EQ(by_header.json()["type"], "/problems/bad-request") << by_header.body;
+  EXPECT_NE(by_header.json()["detail"].get<std::string>().find("Last-Event-ID header"), std::string::npos);
+  EXPECT_FALSE(by_header.json().contains("pointer")) << by_header.body;
+  const auto by_query = get(server.port(), "/v1/jobs/" + id + "/events?last_event_id=x");
+  EXPECT_EQ(by_query.status, 400);
+  EXPECT_EQ(by_query.json()["type"], "/problems/invalid-query") << by_query.body;
+  EXPECT_EQ(by_query.json()["pointer"], "?last_event_id") << by_query.body;
 }
 
 TEST(Events, AllJobsStreamFiltersByKindAndState) {
