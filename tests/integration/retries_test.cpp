@@ -176,3 +176,33 @@ TEST_F(Retries, BadAttemptAndDelayFieldsAre400WithTheirPointer) {
     EXPECT_EQ(response.json()["pointer"], pointer) << body;
   }
 }
+
+TEST(RetryLimits, DelayedJobsBeyondMaxWaitingJobsAre429) {
+  JobdProcess server({"--max-waiting-jobs", "2"});
+  const json delayed = {{"kind", "echo"}, {"delay_ms", 60'000}};
+  const auto first = submit(server.port(), delayed);
+  ASSERT_EQ(first.status, 202) << first.body;
+  ASSERT_EQ(submit(server.port(), delayed).status, 202);
+  const auto refused = submit(server.port(), delayed);
+  EXPECT_EQ(refused.status, 429) << refused.body;
+  EXPECT_EQ(refused.json()["type"], "/problems/queue-full");
+  EXPECT_FALSE(refused.header("retry-after").empty());
+  // Jobs that run at once are not held, so not refused; a cancelled waiting job frees its place.
+  EXPECT_EQ(submit(server.port(), {{"kind", "echo"}}).status, 202);
+  http_request(server.port(), "DELETE", "/v1/jobs/" + first.json()["id"].get<std::string>());
+  EXPECT_EQ(submit(server.port(), delayed).status, 202);
+}
+
+TEST(RetryLimits, RetryMaxDelayCapsTheBackoff) {
+  JobdProcess server({"--test-kinds", "--workers", "1", "--retry-max-delay", "50ms"});
+  const auto started = std::chrono::steady_clock::now();
+  // A base of an hour, capped to 50 ms.
+  const auto job =
+      run(server.port(),
+          {{"kind", "crash"}, {"executor", "process"}, {"max_attempts", 2}, {"retry_delay_ms", 3'600'000}});
+  EXPECT_EQ(job["attempt"], 2) << job;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+  const auto wait = ms_of(job["started_at"]) - ms_of(job["attempts"][0]["finished_at"]);
+  EXPECT_GE(wait, 25);
+  EXPECT_LE(wait, 50 + 100);
+}
