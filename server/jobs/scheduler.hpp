@@ -80,12 +80,16 @@ class Scheduler final : public exec::JobSink {
   boost::asio::awaitable<std::optional<std::string>> wait_final(JobSeq seq,
                                                                 std::chrono::steady_clock::time_point until);
 
-  // Puts a queued job the table already holds on its way: for the store's recovery after a
-  // restart (a delayed job, a job waiting to retry, a job queued when jobd stopped, a running
-  // job that recovery turned back to queued with JobTable::retry). With a run_at still ahead it
-  // waits in the due queue; otherwise it is due now and is dispatched on the loop's next turn,
-  // through the same path as any due job (queue-depth admission, deadline armed at dispatch).
-  // Ignores jobs that are not queued. Call once per job, after the table holds it.
+  // Puts a job the table already holds back on its way: the store's recovery after a restart
+  // calls it once per job it loaded that is not final, before jobd listens.
+  // - queued (a delayed job, a job waiting to retry, a job queued when jobd stopped): with a
+  //   run_at still ahead it waits in the due queue; otherwise it is due now and is dispatched on
+  //   the loop's next turn, through the same path as any due job (queue-depth admission,
+  //   deadline armed at dispatch).
+  // - running (jobd stopped under it): the attempt ends as `interrupted`, which the retry policy
+  //   retries with backoff while attempts remain (JobTable::retry, then as above); otherwise the
+  //   job fails with that error.
+  // Final jobs and jobs already held are ignored.
   void resume(const Job& job);
   // Queued jobs held here, in no executor: waiting for their run_at or for room.
   std::size_t waiting() const { return held_.size(); }

@@ -22,7 +22,13 @@ void Scheduler::finish_or_retry(const Job& job, exec::Outcome outcome) {
 }
 
 void Scheduler::resume(const Job& job) {
-  if (job.state != proto::JobState::queued || held_.contains(job.seq)) return;
+  if (held_.contains(job.seq)) return;
+  if (job.state == proto::JobState::running) {
+    auto outcome = proto::Outcome::failure(proto::job_error::interrupted, "jobd stopped while the job ran");
+    finish_or_retry(job, std::move(outcome));
+    return;
+  }
+  if (job.state != proto::JobState::queued) return;
   hold(job.seq, job.run_at.value_or(Clock::now()));
 }
 

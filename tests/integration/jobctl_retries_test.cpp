@@ -66,3 +66,22 @@ TEST_F(JobctlRetries, FlagMistakesAreUsageErrors) {
   EXPECT_EQ(run({"submit", "echo", "--retry-delay", "soon"}).code, 2);
   EXPECT_EQ(run({"submit", "echo", "--delay", "1s", "--run-at", "2020-01-01T00:00:00Z"}).code, 2);
 }
+
+TEST_F(JobctlRetries, WatchShowsEachAttemptAndTheWaitBeforeIt) {
+  // Delayed, so that the stream is open before the first attempt starts.
+  const auto submitted = submit(port(), {{"kind", "crash"},
+                                         {"executor", "process"},
+                                         {"delay_ms", 300},
+                                         {"max_attempts", 2},
+                                         {"retry_delay_ms", 50}});
+  ASSERT_EQ(submitted.status, 202) << submitted.body;
+  auto watched = jobctl(port(), {"watch", submitted.json()["id"].get<std::string>()});
+  EXPECT_EQ(watched.code, 1) << watched;  // the job failed, after two attempts
+  const auto lines = watched.out_lines();
+  ASSERT_EQ(lines.size(), 5u) << watched;
+  EXPECT_TRUE(lines[0].starts_with("state     queued  attempt 1/2  run_at ")) << watched;
+  EXPECT_EQ(lines[1], "state     running  attempt 1/2") << watched;
+  EXPECT_TRUE(lines[2].starts_with("state     queued  attempt 2/2  run_at ")) << watched;
+  EXPECT_EQ(lines[3], "state     running  attempt 2/2") << watched;
+  EXPECT_TRUE(lines[4].starts_with("state     failed  attempt 2/2  crashed: ")) << watched;
+}

@@ -122,6 +122,22 @@ TEST_F(Retries, ATimedOutAttemptIsRetriedWithItsOwnDeadline) {
   EXPECT_GE(ms_of(job["finished_at"]) - ms_of(job["started_at"]), 90);
 }
 
+TEST(RetriesOnThreads, TheLateResultOfATimedOutAttemptNeverLandsOnTheNext) {
+  // `spin` ignores its stop token: attempt 1 times out at 300 ms but its thread runs on and
+  // succeeds at 400 ms, while attempt 2 runs on the other thread. That success belongs to an
+  // attempt that is over: the job must end as attempt 2 ends (timed out), not succeed.
+  JobdProcess server({"--test-kinds", "--threads", "2"});
+  const auto job = run(server.port(), {{"kind", "spin"},
+                                       {"executor", "thread"},
+                                       {"params", {{"ms", 400}}},
+                                       {"timeout_ms", 300},
+                                       {"max_attempts", 2},
+                                       {"retry_delay_ms", 10}});
+  EXPECT_EQ(job["state"], "timed_out") << job;
+  EXPECT_EQ(job["attempt"], 2);
+  EXPECT_FALSE(job.contains("result"));
+}
+
 TEST_F(Retries, ADelayedJobIsQueuedWithRunAtUntilDueThenRuns) {
   const auto submitted = submit(port(), {{"kind", "echo"}, {"params", {{"x", 1}}}, {"delay_ms", 300}});
   ASSERT_EQ(submitted.status, 202) << submitted.body;

@@ -249,3 +249,23 @@ TEST(SchedulerDelayedTimes, RunAtsNoClockCanHoldAreJudgedWithoutOverflow) {
       h.scheduler.submit(JobSpec{.kind = "work", .params = {{"n", 1}}, .run_at_ms = -62'135'596'800'000}));
   EXPECT_EQ(h.executor->tickets().size(), 1u);
 }
+
+TEST(SchedulerResume, AJobThatWasRunningIsInterruptedAndRetriedWhileAttemptsRemain) {
+  ApiHarness h;
+  const auto& work = *api_test_kinds().find("work");
+  const auto now = jobd::jobs::Clock::now();
+  const Job& again = h.table.create(work, jobd::proto::Executor::thread, R"({"n":1})", 5s, std::nullopt, now,
+                                    {.max_attempts = 2, .retry_delay = 10ms});
+  const Job& lost = h.table.create(work, jobd::proto::Executor::thread, R"({"n":1})", 5s, std::nullopt, now);
+  h.table.start(again.seq, nullptr, now);
+  h.table.start(lost.seq, nullptr, now);
+  h.scheduler.resume(again);
+  h.scheduler.resume(lost);
+  EXPECT_EQ(lost.state, JobState::failed);
+  EXPECT_EQ(lost.error->type, job_error::interrupted);
+  EXPECT_EQ(again.state, JobState::queued);
+  EXPECT_EQ(again.attempt, 2u);
+  EXPECT_EQ(record_of(again)["attempts"][0]["type"], "interrupted");
+  ASSERT_TRUE(run_until(h, [&] { return h.executor->tickets().size() == 1; }));
+  EXPECT_EQ(h.executor->tickets()[0].seq, jobd::jobs::Scheduler::ticket_seq(again));
+}
