@@ -77,9 +77,9 @@ TEST_F(Retries, ACrashingProcessJobIsTriedThreeTimesWithGrowingGaps) {
   const auto first_wait = ms_of(attempts[1]["started_at"]) - ms_of(attempts[0]["finished_at"]);
   const auto second_wait = ms_of(job["started_at"]) - ms_of(attempts[1]["finished_at"]);
   EXPECT_GE(first_wait, kBase / 2);
-  EXPECT_LE(first_wait, kBase + 100);
+  EXPECT_LE(first_wait, kBase + 300);  // slack: a loaded machine, a worker replaced
   EXPECT_GE(second_wait, kBase);
-  EXPECT_LE(second_wait, 2 * kBase + 100);
+  EXPECT_LE(second_wait, 2 * kBase + 300);
   EXPECT_GE(ms_of(attempts[1]["started_at"]) - ms_of(attempts[0]["started_at"]), kBase / 2);
   EXPECT_GE(ms_of(job["started_at"]) - ms_of(attempts[1]["started_at"]), kBase);
   const auto metrics = get(port(), "/metrics").body;
@@ -220,5 +220,5 @@ TEST(RetryLimits, RetryMaxDelayCapsTheBackoff) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
   const auto wait = ms_of(job["started_at"]) - ms_of(job["attempts"][0]["finished_at"]);
   EXPECT_GE(wait, 25);
-  EXPECT_LE(wait, 50 + 100);
+  EXPECT_LE(wait, 50 + 300);
 }
