@@ -82,7 +82,10 @@ std::variant<Submitted, Problem> Scheduler::submit(proto::JobSpec spec) {
     if (const Job* earlier = table_.find_by_idempotency_key(*spec.idempotency_key)) {
       // Compared as values, as before params were kept as text (1 and 1.0 are the same
       // request): a replay is rare enough to parse the stored text back.
+      // Attempts are part of the request; a delay is not compared (it counts from each submit).
       if (earlier->kind != kind || earlier->executor != executor_id ||
+          earlier->max_attempts != static_cast<std::uint32_t>(spec.max_attempts) ||
+          earlier->retry_delay.count() != spec.retry_delay_ms ||
           nlohmann::json::parse(earlier->params) != params) {
         return Problem{problems::idempotency_conflict,
                        "idempotency key was used for job " + earlier->id + " with another request",

@@ -269,3 +269,16 @@ TEST(SchedulerResume, AJobThatWasRunningIsInterruptedAndRetriedWhileAttemptsRema
   ASSERT_TRUE(run_until(h, [&] { return h.executor->tickets().size() == 1; }));
   EXPECT_EQ(h.executor->tickets()[0].seq, jobd::jobs::Scheduler::ticket_seq(again));
 }
+
+TEST(SchedulerRetryIdempotency, TheSameKeyWithOtherAttemptsIsAConflict) {
+  ApiHarness h;
+  auto spec = retried(3);
+  spec.idempotency_key = "k";
+  admitted(h.scheduler.submit(spec));
+  EXPECT_TRUE(std::get<Submitted>(h.scheduler.submit(spec)).replayed);
+  auto other = spec;
+  other.max_attempts = 2;
+  const auto conflict = h.scheduler.submit(other);
+  ASSERT_TRUE(std::holds_alternative<Problem>(conflict));
+  EXPECT_EQ(std::get<Problem>(conflict).kind.type, "/problems/idempotency-conflict");
+}
