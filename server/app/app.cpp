@@ -146,6 +146,13 @@ void register_state_metrics(metrics::Registry& registry, const jobs::Scheduler& 
     return static_cast<double>(scheduler.table().counts().finished);
   });
   registry
+      .callback_gauge(
+          "jobd_jobs_waiting",
+          "Queued jobs held for their run_at (delayed, or retrying after a backoff) or for room in "
+          "their executor")
+      .with()
+      .set([&scheduler] { return static_cast<double>(scheduler.waiting()); });
+  registry
       .callback_gauge("jobd_jobs_retained_bytes",
                       "Bytes of params, results, executor fields and output texts of the finished jobs kept")
       .with()

@@ -199,6 +199,7 @@ TEST(RetryLimits, DelayedJobsBeyondMaxWaitingJobsAre429) {
   const auto first = submit(server.port(), delayed);
   ASSERT_EQ(first.status, 202) << first.body;
   ASSERT_EQ(submit(server.port(), delayed).status, 202);
+  EXPECT_EQ(metric_value(get(server.port(), "/metrics").body, "jobd_jobs_waiting"), 2);
   const auto refused = submit(server.port(), delayed);
   EXPECT_EQ(refused.status, 429) << refused.body;
   EXPECT_EQ(refused.json()["type"], "/problems/queue-full");
