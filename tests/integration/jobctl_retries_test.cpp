@@ -71,7 +71,7 @@ TEST_F(JobctlRetries, WatchShowsEachAttemptAndTheWaitBeforeIt) {
   // Delayed, so that the stream is open before the first attempt starts.
   const auto submitted = submit(port(), {{"kind", "crash"},
                                          {"executor", "process"},
-                                         {"delay_ms", 300},
+                                         {"delay_ms", 1000},  // time for jobctl to start
                                          {"max_attempts", 2},
                                          {"retry_delay_ms", 50}});
   ASSERT_EQ(submitted.status, 202) << submitted.body;

@@ -123,14 +123,15 @@ TEST_F(Retries, ATimedOutAttemptIsRetriedWithItsOwnDeadline) {
 }
 
 TEST(RetriesOnThreads, TheLateResultOfATimedOutAttemptNeverLandsOnTheNext) {
-  // `spin` ignores its stop token: attempt 1 times out at 300 ms but its thread runs on and
-  // succeeds at 400 ms, while attempt 2 runs on the other thread. That success belongs to an
-  // attempt that is over: the job must end as attempt 2 ends (timed out), not succeed.
+  // `spin` ignores its stop token: attempt 1 times out at 600 ms but its thread runs on and
+  // succeeds at 1,000 ms, while attempt 2 runs on the other thread. That success belongs to an
+  // attempt that is over: the job must end as attempt 2 ends (timed out at ~1,210 ms, its own
+  // spin ending at ~1,610: margins wide enough for a loaded loop), not succeed.
   JobdProcess server({"--test-kinds", "--threads", "2"});
   const auto job = run(server.port(), {{"kind", "spin"},
                                        {"executor", "thread"},
-                                       {"params", {{"ms", 400}}},
-                                       {"timeout_ms", 300},
+                                       {"params", {{"ms", 1000}}},
+                                       {"timeout_ms", 600},
                                        {"max_attempts", 2},
                                        {"retry_delay_ms", 10}});
   EXPECT_EQ(job["state"], "timed_out") << job;

@@ -126,14 +126,14 @@ TEST(SchedulerRetry, RetryableFailuresRetryUntilAttemptsRunOut) {
 TEST(SchedulerRetry, ATimeoutIsRetriedAndEachAttemptGetsTheWholeTimeout) {
   ApiHarness h;
   auto spec = retried(2);
-  spec.timeout_ms = 40;
+  spec.timeout_ms = 100;
   const Job& job = admitted(h.scheduler.submit(std::move(spec)));
   ASSERT_TRUE(run_until(h, [&] { return h.executor->tickets().size() == 2; }));
   EXPECT_EQ(h.executor->stops().size(), 1u);
   EXPECT_EQ(job.attempt, 2u);
   // The second attempt's deadline counts from its dispatch.
   const auto left = h.executor->tickets()[1].deadline - std::chrono::steady_clock::now();
-  EXPECT_GT(left, 25ms);
+  EXPECT_GT(left, 50ms);
   ASSERT_TRUE(run_until(h, [&] { return jobd::proto::is_final(job.state); }));
   EXPECT_EQ(job.state, JobState::timed_out);
   EXPECT_EQ(record_of(job)["attempts"][0]["type"], "timed-out");
