@@ -3,6 +3,7 @@
 // due, cancel while delayed, and the 400s of bad specs. Delays are short (50-300 ms).
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <ctime>
 #include <thread>
 
@@ -223,4 +224,12 @@ TEST(RetryLimits, RetryMaxDelayCapsTheBackoff) {
   const auto wait = ms_of(job["started_at"]) - ms_of(job["attempts"][0]["finished_at"]);
   EXPECT_GE(wait, 25);
   EXPECT_LE(wait, 50 + 300);
+}
+
+TEST(RetryLimits, ADrainNeitherWaitsForNorRunsWaitingJobs) {
+  JobdProcess server({"--drain-timeout", "20s"});
+  ASSERT_EQ(submit(server.port(), {{"kind", "echo"}, {"delay_ms", 60'000}}).status, 202);
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(server.stop(SIGTERM, 10s), 0) << server.log();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
 }
