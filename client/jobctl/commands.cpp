@@ -118,6 +118,21 @@ int run_submit(const Globals& globals, const SubmitArgs& args) {
     spec["timeout_ms"] = timeout->count();
   }
   if (!args.idempotency_key.empty()) spec["idempotency_key"] = args.idempotency_key;
+  if (args.max_attempts > 0) spec["max_attempts"] = args.max_attempts;
+  if (!args.retry_delay.empty()) {
+    auto delay = parse_duration(args.retry_delay, error);
+    if (!delay) return fail(kExitUsage, "--retry-delay: " + error);
+    spec["retry_delay_ms"] = delay->count();
+  }
+  if (!args.delay.empty() && !args.run_at.empty())
+    return fail(kExitUsage, "give --delay or --run-at, not both");
+  if (!args.delay.empty()) {
+    auto delay = parse_duration(args.delay, error);
+    if (!delay) return fail(kExitUsage, "--delay: " + error);
+    spec["delay_ms"] = delay->count();
+  }
+  // The server checks the time (RFC 3339) and says what is wrong with it.
+  if (!args.run_at.empty()) spec["run_at"] = args.run_at;
   std::optional<std::chrono::milliseconds> limit;  // of --wait; none: until the job ends
   if (args.wait && !args.wait_for.empty()) {
     limit = parse_duration(args.wait_for, error);

@@ -28,6 +28,10 @@ struct SubmitArgs {
   bool wait = false;     // --wait given
   std::string wait_for;  // its optional duration ("" = until done)
   std::string idempotency_key;
+  int max_attempts = 0;     // --max-attempts (0: not sent, the server's default 1)
+  std::string retry_delay;  // --retry-delay (the job's retry_delay_ms)
+  std::string delay;        // --delay (delay_ms)
+  std::string run_at;       // --run-at (RFC 3339, sent as given)
 };
 
 struct ListArgs {

@@ -54,6 +54,17 @@ int run_jobctl(int argc, char** argv) {
                         ->expected(0, 1);
   submit->add_option("--idempotency-key", submit_args.idempotency_key,
                      "resubmitting with the same key is a no-op");
+  submit
+      ->add_option("--max-attempts", submit_args.max_attempts,
+                   "run up to N times: a crash or timeout is retried with backoff (1-20)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 20));
+  submit->add_option("--retry-delay", submit_args.retry_delay, "base of the retry backoff, e.g. 500ms")
+      ->type_name("DURATION");
+  submit->add_option("--delay", submit_args.delay, "run no sooner than DURATION from now, e.g. 10m")
+      ->type_name("DURATION");
+  submit->add_option("--run-at", submit_args.run_at, "run no sooner than this RFC 3339 time")
+      ->type_name("TIME");
 
   std::string job_id;
   auto* get = app.add_subcommand("get", "show a job");

@@ -116,19 +116,29 @@ std::string format_ms(double ms) {
   return fixed(ms / 1000.0, 2) + " s";
 }
 
+std::string attempt_text(const nlohmann::json& record) {
+  return plain(record.value("attempt", nlohmann::json(1))) + "/" +
+         plain(record.value("max_attempts", nlohmann::json(1)));
+}
+
 std::string format_job(const nlohmann::json& record) {
   std::string out;
   if (!record.is_object()) return record.dump() + "\n";
-  static const std::vector<std::string> kFirst = {"id",       "kind",       "executor",   "state",
-                                                  "progress", "created_at", "started_at", "finished_at"};
+  static const std::vector<std::string> kFirst = {
+      "id", "kind", "executor", "state", "progress", "run_at", "created_at", "started_at", "finished_at"};
   std::set<std::string> shown;
   for (const auto& name : kFirst) {
     if (!record.contains(name)) continue;
     std::string label = name;
-    if (label.ends_with("_at")) label.resize(label.size() - 3);
+    if (label.ends_with("_at") && name != "run_at") label.resize(label.size() - 3);
     add_line(out, label, plain(record[name]));
     shown.insert(name);
+    // Right after the state: which attempt, when the job may run more than once.
+    if (name == "state" && record.value("max_attempts", 1) > 1) {
+      add_line(out, "attempt", attempt_text(record));
+    }
   }
+  shown.insert({"attempt", "max_attempts"});
   if (record.contains("started_at") && record.contains("finished_at")) {
     if (auto ms = elapsed_ms(text_field(record, "started_at"), text_field(record, "finished_at"))) {
       add_line(out, "took", format_ms(*ms));
@@ -142,6 +152,16 @@ std::string format_job(const nlohmann::json& record) {
     const auto& error = record["error"];
     add_line(out, "error", text_field(error, "type") + ": " + text_field(error, "message"));
     shown.insert("error");
+  }
+  // Earlier attempts' errors, one line each.
+  if (record.contains("attempts") && record["attempts"].is_array()) {
+    for (const auto& attempt : record["attempts"]) {
+      if (!attempt.is_object()) continue;
+      add_line(out, "attempt " + plain(attempt.value("attempt", nlohmann::json())),
+               text_field(attempt, "type") + ": " + cut(text_field(attempt, "message")) + " (at " +
+                   text_field(attempt, "finished_at") + ")");
+    }
+    shown.insert("attempts");
   }
   // Whatever else the record carries (subprocess exit_code, stdout, ...), in server order.
   for (const auto& [name, value] : record.items()) {
@@ -199,6 +219,8 @@ std::string format_event(const client::SseEvent& event) {
   if (event.type == "state" && data.is_object()) {
     const std::string state = text_field(data, "state");
     std::string text = label("state") + " " + state;
+    if (data.value("max_attempts", 1) > 1) text += "  attempt " + attempt_text(data);
+    if (state == "queued" && data.contains("run_at")) text += "  run_at " + text_field(data, "run_at");
     // Only a final state has an outcome worth a line; earlier records may already carry fields.
     if (!client::is_final_state(state)) return text;
     if (data.contains("error") && data["error"].is_object()) {

@@ -18,6 +18,8 @@ using Row = std::vector<std::string>;
 // Left-aligned columns separated by two spaces; the last column is not padded.
 std::string format_table(const Row& header, const std::vector<Row>& rows);
 
+// "2/3": a record's attempt of its max_attempts (shown when it may run more than once).
+std::string attempt_text(const nlohmann::json& record);
 // A job record as "field  value" lines (the fields users look at first, then any others).
 std::string format_job(const nlohmann::json& record);
 // One row of the job table: ID, KIND, EXECUTOR, STATE, CREATED, TOOK.

@@ -62,3 +62,37 @@ TEST(FormatBenchReport, ListsOutcomesAndPercentiles) {
     EXPECT_NE(text.find(part), std::string::npos) << part << "\n" << text;
   }
 }
+
+TEST(FormatJob, ShowsTheAttemptRunAtAndEarlierAttempts) {
+  const nlohmann::json waiting = {{"id", "j1"},
+                                  {"state", "queued"},
+                                  {"max_attempts", 3},
+                                  {"attempt", 2},
+                                  {"run_at", "2025-01-01T00:00:02.000Z"},
+                                  {"attempts",
+                                   {{{"attempt", 1},
+                                     {"type", "crashed"},
+                                     {"message", "worker killed by SIGSEGV"},
+                                     {"finished_at", "2025-01-01T00:00:01.000Z"}}}}};
+  const std::string text = format_job(waiting);
+  EXPECT_NE(text.find("state       queued\nattempt     2/3\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("run_at      2025-01-01T00:00:02.000Z\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("attempt 1   crashed: worker killed by SIGSEGV (at 2025-01-01T00:00:01.000Z)\n"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("max_attempts"), std::string::npos) << text;
+  // A job that runs once shows no attempt line.
+  const std::string once =
+      format_job({{"id", "j2"}, {"state", "queued"}, {"max_attempts", 1}, {"attempt", 1}});
+  EXPECT_EQ(once.find("attempt"), std::string::npos) << once;
+}
+
+TEST(FormatEvent, ARetryShowsItsAttemptAndWhenItRuns) {
+  using jobd::client::SseEvent;
+  EXPECT_EQ(format_event(SseEvent{
+                "state", "5",
+                R"({"state":"queued","max_attempts":3,"attempt":2,"run_at":"2025-01-01T00:00:02.000Z"})"}),
+            "state     queued  attempt 2/3  run_at 2025-01-01T00:00:02.000Z");
+  EXPECT_EQ(format_event(SseEvent{"state", "6", R"({"state":"running","max_attempts":1,"attempt":1})"}),
+            "state     running");
+}

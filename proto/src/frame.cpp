@@ -48,6 +48,8 @@ json payload_of(const Result& result) {
   } else {
     payload["error_type"] = outcome.error_type;
     payload["error_message"] = outcome.error_message;
+    // Only when set: frames of workers from before the flag stay valid.
+    if (outcome.retryable) payload["retryable"] = true;
   }
   return payload;
 }

@@ -91,6 +91,12 @@ class FieldReader {
     return true;
   }
 
+  // A field that may be absent (it keeps its value then); present, it must be a boolean.
+  bool read_optional(const char* key, bool& out) {
+    if (!map_.contains(key)) return true;
+    return read(key, out);
+  }
+
   bool read(const char* key, std::int64_t& out) {
     const json* value = find(key);
     if (value == nullptr) return false;
@@ -194,6 +200,7 @@ std::optional<Message> result_from(FieldReader& fields) {
                             : fields.read("error_type", outcome.error_type) &&
                                   fields.read("error_message", outcome.error_message);
   if (!fields_ok) return std::nullopt;
+  if (!ok && !fields.read_optional("retryable", outcome.retryable)) return std::nullopt;
   return result;
 }
 

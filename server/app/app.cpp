@@ -75,7 +75,8 @@ asio::awaitable<void> drain(asio::io_context& loop, const config::Config& config
   exit_by = std::chrono::steady_clock::now() + config.drain_timeout + config.kill_grace;
   server.stop_accepting();
   scheduler.begin_drain();
-  const auto active = [&] { return scheduler.table().counts().active; };
+  // Jobs waiting for their time are not waited for: they stay queued (a durable store keeps them).
+  const auto active = [&] { return scheduler.table().counts().active - scheduler.waiting(); };
   spdlog::info("draining: {} jobs active, up to {} ms", active(), config.drain_timeout.count());
   const auto deadline = std::chrono::steady_clock::now() + config.drain_timeout;
   while (active() > 0 && std::chrono::steady_clock::now() < deadline) co_await sleep_for(kDrainPoll);
@@ -145,6 +146,13 @@ void register_state_metrics(metrics::Registry& registry, const jobs::Scheduler& 
     return static_cast<double>(scheduler.table().counts().finished);
   });
   registry
+      .callback_gauge(
+          "jobd_jobs_waiting",
+          "Queued jobs held for their run_at (delayed, or retrying after a backoff) or for room in "
+          "their executor")
+      .with()
+      .set([&scheduler] { return static_cast<double>(scheduler.waiting()); });
+  registry
       .callback_gauge("jobd_jobs_retained_bytes",
                       "Bytes of params, results, executor fields and output texts of the finished jobs kept")
       .with()
@@ -191,8 +199,9 @@ int run(const config::Config& config, kinds::KindRegistry& kinds,
   }
 
   jobs::JobTable table({config.max_jobs, config.retention, config.event_history, config.max_retained_bytes});
-  jobs::Scheduler scheduler(loop.get_executor(), table, kinds,
-                            {config.default_timeout, config.max_timeout, 1});
+  jobs::Scheduler scheduler(
+      loop.get_executor(), table, kinds,
+      {config.default_timeout, config.max_timeout, 1, config.retry_max_delay, config.max_waiting_jobs});
   scheduler.add_executor(std::make_unique<exec::LoopExecutor>(loop.get_executor(), scheduler,
                                                               config.loop_jobs, metrics::note_loop_activity));
   auto threads = std::make_unique<exec::ThreadExecutor>(
@@ -244,7 +253,7 @@ int run(const config::Config& config, kinds::KindRegistry& kinds,
     table.watch_all(
         [&server_metrics](const jobs::Job& job, const jobs::JobEvent& event) {
           server_metrics.observe_job({job.kind->name, job.executor, event.state, job.created_at,
-                                      job.visible_started_at(), event.at});
+                                      job.visible_started_at(), event.at, job.attempt});
         },
         jobs::WatchAll::recorder);
     server.on_request([&server_metrics, access_log = config.access_log](const http::RequestRecord& record) {

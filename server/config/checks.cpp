@@ -26,6 +26,7 @@ const std::vector<DurationBounds>& duration_bounds() {
       {"--sse-heartbeat", &Config::sse_heartbeat, 100ms, 1h},
       {"--slow-handler", &Config::slow_handler, 1ms, 1h},
       {"--kill-grace", &Config::kill_grace, 0ms, 1h},
+      {"--retry-max-delay", &Config::retry_max_delay, 1ms, kDay},
   };
   return bounds;
 }

@@ -55,9 +55,12 @@ struct Config {
   std::string log_level = "info";
   LogFormat log_format = LogFormat::text;
   bool test_kinds = false;
-  std::string command_config;        // --config: JSON file of subprocess command kinds
-  std::size_t max_subprocesses = 0;  // subprocess jobs running at once; 0 = 4 x hardware threads
-  milliseconds kill_grace{2'000};    // SIGTERM -> SIGKILL of a subprocess job's process group
+  std::string command_config;             // --config: JSON file of subprocess command kinds
+  std::size_t max_subprocesses = 0;       // subprocess jobs running at once; 0 = 4 x hardware threads
+  milliseconds kill_grace{2'000};         // SIGTERM -> SIGKILL of a subprocess job's process group
+  milliseconds retry_max_delay{600'000};  // cap of one retry's backoff
+  std::size_t max_waiting_jobs =
+      100'000;  // delayed or retry-waiting jobs held before a delayed submit gets 429
 };
 
 // What parsing the command line gave: a config to run with, or an exit code (after --help,

@@ -74,6 +74,9 @@ ParseResult parse_command_line(int argc, char** argv) {
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 24));
   add("--max-jobs", config.max_jobs, "finished jobs kept; the oldest are evicted beyond")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 26));
+  add("--max-waiting-jobs", config.max_waiting_jobs,
+      "delayed jobs and jobs waiting to retry held at once; a delayed submit beyond = 429")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 26));
   add("--max-json-depth", config.max_json_depth, "deepest nesting of a JSON body")
       ->check(CLI::Range(std::size_t{1}, std::size_t{10000}));
   add("--max-list-limit", config.max_list_limit, "largest ?limit= of GET /v1/jobs (jobs per page)")
@@ -112,6 +115,7 @@ ParseResult parse_command_line(int argc, char** argv) {
   add_duration("--default-timeout", config.default_timeout, "job timeout when the job names none");
   add_duration("--max-timeout", config.max_timeout, "largest timeout_ms a job may ask for");
   add_duration("--max-wait", config.max_wait, "largest ?wait= of a request");
+  add_duration("--retry-max-delay", config.retry_max_delay, "cap of one retry's backoff delay");
   add_duration("--sse-heartbeat", config.sse_heartbeat, "comment sent on an idle event stream this often");
   add_duration("--slow-handler", config.slow_handler,
                "log a warning when the event loop is held longer than this");

@@ -64,6 +64,16 @@ struct Job {
   std::optional<Clock::time_point> started_at;
   std::optional<Clock::time_point> finished_at;
   std::unique_ptr<const JobError> error;  // when failed, cancelled or timed out
+  // Attempts (jobs/retry_policy.hpp): `attempt` is the one running, or the next one while the
+  // job waits to retry; each earlier attempt's error is one object of the JSON array text
+  // `attempts` ({attempt, type, message, started_at?, finished_at}; empty: none).
+  std::uint32_t attempt = 1;
+  std::uint32_t max_attempts = 1;
+  std::chrono::milliseconds retry_delay{0};  // base of the backoff
+  // While queued: not to be dispatched before this (a delayed job, or a retry's backoff).
+  // Cleared when the job starts or ends.
+  std::optional<Clock::time_point> run_at;
+  std::string attempts;
   double progress = 0.0;
   // Shared with the executor while the job is queued or running; released when it is final
   // (nothing reads it then, and most retained jobs are final).

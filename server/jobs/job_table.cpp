@@ -26,7 +26,7 @@ JobTable::JobTable(RetentionLimits limits) : limits_(limits) {}
 
 const Job& JobTable::create(const kinds::Kind& kind, proto::Executor executor, std::string params,
                             std::chrono::milliseconds timeout, std::optional<std::string> idempotency_key,
-                            Clock::time_point now) {
+                            Clock::time_point now, RunPlan plan) {
   auto job = std::make_unique<Job>();
   job->seq = next_seq_++;
   job->id = make_job_id();
@@ -36,6 +36,9 @@ const Job& JobTable::create(const kinds::Kind& kind, proto::Executor executor, s
   job->timeout = timeout;
   job->created_at = now;
   job->idempotency_key = std::move(idempotency_key);
+  job->max_attempts = std::max<std::uint32_t>(plan.max_attempts, 1);
+  job->retry_delay = plan.retry_delay;
+  job->run_at = plan.run_at;
   job->control = std::make_shared<exec::JobControl>();
   job->control->all_watchers = &live_streams_;
   Job& ref = *job;
@@ -96,6 +99,7 @@ void JobTable::start(JobSeq seq, nlohmann::json details, Clock::time_point now) 
   Job* job = find(seq);
   if (job == nullptr || job->state != proto::JobState::queued) return;
   merge_details(*job, std::move(details));
+  job->run_at.reset();
   set_running(*job, job->visible_started_at().value_or(now));
 }
 
@@ -136,6 +140,7 @@ bool JobTable::finish(JobSeq seq, proto::Outcome outcome, Clock::time_point now)
         JobError{std::move(outcome.error_type), std::move(outcome.error_message)});
   }
   job.finished_at = now;
+  job.run_at.reset();
   publish(job, JobEvent{.type = EventType::state, .state = job.state, .at = now});
   observers_.erase(seq);  // a final job changes no more
   finished_order_.push_back(job.seq);
@@ -151,7 +156,7 @@ bool JobTable::finish(JobSeq seq, proto::Outcome outcome, Clock::time_point now)
 }
 
 std::uint64_t JobTable::retained_bytes_of(const Job& job) {
-  std::uint64_t bytes = job.params.size() + job.result.size() + job.details.size();
+  std::uint64_t bytes = job.params.size() + job.result.size() + job.details.size() + job.attempts.size();
   if (job.idempotency_key) bytes += job.idempotency_key->size();
   if (job.error) bytes += job.error->type.size() + job.error->message.size();
   if (job.other_events) {
@@ -279,7 +284,10 @@ void JobTable::publish(Job& job, JobEvent event) {
   // own fields (Job::history), any other is stored.
   if (job.next_event_id > limits_.event_history + 1)
     job.first_kept_event = job.next_event_id - limits_.event_history;
-  const bool state = event.type == EventType::state;
+  // State events are implied by the job's fields, except the queued event of a retry (the
+  // first queued event is always id 1): that one is stored like progress.
+  const bool state =
+      event.type == EventType::state && (event.id == 1 || event.state != proto::JobState::queued);
   if (state) {
     if (event.state == proto::JobState::running) job.running_event = event.id;
     if (proto::is_final(event.state)) job.final_event = event.id;

@@ -8,6 +8,7 @@
 //   start             queued -> running, with executor fields (worker_pid, pid)
 //   progress, output  events of a running job (kept only while watched / in the history)
 //   finish            -> a final state, with the Outcome (result or error, executor fields)
+//   retry             running -> queued again for its next attempt, at run_at
 //   discard, evict    a job that was never admitted; finished jobs past their retention
 // and for readers: get, find_by_idempotency_key, list, counts, and watch (observers of a job's
 // events or of every job's state changes). Sans-I/O: no timers, no sockets; the clock is
@@ -70,6 +71,13 @@ struct ListPage {
   std::optional<JobSeq> next_cursor;  // set when more may follow
 };
 
+// How a job is to run, fixed at submission: its attempts and when the first one may start.
+struct RunPlan {
+  std::uint32_t max_attempts = 1;
+  std::chrono::milliseconds retry_delay{0};
+  std::optional<Clock::time_point> run_at;  // none: at once
+};
+
 struct JobCounts {
   std::size_t total = 0;
   std::size_t active = 0;  // queued or running
@@ -84,12 +92,12 @@ class JobTable {
   // Creates a queued job with a fresh unguessable id. `params` is JSON text (to_json_text).
   const Job& create(const kinds::Kind& kind, proto::Executor executor, std::string params,
                     std::chrono::milliseconds timeout, std::optional<std::string> idempotency_key,
-                    Clock::time_point now);
+                    Clock::time_point now, RunPlan plan = {});
   // A DOM would convert to std::string implicitly (and throw unless it is a JSON string).
   template <class Json>
   requires std::same_as<std::remove_cvref_t<Json>, nlohmann::json>
   const Job& create(const kinds::Kind&, proto::Executor, Json&&, std::chrono::milliseconds,
-                    std::optional<std::string>, Clock::time_point) = delete;
+                    std::optional<std::string>, Clock::time_point, RunPlan = {}) = delete;
   // Removes a job that was never admitted (its executor refused it).
   void discard(JobSeq seq);
   // queued -> running; `details` (an object or null) joins the record. Ignored unless queued.
@@ -102,6 +110,13 @@ class JobTable {
   // changed. A job that started without a start() (JobControl::started_ns, a thread job nobody
   // watched) gets its running event first, stamped with its real start.
   bool finish(JobSeq seq, proto::Outcome outcome, Clock::time_point now);
+  // An attempt failed and the job will be tried again: back to queued, attempt + 1, waiting
+  // until `run_at`. The failed attempt's error (and start) joins `attempts`; its executor fields,
+  // start and progress are cleared, and the job gets a fresh JobControl (the old one may still
+  // be held by an executor that has not let go). Publishes a queued state event. Ignored
+  // (returns false) unless the job is queued or running with attempts left and `outcome` is a
+  // failure; the caller decides whether the failure may be retried (jobs/retry_policy.hpp).
+  bool retry(JobSeq seq, const proto::Outcome& outcome, Clock::time_point run_at, Clock::time_point now);
   // Evicts finished jobs older than the retention; returns how many went.
   std::size_t evict_expired(Clock::time_point now);
 

@@ -13,9 +13,19 @@ constexpr auto kReplace = nlohmann::json::error_handler_t::replace;
 
 // The record's own field names: an executor field by one of these names would make a record
 // with a duplicate member (which readers resolve differently), so it is dropped.
-constexpr std::array<std::string_view, 14> kRecordFields{
-    "id",         "kind",        "executor", "state",  "params", "created_at",      "timeout_ms",
-    "started_at", "finished_at", "progress", "result", "error",  "idempotency_key", "at"};
+constexpr std::array<std::string_view, 18> kRecordFields{
+    "id",         "kind",         "executor", "state",    "params",          "created_at",
+    "timeout_ms", "max_attempts", "attempt",  "run_at",   "started_at",      "finished_at",
+    "progress",   "result",       "error",    "attempts", "idempotency_key", "at"};
+
+void append_number(std::string& out, std::string_view name, std::int64_t value) {
+  char digits[24];
+  const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+  out += ",\"";
+  out += name;
+  out += "\":";
+  out.append(digits, end);
+}
 
 bool is_record_field(std::string_view name) {
   for (auto field : kRecordFields) {
@@ -82,6 +92,7 @@ DetailsText to_details_text(const nlohmann::json& details) {
 
 void append_record(std::string& out, const Job& job, const RecordView& view) {
   const bool full = view.fields == RecordFields::full;
+  const proto::JobState state = view.state.value_or(job.visible_state());
   out.reserve(out.size() + 320 + job.details.size() + (full ? job.params.size() + job.result.size() : 0));
   out += "{\"id\":";
   append_json_string(out, job.id);
@@ -90,19 +101,17 @@ void append_record(std::string& out, const Job& job, const RecordView& view) {
   out += ",\"executor\":\"";
   out += proto::to_string(job.executor);
   out += "\",\"state\":\"";
-  out += proto::to_string(view.state.value_or(job.visible_state()));
+  out += proto::to_string(state);
   out += '"';
   if (full) {
     out += ",\"params\":";
     out += job.params.empty() ? std::string_view("null") : std::string_view(job.params);
   }
   append_time(out, "created_at", job.created_at);
-  if (job.timeout.count() > 0) {
-    char digits[24];
-    const auto end = std::to_chars(digits, digits + sizeof digits, job.timeout.count()).ptr;
-    out += ",\"timeout_ms\":";
-    out.append(digits, end);
-  }
+  if (job.timeout.count() > 0) append_number(out, "timeout_ms", job.timeout.count());
+  append_number(out, "max_attempts", job.max_attempts);
+  append_number(out, "attempt", job.attempt);
+  if (job.run_at && state == proto::JobState::queued) append_time(out, "run_at", *job.run_at);
   if (auto started = job.visible_started_at()) append_time(out, "started_at", *started);
   if (job.finished_at) append_time(out, "finished_at", *job.finished_at);
   if (job.progress > 0.0 && !proto::is_final(job.state)) {
@@ -119,6 +128,10 @@ void append_record(std::string& out, const Job& job, const RecordView& view) {
     out += ",\"message\":";
     append_json_string(out, job.error->message);
     out += '}';
+  }
+  if (full && !job.attempts.empty()) {
+    out += ",\"attempts\":";
+    out += job.attempts;
   }
   if (job.idempotency_key) {
     out += ",\"idempotency_key\":";

@@ -18,8 +18,8 @@
 namespace jobd::jobs {
 
 // Which fields a record carries. A summary (the default of GET /v1/jobs) leaves out what can
-// be large: params, result and the executor fields that are not numbers or booleans (stdout,
-// stderr, signal, truncated). A full record has every field.
+// be large: params, result, earlier attempts' errors and the executor fields that are not
+// numbers or booleans (stdout, stderr, signal, truncated). A full record has every field.
 enum class RecordFields { summary, full };
 
 struct RecordView {
@@ -31,7 +31,8 @@ struct RecordView {
 };
 
 // Fields in a fixed order: id, kind, executor, state, params, created_at, timeout_ms,
-// started_at, finished_at, progress, result, error, idempotency_key, the executor fields, at.
+// max_attempts, attempt, run_at (while queued), started_at, finished_at, progress, result,
+// error, attempts (earlier attempts' errors), idempotency_key, the executor fields, at.
 void append_record(std::string& out, const Job& job, const RecordView& view = {});
 std::string render_record(const Job& job, const RecordView& view = {});
 

@@ -1,6 +1,7 @@
 #include "jobs/scheduler.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "jobs/record.hpp"
@@ -14,7 +15,12 @@ namespace problems = proto::problems;
 
 Scheduler::Scheduler(asio::any_io_executor loop, JobTable& table, const kinds::KindRegistry& kinds,
                      SchedulerOptions options)
-    : loop_(std::move(loop)), table_(table), kinds_(kinds), options_(options) {}
+    : loop_(std::move(loop)),
+      table_(table),
+      kinds_(kinds),
+      options_(options),
+      due_timer_(loop_),
+      blocked_timer_(loop_) {}
 
 Scheduler::~Scheduler() = default;
 
@@ -59,12 +65,27 @@ std::variant<Submitted, Problem> Scheduler::submit(proto::JobSpec spec) {
                    "must be <= " + std::to_string(options_.max_timeout.count()) + " (--max-timeout)",
                    "/timeout_ms", std::nullopt};
   }
+  // When to run: at once, or held until run_at (a run_at in the past is at once).
+  const auto now = Clock::now();
+  std::optional<Clock::time_point> run_at;
+  if (spec.delay_ms && *spec.delay_ms > 0) run_at = now + std::chrono::milliseconds(*spec.delay_ms);
+  if (spec.run_at_ms) {
+    // Compared in milliseconds first: RFC 3339 reaches years a nanosecond time_point cannot hold.
+    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+    if (*spec.run_at_ms > now_ms + proto::kMaxDelayMs) {
+      return Problem{problems::invalid_request, "must be at most 30 days ahead", "/run_at", std::nullopt};
+    }
+    if (*spec.run_at_ms > now_ms) run_at = Clock::time_point(std::chrono::milliseconds(*spec.run_at_ms));
+  }
   if (spec.idempotency_key) {
     // The same key names the same job: a retried submission must not run the work twice.
     if (const Job* earlier = table_.find_by_idempotency_key(*spec.idempotency_key)) {
       // Compared as values, as before params were kept as text (1 and 1.0 are the same
       // request): a replay is rare enough to parse the stored text back.
+      // Attempts are part of the request; a delay is not compared (it counts from each submit).
       if (earlier->kind != kind || earlier->executor != executor_id ||
+          earlier->max_attempts != static_cast<std::uint32_t>(spec.max_attempts) ||
+          earlier->retry_delay.count() != spec.retry_delay_ms ||
           nlohmann::json::parse(earlier->params) != params) {
         return Problem{problems::idempotency_conflict,
                        "idempotency key was used for job " + earlier->id + " with another request",
@@ -73,28 +94,56 @@ std::variant<Submitted, Problem> Scheduler::submit(proto::JobSpec spec) {
       return Submitted{earlier, true};
     }
   }
-  if (!executor->has_room()) {
+  // A job that runs at once needs room now; a delayed one at dispatch (it waits here till then).
+  if (!run_at && !executor->has_room()) {
     return Problem{problems::queue_full,
                    "the " + std::string(proto::to_string(executor_id)) +
                        " executor's queue is full (--queue-depth); retry later",
                    std::nullopt, options_.retry_after_s};
   }
+  if (run_at && held_.size() >= options_.max_waiting) {
+    return Problem{problems::queue_full,
+                   "too many jobs wait for their time (--max-waiting-jobs); retry later", std::nullopt,
+                   options_.retry_after_s};
+  }
   // The record keeps the params as text, rendered once here; the executor gets the DOM itself.
+  const RunPlan plan{static_cast<std::uint32_t>(spec.max_attempts),
+                     std::chrono::milliseconds(spec.retry_delay_ms), run_at};
   const Job& job = table_.create(*kind, executor_id, to_json_text(params), timeout,
-                                 std::move(spec.idempotency_key), Clock::now());
-  arm_deadline(job);
-  exec::JobTicket ticket{
-      job.seq, job.id, kind, std::move(params), std::chrono::steady_clock::now() + timeout, job.control};
-  executor->submit(std::move(ticket));
+                                 std::move(spec.idempotency_key), now, plan);
+  if (run_at) {
+    hold(job.seq, *run_at);
+  } else {
+    dispatch(job, std::move(params));
+  }
   return Submitted{&job, false};
 }
 
+const Job* Scheduler::job_of(exec::JobSeq ticket) const {
+  constexpr exec::JobSeq kSeqMask = (exec::JobSeq{1} << kAttemptShift) - 1;
+  const Job* job = table_.get(ticket & kSeqMask);
+  if (job == nullptr || ticket_seq(*job) != ticket) return nullptr;
+  return job;
+}
+
+void Scheduler::dispatch(const Job& job, nlohmann::json params) {
+  // The deadline covers this attempt: armed now, not at submission (a delayed job or a retry
+  // would otherwise spend its timeout waiting).
+  arm_deadline(job);
+  exec::JobTicket ticket{
+      ticket_seq(job), job.id, job.kind, std::move(params), std::chrono::steady_clock::now() + job.timeout,
+      job.control};
+  executor(job.executor)->submit(std::move(ticket));
+}
+
 void Scheduler::arm_deadline(const Job& job) {
+  deadlines_.erase(job.seq);
   auto [it, inserted] = deadlines_.try_emplace(job.seq, loop_, job.timeout);
-  it->second.async_wait([this, seq = job.seq](boost::system::error_code error) {
-    if (error) return;  // cancelled: the job finished first
+  it->second.async_wait([this, seq = job.seq, attempt = job.attempt](boost::system::error_code error) {
+    if (error) return;  // cancelled: the attempt finished first
     deadlines_.erase(seq);
-    if (const Job* expired = table_.get(seq); expired && !proto::is_final(expired->state)) {
+    if (const Job* expired = table_.get(seq);
+        expired && !proto::is_final(expired->state) && expired->attempt == attempt && !held_.contains(seq)) {
       stop(*expired, exec::StopReason::timed_out);
     }
   });
@@ -108,17 +157,25 @@ std::variant<const Job*, Problem> Scheduler::cancel(std::string_view id) {
     return Problem{problems::job_finished, "job is already " + std::string(proto::to_string(job->state)),
                    std::nullopt, std::nullopt};
   }
+  if (held_.erase(job->seq) == 1) {
+    // Waiting here, in no executor: it never runs (again). Its timer may fire for nothing.
+    due_.remove(job->seq);
+    table_.finish(job->seq, exec::stopped_outcome(exec::StopReason::cancelled), Clock::now());
+    return job;
+  }
   stop(*job, exec::StopReason::cancelled);
   return job;
 }
 
 void Scheduler::stop(const Job& job, exec::StopReason reason) {
+  if (reason != exec::StopReason::timed_out) no_retry_.insert(job.seq);
   job.control->stop.request_stop();
-  if (exec::Executor* executor = this->executor(job.executor)) executor->stop(job.seq, reason);
+  if (exec::Executor* executor = this->executor(job.executor)) executor->stop(ticket_seq(job), reason);
 }
 
 void Scheduler::stop_all(exec::StopReason reason) {
   for (JobSeq seq : table_.active_jobs()) {
+    if (held_.contains(seq)) continue;  // waiting: left queued (begin_drain)
     if (const Job* job = table_.get(seq); job && !proto::is_final(job->state)) stop(*job, reason);
   }
 }
@@ -156,23 +213,34 @@ asio::awaitable<std::optional<std::string>> Scheduler::wait_final(
   co_return record;
 }
 
-void Scheduler::on_started(JobSeq seq, nlohmann::json details) {
-  table_.start(seq, std::move(details), Clock::now());
+// What executors report is dropped when it is about an attempt that is no longer the job's.
+void Scheduler::on_started(JobSeq ticket, nlohmann::json details) {
+  if (const Job* job = job_of(ticket)) table_.start(job->seq, std::move(details), Clock::now());
 }
 
-void Scheduler::on_progress(JobSeq seq, double fraction, std::string text) {
-  table_.progress(seq, fraction, std::move(text));
+void Scheduler::on_progress(JobSeq ticket, double fraction, std::string text) {
+  if (const Job* job = job_of(ticket)) table_.progress(job->seq, fraction, std::move(text));
 }
 
-void Scheduler::on_output(JobSeq seq, exec::OutputStream stream, std::string_view line) {
-  table_.output(seq,
+void Scheduler::on_output(JobSeq ticket, exec::OutputStream stream, std::string_view line) {
+  const Job* job = job_of(ticket);
+  if (job == nullptr) return;
+  table_.output(job->seq,
                 stream == exec::OutputStream::stdout_stream ? EventType::stdout_line : EventType::stderr_line,
                 std::string(line));
 }
 
-void Scheduler::on_finished(JobSeq seq, exec::Outcome outcome) {
-  deadlines_.erase(seq);  // cancels a pending deadline wait
-  table_.finish(seq, std::move(outcome), Clock::now());
+void Scheduler::on_finished(JobSeq ticket, exec::Outcome outcome) {
+  const Job* job = job_of(ticket);
+  if (job == nullptr) return;
+  deadlines_.erase(job->seq);  // cancels a pending deadline wait
+  const proto::Executor freed = job->executor;
+  finish_or_retry(*job, std::move(outcome));
+  // A slot of that executor is free: jobs due but blocked on it go first (on the next turn, not
+  // inside the executor's own call).
+  if (!blocked_[static_cast<std::size_t>(freed)].empty()) {
+    boost::asio::post(loop_, [this, freed] { dispatch_blocked(freed); });
+  }
 }
 
 }  // namespace jobd::jobs

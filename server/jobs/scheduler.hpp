@@ -2,6 +2,18 @@
 // queue room), arms their deadlines, routes cancels to the right executor, and passes what
 // executors report to the job table (it is their JobSink); it never writes a Job itself. Loop
 // thread only, like the JobTable it drives.
+//
+// Attempts and waiting (README, "Retries and delayed jobs"): a job whose attempt failed in a
+// retryable way (jobs/retry_policy.hpp) with attempts left goes back to queued with a run_at
+// after its backoff; a delayed job (delay_ms, run_at) is created queued with its run_at. Such
+// jobs wait in the DueQueue, not in an executor; ONE steady_timer is armed for the earliest of
+// them and re-armed only when an earlier one arrives, so nothing polls. When due, a job is
+// dispatched (its executor's queue-depth admission applies then, and its deadline is armed then:
+// a timeout covers one attempt). If its executor is full, the job keeps its place in a FIFO per
+// executor and is dispatched when a job of that executor finishes (a slot freed), or at the
+// latest kBlockedRetry later. Executors see one seq per attempt (ticket_seq), so the late result
+// of an attempt that was abandoned (a timed-out thread job that ignores its stop token) never
+// lands on the next one.
 #pragma once
 
 #include <array>
@@ -9,15 +21,20 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <optional>
+#include <random>
 #include <unordered_map>
+#include <unordered_set>
 #include <variant>
 
 #include "exec/executor.hpp"
 #include "jobd/proto/job_spec.hpp"
 #include "jobd/proto/problem.hpp"
+#include "jobs/due_queue.hpp"
 #include "jobs/job_table.hpp"
+#include "jobs/retry_policy.hpp"
 
 namespace jobd::kinds {
 class KindRegistry;
@@ -29,7 +46,16 @@ struct SchedulerOptions {
   std::chrono::milliseconds default_timeout{std::chrono::minutes(5)};  // when a job names none
   std::chrono::milliseconds max_timeout{std::chrono::hours(1)};        // largest timeout_ms accepted
   unsigned retry_after_s = 1;                                          // Retry-After of 429 and 503 answers
+  std::chrono::milliseconds retry_max_delay =
+      kDefaultRetryMaxDelay;  // cap of one backoff (--retry-max-delay)
+  // Jobs waiting for their time or for room in their executor, beyond which a delayed submit
+  // is refused with 429 (--max-waiting-jobs): each holds memory until it runs.
+  std::size_t max_waiting = 100'000;
 };
+
+// A slot in a full executor is looked for again at least this often (a job of that executor
+// finishing is the usual trigger; this covers room that appears otherwise).
+inline constexpr std::chrono::milliseconds kBlockedRetry{100};
 
 struct Submitted {
   const Job* job;
@@ -54,7 +80,23 @@ class Scheduler final : public exec::JobSink {
   boost::asio::awaitable<std::optional<std::string>> wait_final(JobSeq seq,
                                                                 std::chrono::steady_clock::time_point until);
 
-  // Shutdown: refuse new jobs; later stop whatever is still queued or running.
+  // Puts a job the table already holds back on its way: the store's recovery after a restart
+  // calls it once per job it loaded that is not final, before jobd listens.
+  // - queued (a delayed job, a job waiting to retry, a job queued when jobd stopped): with a
+  //   run_at still ahead it waits in the due queue; otherwise it is due now and is dispatched on
+  //   the loop's next turn, through the same path as any due job (queue-depth admission,
+  //   deadline armed at dispatch).
+  // - running (jobd stopped under it): the attempt ends as `interrupted`, which the retry policy
+  //   retries with backoff while attempts remain (JobTable::retry, then as above); otherwise the
+  //   job fails with that error.
+  // Final jobs and jobs already held are ignored.
+  void resume(const Job& job);
+  // Queued jobs held here, in no executor: waiting for their run_at or for room.
+  std::size_t waiting() const { return held_.size(); }
+
+  // Shutdown: refuse new jobs and dispatch no waiting ones; later stop whatever is still queued
+  // in or running on an executor. Waiting jobs are left queued (a durable store keeps them for
+  // the next start), and the drain does not wait for them.
   void begin_drain() { draining_ = true; }
   bool draining() const { return draining_; }
   void stop_all(exec::StopReason reason);
@@ -70,9 +112,27 @@ class Scheduler final : public exec::JobSink {
   void on_output(JobSeq seq, exec::OutputStream stream, std::string_view line) override;
   void on_finished(JobSeq seq, exec::Outcome outcome) override;
 
+  // The seq an executor knows an attempt by: the job's seq, with attempt - 1 in the top bits
+  // (0 for a first attempt, so a job that never retries is known by its own seq).
+  static constexpr unsigned kAttemptShift = 58;
+  static exec::JobSeq ticket_seq(const Job& job) {
+    return job.seq | (static_cast<std::uint64_t>(job.attempt - 1) << kAttemptShift);
+  }
+
  private:
+  // The job an executor's seq names, or null when it is gone or on another attempt now.
+  const Job* job_of(exec::JobSeq ticket) const;
+  void dispatch(const Job& job, nlohmann::json params);
   void arm_deadline(const Job& job);
   void stop(const Job& job, exec::StopReason reason);
+  // Waiting (scheduler_waiting.cpp).
+  void hold(JobSeq seq, Clock::time_point due);
+  void arm_due_timer();
+  void on_due();
+  bool try_dispatch_held(JobSeq seq);  // false: its executor is full
+  void dispatch_blocked(proto::Executor id);
+  void arm_blocked_timer();
+  void finish_or_retry(const Job& job, exec::Outcome outcome);
 
   boost::asio::any_io_executor loop_;
   JobTable& table_;
@@ -81,6 +141,17 @@ class Scheduler final : public exec::JobSink {
   bool draining_ = false;
   std::array<std::unique_ptr<exec::Executor>, 4> executors_;  // indexed by proto::Executor
   std::unordered_map<JobSeq, boost::asio::steady_timer> deadlines_;
+  // Cancelled or stopped at shutdown: whatever the attempt ends with, it is not retried.
+  std::unordered_set<JobSeq> no_retry_;
+  // Waiting jobs: every queued job in no executor is in held_, and either in due_ (waiting for
+  // its time) or in blocked_ (due, its executor full; a cancelled one is skipped there).
+  std::unordered_set<JobSeq> held_;
+  DueQueue due_;
+  boost::asio::steady_timer due_timer_;
+  std::array<std::deque<JobSeq>, 4> blocked_;  // by proto::Executor, in due order
+  boost::asio::steady_timer blocked_timer_;
+  bool blocked_timer_armed_ = false;
+  std::mt19937_64 random_{std::random_device{}()};
 };
 
 }  // namespace jobd::jobs

@@ -23,6 +23,9 @@ ServerMetrics::ServerMetrics(Registry& registry)
       finished_(registry.counter("jobd_jobs_finished_total",
                                  "Jobs finished, by kind, executor and final state",
                                  {"kind", "executor", "state"})),
+      retries_(registry.counter("jobd_job_retries_total",
+                                "Attempts that failed and were queued again to retry, by kind and executor",
+                                {"kind", "executor"})),
       run_time_(registry.histogram("jobd_job_run_seconds", "Job run time (started to finished), by kind",
                                    job_buckets(), {"kind"})),
       queue_wait_(registry.histogram("jobd_job_queue_wait_seconds",
@@ -56,11 +59,12 @@ void ServerMetrics::observe_job(const JobStateChange& change) {
   const auto executor = [&] { return std::string(proto::to_string(change.executor)); };
   if (cells.submitted == nullptr) {
     cells.submitted = &submitted_.with({kind(), executor()});
+    cells.retried = &retries_.with({kind(), executor()});
     cells.run_time = &run_time_.with({kind()});
     cells.queue_wait = &queue_wait_.with({kind()});
   }
   if (change.state == proto::JobState::queued) {
-    cells.submitted->inc();
+    (change.attempt > 1 ? cells.retried : cells.submitted)->inc();
     return;
   }
   if (!proto::is_final(change.state)) return;

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <chrono>
+#include <cstdint>
 #include <string_view>
 #include <unordered_map>
 
@@ -32,6 +33,8 @@ class ServerMetrics {
     std::chrono::system_clock::time_point created_at;
     std::optional<std::chrono::system_clock::time_point> started_at;
     std::chrono::system_clock::time_point at;
+    // The job's attempt: a queued state with attempt > 1 is a retry, not a submission.
+    std::uint32_t attempt = 1;
   };
   void observe_job(const JobStateChange& change);
   Histogram& loop_lag() { return loop_lag_; }
@@ -43,6 +46,7 @@ class ServerMetrics {
   };
   struct KindCells {
     Counter* submitted = nullptr;
+    Counter* retried = nullptr;
     std::array<Counter*, 6> finished{};  // by final state
     Histogram* run_time = nullptr;
     Histogram* queue_wait = nullptr;
@@ -52,6 +56,7 @@ class ServerMetrics {
   Family<Histogram>& request_duration_;
   Family<Counter>& submitted_;
   Family<Counter>& finished_;
+  Family<Counter>& retries_;
   Family<Histogram>& run_time_;
   Family<Histogram>& queue_wait_;
   Histogram& loop_lag_;

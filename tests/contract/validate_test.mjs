@@ -39,6 +39,8 @@ const job = {
   started_at: '2026-11-28T06:08:30.968Z',
   finished_at: '2026-11-28T06:08:30.969Z',
   timeout_ms: 300000,
+  max_attempts: 1,
+  attempt: 1,
   result: {},
 };
 const problem = (type, title, status) => JSON.stringify({ type, title, status, detail: 'x' });

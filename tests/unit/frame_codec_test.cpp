@@ -60,6 +60,18 @@ TEST(FrameEncode, FailedResultCarriesErrorFieldsButNoResult) {
       (json{{"job_id", "j"}, {"ok", false}, {"error_type", "Timeout"}, {"error_message", "took too long"}}));
 }
 
+TEST(FrameEncode, ARetryableFailureSaysSoAndOnlyThen) {
+  Result result{"j", Outcome::retryable_failure("flaky")};
+  const json payload = json::from_cbor(encode(result).substr(kHeaderSize));
+  EXPECT_EQ(payload["retryable"], true);
+  const DecodeResult decoded = decode_one(encode(result));
+  ASSERT_TRUE(std::holds_alternative<Message>(decoded));
+  EXPECT_TRUE(std::get<Result>(std::get<Message>(decoded)).outcome.retryable);
+  // A worker from before the flag sends none: not retryable.
+  const json plain = json::from_cbor(encode(Result::failure("j", "kind-failed", "x")).substr(kHeaderSize));
+  EXPECT_FALSE(plain.contains("retryable"));
+}
+
 // ---- round trips -----------------------------------------------------------
 
 TEST(FrameRoundTrip, EveryMessageTypeDecodesToTheMessageEncoded) {

@@ -52,6 +52,9 @@ json legacy_record(const Case& c) {
               {"params", c.params},
               {"created_at", strftime_rfc3339(job.created_at)}};
   if (job.timeout.count() > 0) out["timeout_ms"] = job.timeout.count();
+  // Added with retries (issue 13), after the DOM record was gone.
+  out["max_attempts"] = job.max_attempts;
+  out["attempt"] = job.attempt;
   if (auto started = job.visible_started_at()) out["started_at"] = strftime_rfc3339(*started);
   if (job.finished_at) out["finished_at"] = strftime_rfc3339(*job.finished_at);
   if (job.progress > 0.0 && !proto::is_final(job.state)) out["progress"] = job.progress;
@@ -169,9 +172,10 @@ TEST_F(RecordTest, FieldsComeInAFixedOrderWithExecutorFieldsLast) {
   std::vector<std::string> keys;
   const auto record = nlohmann::ordered_json::parse(render_record(*c.job));
   for (const auto& [key, value] : record.items()) keys.push_back(key);
-  EXPECT_EQ(keys, (std::vector<std::string>{"id", "kind", "executor", "state", "params", "created_at",
-                                            "timeout_ms", "started_at", "finished_at", "result",
-                                            "idempotency_key", "exit_code", "pid", "stdout"}));
+  EXPECT_EQ(keys,
+            (std::vector<std::string>{"id", "kind", "executor", "state", "params", "created_at", "timeout_ms",
+                                      "max_attempts", "attempt", "started_at", "finished_at", "result",
+                                      "idempotency_key", "exit_code", "pid", "stdout"}));
 }
 
 TEST_F(RecordTest, ASummaryLeavesOutParamsResultAndOutputAndKeepsNumbersAndBooleans) {

@@ -36,19 +36,29 @@ Kind make_spin_kind() {
 Kind make_fail_kind() {
   Kind kind;
   kind.name = "fail";
-  kind.description = "Fails with `message` (test kind).";
-  kind.params.params = {{.name = "message",
-                         .type = proto::ParamType::string,
-                         .default_value = "requested failure",
-                         .max_length = 4096}};
+  kind.description = "Fails with `message`, marked retryable when `retryable` (test kind).";
+  kind.params.params = {
+      {.name = "message",
+       .type = proto::ParamType::string,
+       .default_value = "requested failure",
+       .max_length = 4096},
+      {.name = "retryable",
+       .type = proto::ParamType::boolean,
+       .description = "whether another attempt may pass (the job is retried if it has attempts left)",
+       .default_value = false}};
   kind.executors = {proto::Executor::thread, proto::Executor::loop, proto::Executor::process};
   kind.cancellation = "immediate";
   kind.test_only = true;
   kind.run_on_cpu = [](const nlohmann::json& params, CpuContext&) {
+    // A retryable failure is thrown, the way a kind's code would raise one from deep inside.
+    if (params.at("retryable").get<bool>())
+      throw proto::RetryableError(params.at("message").get<std::string>());
     return Outcome::failure(proto::job_error::kind_failed, params.at("message").get<std::string>());
   };
   kind.run_on_loop = [](nlohmann::json params, LoopContext) -> boost::asio::awaitable<Outcome> {
-    co_return Outcome::failure(proto::job_error::kind_failed, params.at("message").get<std::string>());
+    auto message = params.at("message").get<std::string>();
+    if (params.at("retryable").get<bool>()) co_return Outcome::retryable_failure(std::move(message));
+    co_return Outcome::failure(proto::job_error::kind_failed, std::move(message));
   };
   return kind;
 }

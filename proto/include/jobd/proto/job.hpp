@@ -34,6 +34,8 @@ inline constexpr std::string_view out_of_memory = "out-of-memory";
 inline constexpr std::string_view exit_status = "exit-status";    // subprocess exited non-zero
 inline constexpr std::string_view spawn_failed = "spawn-failed";  // subprocess could not start
 inline constexpr std::string_view internal = "internal";
+// jobd stopped (crash, kill -9, power loss) while the job ran; recovery names it so.
+inline constexpr std::string_view interrupted = "interrupted";
 }  // namespace job_error
 
 }  // namespace jobd::proto

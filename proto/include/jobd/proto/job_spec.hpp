@@ -14,6 +14,13 @@ namespace jobd::proto {
 
 inline constexpr std::size_t kMaxKindNameBytes = 128;
 inline constexpr std::size_t kMaxIdempotencyKeyBytes = 256;
+// Attempts and delays (README, "Retries and delayed jobs"). Each bound keeps a job's life finite
+// and a retry storm impossible: attempts are few, and the base delay is never zero.
+inline constexpr std::int64_t kMaxAttempts = 20;
+inline constexpr std::int64_t kDefaultRetryDelayMs = 1000;
+inline constexpr std::int64_t kMinRetryDelayMs = 10;
+inline constexpr std::int64_t kMaxRetryDelayMs = 3'600'000;         // 1 h
+inline constexpr std::int64_t kMaxDelayMs = 30LL * 24 * 3'600'000;  // 30 days, for run_at too
 
 struct JobSpec {
   std::string kind;
@@ -21,6 +28,12 @@ struct JobSpec {
   nlohmann::json params = nlohmann::json::object();
   std::optional<std::int64_t> timeout_ms;
   std::optional<std::string> idempotency_key;
+  std::int64_t max_attempts = 1;                       // 1..kMaxAttempts
+  std::int64_t retry_delay_ms = kDefaultRetryDelayMs;  // base of the backoff
+  // When to run: after delay_ms, or at run_at (ms since the Unix epoch); at most one is given.
+  // run_at is checked against the clock by the scheduler (past: now; too far: refused).
+  std::optional<std::int64_t> delay_ms;
+  std::optional<std::int64_t> run_at_ms;
 };
 
 // Checks the shape of the request (not the kind's params: that needs the kind's schema).

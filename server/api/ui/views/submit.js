@@ -96,7 +96,7 @@ export function submitView(root) {
     description,
     field('Executor', executorSelect, null, '/executor'),
     paramsBox,
-    field('Timeout (ms)', timeout, 'Deadline of the whole job, counted from submission.', '/timeout_ms'),
+    field('Timeout (ms)', timeout, 'Deadline of each attempt, counted from its dispatch.', '/timeout_ms'),
     field(
       'Idempotency key',
       idempotency,
