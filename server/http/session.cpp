@@ -86,6 +86,16 @@ Answer ask(Handler& handler, const Request& request, std::chrono::milliseconds s
   return answer;
 }
 
+// Answers a refused request (the caller then ends the connection). A coroutine of its own, as
+// are write_continue and write_streamed: every local of run_session lives in its frame, which
+// each idle connection holds, and refusals are rare.
+asio::awaitable<void> refuse(ServerState& state, beast::tcp_stream& stream, const proto::Problem& problem,
+                             unsigned version) {
+  Response refused = Response::problem(problem);
+  if (state.observer) state.observer({"-", "-", "-", "refused", refused.status, refused.body.size(), {}});
+  co_await write_refusal(stream, refused, version, state.limits.idle_timeout);
+}
+
 }  // namespace
 
 asio::awaitable<void> run_session(ServerState& state, tcp::socket socket, std::shared_ptr<PeerWatch> watch) {
@@ -107,6 +117,7 @@ asio::awaitable<void> run_session(ServerState& state, tcp::socket socket, std::s
   } unregister{state.connections, &self};
 
   beast::flat_buffer buffer;
+  std::string answer_head;  // the status line and headers of the answer being written
   for (;;) {
     // Waiting for a request: bounded by the idle timeout. The request's headers, once begun,
     // by the (shorter) header timeout, so a slow client cannot hold a connection forever.
@@ -157,10 +168,8 @@ asio::awaitable<void> run_session(ServerState& state, tcp::socket socket, std::s
     }
     if (!problem && !parser.is_done()) {
       if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
-        bhttp::response<bhttp::empty_body> proceed{bhttp::status::continue_, version};
-        stream.expires_after(limits.body_timeout);
-        auto [error, n] = co_await bhttp::async_write(stream, proceed, use_tuple);
-        if (error) break;
+        const bool sent = co_await write_continue(stream, version, limits.body_timeout);
+        if (!sent) break;
       }
       stream.expires_after(limits.body_timeout);
       auto [error, bytes] = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
@@ -169,15 +178,12 @@ asio::awaitable<void> run_session(ServerState& state, tcp::socket socket, std::s
       problem = refusal(parse, limits);
     }
     if (problem) {
-      Response refused = Response::problem(*problem);
-      if (state.observer) state.observer({"-", "-", "-", "refused", refused.status, refused.body.size(), {}});
-      co_await write_refusal(stream, refused, version, limits.idle_timeout);
+      co_await refuse(state, stream, *problem, version);
       break;
     }
 
-    auto message = parser.release();
-    const bool keep_alive = message.keep_alive();
-    const Request request = to_request(std::move(message));
+    const bool keep_alive = parser.get().keep_alive();
+    const Request request = to_request(parser.release());
     Answer answer = ask(state.handler, request, limits.slow_handler);
     // (No co_await inside a conditional expression: GCC 12 miscompiles that in coroutines.)
     Response response;
@@ -218,7 +224,13 @@ asio::awaitable<void> run_session(ServerState& state, tcp::socket socket, std::s
     // While draining, every answer closes the connection (the client learns to go elsewhere).
     const bool draining = state.draining;
     const bool again = keep_alive && !response.close && !draining;
-    const bool written = co_await write_response(stream, response, head, again, version, limits.idle_timeout);
+    // The head is rendered into this connection's buffer, and head and body go out in one
+    // gather write, awaited here: no Beast message, no coroutine frame per answer.
+    render_head(answer_head, response, again, version);
+    const std::string_view body = head ? std::string_view{} : std::string_view(response.body);
+    auto [write_error, written_bytes] =
+        co_await write_rendered(stream, answer_head, body, limits.idle_timeout);
+    const bool written = !write_error;
     if (state.observer) {
       state.observer({peer, to_string(request.method), request.target, answer.route, status, body_size,
                       std::chrono::steady_clock::now() - started});
