@@ -32,6 +32,25 @@ constexpr std::size_t kIdleRead = 256;
 
 using RequestParser = bhttp::request_parser<bhttp::string_body>;
 
+// An exchange for a new request: a spare one, or a new one.
+std::unique_ptr<Exchange> take_exchange(ServerState& state) {
+  if (state.spare_exchanges.empty()) return std::make_unique<Exchange>();
+  std::unique_ptr<Exchange> exchange = std::move(state.spare_exchanges.back());
+  state.spare_exchanges.pop_back();
+  return exchange;
+}
+
+// The connection goes idle: its exchange is emptied (a big body is not kept) and kept for
+// another request, unless enough are kept already.
+void give_back(ServerState& state, std::unique_ptr<Exchange>& exchange) {
+  if (!exchange) return;
+  if (state.spare_exchanges.size() < ServerState::kSpareExchanges) {
+    exchange->clear();
+    state.spare_exchanges.push_back(std::move(exchange));
+  }
+  exchange.reset();
+}
+
 // Feeds the parser what the buffer already holds, without I/O. Stops at the end of the header
 // (header_only) or of the message; "need more" is not an error: the caller reads on.
 boost::system::error_code parse_buffered(RequestParser& parser, beast::flat_buffer& buffer,
@@ -123,6 +142,7 @@ asio::awaitable<void> run_session(ServerState& state, tcp::socket socket, std::s
   beast::flat_buffer buffer;
   std::array<char, kIdleRead> first_bytes;  // what an idle connection reads into (kIdleRead)
   std::string answer_head;                  // the status line and headers of the answer being written
+  std::unique_ptr<Exchange> exchange;       // the request being served; none while idle
   for (;;) {
     // Waiting for a request: bounded by the idle timeout. The request's headers, once begun,
     // by the (shorter) header timeout, so a slow client cannot hold a connection forever.
@@ -131,6 +151,7 @@ asio::awaitable<void> run_session(ServerState& state, tcp::socket socket, std::s
       // The drain is over: close, unless the client already sent its next request.
       if (state.closing && !input_waiting(stream.socket())) break;
       buffer.shrink_to_fit();  // empty: its storage is freed while the connection waits
+      give_back(state, exchange);
       stream.expires_after(limits.idle_timeout);
       auto [error, n] = co_await stream.async_read_some(asio::buffer(first_bytes), use_tuple);
       if (error == asio::error::operation_aborted && state.closing) continue;  // woken by close_connections
@@ -140,15 +161,19 @@ asio::awaitable<void> run_session(ServerState& state, tcp::socket socket, std::s
     self.idle = false;
     const auto started = std::chrono::steady_clock::now();
 
-    RequestParser parser;
+    if (!exchange) exchange = take_exchange(state);
+    Exchange& x = *exchange;
+    RequestParser& parser = x.parser.emplace();
     parser.header_limit(static_cast<std::uint32_t>(std::min<std::uint64_t>(limits.max_header, UINT32_MAX)));
     parser.body_limit(limits.max_body);
     // Each step below updates `parse` and asks the refusal rules (http/refusals.hpp). A refusal
     // is written in one place, with the response as a named local: GCC 12 mishandles non-trivial
     // temporaries in a co_await expression.
-    ParseState parse;
+    ParseState& parse = x.parse;
+    parse = ParseState{};
     parse.opening = std::string_view(static_cast<const char*>(buffer.data().data()), buffer.size());
-    std::optional<proto::Problem> problem = refusal(parse, limits);
+    std::optional<proto::Problem>& problem = x.problem;
+    problem = refusal(parse, limits);
     parse.opening = {};  // a view into the buffer, which parsing consumes
     unsigned version = 11;
     if (!problem) {
@@ -189,10 +214,12 @@ asio::awaitable<void> run_session(ServerState& state, tcp::socket socket, std::s
     }
 
     const bool keep_alive = parser.get().keep_alive();
-    const Request request = to_request(parser.release());
-    Answer answer = ask(state.handler, request, limits.slow_handler);
+    Request& request = x.request;
+    request = to_request(parser.release());
+    Answer& answer = x.answer.emplace(ask(state.handler, request, limits.slow_handler));
     // (No co_await inside a conditional expression: GCC 12 miscompiles that in coroutines.)
-    Response response;
+    Response& response = x.response;
+    response = Response{};
     if (auto* ready = std::get_if<Response>(&answer.response)) {
       response = std::move(*ready);
     } else {

@@ -8,11 +8,16 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <unordered_set>
+#include <vector>
 
 #include "http/handler.hpp"
+#include "http/refusals.hpp"
 #include "http/server.hpp"
 
 namespace jobd::http {
@@ -27,14 +32,42 @@ struct Connection {
   BodyStream* body_stream = nullptr;  // set while an event stream is being served
 };
 
+// What serving one request takes (its parser, the request, the answer), kept off the session's
+// coroutine frame, which every idle keep-alive connection holds for as long as it is open: GCC
+// keeps in the frame every local that lives across a co_await. A session takes one when a
+// request arrives and gives it back when the connection goes idle.
+struct Exchange {
+  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser;
+  ParseState parse;
+  std::optional<proto::Problem> problem;
+  Request request;
+  std::optional<Answer> answer;
+  Response response;
+
+  // Empties it for the next request (a big body is not kept).
+  void clear() {
+    parser.reset();
+    parse = ParseState{};
+    problem.reset();
+    request = Request{};
+    answer.reset();
+    response = Response{};
+  }
+};
+
 // What the sessions of one server share. Loop thread only.
 struct ServerState {
+  // Idle exchanges kept for the next requests (beyond these, one is freed when its connection
+  // goes idle): no allocation per request for them.
+  static constexpr std::size_t kSpareExchanges = 64;
+
   Handler& handler;
   ServerLimits limits;
   std::unordered_set<Connection*> connections;
   bool draining = false;  // shutdown began: every answer says Connection: close
   bool closing = false;   // the drain is over: idle connections close, unless a request is waiting
   std::function<void(const RequestRecord&)> observer;
+  std::vector<std::unique_ptr<Exchange>> spare_exchanges;
 };
 
 // Serves one connection until it closes; registers itself in state.connections meanwhile. The
