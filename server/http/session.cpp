@@ -6,6 +6,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/flat_static_buffer.hpp>
 #include <boost/beast/http.hpp>
 
 #include "http/body_stream.hpp"
@@ -24,10 +25,11 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 namespace {
 
 // A keep-alive connection waits for its next request without a heap buffer: the first bytes are
-// read into this much space held in the session's own frame and copied into the read buffer,
-// which is freed again whenever nothing is left in it. An idle connection held a 1 KiB buffer
-// before (10 MiB at 10,000 connections). Most requests fit (wrk's, curl's, a submit with small
-// params); a longer one takes one more read.
+// read into this much space held in the session's own frame and parsed there; only what is left
+// over (a longer request, a pipelined one) goes to the read buffer, which is freed again whenever
+// nothing is left in it. An idle connection held a 1 KiB buffer before (10 MiB at 10,000
+// connections). Most requests fit (wrk's, curl's, a submit with small params); a longer one
+// takes one more read.
 constexpr std::size_t kIdleRead = 256;
 
 using RequestParser = bhttp::request_parser<bhttp::string_body>;
@@ -53,8 +55,8 @@ void give_back(ServerState& state, std::unique_ptr<Exchange>& exchange) {
 
 // Feeds the parser what the buffer already holds, without I/O. Stops at the end of the header
 // (header_only) or of the message; "need more" is not an error: the caller reads on.
-boost::system::error_code parse_buffered(RequestParser& parser, beast::flat_buffer& buffer,
-                                         bool header_only) {
+template <class DynamicBuffer>
+boost::system::error_code parse_buffered(RequestParser& parser, DynamicBuffer& buffer, bool header_only) {
   boost::system::error_code error;
   while (buffer.size() > 0 && !(header_only ? parser.is_header_done() : parser.is_done())) {
     const auto used = parser.put(buffer.data(), error);
@@ -63,6 +65,18 @@ boost::system::error_code parse_buffered(RequestParser& parser, beast::flat_buff
     if (error || used == 0) break;
   }
   return error;
+}
+
+// Moves what is left in `from` (the first read's bytes, parsed in place) to the end of `to`, the
+// buffer that the asynchronous reads fill.
+void spill(beast::flat_static_buffer_base& from, beast::flat_buffer& to) {
+  if (from.size() == 0) return;
+  to.commit(asio::buffer_copy(to.prepare(from.size()), from.data()));
+  from.consume(from.size());
+}
+
+std::string_view text_of(asio::const_buffer bytes) {
+  return {static_cast<const char*>(bytes.data()), bytes.size()};
 }
 
 // What the refusal rules look at in a parsed header.
@@ -142,6 +156,7 @@ asio::awaitable<void> run_session(ServerState& state, tcp::socket socket, std::s
   beast::flat_buffer buffer;
   std::array<char, kIdleRead> first_bytes;  // what an idle connection reads into (kIdleRead)
   std::string answer_head;                  // the status line and headers of the answer being written
+  std::size_t fresh = 0;                    // bytes of first_bytes just read
   std::unique_ptr<Exchange> exchange;       // the request being served; none while idle
   for (;;) {
     // Waiting for a request: bounded by the idle timeout. The request's headers, once begun,
@@ -156,8 +171,14 @@ asio::awaitable<void> run_session(ServerState& state, tcp::socket socket, std::s
       auto [error, n] = co_await stream.async_read_some(asio::buffer(first_bytes), use_tuple);
       if (error == asio::error::operation_aborted && state.closing) continue;  // woken by close_connections
       if (error) break;
-      buffer.commit(asio::buffer_copy(buffer.prepare(n), asio::buffer(first_bytes.data(), n)));
+      fresh = n;
     }
+    // The request's first bytes: read into first_bytes just now (parsed there, in place), or left
+    // in `buffer` by the previous request (pipelined). What is still unparsed when the session must
+    // read again, or when this request is parsed, moves into `buffer`.
+    beast::flat_static_buffer_base in_place(first_bytes.data(), first_bytes.size());
+    in_place.commit(asio::buffer_size(in_place.prepare(fresh)));
+    fresh = 0;
     self.idle = false;
     const auto started = std::chrono::steady_clock::now();
 
@@ -171,7 +192,7 @@ asio::awaitable<void> run_session(ServerState& state, tcp::socket socket, std::s
     // temporaries in a co_await expression.
     ParseState& parse = x.parse;
     parse = ParseState{};
-    parse.opening = std::string_view(static_cast<const char*>(buffer.data().data()), buffer.size());
+    parse.opening = in_place.size() > 0 ? text_of(in_place.data()) : text_of(buffer.data());
     std::optional<proto::Problem>& problem = x.problem;
     problem = refusal(parse, limits);
     parse.opening = {};  // a view into the buffer, which parsing consumes
@@ -180,7 +201,12 @@ asio::awaitable<void> run_session(ServerState& state, tcp::socket socket, std::s
       // The whole header usually came with the first read: parse what is buffered first, and go
       // asynchronous (with the header timeout) only for the rest, saving an operation and a
       // timer re-arm per request.
-      parse.error = parse_buffered(parser, buffer, /*header_only=*/true);
+      if (in_place.size() > 0) {
+        parse.error = parse_buffered(parser, in_place, /*header_only=*/true);
+        if (!parser.is_header_done()) spill(in_place, buffer);
+      } else {
+        parse.error = parse_buffered(parser, buffer, /*header_only=*/true);
+      }
       if (!parse.error && !parser.is_header_done()) {
         stream.expires_after(limits.header_timeout);
         auto [error, bytes] = co_await bhttp::async_read_header(stream, buffer, parser, use_tuple);
@@ -193,10 +219,13 @@ asio::awaitable<void> run_session(ServerState& state, tcp::socket socket, std::s
     if (!problem) {
       version = parse.version;
       if (!parser.is_done()) {
-        parse.error = parse_buffered(parser, buffer, /*header_only=*/false);
+        parse.error = parse_buffered(parser, in_place, /*header_only=*/false);
+        if (!parse.error && !parser.is_done())
+          parse.error = parse_buffered(parser, buffer, /*header_only=*/false);
         problem = refusal(parse, limits);
       }
     }
+    spill(in_place, buffer);  // a pipelined request, or the part of this body still to come
     if (!problem && !parser.is_done()) {
       if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
         const bool sent = co_await write_continue(stream, version, limits.body_timeout);
