@@ -32,7 +32,7 @@ namespace {
 // takes one more read.
 constexpr std::size_t kIdleRead = 256;
 
-using RequestParser = bhttp::request_parser<bhttp::string_body>;
+using RequestParser = Exchange::Parser;
 
 // An exchange for a new request: a spare one, or a new one.
 std::unique_ptr<Exchange> take_exchange(ServerState& state) {
@@ -100,7 +100,7 @@ Method to_method(bhttp::verb verb) {
   }
 }
 
-Request to_request(bhttp::request<bhttp::string_body>&& message) {
+Request to_request(RequestParser::value_type&& message) {
   Request request;
   request.method = to_method(message.method());
   request.target = std::string(message.target());
@@ -184,7 +184,7 @@ asio::awaitable<void> run_session(ServerState& state, tcp::socket socket, std::s
 
     if (!exchange) exchange = take_exchange(state);
     Exchange& x = *exchange;
-    RequestParser& parser = x.parser.emplace();
+    RequestParser& parser = x.new_parser();
     parser.header_limit(static_cast<std::uint32_t>(std::min<std::uint64_t>(limits.max_header, UINT32_MAX)));
     parser.body_limit(limits.max_body);
     // Each step below updates `parse` and asks the refusal rules (http/refusals.hpp). A refusal

@@ -5,14 +5,18 @@
 // every session shares.
 #pragma once
 
+#include <array>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <cstddef>
 #include <functional>
 #include <memory>
+#include <memory_resource>
 #include <optional>
+#include <tuple>
 #include <unordered_set>
 #include <vector>
 
@@ -37,7 +41,26 @@ struct Connection {
 // keeps in the frame every local that lives across a co_await. A session takes one when a
 // request arrives and gives it back when the connection goes idle.
 struct Exchange {
-  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser;
+  // Where the parser's header fields and target are allocated: kFieldBytes inside the exchange,
+  // then the heap; emptied before each request. Beast allocates a node per field otherwise.
+  static constexpr std::size_t kFieldBytes = 512;
+  using Allocator = std::pmr::polymorphic_allocator<char>;
+  using Parser = boost::beast::http::request_parser<boost::beast::http::string_body, Allocator>;
+
+  Exchange() : fields(field_bytes.data(), field_bytes.size()) {}
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
+
+  // A new parser, its fields in `fields` (the previous request's are dropped first).
+  Parser& new_parser() {
+    parser.reset();
+    fields.release();
+    return parser.emplace(std::piecewise_construct, std::make_tuple(), std::make_tuple(Allocator(&fields)));
+  }
+
+  alignas(std::max_align_t) std::array<char, kFieldBytes> field_bytes;
+  std::pmr::monotonic_buffer_resource fields;
+  std::optional<Parser> parser;
   ParseState parse;
   std::optional<proto::Problem> problem;
   Request request;
@@ -47,6 +70,7 @@ struct Exchange {
   // Empties it for the next request (a big body is not kept).
   void clear() {
     parser.reset();
+    fields.release();
     parse = ParseState{};
     problem.reset();
     request = Request{};
