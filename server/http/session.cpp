@@ -155,7 +155,6 @@ asio::awaitable<void> run_session(ServerState& state, tcp::socket socket, std::s
 
   beast::flat_buffer buffer;
   std::array<char, kIdleRead> first_bytes;  // what an idle connection reads into (kIdleRead)
-  std::string answer_head;                  // the status line and headers of the answer being written
   std::size_t fresh = 0;                    // bytes of first_bytes just read
   std::unique_ptr<Exchange> exchange;       // the request being served; none while idle
   for (;;) {
@@ -286,12 +285,11 @@ asio::awaitable<void> run_session(ServerState& state, tcp::socket socket, std::s
     // While draining, every answer closes the connection (the client learns to go elsewhere).
     const bool draining = state.draining;
     const bool again = keep_alive && !response.close && !draining;
-    // The head is rendered into this connection's buffer, and head and body go out in one
+    // The head is rendered into the exchange's buffer, and head and body go out in one
     // gather write, awaited here: no Beast message, no coroutine frame per answer.
-    render_head(answer_head, response, again, version);
+    render_head(x.head, response, again, version);
     const std::string_view body = head ? std::string_view{} : std::string_view(response.body);
-    auto [write_error, written_bytes] =
-        co_await write_rendered(stream, answer_head, body, limits.idle_timeout);
+    auto [write_error, written_bytes] = co_await write_rendered(stream, x.head, body, limits.idle_timeout);
     const bool written = !write_error;
     if (state.observer) {
       state.observer({peer, to_string(request.method), request.target, answer.route, status, body_size,

@@ -16,6 +16,7 @@
 #include <memory>
 #include <memory_resource>
 #include <optional>
+#include <string>
 #include <tuple>
 #include <unordered_set>
 #include <vector>
@@ -66,8 +67,9 @@ struct Exchange {
   Request request;
   std::optional<Answer> answer;
   Response response;
+  std::string head;  // the answer's status line and headers; its capacity is kept for the next
 
-  // Empties it for the next request (a big body is not kept).
+  // Empties it for the next request (a big body is not kept; the head's capacity is).
   void clear() {
     parser.reset();
     fields.release();
