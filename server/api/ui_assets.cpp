@@ -51,7 +51,7 @@ std::optional<http::Response> ui_asset_response(std::string_view path, std::stri
   const EmbeddedAsset* asset = find_asset(path);
   if (asset == nullptr) return std::nullopt;
   http::Response response;
-  response.content_type = std::string(asset->content_type);
+  response.content_type = asset->content_type;
   const bool unchanged = !if_none_match.empty() && matches_any(if_none_match, asset->etag);
   response.status = unchanged ? 304 : 200;
   if (!unchanged) response.body = std::string(asset->body);

@@ -34,8 +34,11 @@ struct Request {
 
 struct Response {
   unsigned status = 200;
-  std::string content_type = "application/json";
+  // A media type with static storage (a literal, or a table's entry): no copy per answer.
+  std::string_view content_type = "application/json";
   std::string body;
+  // Headers besides Server, Date, Content-Type, Connection and Content-Length (which the
+  // writer sets), each name once.
   std::vector<std::pair<std::string, std::string>> headers;
   bool close = false;  // close the connection after this response
   // When set, `body` is ignored: the session streams this instead and closes the connection

@@ -1,10 +1,12 @@
 #include "http/response_writer.hpp"
 
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http.hpp>
+#include <charconv>
 #include <ctime>
 #include <vector>
 
@@ -37,18 +39,62 @@ std::string_view http_date() {
   return text;
 }
 
+void render_head(std::string& out, const Response& response, bool keep_alive, unsigned version) {
+  // What Beast writes for a response whose fields were set in this order: Server, Date,
+  // Content-Type, the handler's headers, Connection (from keep_alive), Content-Length. Beast's
+  // keep_alive(): HTTP/1.1 says close when not kept alive, HTTP/1.0 says keep-alive when kept.
+  char status[4] = {static_cast<char>('0' + response.status / 100 % 10),
+                    static_cast<char>('0' + response.status / 10 % 10),
+                    static_cast<char>('0' + response.status % 10), ' '};
+  out.assign("HTTP/");
+  out.push_back(static_cast<char>('0' + version / 10));
+  out.push_back('.');
+  out.push_back(static_cast<char>('0' + version % 10));
+  out.push_back(' ');
+  out.append(status, sizeof status);
+  out.append(bhttp::obsolete_reason(static_cast<bhttp::status>(response.status)));
+  out.append("\r\nServer: jobd\r\nDate: ");
+  out.append(http_date());
+  out.append("\r\nContent-Type: ");
+  out.append(response.content_type);
+  out.append("\r\n");
+  for (const auto& [name, value] : response.headers) {
+    out.append(name);
+    out.append(": ");
+    out.append(value);
+    out.append("\r\n");
+  }
+  if (version >= 11 && !keep_alive) out.append("Connection: close\r\n");
+  if (version < 11 && keep_alive) out.append("Connection: keep-alive\r\n");
+  char length[24];
+  const auto [end, error] = std::to_chars(length, length + sizeof length, response.body.size());
+  out.append("Content-Length: ");
+  out.append(length, end);
+  out.append("\r\n\r\n");
+}
+
+asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> write_rendered(
+    beast::tcp_stream& stream, std::string_view head, std::string_view body,
+    std::chrono::milliseconds timeout) {
+  stream.expires_after(timeout);
+  const std::array<asio::const_buffer, 2> pieces{asio::buffer(head), asio::buffer(body)};
+  return asio::async_write(stream, pieces, use_tuple);
+}
+
 asio::awaitable<bool> write_response(beast::tcp_stream& stream, Response& response, bool head,
                                      bool keep_alive, unsigned version, std::chrono::milliseconds timeout) {
-  bhttp::response<bhttp::string_body> message{static_cast<bhttp::status>(response.status), version};
-  message.set(bhttp::field::server, "jobd");
-  message.set(bhttp::field::date, http_date());
-  message.set(bhttp::field::content_type, response.content_type);
-  for (auto& [name, value] : response.headers) message.set(name, value);
-  message.keep_alive(keep_alive);
-  message.content_length(response.body.size());
-  if (!head) message.body() = std::move(response.body);
+  std::string rendered;
+  render_head(rendered, response, keep_alive, version);
+  const std::string_view body = head ? std::string_view{} : std::string_view(response.body);
+  auto [error, bytes] = co_await write_rendered(stream, rendered, body, timeout);
+  co_return !error;
+}
+
+asio::awaitable<bool> write_continue(beast::tcp_stream& stream, unsigned version,
+                                     std::chrono::milliseconds timeout) {
+  bhttp::response<bhttp::empty_body> proceed{bhttp::status::continue_, version};
   stream.expires_after(timeout);
-  auto [error, bytes] = co_await bhttp::async_write(stream, message, use_tuple);
+  auto [error, bytes] = co_await bhttp::async_write(stream, proceed, use_tuple);
   co_return !error;
 }
 
@@ -77,7 +123,7 @@ asio::awaitable<void> write_streamed(beast::tcp_stream& stream, Response& respon
   // SSE client (and curl) expects, and which needs no chunked framing per event.
   std::string head = "HTTP/1." + std::to_string(version % 10) + " " + std::to_string(response.status) +
                      " OK\r\nServer: jobd\r\nDate: " + std::string(http_date()) +
-                     "\r\nContent-Type: " + response.content_type + "\r\nConnection: close\r\n";
+                     "\r\nContent-Type: " + std::string(response.content_type) + "\r\nConnection: close\r\n";
   for (const auto& [name, value] : response.headers) head += name + ": " + value + "\r\n";
   head += "\r\n";
   stream.expires_after(timeout);

@@ -6,7 +6,9 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <chrono>
+#include <string>
 #include <string_view>
+#include <tuple>
 
 #include "http/message.hpp"
 
@@ -15,10 +17,28 @@ namespace jobd::http {
 // The Date header value, formatted once per second.
 std::string_view http_date();
 
+// Renders the status line and headers of `response` into `out`, replacing what it held (its
+// capacity is kept, so a connection's buffer stops allocating after its first answer): the
+// bytes Beast's serializer writes for the same message, without building a Beast message
+// (whose fields allocate a node each; tests/unit/response_head_test.cpp compares the two).
+// Content-Length is the body's size, for HEAD too (RFC 9110 §9.3.2).
+void render_head(std::string& out, const Response& response, bool keep_alive, unsigned version);
+
+// Writes a rendered head and a body in one gather write, bounded by `timeout`. No coroutine
+// frame of its own: the session awaits the write itself. Both views must outlive the await.
+boost::asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> write_rendered(
+    boost::beast::tcp_stream& stream, std::string_view head, std::string_view body,
+    std::chrono::milliseconds timeout);
+
 // Writes one response (its body left out for HEAD); false when the write failed. `timeout`
 // bounds the write.
 boost::asio::awaitable<bool> write_response(boost::beast::tcp_stream& stream, Response& response, bool head,
                                             bool keep_alive, unsigned version,
+                                            std::chrono::milliseconds timeout);
+
+// Writes `100 Continue` (to a request that expects it before sending its body); false when the
+// write failed.
+boost::asio::awaitable<bool> write_continue(boost::beast::tcp_stream& stream, unsigned version,
                                             std::chrono::milliseconds timeout);
 
 // Answers with a refusal (a problem response), shuts the sending side down, then reads and discards what the

@@ -44,6 +44,36 @@ TEST(Http, KeepAliveServesManyRequestsOnOneConnection) {
   }
 }
 
+// A request's first bytes are read into 256 bytes and parsed there, and its header fields go to
+// a 512-byte arena (http/session.hpp): requests past either, alone or pipelined behind or ahead
+// of short ones, are served the same on one kept-alive connection.
+TEST(Http, RequestsLongerThanTheFirstReadOrWithManyHeadersAreServedLikeShortOnes) {
+  JobdProcess server;
+  RawConnection connection(server.port());
+  std::string many_headers;
+  for (int i = 0; i < 40; ++i)
+    many_headers += "X-Header-" + std::to_string(i) + ": " + std::string(30, 'v') + "\r\n";
+  const std::string long_healthz = "GET /healthz HTTP/1.1\r\nHost: x\r\n" + many_headers + "\r\n";
+  const std::string big_params =
+      std::string(R"({"kind":"echo","params":{"s":")") + std::string(3000, 's') + "\"}}";
+  const std::string long_post =
+      "POST /v1/jobs?wait=5 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + many_headers +
+      "Content-Length: " + std::to_string(big_params.size()) + "\r\n\r\n" + big_params;
+  for (const std::string& request : {long_healthz, post_echo(1), long_post, post_echo(2), long_healthz}) {
+    ASSERT_TRUE(connection.send(request));
+    auto responses = connection.read_responses(1);
+    ASSERT_EQ(responses.size(), 1u);
+    ASSERT_EQ(responses[0].status, 200);
+  }
+  ASSERT_TRUE(connection.send(long_post + post_echo(3) + long_healthz + post_echo(4)));
+  auto responses = connection.read_responses(4);
+  ASSERT_EQ(responses.size(), 4u);
+  EXPECT_EQ(responses[0].json()["result"]["s"].get<std::string>().size(), 3000u);
+  EXPECT_EQ(responses[1].json()["result"]["n"], 3);
+  EXPECT_EQ(responses[2].body, R"({"status":"ok"})");
+  EXPECT_EQ(responses[3].json()["result"]["n"], 4);
+}
+
 TEST(Http, OversizeBodyIsRefusedWith413BeforeItIsSent) {
   JobdProcess server({"--max-body", "64k"});
   RawConnection connection(server.port());

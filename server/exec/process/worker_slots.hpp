@@ -27,6 +27,7 @@
 
 #include <sys/types.h>
 
+#include <boost/container/small_vector.hpp>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -105,7 +106,11 @@ class WorkerSlots {
   };
   using Action = std::variant<RequestSpawn, SendRun, ReportStarted, ReportProgress, FinishJob, KillGroup,
                               CloseSocket, StartBackoff, Log>;
-  using Actions = std::vector<Action>;
+  // Held inline up to kInlineActions (a result is answered with up to three actions: the next
+  // RUN, its start, this job's end; a submission with two): no allocation per event on a
+  // job's path. Rare events (shutdown, a crash with replacements) spill to the heap.
+  static constexpr std::size_t kInlineActions = 4;
+  using Actions = boost::container::small_vector<Action, kInlineActions>;
 
   // `cpu_seconds_per_job`: the workers' --worker-cpu, named when a worker dies of SIGXCPU.
   WorkerSlots(ProcessPoolOptions options, std::uint64_t cpu_seconds_per_job);
