@@ -43,6 +43,21 @@ asio::awaitable<Response> Api::submit(Request request, std::string) {
   auto [job, replayed] = std::get<jobs::Submitted>(submitted);
   const auto seq = job->seq;
   const std::string location = "/v1/jobs/" + job->id;
+  // Nothing is acknowledged before it is committed (a durable store): the answer waits for the
+  // job's insert. A replay waits too, when the first submit is still waiting.
+  if (!scheduler_.table().committed(seq)) {
+    const bool committed = co_await scheduler_.wait_committed(seq);
+    if (!committed) {
+      co_return Response::problem(Problem{problems::store_unavailable,
+                                          "the job was not stored before the wait ended", std::nullopt,
+                                          scheduler_.options().retry_after_s});
+    }
+    job = scheduler_.table().get(seq);
+    if (job == nullptr) {
+      co_return Response::problem(
+          Problem{problems::job_not_found, "job was evicted (--max-jobs)", std::nullopt, std::nullopt});
+    }
+  }
   std::optional<std::string> record;
   bool final = proto::is_final(job->state);
   const auto wait_for = std::get<std::chrono::milliseconds>(wait);

@@ -16,6 +16,12 @@ using std::chrono::milliseconds;
 
 enum class LogFormat { text, json };
 
+// What a committed job survives (--durability; README): a kill -9 of jobd, or a power loss.
+enum class Durability { process, machine };
+
+// The default --store: a SQLite file in the working directory.
+inline constexpr const char* kDefaultStore = "sqlite:jobd.db";
+
 struct Config {
   ListenAddress listen{"127.0.0.1", 8080};
   std::string port_file;    // written with the bound port once listening (tests use port 0)
@@ -55,9 +61,11 @@ struct Config {
   std::string log_level = "info";
   LogFormat log_format = LogFormat::text;
   bool test_kinds = false;
-  std::string command_config;        // --config: JSON file of subprocess command kinds
-  std::size_t max_subprocesses = 0;  // subprocess jobs running at once; 0 = 4 x hardware threads
-  milliseconds kill_grace{2'000};    // SIGTERM -> SIGKILL of a subprocess job's process group
+  std::string command_config;         // --config: JSON file of subprocess command kinds
+  std::size_t max_subprocesses = 0;   // subprocess jobs running at once; 0 = 4 x hardware threads
+  milliseconds kill_grace{2'000};     // SIGTERM -> SIGKILL of a subprocess job's process group
+  std::string store = kDefaultStore;  // --store: memory: or sqlite:PATH
+  Durability durability = Durability::process;
 };
 
 // What parsing the command line gave: a config to run with, or an exit code (after --help,

@@ -32,6 +32,13 @@ std::variant<Submitted, Problem> Scheduler::submit(proto::JobSpec spec) {
     return Problem{problems::draining, "jobd is shutting down and accepts no new jobs", std::nullopt,
                    options_.retry_after_s};
   }
+  if (table_.durable()) {
+    // Nothing is acknowledged that could not be committed: refuse until the store commits again.
+    if (auto health = table_.store_health(); !health.ok) {
+      return Problem{problems::store_unavailable, "jobs cannot be stored now: " + health.reason, std::nullopt,
+                     options_.retry_after_s};
+    }
+  }
   const kinds::Kind* kind = kinds_.find(spec.kind);
   if (kind == nullptr) {
     return Problem{problems::unknown_kind, "no kind named '" + spec.kind + "' (see GET /v1/kinds)", "/kind",
@@ -82,15 +89,15 @@ std::variant<Submitted, Problem> Scheduler::submit(proto::JobSpec spec) {
   // The record keeps the params as text, rendered once here; the executor gets the DOM itself.
   const Job& job = table_.create(*kind, executor_id, to_json_text(params), timeout,
                                  std::move(spec.idempotency_key), Clock::now());
-  arm_deadline(job);
+  arm_deadline(job, timeout);
   exec::JobTicket ticket{
       job.seq, job.id, kind, std::move(params), std::chrono::steady_clock::now() + timeout, job.control};
   executor->submit(std::move(ticket));
   return Submitted{&job, false};
 }
 
-void Scheduler::arm_deadline(const Job& job) {
-  auto [it, inserted] = deadlines_.try_emplace(job.seq, loop_, job.timeout);
+void Scheduler::arm_deadline(const Job& job, std::chrono::milliseconds after) {
+  auto [it, inserted] = deadlines_.try_emplace(job.seq, loop_, after);
   it->second.async_wait([this, seq = job.seq](boost::system::error_code error) {
     if (error) return;  // cancelled: the job finished first
     deadlines_.erase(seq);
@@ -154,6 +161,58 @@ asio::awaitable<std::optional<std::string>> Scheduler::wait_final(
   co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
   table_.unwatch(seq, watch);
   co_return record;
+}
+
+asio::awaitable<bool> Scheduler::wait_committed(JobSeq seq) {
+  if (table_.committed(seq)) co_return true;
+  // The commit wakes this coroutine by cancelling its timer. Both are shared with the callback,
+  // which may run after this coroutine ended (cancelled when its client left).
+  auto timer = std::make_shared<asio::steady_timer>(loop_, std::chrono::steady_clock::time_point::max());
+  auto committed = std::make_shared<bool>(false);
+  table_.when_committed(seq, [timer, committed] {
+    *committed = true;
+    timer->cancel();
+  });
+  co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
+  co_return *committed;
+}
+
+Scheduler::Resubmitted Scheduler::resubmit(const Job& job, Clock::time_point now) {
+  const JobSeq seq = job.seq;
+  exec::Executor* executor = this->executor(job.executor);
+  if (executor == nullptr || !job.kind->allows(job.executor)) {
+    table_.finish(
+        seq,
+        exec::Outcome::failure(proto::job_error::internal, "jobd restarted without the " +
+                                                               std::string(proto::to_string(job.executor)) +
+                                                               " executor this job was queued on"),
+        now);
+    return Resubmitted::failed;
+  }
+  // The deadline counts from submission, across the restart too.
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(job.created_at + job.timeout - now);
+  if (left.count() <= 0) {
+    table_.finish(
+        seq,
+        exec::Outcome::failure(proto::job_error::timed_out, "its deadline passed while jobd was stopped",
+                               proto::JobState::timed_out),
+        now);
+    return Resubmitted::timed_out;
+  }
+  if (!executor->has_room()) {  // only when restarted with a smaller --queue-depth
+    table_.finish(
+        seq,
+        exec::Outcome::failure(proto::job_error::internal,
+                               "the " + std::string(proto::to_string(job.executor)) +
+                                   " executor's queue was full when jobd restarted (--queue-depth)"),
+        now);
+    return Resubmitted::failed;
+  }
+  auto params = nlohmann::json::parse(job.params);
+  arm_deadline(job, left);
+  executor->submit(exec::JobTicket{seq, job.id, job.kind, std::move(params),
+                                   std::chrono::steady_clock::now() + left, job.control});
+  return Resubmitted::queued;
 }
 
 void Scheduler::on_started(JobSeq seq, nlohmann::json details) {

@@ -46,6 +46,13 @@ class Scheduler final : public exec::JobSink {
   exec::Executor* executor(proto::Executor id) const;
 
   std::variant<Submitted, proto::Problem> submit(proto::JobSpec spec);
+  // Waits until the job's insert is committed (at once without a durable store): a submit is
+  // answered only then. False when the wait was cancelled (the client left) first.
+  boost::asio::awaitable<bool> wait_committed(JobSeq seq);
+  // Recovery (jobs/recovery.hpp): hands a restored queued job to its executor again, with what
+  // is left of its deadline; fails it when its executor is gone or its deadline passed.
+  enum class Resubmitted { queued, timed_out, failed };
+  Resubmitted resubmit(const Job& job, Clock::time_point now);
   // DELETE: 404 for an unknown job, 409 for a finished one.
   std::variant<const Job*, proto::Problem> cancel(std::string_view id);
   // Waits until the job is final or `until` passes. Returns the final record's JSON text,
@@ -71,7 +78,7 @@ class Scheduler final : public exec::JobSink {
   void on_finished(JobSeq seq, exec::Outcome outcome) override;
 
  private:
-  void arm_deadline(const Job& job);
+  void arm_deadline(const Job& job, std::chrono::milliseconds after);
   void stop(const Job& job, exec::StopReason reason);
 
   boost::asio::any_io_executor loop_;

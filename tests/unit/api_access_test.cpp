@@ -112,7 +112,8 @@ TEST(ApiAccess, MetricsWithoutARendererIs404) {
 
 TEST(ApiAccess, ProbesAndCatalogAnswer) {
   ApiHarness h;
-  EXPECT_EQ(h.get("/healthz").body, R"({"status":"ok"})");
+  EXPECT_EQ(h.get("/healthz").body,
+            R"({"status":"ok","store":{"uri":"memory:","durability":"process","ok":true}})");
   EXPECT_EQ(h.get("/readyz").body, R"({"status":"ready"})");
   const auto kinds = body_of(h.get("/v1/kinds"));
   ASSERT_EQ(kinds["kinds"].size(), 2u);

@@ -34,6 +34,7 @@ inline constexpr std::string_view out_of_memory = "out-of-memory";
 inline constexpr std::string_view exit_status = "exit-status";    // subprocess exited non-zero
 inline constexpr std::string_view spawn_failed = "spawn-failed";  // subprocess could not start
 inline constexpr std::string_view internal = "internal";
+inline constexpr std::string_view interrupted = "interrupted";  // jobd stopped (kill -9, crash) while it ran
 }  // namespace job_error
 
 }  // namespace jobd::proto
