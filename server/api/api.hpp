@@ -76,7 +76,7 @@ class Api final : public http::Handler {
   boost::asio::awaitable<http::Response> submit(http::Request request, std::string);
   http::Response list_jobs(const http::Request& request, std::string_view);
   boost::asio::awaitable<http::Response> get_job(http::Request request, std::string job_id);
-  http::Response cancel_job(const http::Request& request, std::string_view job_id);
+  boost::asio::awaitable<http::Response> cancel_job(http::Request request, std::string job_id);
   // Event streams (event_handlers.cpp).
   http::Response job_events(const http::Request& request, std::string_view job_id);
   http::Response all_events(const http::Request& request, std::string_view);

@@ -38,9 +38,11 @@ bool recover(store::JobStore& store, jobs::Scheduler& scheduler, const kinds::Ki
   }
   loop.restart();
   const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(report.took);
-  spdlog::info("recovered {} jobs (queued {}, interrupted {}, finished {}, timed out {}, failed {}) in {} ms",
-               report.total(), report.queued, report.interrupted, report.finished, report.timed_out,
-               report.failed, took.count());
+  // A new (or emptied) file is no news: the line is for restarts that brought jobs back.
+  spdlog::log(report.total() > 0 ? spdlog::level::info : spdlog::level::debug,
+              "recovered {} jobs (queued {}, interrupted {}, finished {}, timed out {}, failed {}) in {} ms",
+              report.total(), report.queued, report.interrupted, report.finished, report.timed_out,
+              report.failed, took.count());
   return true;
 }
 

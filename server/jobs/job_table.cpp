@@ -144,6 +144,7 @@ bool JobTable::finish(JobSeq seq, proto::Outcome outcome, Clock::time_point now)
   // Shown once committed: until then the job reads as it did (jobs/job_table_store.cpp).
   const store::Ticket ticket = last_ticket_ =
       store_->write({store::ChangeOp::update, update_row(job, &final)});
+  final.ticket = ticket;
   pending_finals_.emplace(seq, std::move(final));
   store_->when_durable(ticket, [this, seq] { apply_pending_final(seq); });
   return true;

@@ -92,6 +92,7 @@ struct FinalState {
   std::uint32_t details_brief_end = 0;    // with details
   std::unique_ptr<const JobError> error;  // when it did not succeed
   Clock::time_point at;
+  store::Ticket ticket = 0;  // the write that holds it (a durable store)
 };
 
 class JobTable {
@@ -133,6 +134,10 @@ class JobTable {
   bool committed(JobSeq seq) const { return pending_inserts_.empty() || !pending_inserts_.contains(seq); }
   // Runs `done` on the loop once the job's insert is committed: at once when it is.
   void when_committed(JobSeq seq, std::function<void()> done);
+  // Whether the job has ended but its final state waits for its commit (it reads as before).
+  bool final_pending(JobSeq seq) const { return !pending_finals_.empty() && pending_finals_.contains(seq); }
+  // Runs `done` once the job's pending final state is applied: at once when none is pending.
+  void when_final_applied(JobSeq seq, std::function<void()> done);
   // Runs `done` once every change written so far is committed: at once without a durable store.
   void when_all_committed(std::function<void()> done);
   // Start-up, before the loop serves: adds a job as the store kept it (`kind` found by the

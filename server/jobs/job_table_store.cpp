@@ -21,6 +21,16 @@ void JobTable::when_committed(JobSeq seq, std::function<void()> done) {
   store_->when_durable(pending->second, std::move(done));
 }
 
+void JobTable::when_final_applied(JobSeq seq, std::function<void()> done) {
+  const auto pending = pending_finals_.find(seq);
+  if (pending == pending_finals_.end()) {
+    done();
+    return;
+  }
+  // Registered after the table's own callback for that ticket, so it runs after the final is applied.
+  store_->when_durable(pending->second.ticket, std::move(done));
+}
+
 void JobTable::when_all_committed(std::function<void()> done) {
   if (!durable_) {
     done();

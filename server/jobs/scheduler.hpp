@@ -9,6 +9,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -49,6 +50,9 @@ class Scheduler final : public exec::JobSink {
   // Waits until the job's insert is committed (at once without a durable store): a submit is
   // answered only then. False when the wait was cancelled (the client left) first.
   boost::asio::awaitable<bool> wait_committed(JobSeq seq);
+  // Waits until the job's final state, ended but waiting for its commit, is applied (at once
+  // when none is pending): a cancel that stopped the job answers with its final state.
+  boost::asio::awaitable<bool> wait_final_applied(JobSeq seq);
   // Recovery (jobs/recovery.hpp): hands a restored queued job to its executor again, with what
   // is left of its deadline; fails it when its executor is gone or its deadline passed.
   enum class Resubmitted { queued, timed_out, failed };
@@ -79,6 +83,8 @@ class Scheduler final : public exec::JobSink {
 
  private:
   void arm_deadline(const Job& job, std::chrono::milliseconds after);
+  // Waits for a callback that `subscribe` hands to the table; false when cancelled first.
+  boost::asio::awaitable<bool> wait_for_table(const std::function<void(std::function<void()>)>& subscribe);
   void stop(const Job& job, exec::StopReason reason);
 
   boost::asio::any_io_executor loop_;

@@ -105,8 +105,8 @@ TEST(Operator, ListenTakesAHostNameAndTheLogSaysWhichAddressItChose) {
 }
 
 TEST(Operator, AListenHostThatDoesNotResolveStopsJobdWithOneLine) {
-  const std::string command =
-      "timeout 10 " + std::string(JOBD_BINARY) + " --listen no-such-host.invalid:8080 --workers 0 2>&1";
+  const std::string command = "timeout 10 " + std::string(JOBD_BINARY) +
+                              " --listen no-such-host.invalid:8080 --workers 0 --store memory: 2>&1";
   FILE* pipe = ::popen(command.c_str(), "r");
   ASSERT_NE(pipe, nullptr);
   std::string output;
