@@ -52,6 +52,9 @@ void JobTable::apply_pending_final(JobSeq seq) {
 }
 
 const Job& JobTable::restore(store::JobRow& row, const kinds::Kind& kind) {
+  // A file with jobs usually holds about as many as the limits keep: size the id index once
+  // rather than rehashing it ~20 times on the way to a million (10 % of a recovery's CPU).
+  if (jobs_.empty()) by_id_.reserve(std::min<std::size_t>(limits_.max_finished, std::size_t{1} << 22));
   auto job = std::make_unique<Job>();
   job->seq = row.seq;
   job->id = std::move(row.id);
@@ -88,7 +91,8 @@ const Job& JobTable::restore(store::JobRow& row, const kinds::Kind& kind) {
   Job& ref = *job;
   by_id_.emplace(ref.id, &ref);
   if (ref.idempotency_key) by_idempotency_key_.emplace(*ref.idempotency_key, &ref);
-  index_of(ref).insert(ref.seq);
+  SeqIndex& index = index_of(ref);
+  index.insert(index.end(), ref.seq);  // rows come in seq order
   jobs_.emplace_hint(jobs_.end(), ref.seq, std::move(job));
   if (proto::is_final(ref.state)) retained_bytes_ += retained_bytes_of(ref);
   return ref;
