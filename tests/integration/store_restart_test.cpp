@@ -241,3 +241,53 @@ TEST(StoreRestart, AFileThatIsNotAJobdStoreOrIsNewerStopsStartUpWithOneLine) {
     EXPECT_EQ(std::count(run.output.begin(), run.output.end(), '\n'), 1) << "one line: " << run.output;
   }
 }
+
+TEST(StoreRestart, AQueuedJobWhoseDeadlinePassedOrWhoseKindIsGoneEndsSayingWhy) {
+  StoreDir dir;
+  std::string finished, gone, late, running;
+  {
+    JobdProcess server({"--test-kinds", "--store", dir.uri(), "--workers", "0", "--threads", "1"});
+    const auto done =
+        submit(server.port(), {{"kind", "spin"}, {"executor", "thread"}, {"params", {{"ms", 0}}}}, "?wait=5");
+    ASSERT_EQ(done.status, 200) << done.body;
+    finished = done.json()["id"];
+    // The one pool thread is busy, so the next thread job stays queued with a short deadline.
+    const auto busy =
+        submit(server.port(), {{"kind", "spin"}, {"executor", "thread"}, {"params", {{"ms", 3000}}}});
+    ASSERT_EQ(busy.status, 202) << busy.body;
+    running = busy.json()["id"];
+    const auto queued =
+        submit(server.port(),
+               {{"kind", "primes"}, {"executor", "thread"}, {"params", {{"n", 10}}}, {"timeout_ms", 1500}});
+    ASSERT_EQ(queued.status, 202) << queued.body;
+    late = queued.json()["id"];
+    const auto blocked =
+        submit(server.port(), {{"kind", "chatter"}, {"params", {{"events", 100}, {"delay_ms", 50}}}});
+    ASSERT_EQ(blocked.status, 202) << blocked.body;
+    gone = blocked.json()["id"];
+    EXPECT_EQ(server.stop(SIGKILL, 5s), 128 + SIGKILL);
+  }
+  std::this_thread::sleep_for(1600ms);  // past the queued job's deadline
+  // Without --test-kinds: spin and chatter are no longer registered.
+  JobdProcess server({"--store", dir.uri(), "--workers", "0"});
+  const auto record = [&](const std::string& id) { return get(server.port(), "/v1/jobs/" + id).json(); };
+  EXPECT_EQ(record(finished)["state"], "succeeded") << "a finished job of a gone kind is kept as it was";
+  const auto of_gone = record(gone);
+  EXPECT_EQ(of_gone["state"], "failed") << of_gone.dump();
+  EXPECT_EQ(of_gone["error"]["type"], "internal") << of_gone.dump();
+  EXPECT_NE(of_gone["error"]["message"].get<std::string>().find("not registered"), std::string::npos)
+      << of_gone.dump();
+  const auto of_late = record(late);
+  EXPECT_EQ(of_late["state"], "timed_out") << of_late.dump();
+  EXPECT_NE(of_late["error"]["message"].get<std::string>().find("while jobd was stopped"), std::string::npos)
+      << of_late.dump();
+  EXPECT_EQ(record(running)["state"], "failed")
+      << "spin is gone too: its kind, not the interruption, is named";
+  const Recovered recovered = recovered_line(server.log());
+  EXPECT_EQ(recovered.total, 4u) << server.log();
+  EXPECT_EQ(recovered.finished, 1u) << server.log();
+  EXPECT_EQ(recovered.timed_out, 1u) << server.log();
+  EXPECT_EQ(recovered.failed, 2u) << server.log();
+  const auto listed = get(server.port(), "/v1/jobs?kind=spin").json();
+  EXPECT_EQ(listed["jobs"].size(), 2u) << listed.dump();
+}
