@@ -109,7 +109,8 @@ def main() -> int:
     jobd = sys.argv[1] if len(sys.argv) > 1 else "build/server/jobd"
     with tempfile.TemporaryDirectory() as work:
         port_file = os.path.join(work, "port")
-        server = subprocess.Popen([jobd, "--listen", "127.0.0.1:0", "--port-file", port_file, "--log-level", "warn"],
+        server = subprocess.Popen([jobd, "--listen", "127.0.0.1:0", "--port-file", port_file, "--log-level", "warn",
+                                   "--store", "sqlite:" + os.path.join(work, "jobd.db")],
                                   stderr=subprocess.DEVNULL)
         try:
             for _ in range(200):

@@ -50,6 +50,7 @@ def main():
         with open(log_path, "w") as log:
             jobd = subprocess.Popen(
                 [args.jobd, "--listen", "127.0.0.1:0", "--port-file", port_file, "--test-kinds",
+                 "--store", "sqlite:" + os.path.join(tmp, "jobd.db"),
                  "--workers", str(args.workers)],
                 stdout=log, stderr=subprocess.STDOUT)
         try:

@@ -258,11 +258,26 @@ int run_health(const Globals& globals) {
   Reply ready = live.transport_failed() ? live : client.readyz();
   const bool is_live = live.status == 200;
   const bool is_ready = ready.status == 200;
+  // The job store, as /healthz describes it (older servers say nothing of it).
+  nlohmann::json store;
+  if (is_live) {
+    const nlohmann::json body = live.json();
+    if (body.is_object() && body.contains("store") && body["store"].is_object()) store = body["store"];
+  }
   if (globals.json) {
-    print_json({{"live", is_live}, {"ready", is_ready}, {"healthz", live.status}, {"readyz", ready.status}});
+    nlohmann::json out{
+        {"live", is_live}, {"ready", is_ready}, {"healthz", live.status}, {"readyz", ready.status}};
+    if (!store.is_null()) out["store"] = store;
+    print_json(out);
   } else {
     print(std::string("live   ") + (is_live ? "yes" : "no (" + live.describe() + ")") + "\n");
     print(std::string("ready  ") + (is_ready ? "yes" : "no (" + ready.describe() + ")") + "\n");
+    if (!store.is_null()) {
+      const bool ok = store.value("ok", false);
+      print("store  " + store.value("uri", std::string("?")) + " (durability " +
+            store.value("durability", std::string("?")) +
+            "): " + (ok ? std::string("ok") : "failing: " + store.value("reason", std::string("?"))) + "\n");
+    }
   }
   if (!is_live) return fail(kExitServerError, live.describe());
   if (!is_ready) return fail(kExitServerError, "not ready: " + ready.describe());

@@ -50,6 +50,8 @@ Api::Api(asio::any_io_executor loop, jobs::Scheduler& scheduler, const kinds::Ki
   nlohmann::json catalog = nlohmann::json::array();
   for (const auto& kind : kinds.all()) catalog.push_back(kinds::KindRegistry::describe(*kind));
   kinds_body_ = nlohmann::json{{"kinds", std::move(catalog)}}.dump();
+  healthz_prefix_ = R"({"status":"ok","store":{"uri":)" + nlohmann::json(options_.store.uri).dump() +
+                    R"(,"durability":)" + nlohmann::json(options_.store.durability).dump() + R"(,"ok":)";
 }
 
 http::Answer Api::handle(const Request& request) {
@@ -101,14 +103,30 @@ Response Api::unrouted(const Request& request, const RouteMatch& match) {
 }
 
 Response Api::healthz(const Request&, std::string_view) {
+  // Liveness: 200 whatever the store says (restarting jobd would not free a disk); the store's
+  // state is shown for people and `jobctl health`.
+  // The answer of a probe hit many times a second: its fixed part is rendered once.
+  const store::StoreHealth health = scheduler_.table().store_health();
   Response response;
-  response.body = R"({"status":"ok"})";
+  response.body = healthz_prefix_;
+  if (health.ok) {
+    response.body += "true}}";
+  } else {
+    response.body += "false,\"reason\":";
+    response.body +=
+        nlohmann::json(health.reason).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    response.body += "}}";
+  }
   return response;
 }
 
 Response Api::readiness(const Request&, std::string_view) {
   if (scheduler_.draining()) {
     return Response::problem(Problem{problems::draining, "draining running jobs before exit", std::nullopt,
+                                     scheduler_.options().retry_after_s});
+  }
+  if (const store::StoreHealth health = scheduler_.table().store_health(); !health.ok) {
+    return Response::problem(Problem{problems::store_unavailable, health.reason, std::nullopt,
                                      scheduler_.options().retry_after_s});
   }
   if (!scheduler_.ready()) {

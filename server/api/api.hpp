@@ -28,6 +28,12 @@ class Scheduler;
 
 namespace jobd::api {
 
+// What /healthz says of the store.
+struct StoreInfo {
+  std::string uri = "memory:";
+  std::string durability = "process";
+};
+
 struct ApiOptions {
   std::chrono::milliseconds max_wait{std::chrono::seconds(60)};  // largest ?wait= accepted
   std::size_t max_json_depth = 64;
@@ -36,6 +42,7 @@ struct ApiOptions {
   EventStreamOptions events;
   TokenSet tokens;              // empty: no authentication
   bool metrics_public = false;  // with tokens: whether /metrics is open too
+  StoreInfo store;
 };
 
 class Api final : public http::Handler {
@@ -69,7 +76,7 @@ class Api final : public http::Handler {
   boost::asio::awaitable<http::Response> submit(http::Request request, std::string);
   http::Response list_jobs(const http::Request& request, std::string_view);
   boost::asio::awaitable<http::Response> get_job(http::Request request, std::string job_id);
-  http::Response cancel_job(const http::Request& request, std::string_view job_id);
+  boost::asio::awaitable<http::Response> cancel_job(http::Request request, std::string job_id);
   // Event streams (event_handlers.cpp).
   http::Response job_events(const http::Request& request, std::string_view job_id);
   http::Response all_events(const http::Request& request, std::string_view);
@@ -80,7 +87,8 @@ class Api final : public http::Handler {
   AllEventsHub all_events_hub_;  // behind every GET /v1/events stream
   std::size_t open_streams_ = 0;
   std::function<std::string()> render_metrics_;
-  std::string kinds_body_;  // the catalog never changes after start-up: rendered once
+  std::string kinds_body_;      // the catalog never changes after start-up: rendered once
+  std::string healthz_prefix_;  // /healthz up to the store's "ok" value
 };
 
 }  // namespace jobd::api

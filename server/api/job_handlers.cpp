@@ -43,6 +43,21 @@ asio::awaitable<Response> Api::submit(Request request, std::string) {
   auto [job, replayed] = std::get<jobs::Submitted>(submitted);
   const auto seq = job->seq;
   const std::string location = "/v1/jobs/" + job->id;
+  // Nothing is acknowledged before it is committed (a durable store): the answer waits for the
+  // job's insert. A replay waits too, when the first submit is still waiting.
+  if (!scheduler_.table().committed(seq)) {
+    const bool committed = co_await scheduler_.wait_committed(seq);
+    if (!committed) {
+      co_return Response::problem(Problem{problems::store_unavailable,
+                                          "the job was not stored before the wait ended", std::nullopt,
+                                          scheduler_.options().retry_after_s});
+    }
+    job = scheduler_.table().get(seq);
+    if (job == nullptr) {
+      co_return Response::problem(
+          Problem{problems::job_not_found, "job was evicted (--max-jobs)", std::nullopt, std::nullopt});
+    }
+  }
   std::optional<std::string> record;
   bool final = proto::is_final(job->state);
   const auto wait_for = std::get<std::chrono::milliseconds>(wait);
@@ -90,12 +105,25 @@ asio::awaitable<Response> Api::get_job(Request request, std::string job_id) {
   co_return record_response(200, jobs::render_record(*job));
 }
 
-Response Api::cancel_job(const Request&, std::string_view job_id) {
+asio::awaitable<Response> Api::cancel_job(Request, std::string job_id) {
   auto cancelled = scheduler_.cancel(job_id);
-  if (auto* problem = std::get_if<Problem>(&cancelled)) return Response::problem(*problem);
-  const jobs::Job& job = *std::get<const jobs::Job*>(cancelled);
+  if (auto* problem = std::get_if<Problem>(&cancelled)) co_return Response::problem(*problem);
+  const jobs::JobSeq seq = std::get<const jobs::Job*>(cancelled)->seq;
+  // Stopped at once, but its final state waits for its commit (a durable store): answer with it.
+  if (scheduler_.table().final_pending(seq)) {
+    const bool applied = co_await scheduler_.wait_final_applied(seq);
+    if (!applied)
+      co_return Response::problem(Problem{problems::store_unavailable,
+                                          "the cancel was not stored before the wait ended", std::nullopt,
+                                          scheduler_.options().retry_after_s});
+  }
+  const jobs::Job* job = scheduler_.table().get(seq);
+  if (job == nullptr) {
+    co_return Response::problem(
+        Problem{problems::job_not_found, "job was evicted", std::nullopt, std::nullopt});
+  }
   // 200 when the job is already stopped; 202 when its executor is still stopping it.
-  return record_response(proto::is_final(job.state) ? 200 : 202, jobs::render_record(job));
+  co_return record_response(proto::is_final(job->state) ? 200 : 202, jobs::render_record(*job));
 }
 
 Response Api::list_jobs(const Request& request, std::string_view) {

@@ -16,6 +16,7 @@
 #include <fstream>
 
 #include "api/api.hpp"
+#include "app/store_setup.hpp"
 #include "exec/loop/loop_executor.hpp"
 #include "exec/process/fork_server.hpp"
 #include "exec/process/process_executor.hpp"
@@ -198,7 +199,13 @@ int run(const config::Config& config, kinds::KindRegistry& kinds,
     }
   }
 
-  jobs::JobTable table({config.max_jobs, config.retention, config.event_history, config.max_retained_bytes});
+  // The store before anything listens: a refused one (held by another jobd, corrupt, newer)
+  // stops start-up here with one line.
+  std::unique_ptr<store::JobStore> store = open_configured_store(config, loop);
+  if (!store) return 1;
+  std::deque<kinds::Kind> unknown_kinds;  // stand-ins for recovered jobs of unregistered kinds
+  jobs::JobTable table({config.max_jobs, config.retention, config.event_history, config.max_retained_bytes},
+                       store.get());
   jobs::Scheduler scheduler(
       loop.get_executor(), table, kinds,
       {config.default_timeout, config.max_timeout, 1, config.retry_max_delay, config.max_waiting_jobs});
@@ -222,6 +229,12 @@ int run(const config::Config& config, kinds::KindRegistry& kinds,
         exec::ProcessPoolOptions{config.workers, config.queue_depth, config.worker_max_jobs}));
   }
 
+  jobs::RecoveryReport recovered;
+  if (!recover(*store, scheduler, kinds, unknown_kinds, loop, recovered)) {
+    scheduler.shutdown_executors();
+    return 1;
+  }
+
   api::TokenSet tokens;
   if (!config.token_file.empty()) {
     try {
@@ -239,7 +252,8 @@ int run(const config::Config& config, kinds::KindRegistry& kinds,
                 config.max_list_bytes,
                 {config.sse_buffer, config.sse_heartbeat, nullptr},
                 std::move(tokens),
-                config.metrics_public});
+                config.metrics_public,
+                {config.store, config.durability == config::Durability::machine ? "machine" : "process"}});
   http::HttpServer server(loop, api,
                           {config.max_body, config.max_header, config.header_timeout, config.body_timeout,
                            config.idle_timeout, config.max_connections, config.slow_handler});
@@ -248,6 +262,7 @@ int run(const config::Config& config, kinds::KindRegistry& kinds,
   // server's request observer feed it, callback gauges read executors at scrape time.
   metrics::Registry registry;
   metrics::ServerMetrics server_metrics(registry);
+  observe_store(*store, config.metrics ? &registry : nullptr, recovered);
   if (config.metrics) {
     register_state_metrics(registry, scheduler, server, api);
     table.watch_all(
@@ -341,6 +356,10 @@ int run(const config::Config& config, kinds::KindRegistry& kinds,
     std::_Exit(0);
   }
   scheduler.shutdown_executors();
+  if (const store::StoreHealth closed = store->close(); !closed.ok) {
+    spdlog::error("--store: {}", closed.reason);
+    return 1;
+  }
   return 0;
 }
 

@@ -47,7 +47,18 @@ std::optional<std::string> check_config(const Config& config) {
     return "--max-header " + format_size(config.max_header) + " is below " + format_size(kMinHeaderBytes) +
            ": too small for a request line and its headers";
   }
+  if (auto problem = check_store_uri(config.store)) return problem;
   return std::nullopt;
+}
+
+std::optional<std::string> check_store_uri(std::string_view uri) {
+  constexpr std::string_view kSqlite = "sqlite:";
+  if (uri == "memory:") return std::nullopt;
+  if (uri.starts_with(kSqlite)) {
+    if (uri.size() > kSqlite.size()) return std::nullopt;
+    return "--store sqlite: needs a file path, e.g. " + std::string(kDefaultStore);
+  }
+  return "--store '" + std::string(uri) + "': unknown store (use sqlite:PATH or memory:)";
 }
 
 }  // namespace jobd::config

@@ -7,6 +7,8 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "config/config.hpp"
 
@@ -25,6 +27,9 @@ const std::vector<DurationBounds>& duration_bounds();
 
 // Smallest --max-header that holds a request line and the usual headers.
 inline constexpr std::uint64_t kMinHeaderBytes = 1024;
+
+// A --store value: memory:, or sqlite: followed by a path. nullopt when it is one of them.
+std::optional<std::string> check_store_uri(std::string_view uri);
 
 // The first problem with `config`, as one line naming the flag(s), or nullopt when it can run.
 std::optional<std::string> check_config(const Config& config);

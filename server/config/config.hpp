@@ -16,6 +16,12 @@ using std::chrono::milliseconds;
 
 enum class LogFormat { text, json };
 
+// What a committed job survives (--durability; README): a kill -9 of jobd, or a power loss.
+enum class Durability { process, machine };
+
+// The default --store: a SQLite file in the working directory.
+inline constexpr const char* kDefaultStore = "sqlite:jobd.db";
+
 struct Config {
   ListenAddress listen{"127.0.0.1", 8080};
   std::string port_file;    // written with the bound port once listening (tests use port 0)
@@ -60,7 +66,9 @@ struct Config {
   milliseconds kill_grace{2'000};         // SIGTERM -> SIGKILL of a subprocess job's process group
   milliseconds retry_max_delay{600'000};  // cap of one retry's backoff
   std::size_t max_waiting_jobs =
-      100'000;  // delayed or retry-waiting jobs held before a delayed submit gets 429
+      100'000;                        // delayed or retry-waiting jobs held before a delayed submit gets 429
+  std::string store = kDefaultStore;  // --store: memory: or sqlite:PATH
+  Durability durability = Durability::process;
 };
 
 // What parsing the command line gave: a config to run with, or an exit code (after --help,

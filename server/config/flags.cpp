@@ -39,6 +39,7 @@ ParseResult parse_command_line(int argc, char** argv) {
 
   std::string listen = "127.0.0.1:8080";
   std::string log_format = "text";
+  std::string durability = "process";
   std::vector<Duration> durations;
   std::vector<Size> sizes;
   std::uint64_t max_header = config.max_header;
@@ -85,6 +86,12 @@ ParseResult parse_command_line(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
   add("--log-format", log_format, "text or json (one JSON object per line)")
       ->check(CLI::IsMember({"text", "json"}));
+  add("--store", config.store,
+      "where jobs are kept: sqlite:PATH (a file; kept across restarts) or memory: (lost at exit)");
+  add("--durability", durability,
+      "what a committed job survives: process (a kill -9 or crash of jobd) or machine (power loss too: "
+      "an fsync per commit)")
+      ->check(CLI::IsMember({"process", "machine"}));
   add("--config", config.command_config, "JSON file of subprocess command kinds (docker/commands.json)");
   add("--max-subprocesses", config.max_subprocesses,
       "subprocess jobs running at once (0 = 4 x hardware threads); beyond, they queue")
@@ -182,6 +189,7 @@ ParseResult parse_command_line(int argc, char** argv) {
   }
   config.listen = *address;
   config.log_format = log_format == "json" ? LogFormat::json : LogFormat::text;
+  config.durability = durability == "machine" ? Durability::machine : Durability::process;
   if (config.threads == 0) config.threads = std::max(1u, std::thread::hardware_concurrency());
   if (config.max_subprocesses == 0) {
     config.max_subprocesses = 4 * std::size_t{std::max(1u, std::thread::hardware_concurrency())};

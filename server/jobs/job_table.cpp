@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "jobs/job_rows.hpp"
 #include "jobs/record.hpp"
 #include "kinds/kind.hpp"
 
@@ -22,7 +23,8 @@ std::string make_job_id() {
   return id;
 }
 
-JobTable::JobTable(RetentionLimits limits) : limits_(limits) {}
+JobTable::JobTable(RetentionLimits limits, store::JobStore* store)
+    : limits_(limits), store_(store), durable_(store != nullptr && store->durable()) {}
 
 const Job& JobTable::create(const kinds::Kind& kind, proto::Executor executor, std::string params,
                             std::chrono::milliseconds timeout, std::optional<std::string> idempotency_key,
@@ -46,6 +48,12 @@ const Job& JobTable::create(const kinds::Kind& kind, proto::Executor executor, s
   if (ref.idempotency_key) by_idempotency_key_.emplace(*ref.idempotency_key, &ref);
   jobs_.emplace(ref.seq, std::move(job));
   index_of(ref).insert(ref.seq);
+  if (durable_) {
+    // Listed once committed: list() skips it until then, its submitter waits (when_committed).
+    const store::Ticket ticket = last_ticket_ = store_->write({store::ChangeOp::insert, insert_row(ref)});
+    pending_inserts_.emplace(ref.seq, ticket);
+    store_->when_durable(ticket, [this, seq = ref.seq] { pending_inserts_.erase(seq); });
+  }
   publish(ref, JobEvent{.type = EventType::state, .state = proto::JobState::queued, .at = now});
   return ref;
 }
@@ -81,26 +89,28 @@ void JobTable::set_running(Job& job, Clock::time_point at) {
 namespace {
 // Executor fields join the job's: a start's (worker_pid, pid), then its outcome's. Stored as
 // text (one form for the renderer and a durable store); merging a second set parses the first
-// back, which only process and subprocess jobs do, once, on a few bytes.
-void merge_details(Job& job, nlohmann::json details) {
-  if (!details.is_object() || details.empty()) return;
+// back, which only process and subprocess jobs do, once, on a few bytes. nullopt: no change.
+std::optional<DetailsText> merged_details(const Job& job, nlohmann::json details) {
+  if (!details.is_object() || details.empty()) return std::nullopt;
   if (!job.details.empty()) {
     auto merged = nlohmann::json::parse(job.details);
     for (auto& [key, value] : details.items()) merged[key] = std::move(value);
     details = std::move(merged);
   }
-  auto text = to_details_text(details);
-  job.details = std::move(text.text);
-  job.details_brief_end = text.brief_end;
+  return to_details_text(details);
 }
 }  // namespace
 
 void JobTable::start(JobSeq seq, nlohmann::json details, Clock::time_point now) {
   Job* job = find(seq);
   if (job == nullptr || job->state != proto::JobState::queued) return;
-  merge_details(*job, std::move(details));
+  if (auto merged = merged_details(*job, std::move(details))) {
+    job->details = std::move(merged->text);
+    job->details_brief_end = merged->brief_end;
+  }
   job->run_at.reset();
   set_running(*job, job->visible_started_at().value_or(now));
+  if (durable_) write_update(*job);
 }
 
 void JobTable::progress(JobSeq seq, double fraction, std::string text) {
@@ -123,26 +133,56 @@ void JobTable::output(JobSeq seq, EventType stream, std::string line) {
 bool JobTable::finish(JobSeq seq, proto::Outcome outcome, Clock::time_point now) {
   Job* found = find(seq);
   if (found == nullptr || proto::is_final(found->state) || !proto::is_final(outcome.state)) return false;
+  if (durable_ && pending_finals_.contains(seq)) return false;  // final already, not yet committed
   Job& job = *found;
   // A start nobody was told about (it travelled with the result) is published first, at the
   // time it happened, so every reader of the history sees queued -> running -> final.
   if (job.state == proto::JobState::queued) {
     if (auto started = job.visible_started_at()) set_running(job, *started);
   }
-  merge_details(job, std::move(outcome.details));
-  index_of(job).erase(job.seq);
-  job.state = outcome.state;
-  index_of(job).insert(job.seq);
+  FinalState final = final_state(job, std::move(outcome), now);
+  if (!durable_) {
+    apply_final(job, std::move(final));
+    return true;
+  }
+  // Shown once committed: until then the job reads as it did (jobs/job_table_store.cpp).
+  const store::Ticket ticket = last_ticket_ =
+      store_->write({store::ChangeOp::update, update_row(job, &final)});
+  final.ticket = ticket;
+  pending_finals_.emplace(seq, std::move(final));
+  store_->when_durable(ticket, [this, seq] { apply_pending_final(seq); });
+  return true;
+}
+
+FinalState JobTable::final_state(Job& job, proto::Outcome outcome, Clock::time_point now) const {
+  FinalState final{.state = outcome.state, .at = now};
+  if (auto merged = merged_details(job, std::move(outcome.details))) {
+    final.details = std::move(merged->text);
+    final.details_brief_end = merged->brief_end;
+  }
   if (outcome.ok()) {
-    job.result = to_json_text(outcome.result);
+    final.result = to_json_text(outcome.result);
   } else {
-    job.error = std::make_unique<const JobError>(
+    final.error = std::make_unique<const JobError>(
         JobError{std::move(outcome.error_type), std::move(outcome.error_message)});
   }
-  job.finished_at = now;
+  return final;
+}
+
+void JobTable::apply_final(Job& job, FinalState final) {
+  if (final.details) {
+    job.details = std::move(*final.details);
+    job.details_brief_end = final.details_brief_end;
+  }
+  index_of(job).erase(job.seq);
+  job.state = final.state;
+  index_of(job).insert(job.seq);
+  job.result = std::move(final.result);
+  job.error = std::move(final.error);
+  job.finished_at = final.at;
   job.run_at.reset();
-  publish(job, JobEvent{.type = EventType::state, .state = job.state, .at = now});
-  observers_.erase(seq);  // a final job changes no more
+  publish(job, JobEvent{.type = EventType::state, .state = job.state, .at = final.at});
+  observers_.erase(job.seq);  // a final job changes no more
   finished_order_.push_back(job.seq);
   retained_bytes_ += retained_bytes_of(job);  // after the last event: fixed from here on
   job.control.reset();  // nor runs: the executor keeps its own reference while it needs one
@@ -152,7 +192,6 @@ bool JobTable::finish(JobSeq seq, proto::Outcome outcome, Clock::time_point now)
          (retained_bytes_ > limits_.max_retained_bytes && finished_order_.size() > 1)) {
     evict_oldest_finished();
   }
-  return true;
 }
 
 std::uint64_t JobTable::retained_bytes_of(const Job& job) {
@@ -214,6 +253,7 @@ ListPage JobTable::list(const ListFilter& filter) const {
     if (newest == nullptr) break;
     const Job& job = *jobs_.at(*newest->next);
     ++newest->next;
+    if (!committed(job.seq)) continue;  // its submitter has not been answered yet
     // Queued and running share a set: tell them apart as a reader sees them.
     if (filter.state && job.visible_state() != *filter.state) continue;
     if (page.jobs.size() == filter.limit) {
@@ -334,6 +374,11 @@ void JobTable::evict(JobSeq seq) {
   if (job.idempotency_key) by_idempotency_key_.erase(*job.idempotency_key);
   observers_.erase(seq);
   jobs_.erase(it);
+  if (durable_) {
+    store::JobRow row;
+    row.seq = seq;
+    last_ticket_ = store_->write({store::ChangeOp::remove, std::move(row)});
+  }
 }
 
 JobCounts JobTable::counts() const {

@@ -13,6 +13,13 @@
 // and for readers: get, find_by_idempotency_key, list, counts, and watch (observers of a job's
 // events or of every job's state changes). Sans-I/O: no timers, no sockets; the clock is
 // passed in, so tests drive retention by hand.
+//
+// With a durable store (store/job_store.hpp) every transition is also written there as a row
+// (jobs/job_rows.hpp), and nothing is shown before it is committed: a new job is left out of
+// list() until its insert committed (its submitter waits for when_committed), and a final
+// state is kept aside (a "pending final": the job still reads as queued or running) until the
+// commit holding it completed, then applied and published. Without one (memory:), no row is
+// built and nothing waits: the table behaves and costs as it did before stores existed.
 #pragma once
 
 #include <array>
@@ -32,6 +39,7 @@
 
 #include "jobd/proto/outcome.hpp"
 #include "jobs/job.hpp"
+#include "store/job_store.hpp"
 
 namespace jobd::jobs {
 
@@ -84,9 +92,21 @@ struct JobCounts {
   std::size_t finished = 0;
 };
 
+// A final state computed by finish(): applied at once, or when the commit holding it completed.
+struct FinalState {
+  proto::JobState state = proto::JobState::failed;
+  std::string result;                     // JSON text when it succeeded
+  std::optional<std::string> details;     // the merged executor fields, when they changed
+  std::uint32_t details_brief_end = 0;    // with details
+  std::unique_ptr<const JobError> error;  // when it did not succeed
+  Clock::time_point at;
+  store::Ticket ticket = 0;  // the write that holds it (a durable store)
+};
+
 class JobTable {
  public:
-  explicit JobTable(RetentionLimits limits);
+  // `store` (not owned; may be null: memory) receives every transition when it is durable.
+  explicit JobTable(RetentionLimits limits, store::JobStore* store = nullptr);
 
   // ---- transitions: the only code that writes job state ------------------------------------
   // Creates a queued job with a fresh unguessable id. `params` is JSON text (to_json_text).
@@ -119,6 +139,29 @@ class JobTable {
   bool retry(JobSeq seq, const proto::Outcome& outcome, Clock::time_point run_at, Clock::time_point now);
   // Evicts finished jobs older than the retention; returns how many went.
   std::size_t evict_expired(Clock::time_point now);
+
+  // ---- the store (jobs/job_table_store.cpp) ------------------------------------------------------
+  // Whether transitions are written to a durable store (and gated on its commits).
+  bool durable() const { return durable_; }
+  // The store's health (always ok without a durable store).
+  store::StoreHealth store_health() const;
+  // Whether the job's insert is committed (always, without a durable store).
+  bool committed(JobSeq seq) const { return pending_inserts_.empty() || !pending_inserts_.contains(seq); }
+  // Runs `done` on the loop once the job's insert is committed: at once when it is.
+  void when_committed(JobSeq seq, std::function<void()> done);
+  // Whether the job has ended but its final state waits for its commit (it reads as before).
+  bool final_pending(JobSeq seq) const { return !pending_finals_.empty() && pending_finals_.contains(seq); }
+  // Runs `done` once the job's pending final state is applied: at once when none is pending.
+  void when_final_applied(JobSeq seq, std::function<void()> done);
+  // Runs `done` once every change written so far is committed: at once without a durable store.
+  void when_all_committed(std::function<void()> done);
+  // Start-up, before the loop serves: adds a job as the store kept it (`kind` found by the
+  // caller: a placeholder for a kind no longer registered). Queued and running rows come back
+  // queued; the caller resubmits or fails them. Nothing is written.
+  const Job& restore(store::JobRow& row, const kinds::Kind& kind);
+  // After the last restore: seqs continue after `max_seq`; finished jobs are ordered by finish
+  // time and cut to the limits.
+  void end_restore(JobSeq max_seq);
 
   // What a finished job holds beyond its fixed bookkeeping: the bytes of its params, result,
   // executor fields, error and retained progress and output texts. Fixed once it is final.
@@ -170,6 +213,10 @@ class JobTable {
   void publish(Job& job, JobEvent event);
   void evict(JobSeq seq);
   void evict_oldest_finished();
+  FinalState final_state(Job& job, proto::Outcome outcome, Clock::time_point now) const;
+  void apply_final(Job& job, FinalState final);
+  void apply_pending_final(JobSeq seq);
+  void write_update(const Job& job);
 
   RetentionLimits limits_;
   JobSeq next_seq_ = 1;
@@ -190,6 +237,12 @@ class JobTable {
   // Live streams of every job's state (WatchAll::stream); read by executor threads through
   // JobControl::all_watchers.
   std::atomic<std::uint32_t> live_streams_{0};
+  // The store, when durable (null otherwise); and what waits for its commits.
+  store::JobStore* store_ = nullptr;
+  bool durable_ = false;
+  std::unordered_map<JobSeq, store::Ticket> pending_inserts_;  // inserted, not yet committed
+  std::unordered_map<JobSeq, FinalState> pending_finals_;      // final, not yet committed
+  store::Ticket last_ticket_ = 0;
 };
 
 // 128 random bits from OpenSSL's CSPRNG, as 32 lowercase hex digits.

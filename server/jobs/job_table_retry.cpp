@@ -42,6 +42,7 @@ bool JobTable::retry(JobSeq seq, const proto::Outcome& outcome, Clock::time_poin
       found->attempt >= found->max_attempts) {
     return false;
   }
+  if (durable_ && pending_finals_.contains(seq)) return false;  // final already, not yet committed
   Job& job = *found;
   // As in finish: a start that travelled with the result is published first.
   if (job.state == proto::JobState::queued) {
@@ -75,6 +76,9 @@ bool JobTable::retry(JobSeq seq, const proto::Outcome& outcome, Clock::time_poin
   job.control = std::move(control);
   job.state = proto::JobState::queued;  // listed as before: queued and running share a phase
   publish(job, JobEvent{.type = EventType::state, .state = proto::JobState::queued, .at = now});
+  // Kept like any transition; not gated: the job is not final, and a crash before the commit
+  // only replays the attempt's end at recovery (running -> interrupted -> retried).
+  if (durable_) write_update(job);
   return true;
 }
 

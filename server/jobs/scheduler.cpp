@@ -38,6 +38,13 @@ std::variant<Submitted, Problem> Scheduler::submit(proto::JobSpec spec) {
     return Problem{problems::draining, "jobd is shutting down and accepts no new jobs", std::nullopt,
                    options_.retry_after_s};
   }
+  if (table_.durable()) {
+    // Nothing is acknowledged that could not be committed: refuse until the store commits again.
+    if (auto health = table_.store_health(); !health.ok) {
+      return Problem{problems::store_unavailable, "jobs cannot be stored now: " + health.reason, std::nullopt,
+                     options_.retry_after_s};
+    }
+  }
   const kinds::Kind* kind = kinds_.find(spec.kind);
   if (kind == nullptr) {
     return Problem{problems::unknown_kind, "no kind named '" + spec.kind + "' (see GET /v1/kinds)", "/kind",

@@ -22,6 +22,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <random>
@@ -72,6 +73,12 @@ class Scheduler final : public exec::JobSink {
   exec::Executor* executor(proto::Executor id) const;
 
   std::variant<Submitted, proto::Problem> submit(proto::JobSpec spec);
+  // Waits until the job's insert is committed (at once without a durable store): a submit is
+  // answered only then. False when the wait was cancelled (the client left) first.
+  boost::asio::awaitable<bool> wait_committed(JobSeq seq);
+  // Waits until the job's final state, ended but waiting for its commit, is applied (at once
+  // when none is pending): a cancel that stopped the job answers with its final state.
+  boost::asio::awaitable<bool> wait_final_applied(JobSeq seq);
   // DELETE: 404 for an unknown job, 409 for a finished one.
   std::variant<const Job*, proto::Problem> cancel(std::string_view id);
   // Waits until the job is final or `until` passes. Returns the final record's JSON text,
@@ -124,6 +131,9 @@ class Scheduler final : public exec::JobSink {
   const Job* job_of(exec::JobSeq ticket) const;
   void dispatch(const Job& job, nlohmann::json params);
   void arm_deadline(const Job& job);
+  // Waits for a callback that `subscribe` hands to the table; false when cancelled first
+  // (scheduler_commits.cpp).
+  boost::asio::awaitable<bool> wait_for_table(const std::function<void(std::function<void()>)>& subscribe);
   void stop(const Job& job, exec::StopReason reason);
   // Waiting (scheduler_waiting.cpp).
   void hold(JobSeq seq, Clock::time_point due);

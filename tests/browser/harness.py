@@ -58,7 +58,8 @@ class Jobd:
         self.log_path = os.path.join(self.dir, "jobd.log")
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
-                [ARGS.jobd, "--listen", "127.0.0.1:0", "--port-file", port_file, *args],
+                [ARGS.jobd, "--listen", "127.0.0.1:0", "--port-file", port_file,
+                 "--store", "sqlite:" + os.path.join(self.dir, "jobd.db"), *args],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
         deadline = time.monotonic() + 15
         self.port = 0

@@ -50,7 +50,8 @@ const stateEvent = (eventId, fields = {}) =>
   `id: ${eventId}\nevent: state\ndata: ${JSON.stringify({ ...job, at: job.created_at, ...fields })}\n\n`;
 
 const good = [
-  response('GET', '/healthz', 200, json(), '{"status":"ok"}'),
+  response('GET', '/healthz', 200, json(),
+           '{"status":"ok","store":{"uri":"sqlite:jobd.db","durability":"process","ok":true}}'),
   response('HEAD', '/healthz', 200, json(), ''),
   response('POST', '/v1/jobs?wait=5', 200, json({ location: `/v1/jobs/${id}` }), JSON.stringify(job)),
   response('GET', '/nope', 404, problemJson(), problem('/problems/not-found', 'No such resource', 404)),

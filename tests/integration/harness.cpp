@@ -109,6 +109,13 @@ JobdProcess::JobdProcess(std::vector<std::string> args, std::vector<std::string>
     argv_strings.insert(argv_strings.end(), {"--listen", "127.0.0.1:0"});
   }
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+  // The default store (SQLite) in the test's own directory, removed with it, unless the test
+  // names a store itself (flag or environment).
+  const bool names_store = std::find(args.begin(), args.end(), "--store") != args.end() ||
+                           std::any_of(env.begin(), env.end(), [](const std::string& entry) {
+                             return entry.starts_with("JOBD_STORE=");
+                           });
+  if (!names_store) argv_strings.insert(argv_strings.end(), {"--store", "sqlite:" + dir_ + "/jobd.db"});
   std::vector<char*> argv;
   for (auto& arg : argv_strings) argv.push_back(arg.data());
   argv.push_back(nullptr);

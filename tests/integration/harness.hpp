@@ -35,7 +35,9 @@ class JobdProcess {
  public:
   // Starts jobd with `--listen 127.0.0.1:0 --port-file ...` plus `args` (which may name another
   // --listen); `env` entries are "NAME=value" added to a minimal environment. Waits up to 10 s
-  // for /readyz to answer 200 (unless wait_ready is false: then only for the port). Throws
+  // for /readyz to answer 200 (unless wait_ready is false: then only for the port). Unless
+  // `args` or `env` name a store, jobd keeps its jobs in a SQLite file of its own temporary
+  // directory (the default store, exercised by every test), removed at teardown. Throws
   // std::runtime_error on failure, with jobd's log in the message.
   explicit JobdProcess(std::vector<std::string> args = {}, std::vector<std::string> env = {},
                        bool wait_ready = true);

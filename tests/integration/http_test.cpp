@@ -30,7 +30,7 @@ TEST(Http, PipelinedRequestsAreAnsweredInOrderOnOneConnection) {
     ASSERT_EQ(responses[i].status, 200);
     EXPECT_EQ(responses[i].json()["result"]["n"], i);
   }
-  EXPECT_EQ(responses[20].body, R"({"status":"ok"})");
+  EXPECT_EQ(responses[20].json()["status"], "ok");
 }
 
 TEST(Http, KeepAliveServesManyRequestsOnOneConnection) {
@@ -70,7 +70,7 @@ TEST(Http, RequestsLongerThanTheFirstReadOrWithManyHeadersAreServedLikeShortOnes
   ASSERT_EQ(responses.size(), 4u);
   EXPECT_EQ(responses[0].json()["result"]["s"].get<std::string>().size(), 3000u);
   EXPECT_EQ(responses[1].json()["result"]["n"], 3);
-  EXPECT_EQ(responses[2].body, R"({"status":"ok"})");
+  EXPECT_EQ(responses[2].json()["status"], "ok") << responses[2].body;
   EXPECT_EQ(responses[3].json()["result"]["n"], 4);
 }
 

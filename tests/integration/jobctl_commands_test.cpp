@@ -40,9 +40,19 @@ TEST_F(Jobctl, HealthSaysLiveAndReadyAndExitsZero) {
   EXPECT_EQ(human.code, 0) << human;
   EXPECT_NE(human.out.find("live   yes"), std::string::npos) << human;
   EXPECT_NE(human.out.find("ready  yes"), std::string::npos) << human;
+  EXPECT_NE(human.out.find("store  sqlite:"), std::string::npos) << human;
+  EXPECT_NE(human.out.find("(durability process): ok"), std::string::npos) << human;
   auto machine = run({"health", "--json"});
   ASSERT_EQ(machine.code, 0) << machine;
-  EXPECT_EQ(machine.json_out(), json({{"live", true}, {"ready", true}, {"healthz", 200}, {"readyz", 200}}));
+  auto out = machine.json_out();
+  ASSERT_TRUE(out.contains("store")) << out.dump();
+  EXPECT_TRUE(out["store"]["uri"].get<std::string>().starts_with("sqlite:")) << out.dump();
+  out["store"]["uri"] = "sqlite:x";
+  EXPECT_EQ(out, json({{"live", true},
+                       {"ready", true},
+                       {"healthz", 200},
+                       {"readyz", 200},
+                       {"store", {{"uri", "sqlite:x"}, {"durability", "process"}, {"ok", true}}}}));
 }
 
 TEST_F(Jobctl, KindsPrintsTheCatalogAsATableOrTheServersJson) {

@@ -229,6 +229,11 @@ TEST(Metrics, ExpositionParsesAndCountersMoveAsJobsRun) {
   EXPECT_EQ(metric_value(after, R"(jobd_job_run_seconds_count{kind="echo"})"), 7);
   EXPECT_GT(metric_value(after, "process_resident_memory_bytes"), 1e6);
   EXPECT_GE(metric_value(after, R"(jobd_executor_workers{executor="thread"})"), 1);
+  // The store (the default, SQLite): every acknowledged job went through a commit.
+  EXPECT_GE(metric_value(after, "jobd_store_commit_batch_size_sum"), 8);
+  EXPECT_GE(metric_value(after, "jobd_store_commit_seconds_count"), 1);
+  EXPECT_EQ(metric_value(after, "jobd_store_errors_total"), 0);
+  EXPECT_EQ(metric_value(after, R"(jobd_store_recovered_jobs_total{outcome="finished"})"), 0);
 
   // A real Prometheus parser reads it (Debian's python3-prometheus-client).
   const std::string path = "/tmp/jobd-metrics-" + std::to_string(::getpid()) + ".txt";
@@ -264,7 +269,7 @@ TEST(Logs, AccessLogHasOneLinePerRequest) {
   EXPECT_TRUE(eventually(
       [&] {
         const auto log = server.log();
-        return std::regex_search(log, std::regex(R"(access 127\.0\.0\.1:\d+ GET /healthz 200 15B)")) &&
+        return std::regex_search(log, std::regex(R"(access 127\.0\.0\.1:\d+ GET /healthz 200 \d+B)")) &&
                std::regex_search(log, std::regex(R"(access 127\.0\.0\.1:\d+ GET /nope 404)"));
       },
       2s))

@@ -26,8 +26,8 @@ struct JobdRun {
 // Runs jobd with `args` (bounded: `timeout` kills it after 10 s) and returns its exit code and
 // everything it printed.
 JobdRun run_jobd(const std::string& args) {
-  const std::string command =
-      "timeout 10 " + std::string(JOBD_BINARY) + " --listen 127.0.0.1:0 --workers 1 " + args + " 2>&1";
+  const std::string command = "timeout 10 " + std::string(JOBD_BINARY) +
+                              " --listen 127.0.0.1:0 --workers 1 --store memory: " + args + " 2>&1";
   JobdRun run;
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) return run;
@@ -133,8 +133,8 @@ TEST(Operator, ListenTakesAHostNameAndTheLogSaysWhichAddressItChose) {
 }
 
 TEST(Operator, AListenHostThatDoesNotResolveStopsJobdWithOneLine) {
-  const std::string command =
-      "timeout 10 " + std::string(JOBD_BINARY) + " --listen no-such-host.invalid:8080 --workers 0 2>&1";
+  const std::string command = "timeout 10 " + std::string(JOBD_BINARY) +
+                              " --listen no-such-host.invalid:8080 --workers 0 --store memory: 2>&1";
   FILE* pipe = ::popen(command.c_str(), "r");
   ASSERT_NE(pipe, nullptr);
   std::string output;

@@ -182,7 +182,7 @@ TEST(Subprocess, ProgramsWorkdirsAndLimitsThatCannotRunAreRefusedAtStartWithExit
   };
   for (const auto& [entry, expected] : cases) {
     const std::string command = "timeout 10 " + std::string(JOBD_BINARY) +
-                                " --listen 127.0.0.1:0 --workers 0 --config " +
+                                " --listen 127.0.0.1:0 --workers 0 --store memory: --config " +
                                 ws.write_config(json::array({entry})) + " 2>&1";
     FILE* pipe = ::popen(command.c_str(), "r");
     ASSERT_NE(pipe, nullptr);

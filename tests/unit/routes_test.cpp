@@ -41,10 +41,12 @@ TEST(Routes, GetAndDeleteOfOneJobAreDifferentRoutes) {
   EXPECT_NE(match(Method::get, "/v1/jobs").route, match(Method::post, "/v1/jobs").route);
 }
 
-TEST(Routes, OnlySubmitAndGetJobAwaitTheRestAnswerAtOnce) {
+// Cancel may wait too: for the commit of the final state of a job it stopped at once.
+TEST(Routes, OnlySubmitGetJobAndCancelAwaitTheRestAnswerAtOnce) {
   for (const Route& route : Api::routes()) {
     const bool waits = (route.pattern == "/v1/jobs" && route.methods.admits(Method::post)) ||
-                       (route.pattern == "/v1/jobs/{id}" && route.methods.admits(Method::get));
+                       (route.pattern == "/v1/jobs/{id}" && route.methods.admits(Method::get)) ||
+                       (route.pattern == "/v1/jobs/{id}" && route.methods.admits(Method::delete_));
     EXPECT_EQ(std::holds_alternative<AnswerLater>(route.answer), waits) << route.pattern;
   }
   EXPECT_TRUE(answers_later(match(Method::post, "/v1/jobs")));

@@ -9,10 +9,12 @@
 #include <fstream>
 #include <set>
 
+#include "../integration/scoped_tmpfs.hpp"
 #include "store_test_support.hpp"
 
 using namespace jobd::store;
 using namespace jobd::store::testing;
+using jobd::testing::ScopedTmpfs;
 
 namespace {
 
@@ -52,23 +54,6 @@ void expect_every_acked_row(const std::string& path, const std::set<std::uint64_
   }
   EXPECT_EQ(missing, 0u) << "of " << acked.size() << " acknowledged";
 }
-
-class ScopedTmpfs {
- public:
-  explicit ScopedTmpfs(const std::filesystem::path& at, const char* size) : at_(at) {
-    std::filesystem::create_directory(at_);
-    const std::string options = std::string("size=") + size;
-    if (::mount("tmpfs", at_.c_str(), "tmpfs", 0, options.c_str()) != 0) error_ = std::strerror(errno);
-  }
-  ~ScopedTmpfs() {
-    if (error_.empty()) ::umount2(at_.c_str(), MNT_DETACH);
-  }
-  const std::string& error() const { return error_; }
-
- private:
-  std::filesystem::path at_;
-  std::string error_;
-};
 
 TEST(StoreFailure, AFullDiskFailsLoudlyLosesNothingAndRecoversWhenSpaceReturns) {
   TempDir dir;

@@ -122,3 +122,18 @@ TEST(CheckConfig, HeaderLimitBelowARequestLineIsRefused) {
   config.max_header = kMinHeaderBytes;
   EXPECT_EQ(check_config(config), std::nullopt);
 }
+
+TEST(CheckConfig, AStoreIsMemoryOrASqlitePathAndAnythingElseIsRefusedNamingTheFlag) {
+  EXPECT_EQ(check_store_uri("memory:"), std::nullopt);
+  EXPECT_EQ(check_store_uri("sqlite:jobd.db"), std::nullopt);
+  EXPECT_EQ(check_store_uri("sqlite:/var/lib/jobd/jobd.db"), std::nullopt);
+  for (const char* bad : {"sqlite:", "redis://x", "jobd.db", "", "memory"}) {
+    const auto problem = check_store_uri(bad);
+    ASSERT_TRUE(problem) << bad;
+    EXPECT_NE(problem->find("--store"), std::string::npos) << *problem;
+  }
+  Config config;
+  config.store = "nope:";
+  ASSERT_TRUE(check_config(config));
+  EXPECT_NE(check_config(config)->find("--store"), std::string::npos);
+}

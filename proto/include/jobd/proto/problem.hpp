@@ -39,6 +39,7 @@ inline constexpr ProblemType headers_too_large{"/problems/headers-too-large", "R
                                                431};
 inline constexpr ProblemType draining{"/problems/draining", "Server is shutting down", 503};
 inline constexpr ProblemType not_ready{"/problems/not-ready", "Server is not ready", 503};
+inline constexpr ProblemType store_unavailable{"/problems/store-unavailable", "Job store unavailable", 503};
 inline constexpr ProblemType too_many_connections{"/problems/too-many-connections", "Too many connections",
                                                   503};
 inline constexpr ProblemType internal{"/problems/internal", "Internal error", 500};

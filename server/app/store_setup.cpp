@@ -1,0 +1,99 @@
+#include "app/store_setup.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+
+#include "jobs/scheduler.hpp"
+#include "metrics/registry.hpp"
+
+namespace jobd::app {
+
+namespace asio = boost::asio;
+
+std::unique_ptr<store::JobStore> open_configured_store(const config::Config& config, asio::io_context& loop) {
+  store::StoreOptions options;
+  options.durability = config.durability == config::Durability::machine ? store::Durability::machine
+                                                                        : store::Durability::process;
+  auto opened = store::open_store(config.store, options, loop.get_executor());
+  if (!opened.store) spdlog::critical("--store {}: {}", config.store, opened.error);
+  return std::move(opened.store);
+}
+
+bool recover(store::JobStore& store, jobs::Scheduler& scheduler, const kinds::KindRegistry& kinds,
+             std::deque<kinds::Kind>& unknown_kinds, asio::io_context& loop, jobs::RecoveryReport& report) {
+  if (!store.durable()) return true;
+  report = jobs::recover_jobs(store, scheduler, kinds, unknown_kinds, jobs::Clock::now());
+  if (!report.error.empty()) {
+    spdlog::critical("--store: cannot recover the stored jobs: {}", report.error);
+    return false;
+  }
+  // What recovery wrote (interrupted jobs, ...) is committed before anybody can read it: the
+  // loop runs until then (the store's completions run on it), before jobd listens.
+  bool committed = false;
+  scheduler.table().when_all_committed([&committed] { committed = true; });
+  {
+    auto busy = asio::make_work_guard(loop);
+    while (!committed) loop.run_one();
+  }
+  loop.restart();
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(report.took);
+  // A new (or emptied) file is no news: the line is for restarts that brought jobs back.
+  spdlog::log(report.total() > 0 ? spdlog::level::info : spdlog::level::debug,
+              "recovered {} jobs (queued {}, interrupted {}, retried {}, finished {}, failed {}) in {} ms",
+              report.total(), report.queued, report.interrupted, report.retried, report.finished,
+              report.failed, took.count());
+  return true;
+}
+
+namespace {
+std::vector<double> batch_buckets() { return {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000}; }
+std::vector<double> commit_buckets() {
+  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1};
+}
+}  // namespace
+
+void observe_store(store::JobStore& store, metrics::Registry* registry, const jobs::RecoveryReport& report) {
+  if (!store.durable()) return;
+  metrics::Histogram* batch = nullptr;
+  metrics::Histogram* latency = nullptr;
+  metrics::Counter* errors = nullptr;
+  if (registry != nullptr) {
+    batch = &registry
+                 ->histogram("jobd_store_commit_batch_size", "Changes committed per store transaction",
+                             batch_buckets())
+                 .with();
+    latency = &registry
+                   ->histogram("jobd_store_commit_seconds", "Time of one store commit (BEGIN to COMMIT)",
+                               commit_buckets())
+                   .with();
+    errors =
+        &registry->counter("jobd_store_errors_total", "Store commits that failed (each is retried)").with();
+    auto& recovered = registry->counter("jobd_store_recovered_jobs_total",
+                                        "Jobs recovered from the store at start-up, by outcome", {"outcome"});
+    recovered.with({"queued"}).inc(static_cast<double>(report.queued));
+    recovered.with({"interrupted"}).inc(static_cast<double>(report.interrupted));
+    recovered.with({"finished"}).inc(static_cast<double>(report.finished));
+    recovered.with({"retried"}).inc(static_cast<double>(report.retried));
+    recovered.with({"failed"}).inc(static_cast<double>(report.failed));
+  }
+  store::StoreObserver observer;
+  observer.committed = [batch, latency](const store::CommitReport& commit) {
+    if (batch) batch->observe(static_cast<double>(commit.changes));
+    if (latency) latency->observe(std::chrono::duration<double>(commit.latency).count());
+  };
+  // A failing store is loud once, not once per retry; its recovery says so too.
+  auto failing = std::make_shared<bool>(false);
+  observer.failed = [errors, failing](std::string_view reason) {
+    if (errors) errors->inc();
+    if (!*failing) spdlog::error("store failing, submits answer 503 until it commits again: {}", reason);
+    *failing = true;
+  };
+  observer.recovered = [failing] {
+    *failing = false;
+    spdlog::info("store commits again: submits accepted");
+  };
+  store.set_observer(std::move(observer));
+}
+
+}  // namespace jobd::app

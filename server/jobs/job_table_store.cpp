@@ -1,0 +1,123 @@
+// The job table's side of the store seam: waiting for commits, applying a final state once
+// its commit completed, and taking the stored jobs back at start-up (jobs/recovery.hpp drives
+// that). Loop thread, or start-up before the loop serves.
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "jobs/job_rows.hpp"
+#include "jobs/job_table.hpp"
+#include "jobs/record.hpp"
+
+namespace jobd::jobs {
+
+store::StoreHealth JobTable::store_health() const { return store_ ? store_->health() : store::StoreHealth{}; }
+
+void JobTable::when_committed(JobSeq seq, std::function<void()> done) {
+  const auto pending = pending_inserts_.find(seq);
+  if (pending == pending_inserts_.end()) {
+    done();
+    return;
+  }
+  store_->when_durable(pending->second, std::move(done));
+}
+
+void JobTable::when_final_applied(JobSeq seq, std::function<void()> done) {
+  const auto pending = pending_finals_.find(seq);
+  if (pending == pending_finals_.end()) {
+    done();
+    return;
+  }
+  // Registered after the table's own callback for that ticket, so it runs after the final is applied.
+  store_->when_durable(pending->second.ticket, std::move(done));
+}
+
+void JobTable::when_all_committed(std::function<void()> done) {
+  if (!durable_) {
+    done();
+    return;
+  }
+  store_->when_durable(last_ticket_, std::move(done));
+}
+
+void JobTable::write_update(const Job& job) {
+  last_ticket_ = store_->write({store::ChangeOp::update, update_row(job)});
+}
+
+void JobTable::apply_pending_final(JobSeq seq) {
+  const auto pending = pending_finals_.find(seq);
+  if (pending == pending_finals_.end()) return;
+  FinalState final = std::move(pending->second);
+  pending_finals_.erase(pending);
+  if (Job* job = find(seq)) apply_final(*job, std::move(final));
+}
+
+const Job& JobTable::restore(store::JobRow& row, const kinds::Kind& kind) {
+  // A file with jobs usually holds about as many as the limits keep: size the id index once
+  // rather than rehashing it ~20 times on the way to a million (10 % of a recovery's CPU).
+  if (jobs_.empty()) by_id_.reserve(std::min<std::size_t>(limits_.max_finished, std::size_t{1} << 22));
+  auto job = std::make_unique<Job>();
+  job->seq = row.seq;
+  job->id = std::move(row.id);
+  job->kind = &kind;
+  job->executor = row.executor;
+  job->params = std::move(row.params_json);
+  job->idempotency_key = std::move(row.idempotency_key);
+  job->timeout = std::chrono::milliseconds(row.timeout_ms);
+  job->created_at = from_unix_ms(row.created_at_ms);
+  job->max_attempts = std::max<std::uint32_t>(row.max_attempts, 1);
+  job->retry_delay = std::chrono::milliseconds(row.retry_delay_ms);
+  job->attempt = std::max<std::uint32_t>(row.attempt, 1);
+  job->attempts = std::move(row.attempts_json);
+  if (row.run_at_ms) job->run_at = from_unix_ms(*row.run_at_ms);
+  if (row.started_at_ms) job->started_at = from_unix_ms(*row.started_at_ms);
+  job->state = row.state;
+  // The events a reader can replay: queued (1), running, final; progress and output are not kept.
+  job->next_event_id = 2;
+  if (job->started_at) job->running_event = job->next_event_id++;
+  if (!job->started_at && job->state == proto::JobState::running) job->state = proto::JobState::queued;
+  if (!row.details_json.empty()) {
+    // The stored text is the table's own rendering; parsed once to find where its numbers end.
+    auto details = to_details_text(nlohmann::json::parse(row.details_json, nullptr, false));
+    job->details = std::move(details.text);
+    job->details_brief_end = details.brief_end;
+  }
+  if (proto::is_final(job->state)) {
+    job->finished_at = from_unix_ms(row.finished_at_ms.value_or(row.created_at_ms));
+    job->final_event = job->next_event_id++;
+    job->result = std::move(row.result_json);
+    if (!row.error_type.empty() || !row.error_message.empty()) {
+      job->error =
+          std::make_unique<const JobError>(JobError{std::move(row.error_type), std::move(row.error_message)});
+    }
+  } else {
+    job->control = std::make_shared<exec::JobControl>();
+    job->control->all_watchers = &live_streams_;
+  }
+  Job& ref = *job;
+  by_id_.emplace(ref.id, &ref);
+  if (ref.idempotency_key) by_idempotency_key_.emplace(*ref.idempotency_key, &ref);
+  SeqIndex& index = index_of(ref);
+  index.insert(index.end(), ref.seq);  // rows come in seq order
+  jobs_.emplace_hint(jobs_.end(), ref.seq, std::move(job));
+  if (proto::is_final(ref.state)) retained_bytes_ += retained_bytes_of(ref);
+  return ref;
+}
+
+void JobTable::end_restore(JobSeq max_seq) {
+  next_seq_ = std::max(next_seq_, max_seq + 1);
+  // Finished jobs leave by finish time (retention, then the limits), not by seq.
+  std::vector<std::pair<Clock::time_point, JobSeq>> finished;
+  for (const auto& [seq, job] : jobs_) {
+    if (proto::is_final(job->state)) finished.emplace_back(*job->finished_at, seq);
+  }
+  std::stable_sort(finished.begin(), finished.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  finished_order_.clear();
+  for (const auto& entry : finished) finished_order_.push_back(entry.second);
+  while (finished_order_.size() > limits_.max_finished ||
+         (retained_bytes_ > limits_.max_retained_bytes && finished_order_.size() > 1)) {
+    evict_oldest_finished();
+  }
+}
+
+}  // namespace jobd::jobs
