@@ -256,8 +256,9 @@ TEST(Records, FiveHundredEventsSubscribersDoNotMultiplyTheRenderingOfEachEvent) 
   const auto used = cpu_time(server.pid()) - before;
   // A frame rendered per subscriber and event took ~2.8 s of CPU for these 200 jobs; one render
   // per event, shared frames and coalesced writes take ~0.6 s. CPU time, not wall time: the
-  // machine may be busy.
-  EXPECT_LT(used, 1500ms) << used.count() << " ms of CPU for " << kJobs << " jobs";
+  // machine may be busy. Under ASan everything costs ~3-4x (2.1 s measured; the old way ~10 s).
+  constexpr auto kBudget = JOBD_ASAN_BUILD ? 4500ms : 1500ms;
+  EXPECT_LT(used, kBudget) << used.count() << " ms of CPU for " << kJobs << " jobs";
 }
 
 TEST(Records, MaxRetainedBytesEvictsTheOldestFinishedJobsFirst) {
