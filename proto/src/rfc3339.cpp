@@ -37,7 +37,7 @@ std::optional<std::int64_t> parse_rfc3339_ms(std::string_view text) noexcept {
     const std::size_t first = at;
     int scale = 100;
     while (at < text.size() && text[at] >= '0' && text[at] <= '9') {
-      ms += scale * (text[at] - '0');
+      ms += static_cast<std::int64_t>(scale) * (text[at] - '0');
       scale /= 10;
       ++at;
     }
@@ -52,7 +52,7 @@ std::optional<std::int64_t> parse_rfc3339_ms(std::string_view text) noexcept {
     if (oh < 0 || om < 0 || at + 3 >= text.size() || text[at + 3] != ':' || oh > 23 || om > 59) {
       return std::nullopt;
     }
-    offset_min = (text[at] == '+' ? 1 : -1) * (oh * 60 + om);
+    offset_min = (text[at] == '+' ? 1 : -1) * (std::int64_t{oh} * 60 + om);
     at += 6;
   } else {
     return std::nullopt;
