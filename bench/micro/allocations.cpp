@@ -42,160 +42,7 @@
 #include "exec/process/fork_server.hpp"
 #include "kinds/kind.hpp"
 
-// ---- the counting allocator ------------------------------------------------------------------
-// glibc lets a program define malloc and friends (and calls its own through __libc_*); operator
-// new goes straight to __libc_malloc so that a `new` is counted once, as a `new`.
-extern "C" {
-void* __libc_malloc(std::size_t);
-void* __libc_calloc(std::size_t, std::size_t);
-void* __libc_realloc(void*, std::size_t);
-void __libc_free(void*);
-void* __libc_memalign(std::size_t, std::size_t);
-}
-
-namespace {
-std::atomic<std::uint64_t> g_news{0};
-std::atomic<std::uint64_t> g_new_bytes{0};
-std::atomic<std::uint64_t> g_mallocs{0};  // C allocations (not through operator new)
-std::atomic<std::uint64_t> g_malloc_bytes{0};
-std::atomic<std::int64_t> g_live_bytes{0};  // usable bytes allocated and not yet freed, all threads
-thread_local bool t_uncounted = false;      // the client thread
-
-// While on: each allocation made, until it is freed (open addressing on the pointer; a hook
-// must not allocate). What is still in the table when tracking stops is what the phase left
-// held: for idle connections, what each one keeps.
-struct Tracked {
-  void* pointer;
-  std::size_t size;
-};
-constexpr std::size_t kTracked = std::size_t{1} << 17;
-std::atomic<bool> g_tracking{false};
-std::atomic_flag g_track_lock = ATOMIC_FLAG_INIT;
-Tracked g_tracked[kTracked];
-void* const kTombstone = reinterpret_cast<void*>(1);
-
-std::size_t slot_of(void* p) {
-  return (reinterpret_cast<std::uintptr_t>(p) >> 4) * 0x9E3779B97F4A7C15ull >> 47;
-}
-void track(void* p, std::size_t size) {
-  if (p == nullptr || !g_tracking.load(std::memory_order_relaxed)) return;
-  while (g_track_lock.test_and_set(std::memory_order_acquire)) {
-  }
-  for (std::size_t i = slot_of(p), n = 0; n < kTracked; i = (i + 1) % kTracked, ++n) {
-    if (g_tracked[i].pointer == nullptr || g_tracked[i].pointer == kTombstone) {
-      g_tracked[i] = {p, size};
-      break;
-    }
-  }
-  g_track_lock.clear(std::memory_order_release);
-}
-void untrack(void* p) {
-  if (p == nullptr || !g_tracking.load(std::memory_order_relaxed)) return;
-  while (g_track_lock.test_and_set(std::memory_order_acquire)) {
-  }
-  for (std::size_t i = slot_of(p), n = 0; n < kTracked && g_tracked[i].pointer != nullptr;
-       i = (i + 1) % kTracked, ++n) {
-    if (g_tracked[i].pointer == p) {
-      g_tracked[i].pointer = kTombstone;
-      break;
-    }
-  }
-  g_track_lock.clear(std::memory_order_release);
-}
-void count_new(std::size_t size) {
-  if (t_uncounted) return;
-  g_news.fetch_add(1, std::memory_order_relaxed);
-  g_new_bytes.fetch_add(size, std::memory_order_relaxed);
-}
-void count_malloc(std::size_t size) {
-  if (t_uncounted) return;
-  g_mallocs.fetch_add(1, std::memory_order_relaxed);
-  g_malloc_bytes.fetch_add(size, std::memory_order_relaxed);
-}
-void* live(void* p) {
-  if (p != nullptr) {
-    g_live_bytes.fetch_add(static_cast<std::int64_t>(malloc_usable_size(p)), std::memory_order_relaxed);
-    if (!t_uncounted) track(p, malloc_usable_size(p));
-  }
-  return p;
-}
-void release(void* p) {
-  if (p != nullptr) {
-    g_live_bytes.fetch_sub(static_cast<std::int64_t>(malloc_usable_size(p)), std::memory_order_relaxed);
-    untrack(p);
-  }
-  __libc_free(p);
-}
-void* checked(void* p) {
-  if (p == nullptr) throw std::bad_alloc();
-  return p;
-}
-void* aligned(std::size_t size, std::size_t alignment) {
-  count_new(size);
-  return checked(live(__libc_memalign(alignment, size == 0 ? 1 : size)));
-}
-}  // namespace
-
-extern "C" {
-void* malloc(std::size_t size) {
-  count_malloc(size);
-  return live(__libc_malloc(size));
-}
-void* calloc(std::size_t n, std::size_t size) {
-  count_malloc(n * size);
-  return live(__libc_calloc(n, size));
-}
-void* realloc(void* p, std::size_t size) {
-  count_malloc(size);
-  if (p != nullptr) {
-    g_live_bytes.fetch_sub(static_cast<std::int64_t>(malloc_usable_size(p)), std::memory_order_relaxed);
-    untrack(p);
-  }
-  return live(__libc_realloc(p, size));
-}
-void free(void* p) { release(p); }
-void* memalign(std::size_t alignment, std::size_t size) {
-  count_malloc(size);
-  return live(__libc_memalign(alignment, size));
-}
-void* aligned_alloc(std::size_t alignment, std::size_t size) {
-  count_malloc(size);
-  return live(__libc_memalign(alignment, size));
-}
-int posix_memalign(void** out, std::size_t alignment, std::size_t size) {
-  count_malloc(size);
-  *out = live(__libc_memalign(alignment, size));
-  return *out == nullptr ? ENOMEM : 0;
-}
-}
-
-void* operator new(std::size_t size) {
-  count_new(size);
-  return checked(live(__libc_malloc(size == 0 ? 1 : size)));
-}
-void* operator new[](std::size_t size) { return operator new(size); }
-void* operator new(std::size_t size, std::align_val_t a) {
-  return aligned(size, static_cast<std::size_t>(a));
-}
-void* operator new[](std::size_t size, std::align_val_t a) {
-  return aligned(size, static_cast<std::size_t>(a));
-}
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
-  count_new(size);
-  return live(__libc_malloc(size == 0 ? 1 : size));
-}
-void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
-  count_new(size);
-  return live(__libc_malloc(size == 0 ? 1 : size));
-}
-void operator delete(void* p) noexcept { release(p); }
-void operator delete[](void* p) noexcept { release(p); }
-void operator delete(void* p, std::size_t) noexcept { release(p); }
-void operator delete[](void* p, std::size_t) noexcept { release(p); }
-void operator delete(void* p, std::align_val_t) noexcept { release(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { release(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { release(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { release(p); }
+#include "counting_allocator.hpp"
 
 // ---- the client ------------------------------------------------------------------------------
 namespace {
@@ -277,7 +124,10 @@ int open_idle(int port) {
 
 struct Counts {
   std::uint64_t news, new_bytes, mallocs, malloc_bytes;
-  static Counts now() { return {g_news.load(), g_new_bytes.load(), g_mallocs.load(), g_malloc_bytes.load()}; }
+  static Counts now() {
+    return {counting::news.load(), counting::new_bytes.load(), counting::mallocs.load(),
+            counting::malloc_bytes.load()};
+  }
 };
 
 // Runs `step` (one exchange or job) `warmup` times, then `count` times counted; prints a row.
@@ -328,7 +178,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "allocations: jobd did not start\n");
     return 1;
   }
-  t_uncounted = true;  // from here on the client's own allocations are not counted
+  counting::uncounted = true;  // from here on the client's own allocations are not counted
   Client client(port);
   unsigned status = 0;
 
@@ -373,14 +223,14 @@ int main(int argc, char** argv) {
   std::vector<int> idle;
   idle.reserve(kIdle);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  const std::int64_t live_before = g_live_bytes.load();
+  const std::int64_t live_before = counting::live_bytes.load();
   const Counts idle_before = Counts::now();
-  g_tracking = true;
+  counting::tracking = true;
   for (int i = 0; i < kIdle; ++i) idle.push_back(open_idle(port));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  g_tracking = false;
+  counting::tracking = false;
   const Counts idle_after = Counts::now();
-  const std::int64_t live_after = g_live_bytes.load();
+  const std::int64_t live_after = counting::live_bytes.load();
   std::printf(
       "\n%d idle keep-alive connections (each after one GET /healthz): %.0f heap bytes held per "
       "connection, %.1f allocations made per connection\n",
@@ -388,16 +238,7 @@ int main(int argc, char** argv) {
       static_cast<double>((idle_after.news - idle_before.news) + (idle_after.mallocs - idle_before.mallocs)) /
           kIdle);
   // What each idle connection still holds, by usable size (the allocator's chunk, less 8).
-  std::vector<std::pair<std::size_t, std::size_t>> held;  // size, count
-  for (const auto& entry : g_tracked) {
-    if (entry.pointer == nullptr || entry.pointer == kTombstone) continue;
-    auto it = std::find_if(held.begin(), held.end(), [&](const auto& h) { return h.first == entry.size; });
-    if (it == held.end()) {
-      held.emplace_back(entry.size, 1);
-    } else {
-      ++it->second;
-    }
-  }
+  auto held = counting::held_sizes();  // size, count
   std::sort(held.begin(), held.end(),
             [](const auto& a, const auto& b) { return a.first * a.second > b.first * b.second; });
   std::printf("held per connection (usable bytes x count):");
