@@ -52,6 +52,7 @@ Api::Api(asio::any_io_executor loop, jobs::Scheduler& scheduler, const kinds::Ki
   kinds_body_ = nlohmann::json{{"kinds", std::move(catalog)}}.dump();
   healthz_prefix_ = R"({"status":"ok","store":{"uri":)" + nlohmann::json(options_.store.uri).dump() +
                     R"(,"durability":)" + nlohmann::json(options_.store.durability).dump() + R"(,"ok":)";
+  healthz_ok_ = healthz_prefix_ + "true}}";
 }
 
 http::Answer Api::handle(const Request& request) {
@@ -105,18 +106,18 @@ Response Api::unrouted(const Request& request, const RouteMatch& match) {
 Response Api::healthz(const Request&, std::string_view) {
   // Liveness: 200 whatever the store says (restarting jobd would not free a disk); the store's
   // state is shown for people and `jobctl health`.
-  // The answer of a probe hit many times a second: its fixed part is rendered once.
-  const store::StoreHealth health = scheduler_.table().store_health();
+  // The answer of a probe hit many times a second: the healthy one is rendered once, at start.
   Response response;
-  response.body = healthz_prefix_;
+  const store::StoreHealth health = scheduler_.table().store_health();
   if (health.ok) {
-    response.body += "true}}";
-  } else {
-    response.body += "false,\"reason\":";
-    response.body +=
-        nlohmann::json(health.reason).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    response.body += "}}";
+    response.fixed_body = healthz_ok_;
+    return response;
   }
+  response.body = healthz_prefix_;
+  response.body += "false,\"reason\":";
+  response.body +=
+      nlohmann::json(health.reason).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  response.body += "}}";
   return response;
 }
 
@@ -134,13 +135,13 @@ Response Api::readiness(const Request&, std::string_view) {
                                      scheduler_.options().retry_after_s});
   }
   Response response;
-  response.body = R"({"status":"ready"})";
+  response.fixed_body = R"({"status":"ready"})";
   return response;
 }
 
 Response Api::kinds(const Request&, std::string_view) {
   Response response;
-  response.body = kinds_body_;
+  response.fixed_body = kinds_body_;
   return response;
 }
 

@@ -89,6 +89,7 @@ class Api final : public http::Handler {
   std::function<std::string()> render_metrics_;
   std::string kinds_body_;      // the catalog never changes after start-up: rendered once
   std::string healthz_prefix_;  // /healthz up to the store's "ok" value
+  std::string healthz_ok_;      // the whole answer while the store is healthy
 };
 
 }  // namespace jobd::api

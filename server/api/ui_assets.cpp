@@ -54,7 +54,7 @@ std::optional<http::Response> ui_asset_response(std::string_view path, std::stri
   response.content_type = asset->content_type;
   const bool unchanged = !if_none_match.empty() && matches_any(if_none_match, asset->etag);
   response.status = unchanged ? 304 : 200;
-  if (!unchanged) response.body = std::string(asset->body);
+  if (!unchanged) response.fixed_body = asset->body;  // embedded in the binary
   response.headers = {
       {"ETag", std::string(asset->etag)},
       // Cached, but revalidated on every use: a new jobd binary shows its own page at once,

@@ -37,6 +37,10 @@ struct Response {
   // A media type with static storage (a literal, or a table's entry): no copy per answer.
   std::string_view content_type = "application/json";
   std::string body;
+  // A body that outlives every session (rendered once at start, or embedded in the binary): sent
+  // instead of `body` when not empty, so a constant answer (/healthz, /v1/kinds, the page's files)
+  // costs no copy per request.
+  std::string_view fixed_body;
   // Headers besides Server, Date, Content-Type, Connection and Content-Length (which the
   // writer sets), each name once.
   std::vector<std::pair<std::string, std::string>> headers;
@@ -44,6 +48,8 @@ struct Response {
   // When set, `body` is ignored: the session streams this instead and closes the connection
   // after it ends (a close-delimited body, as Server-Sent Events are usually served).
   std::shared_ptr<BodyStream> stream;
+
+  std::string_view body_text() const { return fixed_body.empty() ? std::string_view(body) : fixed_body; }
 
   static Response json(unsigned status, const nlohmann::json& body);
   static Response problem(const proto::Problem& problem);

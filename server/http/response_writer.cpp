@@ -67,7 +67,7 @@ void render_head(std::string& out, const Response& response, bool keep_alive, un
   if (version >= 11 && !keep_alive) out.append("Connection: close\r\n");
   if (version < 11 && keep_alive) out.append("Connection: keep-alive\r\n");
   char length[24];
-  const auto [end, error] = std::to_chars(length, length + sizeof length, response.body.size());
+  const auto [end, error] = std::to_chars(length, length + sizeof length, response.body_text().size());
   out.append("Content-Length: ");
   out.append(length, end);
   out.append("\r\n\r\n");
@@ -85,7 +85,7 @@ asio::awaitable<bool> write_response(beast::tcp_stream& stream, Response& respon
                                      bool keep_alive, unsigned version, std::chrono::milliseconds timeout) {
   std::string rendered;
   render_head(rendered, response, keep_alive, version);
-  const std::string_view body = head ? std::string_view{} : std::string_view(response.body);
+  const std::string_view body = head ? std::string_view{} : response.body_text();
   auto [error, bytes] = co_await write_rendered(stream, rendered, body, timeout);
   co_return !error;
 }

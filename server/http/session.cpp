@@ -263,7 +263,7 @@ asio::awaitable<void> run_session(ServerState& state, tcp::socket socket, std::s
       if (watch->disarm()) break;  // gone: nobody would read the answer
     }
     const unsigned status = response.status;
-    const std::size_t body_size = response.body.size();
+    const std::size_t body_size = response.body_text().size();
     const bool head = request.method == Method::head;
     if (response.stream) {
       // Registered for shutdown, which ends the stream (at once when it already began).
@@ -288,7 +288,7 @@ asio::awaitable<void> run_session(ServerState& state, tcp::socket socket, std::s
     // The head is rendered into the exchange's buffer, and head and body go out in one
     // gather write, awaited here: no Beast message, no coroutine frame per answer.
     render_head(x.head, response, again, version);
-    const std::string_view body = head ? std::string_view{} : std::string_view(response.body);
+    const std::string_view body = head ? std::string_view{} : response.body_text();
     auto [write_error, written_bytes] = co_await write_rendered(stream, x.head, body, limits.idle_timeout);
     const bool written = !write_error;
     if (state.observer) {

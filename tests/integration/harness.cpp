@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -26,6 +28,28 @@
 #endif
 
 namespace jobd::testing {
+
+JobdRun run_jobd_until_exit(const std::string& args) {
+  const std::string command =
+      "timeout 10 " + std::string(JOBD_BINARY) + " --listen 127.0.0.1:0 " + args + " 2>&1";
+  JobdRun run;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return run;
+  std::array<char, 4096> chunk{};
+  while (std::fgets(chunk.data(), chunk.size(), pipe) != nullptr) run.output += chunk.data();
+  const int status = ::pclose(pipe);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+double metric_value(const std::string& text, const std::string& sample) {
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.starts_with(sample + " ")) return std::stod(line.substr(sample.size() + 1));
+  }
+  return -1;
+}
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path);

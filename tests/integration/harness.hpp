@@ -146,6 +146,18 @@ bool eventually(Predicate predicate, std::chrono::milliseconds timeout = 5s) {
 // The whole content of a file (empty when it cannot be read).
 std::string read_file(const std::string& path);
 
+// What a jobd that was meant to exit printed (stdout and stderr) and its exit code.
+struct JobdRun {
+  int exit_code = -1;  // -1: killed (by the 10 s bound) or not started
+  std::string output;
+};
+// Runs `jobd --listen 127.0.0.1:0 ARGS` until it exits, at most 10 s (`timeout` kills it then):
+// for start-ups that must fail.
+JobdRun run_jobd_until_exit(const std::string& args);
+
+// The value of one sample (name and labels, as printed) of a /metrics text, or -1 when absent.
+double metric_value(const std::string& text, const std::string& sample);
+
 // PIDs of the direct and indirect children of `pid`, from /proc.
 std::vector<pid_t> descendants(pid_t pid);
 

@@ -30,16 +30,6 @@ std::string submit_id(std::uint16_t port, const json& body) {
   return response.json()["id"];
 }
 
-// The value of one sample of the exposition text, or -1 when absent.
-double metric_value(const std::string& text, const std::string& sample) {
-  std::istringstream lines(text);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.starts_with(sample + " ")) return std::stod(line.substr(sample.size() + 1));
-  }
-  return -1;
-}
-
 }  // namespace
 
 TEST(Events, LoopJobStreamsStatesAndProgressInOrderThenEnds) {

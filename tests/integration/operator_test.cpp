@@ -18,24 +18,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct JobdRun {
-  int exit_code = -1;
-  std::string output;
-};
-
-// Runs jobd with `args` (bounded: `timeout` kills it after 10 s) and returns its exit code and
-// everything it printed.
+// Runs jobd with `args` until it exits (at most 10 s): its exit code and everything it printed.
 JobdRun run_jobd(const std::string& args) {
-  const std::string command = "timeout 10 " + std::string(JOBD_BINARY) +
-                              " --listen 127.0.0.1:0 --workers 1 --store memory: " + args + " 2>&1";
-  JobdRun run;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return run;
-  std::array<char, 4096> chunk{};
-  while (std::fgets(chunk.data(), chunk.size(), pipe) != nullptr) run.output += chunk.data();
-  const int status = ::pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
+  return run_jobd_until_exit("--workers 1 --store memory: " + args);
 }
 
 // Whether GET /healthz over [::1]:port answers 200 (the harness speaks IPv4 only).

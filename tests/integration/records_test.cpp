@@ -17,16 +17,6 @@ using nlohmann::json;
 
 namespace {
 
-// The value of one sample of the exposition text, or -1 when absent.
-double metric_value(const std::string& text, const std::string& sample) {
-  std::istringstream lines(text);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.starts_with(sample + " ")) return std::stod(line.substr(sample.size() + 1));
-  }
-  return -1;
-}
-
 json echo_job(std::size_t pad_bytes) {
   return {{"kind", "echo"}, {"params", {{"pad", std::string(pad_bytes, 'x')}}}};
 }

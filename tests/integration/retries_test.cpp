@@ -36,15 +36,6 @@ std::int64_t ms_of(const json& time) {
   return static_cast<std::int64_t>(::timegm(&parts)) * 1000 + millis;
 }
 
-double metric_value(const std::string& text, const std::string& sample) {
-  std::istringstream lines(text);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.starts_with(sample + " ")) return std::stod(line.substr(sample.size() + 1));
-  }
-  return -1;
-}
-
 class Retries : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { server_ = new JobdProcess({"--test-kinds", "--workers", "1"}); }

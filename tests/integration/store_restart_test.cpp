@@ -208,7 +208,7 @@ TEST(StoreRestart, RetentionContinuesAcrossARestartAndAnEvictedJobStaysGone) {
 TEST(StoreRestart, ASecondJobdOnTheSameFileIsRefusedNamingThePidOfTheFirst) {
   StoreDir dir;
   JobdProcess first(args_for(dir));
-  const auto second = run_jobd_until_exit("--store " + dir.uri());
+  const auto second = run_store_jobd_until_exit("--store " + dir.uri());
   EXPECT_EQ(second.exit_code, 1) << second.output;
   EXPECT_NE(second.output.find("pid " + std::to_string(first.pid())), std::string::npos) << second.output;
   EXPECT_EQ(std::count(second.output.begin(), second.output.end(), '\n'), 1) << "one line: " << second.output;
@@ -235,7 +235,7 @@ TEST(StoreRestart, AFileThatIsNotAJobdStoreOrIsNewerStopsStartUpWithOneLine) {
            {"foreign.db", "of another application"},
            {"newer.db", "newer than this jobd knows"},
        }) {
-    const auto run = run_jobd_until_exit("--store " + dir.uri(file));
+    const auto run = run_store_jobd_until_exit("--store " + dir.uri(file));
     EXPECT_EQ(run.exit_code, 1) << file << ": " << run.output;
     EXPECT_NE(run.output.find(expected), std::string::npos) << file << ": " << run.output;
     EXPECT_EQ(std::count(run.output.begin(), run.output.end(), '\n'), 1) << "one line: " << run.output;

@@ -35,23 +35,9 @@ class StoreDir {
   std::filesystem::path path_;
 };
 
-struct StartResult {
-  int exit_code = -1;
-  std::string output;
-};
-
-// Runs jobd with `args` until it exits (at most 10 s): for start-ups that must fail.
-inline StartResult run_jobd_until_exit(const std::string& args) {
-  const std::string command =
-      "timeout 10 " + std::string(JOBD_BINARY) + " --listen 127.0.0.1:0 --workers 0 " + args + " 2>&1";
-  StartResult run;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return run;
-  std::array<char, 4096> chunk{};
-  while (std::fgets(chunk.data(), chunk.size(), pipe) != nullptr) run.output += chunk.data();
-  const int status = ::pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
+// Runs jobd with no workers and `args` until it exits (at most 10 s): for start-ups that must fail.
+inline JobdRun run_store_jobd_until_exit(const std::string& args) {
+  return run_jobd_until_exit("--workers 0 " + args);
 }
 
 // Every job jobd lists (summaries), by id, following the cursors.

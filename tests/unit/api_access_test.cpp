@@ -113,9 +113,9 @@ TEST(ApiAccess, MetricsWithoutARendererIs404) {
 
 TEST(ApiAccess, ProbesAndCatalogAnswer) {
   ApiHarness h;
-  EXPECT_EQ(h.get("/healthz").body,
+  EXPECT_EQ(h.get("/healthz").body_text(),
             R"({"status":"ok","store":{"uri":"memory:","durability":"process","ok":true}})");
-  EXPECT_EQ(h.get("/readyz").body, R"({"status":"ready"})");
+  EXPECT_EQ(h.get("/readyz").body_text(), R"({"status":"ready"})");
   const auto kinds = body_of(h.get("/v1/kinds"));
   ASSERT_EQ(kinds["kinds"].size(), 2u);
   EXPECT_EQ(kinds["kinds"][0]["name"], "work");

@@ -26,7 +26,7 @@ std::string beast_head(const Response& response, bool keep_alive, unsigned versi
   message.set(bhttp::field::content_type, response.content_type);
   for (const auto& [name, value] : response.headers) message.set(name, value);
   message.keep_alive(keep_alive);
-  message.content_length(response.body.size());
+  message.content_length(response.body_text().size());
   std::ostringstream out;
   out << message.base();
   return out.str();
@@ -87,6 +87,19 @@ TEST(ResponseHead, MatchesBeastWithTheHandlersHeadersAndMediaTypes) {
   empty.content_type = "text/plain; version=0.0.4; charset=utf-8";
   empty.headers = {{"Allow", "GET, HEAD"}};
   expect_same_head(empty);
+}
+
+TEST(ResponseHead, AFixedBodyIsTheOneSentAndCounted) {
+  static constexpr std::string_view kFixed = R"({"status":"ok","store":{"ok":true}})";
+  Response fixed;
+  fixed.fixed_body = kFixed;
+  fixed.body = "left over";  // a fixed body wins over this
+  EXPECT_EQ(fixed.body_text(), kFixed);
+  std::string head;
+  render_head(head, fixed, true, 11);
+  EXPECT_NE(head.find("Content-Length: " + std::to_string(kFixed.size()) + "\r\n"), std::string::npos)
+      << head;
+  expect_same_head(fixed);
 }
 
 TEST(ResponseHead, ReusesTheCallersBufferWithoutLeftovers) {

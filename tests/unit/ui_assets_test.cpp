@@ -33,24 +33,24 @@ TEST(UiAssets, ThePageIsServedAtUiAsHtmlAndUiSlashIsRedirectedThere) {
   ASSERT_TRUE(redirect);
   EXPECT_EQ(redirect->status, 308u);
   EXPECT_EQ(header(*redirect, "Location"), "/ui");
-  EXPECT_TRUE(redirect->body.empty());
+  EXPECT_TRUE(redirect->body_text().empty());
   for (const char* path : {"/ui", "/ui/index.html"}) {
     auto response = ui_asset_response(path, "");
     ASSERT_TRUE(response) << path;
     EXPECT_EQ(response->status, 200u);
     EXPECT_EQ(response->content_type, "text/html; charset=utf-8");
-    EXPECT_EQ(response->body, source_file("server/api/ui/index.html"));
+    EXPECT_EQ(response->body_text(), source_file("server/api/ui/index.html"));
   }
 }
 
 TEST(UiAssets, EveryFileIsTheBuildsCopyWithItsContentType) {
-  EXPECT_EQ(ui_asset_response("/openapi.yaml", "")->body, source_file("proto/openapi.yaml"));
+  EXPECT_EQ(ui_asset_response("/openapi.yaml", "")->body_text(), source_file("proto/openapi.yaml"));
   EXPECT_EQ(ui_asset_response("/openapi.yaml", "")->content_type, "application/yaml");
   EXPECT_EQ(ui_asset_response("/ui/app.js", "")->content_type, "text/javascript; charset=utf-8");
   EXPECT_EQ(ui_asset_response("/ui/style.css", "")->content_type, "text/css; charset=utf-8");
   EXPECT_EQ(ui_asset_response("/ui/icon.svg", "")->content_type, "image/svg+xml");
   EXPECT_EQ(ui_asset_response("/ui/vendor/uPlot.LICENSE", "")->content_type, "text/plain; charset=utf-8");
-  EXPECT_EQ(ui_asset_response("/ui/vendor/uPlot.iife.min.js", "")->body,
+  EXPECT_EQ(ui_asset_response("/ui/vendor/uPlot.iife.min.js", "")->body_text(),
             source_file("server/api/ui/vendor/uPlot.iife.min.js"));
   for (const auto& asset : embedded_assets()) {
     EXPECT_TRUE(asset.path.starts_with("/ui/") || asset.path == "/openapi.yaml") << asset.path;
