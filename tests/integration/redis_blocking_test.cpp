@@ -12,16 +12,8 @@
 
 using namespace jobd::store::redis;
 using namespace jobd::testing;
-using Clock = std::chrono::steady_clock;
 
 namespace {
-
-#define SKIP_WITHOUT_REDIS() \
-  if (RedisServer::binary().empty()) GTEST_SKIP() << RedisServer::kMissing
-
-long long elapsed_ms(Clock::time_point since) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - since).count();
-}
 
 Command claim(std::chrono::milliseconds block) {
   return Command::of("XREADGROUP", "GROUP", "jobd", "replica-1", "COUNT", 1, "BLOCK",

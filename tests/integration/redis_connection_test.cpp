@@ -19,9 +19,6 @@ using namespace std::string_literals;
 
 namespace {
 
-#define SKIP_WITHOUT_REDIS() \
-  if (RedisServer::binary().empty()) GTEST_SKIP() << RedisServer::kMissing
-
 // Connects `redis` and runs `command` on it.
 Reply run(TestLoop& loop, RedisConnection& redis, const Command& command) {
   auto [ec, reply] = loop.await(redis.command(command));

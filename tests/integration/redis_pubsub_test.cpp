@@ -14,13 +14,6 @@ using namespace jobd::store::redis;
 using namespace jobd::testing;
 using namespace std::string_literals;
 
-namespace {
-
-#define SKIP_WITHOUT_REDIS() \
-  if (RedisServer::binary().empty()) GTEST_SKIP() << RedisServer::kMissing
-
-}  // namespace
-
 TEST(RedisPubSubTest, DeliversChannelAndPatternMessagesInOrder) {
   SKIP_WITHOUT_REDIS();
   RedisServer server;

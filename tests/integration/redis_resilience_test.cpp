@@ -9,18 +9,6 @@
 
 using namespace jobd::store::redis;
 using namespace jobd::testing;
-using Clock = std::chrono::steady_clock;
-
-namespace {
-
-#define SKIP_WITHOUT_REDIS() \
-  if (RedisServer::binary().empty()) GTEST_SKIP() << RedisServer::kMissing
-
-long long elapsed_ms(Clock::time_point since) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - since).count();
-}
-
-}  // namespace
 
 TEST(RedisResilienceTest, ACommandTimesOutWhileRedisIsStoppedAndTheConnectionRecoversByItself) {
   SKIP_WITHOUT_REDIS();

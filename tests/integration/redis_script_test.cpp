@@ -14,9 +14,6 @@ using namespace jobd::testing;
 
 namespace {
 
-#define SKIP_WITHOUT_REDIS() \
-  if (RedisServer::binary().empty()) GTEST_SKIP() << RedisServer::kMissing
-
 constexpr const char* kIncrementBy = "return redis.call('INCRBY', KEYS[1], ARGV[1])";
 
 }  // namespace

@@ -59,3 +59,7 @@ class RedisServer {
 };
 
 }  // namespace jobd::testing
+
+// The first line of a test that needs redis-server: a skip that says why when it is missing.
+#define SKIP_WITHOUT_REDIS() \
+  if (::jobd::testing::RedisServer::binary().empty()) GTEST_SKIP() << ::jobd::testing::RedisServer::kMissing

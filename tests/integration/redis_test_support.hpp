@@ -94,6 +94,12 @@ struct CapturedLog {
   std::string text() const { return lines.str(); }
 };
 
+using Clock = std::chrono::steady_clock;
+
+inline long long elapsed_ms(Clock::time_point since) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - since).count();
+}
+
 inline boost::asio::awaitable<void> sleep_for(std::chrono::milliseconds duration) {
   boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, duration);
   co_await timer.async_wait(boost::asio::use_awaitable);
