@@ -40,6 +40,7 @@ struct SqliteStore::LoopSide {
   Ticket durable_through = 0;
   StoreHealth health;
   StoreObserver observer;
+  std::function<void(Ticket)> durable_listener;
   std::deque<std::pair<Ticket, std::function<void()>>> waiters;  // by ticket, then by arrival
 
   void committed(Ticket through, CommitReport report, bool recovered) {
@@ -49,6 +50,7 @@ struct SqliteStore::LoopSide {
       if (observer.recovered) observer.recovered();
     }
     if (observer.committed) observer.committed(report);
+    if (durable_listener) durable_listener(through);
     // Pop before running: a callback may call when_durable (or write) again.
     while (!waiters.empty() && waiters.front().first <= through) {
       auto done = std::move(waiters.front().second);
@@ -129,6 +131,10 @@ void SqliteStore::when_durable(Ticket ticket, std::function<void()> done) {
 }
 
 StoreHealth SqliteStore::health() const { return loop_side_->health; }
+
+void SqliteStore::set_durable_listener(std::function<void(Ticket)> listener) {
+  loop_side_->durable_listener = std::move(listener);
+}
 
 void SqliteStore::set_observer(StoreObserver observer) { loop_side_->observer = std::move(observer); }
 

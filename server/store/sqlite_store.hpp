@@ -45,6 +45,7 @@ class SqliteStore final : public JobStore {
   LoadResult load(const RowVisitor& visit) override;
   Ticket write(Change change) override;
   void when_durable(Ticket ticket, std::function<void()> done) override;
+  void set_durable_listener(std::function<void(Ticket through)> listener) override;
   StoreHealth health() const override;
   void set_observer(StoreObserver observer) override;
   StoreHealth close() override;
