@@ -24,7 +24,9 @@ std::string make_job_id() {
 }
 
 JobTable::JobTable(RetentionLimits limits, store::JobStore* store)
-    : limits_(limits), store_(store), durable_(store != nullptr && store->durable()) {}
+    : limits_(limits), store_(store), durable_(store != nullptr && store->durable()) {
+  if (durable_) store_->set_durable_listener([this](store::Ticket through) { on_durable(through); });
+}
 
 const Job& JobTable::create(const kinds::Kind& kind, proto::Executor executor, std::string params,
                             std::chrono::milliseconds timeout, std::optional<std::string> idempotency_key,
@@ -52,7 +54,7 @@ const Job& JobTable::create(const kinds::Kind& kind, proto::Executor executor, s
     // Listed once committed: list() skips it until then, its submitter waits (when_committed).
     const store::Ticket ticket = last_ticket_ = store_->write({store::ChangeOp::insert, insert_row(ref)});
     pending_inserts_.emplace(ref.seq, ticket);
-    store_->when_durable(ticket, [this, seq = ref.seq] { pending_inserts_.erase(seq); });
+    pending_by_ticket_.push_back({ticket, ref.seq, false});
   }
   publish(ref, JobEvent{.type = EventType::state, .state = proto::JobState::queued, .at = now});
   return ref;
@@ -150,7 +152,7 @@ bool JobTable::finish(JobSeq seq, proto::Outcome outcome, Clock::time_point now)
       store_->write({store::ChangeOp::update, update_row(job, &final)});
   final.ticket = ticket;
   pending_finals_.emplace(seq, std::move(final));
-  store_->when_durable(ticket, [this, seq] { apply_pending_final(seq); });
+  pending_by_ticket_.push_back({ticket, seq, true});
   return true;
 }
 

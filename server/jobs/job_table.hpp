@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "jobd/proto/outcome.hpp"
+#include "jobs/commit_waiters.hpp"
 #include "jobs/job.hpp"
 #include "store/job_store.hpp"
 
@@ -107,6 +108,7 @@ class JobTable {
  public:
   // `store` (not owned; may be null: memory) receives every transition when it is durable.
   explicit JobTable(RetentionLimits limits, store::JobStore* store = nullptr);
+  ~JobTable();
 
   // ---- transitions: the only code that writes job state ------------------------------------
   // Creates a queued job with a fresh unguessable id. `params` is JSON text (to_json_text).
@@ -149,10 +151,14 @@ class JobTable {
   bool committed(JobSeq seq) const { return pending_inserts_.empty() || !pending_inserts_.contains(seq); }
   // Runs `done` on the loop once the job's insert is committed: at once when it is.
   void when_committed(JobSeq seq, std::function<void()> done);
+  // Links `waiter` to wake once the job's insert is committed; false (not linked) when it is.
+  bool wait_committed(JobSeq seq, CommitWaiters::Waiter& waiter);
   // Whether the job has ended but its final state waits for its commit (it reads as before).
   bool final_pending(JobSeq seq) const { return !pending_finals_.empty() && pending_finals_.contains(seq); }
   // Runs `done` once the job's pending final state is applied: at once when none is pending.
   void when_final_applied(JobSeq seq, std::function<void()> done);
+  // Links `waiter` to wake once the job's pending final is applied; false when none is pending.
+  bool wait_final_applied(JobSeq seq, CommitWaiters::Waiter& waiter);
   // Runs `done` once every change written so far is committed: at once without a durable store.
   void when_all_committed(std::function<void()> done);
   // Start-up, before the loop serves: adds a job as the store kept it (`kind` found by the
@@ -217,6 +223,7 @@ class JobTable {
   void apply_final(Job& job, FinalState final);
   void apply_pending_final(JobSeq seq);
   void write_update(const Job& job);
+  void on_durable(store::Ticket through);
 
   RetentionLimits limits_;
   JobSeq next_seq_ = 1;
@@ -242,6 +249,15 @@ class JobTable {
   bool durable_ = false;
   std::unordered_map<JobSeq, store::Ticket> pending_inserts_;  // inserted, not yet committed
   std::unordered_map<JobSeq, FinalState> pending_finals_;      // final, not yet committed
+  // Both of those by ticket (tickets only grow): what a batch's completion settles, walked once
+  // per batch (on_durable) rather than a store callback per change.
+  struct Pending {
+    store::Ticket ticket;
+    JobSeq seq;
+    bool final;  // a pending final; else a pending insert
+  };
+  std::deque<Pending> pending_by_ticket_;
+  CommitWaiters commit_waiters_;  // waits on those, woken after the table settled the batch
   store::Ticket last_ticket_ = 0;
 };
 

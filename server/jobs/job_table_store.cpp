@@ -10,6 +10,39 @@
 
 namespace jobd::jobs {
 
+JobTable::~JobTable() {
+  // The store outlives the table; a completion still queued must not reach a destroyed one.
+  if (durable_) store_->set_durable_listener({});
+}
+
+// Once per committed batch, before the store's when_durable callbacks of that batch: settles
+// the pending inserts and finals it holds, in ticket order, then wakes the waits on them.
+void JobTable::on_durable(store::Ticket through) {
+  while (!pending_by_ticket_.empty() && pending_by_ticket_.front().ticket <= through) {
+    const Pending pending = pending_by_ticket_.front();
+    pending_by_ticket_.pop_front();
+    if (pending.final)
+      apply_pending_final(pending.seq);
+    else
+      pending_inserts_.erase(pending.seq);
+  }
+  commit_waiters_.wake_through(through);
+}
+
+bool JobTable::wait_committed(JobSeq seq, CommitWaiters::Waiter& waiter) {
+  const auto pending = pending_inserts_.find(seq);
+  if (pending == pending_inserts_.end()) return false;
+  commit_waiters_.add(waiter, pending->second);
+  return true;
+}
+
+bool JobTable::wait_final_applied(JobSeq seq, CommitWaiters::Waiter& waiter) {
+  const auto pending = pending_finals_.find(seq);
+  if (pending == pending_finals_.end()) return false;
+  commit_waiters_.add(waiter, pending->second.ticket);
+  return true;
+}
+
 store::StoreHealth JobTable::store_health() const { return store_ ? store_->health() : store::StoreHealth{}; }
 
 void JobTable::when_committed(JobSeq seq, std::function<void()> done) {
@@ -27,7 +60,8 @@ void JobTable::when_final_applied(JobSeq seq, std::function<void()> done) {
     done();
     return;
   }
-  // Registered after the table's own callback for that ticket, so it runs after the final is applied.
+  // The table settles a batch (on_durable) before the store runs its callbacks: this one runs
+  // after the final is applied.
   store_->when_durable(pending->second.ticket, std::move(done));
 }
 

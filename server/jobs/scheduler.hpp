@@ -131,9 +131,6 @@ class Scheduler final : public exec::JobSink {
   const Job* job_of(exec::JobSeq ticket) const;
   void dispatch(const Job& job, nlohmann::json params);
   void arm_deadline(const Job& job);
-  // Waits for a callback that `subscribe` hands to the table; false when cancelled first
-  // (scheduler_commits.cpp).
-  boost::asio::awaitable<bool> wait_for_table(const std::function<void(std::function<void()>)>& subscribe);
   void stop(const Job& job, exec::StopReason reason);
   // Waiting (scheduler_waiting.cpp).
   void hold(JobSeq seq, Clock::time_point due);

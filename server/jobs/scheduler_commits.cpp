@@ -10,37 +10,42 @@ namespace jobd::jobs {
 
 namespace asio = boost::asio;
 
-asio::awaitable<bool> Scheduler::wait_for_table(const std::function<void(std::function<void()>)>& subscribe) {
-  // The table's callback wakes this coroutine by cancelling its timer. Both are shared with the
-  // callback, which may run after this coroutine ended (cancelled when its client left).
-  auto timer = std::make_shared<asio::steady_timer>(loop_, std::chrono::steady_clock::time_point::max());
-  auto done = std::make_shared<bool>(false);
-  subscribe([timer, done] {
-    *done = true;
-    timer->cancel();
-  });
-  if (*done) co_return true;
-  co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
-  co_return *done;
-}
+namespace {
+
+// One wait, in the waiting coroutine's frame: no allocation of its own. The table's batch
+// completion unlinks it, sets `done` and cancels the timer, which resumes the coroutine; a
+// cancellation (the client left: http/peer_watch.hpp) ends the timer wait with `done` false,
+// and the waiter unlinks itself when the frame goes.
+class TimerWaiter final : public CommitWaiters::Waiter {
+ public:
+  explicit TimerWaiter(const asio::any_io_executor& loop)
+      : timer(loop, std::chrono::steady_clock::time_point::max()) {}
+  ~TimerWaiter() override = default;
+
+  asio::steady_timer timer;
+  bool done = false;
+
+ private:
+  void woken() override {
+    done = true;
+    timer.cancel();
+  }
+};
+
+}  // namespace
 
 asio::awaitable<bool> Scheduler::wait_committed(JobSeq seq) {
-  if (table_.committed(seq)) co_return true;
-  // Named, not a temporary in the co_await (GCC 12, DESIGN §9 rule 2).
-  const std::function<void(std::function<void()>)> subscribe = [this, seq](std::function<void()> done) {
-    table_.when_committed(seq, std::move(done));
-  };
-  const bool committed = co_await wait_for_table(subscribe);
-  co_return committed;
+  TimerWaiter waiter(loop_);
+  if (!table_.wait_committed(seq, waiter)) co_return true;
+  co_await waiter.timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  co_return waiter.done;
 }
 
 asio::awaitable<bool> Scheduler::wait_final_applied(JobSeq seq) {
-  if (!table_.final_pending(seq)) co_return true;
-  const std::function<void(std::function<void()>)> subscribe = [this, seq](std::function<void()> done) {
-    table_.when_final_applied(seq, std::move(done));
-  };
-  const bool applied = co_await wait_for_table(subscribe);
-  co_return applied;
+  TimerWaiter waiter(loop_);
+  if (!table_.wait_final_applied(seq, waiter)) co_return true;
+  co_await waiter.timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  co_return waiter.done;
 }
 
 }  // namespace jobd::jobs

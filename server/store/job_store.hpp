@@ -86,6 +86,10 @@ class JobStore {
   // Loop thread. Runs `done` on the loop once every change up to `ticket` is committed, at once
   // (before returning) when it already is. Callbacks run in ticket order.
   virtual void when_durable(Ticket ticket, std::function<void()> done) = 0;
+  // Before the loop runs. `listener` runs on the loop once per committed batch, with the batch's
+  // last ticket, before that batch's when_durable callbacks: the job table's own waits (a
+  // pending insert or final per change) cost one call per batch, not a callback per change.
+  virtual void set_durable_listener(std::function<void(Ticket through)> listener) = 0;
   // Loop thread.
   virtual StoreHealth health() const = 0;
   // Before the loop runs, or on it.

@@ -16,6 +16,7 @@ class MemoryStore final : public JobStore {
   LoadResult load(const RowVisitor&) override { return {}; }
   Ticket write(Change) override { return ++last_ticket_; }
   void when_durable(Ticket, std::function<void()> done) override { done(); }
+  void set_durable_listener(std::function<void(Ticket)>) override {}  // nothing is ever pending
   StoreHealth health() const override { return {}; }
   void set_observer(StoreObserver) override {}
   StoreHealth close() override { return {}; }

@@ -66,7 +66,9 @@ std::string JobsTable::prepare(Database& db) {
   update_ = db.prepare(kUpdate);
   remove_ = db.prepare(kRemove);
   raise_max_seq_ = db.prepare(kRaiseMaxSeq);
-  if (!insert_ || !update_ || !remove_ || !raise_max_seq_)
+  begin_ = db.prepare("BEGIN IMMEDIATE");
+  commit_ = db.prepare("COMMIT");
+  if (!insert_ || !update_ || !remove_ || !raise_max_seq_ || !begin_ || !commit_)
     return "cannot prepare the store's statements: " + db.error();
   return {};
 }

@@ -21,6 +21,10 @@ class JobsTable {
   // Prepares the statements; empty: ready, else why not.
   std::string prepare(Database& db);
 
+  // A batch's transaction, prepared once (exec() would parse the SQL twice per batch).
+  // SQLITE_DONE on success, else the SQLite error code.
+  int begin() { return begin_.run(); }
+  int commit() { return commit_.run(); }
   // Inside a transaction. SQLITE_DONE on success, else the SQLite error code.
   int apply(const Change& change);
   // Raises the stored seq high-water mark to `seq` (never lowers it).
@@ -34,6 +38,8 @@ class JobsTable {
   Statement update_;
   Statement remove_;
   Statement raise_max_seq_;
+  Statement begin_;
+  Statement commit_;
 };
 
 }  // namespace jobd::store

@@ -1,6 +1,8 @@
 #include "store/sqlite_store.hpp"
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
@@ -25,6 +27,14 @@ using std::chrono::steady_clock;
 // longer WAL to read at start-up.
 constexpr int kCheckpointFrames = 8000;
 
+// At synchronous=NORMAL (process durability) nothing syncs the WAL but the checkpoint, whose
+// fsync then waits for every page written since the last one: 32 MiB, 30-70 ms on this VM's
+// disk, during which no batch commits (that was the process p99, above machine's, whose commits
+// sync as they go). The writer starts the write-back of the WAL each time this many more frames
+// piled up (sync_file_range: asynchronous, no durability promise), so that the checkpoint's
+// fsync finds little left to write.
+constexpr int kWritebackFrames = 256;
+
 // Group commit gathers: a writer woken by a lone change waits up to kGatherWindow for more, up
 // to kGatherChanges, before it commits. At synchronous=NORMAL a commit is so short that without
 // this the writer commits nearly every change alone (bench/store: p50 batch 1), spending a core
@@ -40,6 +50,7 @@ struct SqliteStore::LoopSide {
   Ticket durable_through = 0;
   StoreHealth health;
   StoreObserver observer;
+  std::function<void(Ticket)> durable_listener;
   std::deque<std::pair<Ticket, std::function<void()>>> waiters;  // by ticket, then by arrival
 
   void committed(Ticket through, CommitReport report, bool recovered) {
@@ -49,6 +60,7 @@ struct SqliteStore::LoopSide {
       if (observer.recovered) observer.recovered();
     }
     if (observer.committed) observer.committed(report);
+    if (durable_listener) durable_listener(through);
     // Pop before running: a callback may call when_durable (or write) again.
     while (!waiters.empty() && waiters.front().first <= through) {
       auto done = std::move(waiters.front().second);
@@ -130,6 +142,10 @@ void SqliteStore::when_durable(Ticket ticket, std::function<void()> done) {
 
 StoreHealth SqliteStore::health() const { return loop_side_->health; }
 
+void SqliteStore::set_durable_listener(std::function<void(Ticket)> listener) {
+  loop_side_->durable_listener = std::move(listener);
+}
+
 void SqliteStore::set_observer(StoreObserver observer) { loop_side_->observer = std::move(observer); }
 
 StoreHealth SqliteStore::close() {
@@ -142,6 +158,8 @@ StoreHealth SqliteStore::close() {
   }
   wake_.notify_all();
   if (writer_.joinable()) writer_.join();
+  if (wal_fd_ >= 0) ::close(wal_fd_);
+  wal_fd_ = -1;
   jobs_ = JobsTable{};  // statements first: closing the connection then checkpoints the WAL
   db_.close();
   lock_.release();
@@ -155,6 +173,7 @@ void SqliteStore::run_writer() {
   Ticket taken = 0;                // changes taken from pending_ so far: the last ticket of `batch`
   Ticket committed = 0;            // changes committed so far
   std::uint64_t max_inserted = 0;  // the highest seq inserted by the changes taken
+  std::uint64_t max_removed = 0;   // the highest seq removed by them (before folding)
   auto backoff = options_.retry_initial;
   bool failing = false;
   for (;;) {
@@ -182,11 +201,14 @@ void SqliteStore::run_writer() {
     }
     taken += batch.size() - fresh;
     for (std::size_t i = fresh; i < batch.size(); ++i)
-      if (batch[i].op == ChangeOp::insert) max_inserted = std::max(max_inserted, batch[i].row.seq);
+      if (batch[i].op == ChangeOp::insert)
+        max_inserted = std::max(max_inserted, batch[i].row.seq);
+      else if (batch[i].op == ChangeOp::remove)
+        max_removed = std::max(max_removed, batch[i].row.seq);
     coalescer_.coalesce(batch);
 
     const auto started = steady_clock::now();
-    std::string error = commit(batch, max_inserted);
+    std::string error = commit(batch, std::max(max_inserted, max_removed), max_removed);
     if (error.empty()) {
       const CommitReport report{taken - committed, std::chrono::duration_cast<std::chrono::microseconds>(
                                                        steady_clock::now() - started)};
@@ -215,9 +237,19 @@ void SqliteStore::run_writer() {
 // A failed checkpoint (a full disk) loses nothing: the WAL keeps the pages, and the next commit
 // tries again; if the disk stays full, the next commit fails loudly by itself.
 void SqliteStore::checkpoint_if_due() {
+  if (options_.durability == Durability::process) start_wal_writeback();
   if (wal_frames_ < kCheckpointFrames) return;
   if (sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr) == SQLITE_OK)
     wal_frames_ = 0;
+}
+
+// See kWritebackFrames. Best effort: without the descriptor the checkpoint just syncs it all.
+void SqliteStore::start_wal_writeback() {
+  if (wal_frames_ < wal_written_back_) wal_written_back_ = 0;  // the WAL started over
+  if (wal_frames_ < wal_written_back_ + kWritebackFrames) return;
+  if (wal_fd_ < 0) wal_fd_ = ::open((path_ + "-wal").c_str(), O_RDONLY | O_CLOEXEC);
+  if (wal_fd_ >= 0) ::sync_file_range(wal_fd_, 0, 0, SYNC_FILE_RANGE_WRITE);
+  wal_written_back_ = wal_frames_;
 }
 
 // Sleeps `backoff` before the next attempt; false when close() is waiting and its time is up.
@@ -234,18 +266,24 @@ bool SqliteStore::wait_before_retry(std::chrono::milliseconds backoff) {
   }
 }
 
-std::string SqliteStore::commit(const std::vector<Change>& batch, std::uint64_t max_inserted) {
+// The high-water mark of seqs ever inserted is max(store_meta's max_seq, the newest row): it
+// needs writing only when a row above the stored mark is removed (then the newest row might be
+// gone). Eviction removes old jobs, so that is about once per --max-jobs jobs, not per commit:
+// a commit then writes the jobs' pages alone, not store_meta's page as well.
+std::string SqliteStore::commit(const std::vector<Change>& batch, std::uint64_t high,
+                                std::uint64_t max_removed) {
   // A failed ROLLBACK may leave a transaction open: end it before starting the next one.
   if (db_.in_transaction()) db_.exec("ROLLBACK");
-  if (db_.exec("BEGIN IMMEDIATE") != SQLITE_OK) return db_.error();
+  if (jobs_.begin() != SQLITE_DONE) return db_.error();
   int rc = SQLITE_DONE;
   for (const Change& change : batch) {
     rc = jobs_.apply(change);
     if (rc != SQLITE_DONE) break;
   }
-  if (rc == SQLITE_DONE && max_inserted > max_seq_) rc = jobs_.raise_max_seq(max_inserted);
-  if (rc == SQLITE_DONE && db_.exec("COMMIT") == SQLITE_OK) {
-    max_seq_ = std::max(max_seq_, max_inserted);
+  const bool raise = max_removed > max_seq_;
+  if (rc == SQLITE_DONE && raise) rc = jobs_.raise_max_seq(high);
+  if (rc == SQLITE_DONE && jobs_.commit() == SQLITE_DONE) {
+    if (raise) max_seq_ = std::max(max_seq_, high);
     return {};
   }
   std::string error = db_.error();  // before ROLLBACK replaces it

@@ -4,8 +4,9 @@
 // thread: the only thread that calls SQLite once start-up is over. The loop thread pushes
 // changes onto a vector under a mutex and wakes the writer only when it sleeps; the writer takes
 // everything that piled up during its previous commit and commits it as one transaction (group
-// commit), then posts one completion per batch to the loop, which runs the when_durable
-// callbacks up to the batch's last ticket. The loop never waits for the disk.
+// commit), then posts one completion per batch to the loop, which calls the durable listener
+// (the job table's walk of what the batch settled) and runs the when_durable callbacks up to
+// the batch's last ticket. The loop never waits for the disk.
 //
 // A failed commit (a full disk, an I/O error) is rolled back and kept: health() turns failing
 // with the reason, the observer hears it, and the writer retries the same changes (plus any that
@@ -45,6 +46,7 @@ class SqliteStore final : public JobStore {
   LoadResult load(const RowVisitor& visit) override;
   Ticket write(Change change) override;
   void when_durable(Ticket ticket, std::function<void()> done) override;
+  void set_durable_listener(std::function<void(Ticket through)> listener) override;
   StoreHealth health() const override;
   void set_observer(StoreObserver observer) override;
   StoreHealth close() override;
@@ -53,9 +55,10 @@ class SqliteStore final : public JobStore {
   struct LoopSide;  // the loop's half: waiters, health, observer (sqlite_store.cpp)
   SqliteStore(std::string path, const StoreOptions& options, boost::asio::any_io_executor loop);
   void run_writer();
-  std::string commit(const std::vector<Change>& batch, std::uint64_t max_inserted);
+  std::string commit(const std::vector<Change>& batch, std::uint64_t high, std::uint64_t max_removed);
   bool wait_before_retry(std::chrono::milliseconds backoff);
   void checkpoint_if_due();
+  void start_wal_writeback();
 
   const std::string path_;
   const StoreOptions options_;
@@ -64,8 +67,10 @@ class SqliteStore final : public JobStore {
   Database db_;  // the writer thread's alone once it runs
   JobsTable jobs_;
   BatchCoalescer coalescer_;   // writer
-  std::uint64_t max_seq_ = 0;  // writer: the stored high-water mark
+  std::uint64_t max_seq_ = 0;  // writer: store_meta's max_seq as committed (see commit())
   int wal_frames_ = 0;         // writer: the WAL's length after the last commit (sqlite3_wal_hook)
+  int wal_written_back_ = 0;   // writer: wal_frames_ when the WAL's write-back was last started
+  int wal_fd_ = -1;            // writer: the WAL, opened for start_wal_writeback() alone
 
   // Shared with completions posted to the loop, which may outlive the store in a stopped loop.
   std::shared_ptr<LoopSide> loop_side_;

@@ -81,6 +81,79 @@ TEST_F(JobTableStoreTest, AFinalStateIsShownOnlyOnceItsCommitCompleted) {
   EXPECT_EQ(*row.finished_at_ms - *row.started_at_ms, 1);
 }
 
+namespace {
+// A commit wait as a session holds one (jobs/commit_waiters.hpp): records what it saw when woken.
+class SeenWaiter final : public CommitWaiters::Waiter {
+ public:
+  SeenWaiter(std::function<void()> see) : see_(std::move(see)) {}
+  ~SeenWaiter() override = default;
+
+ private:
+  void woken() override { see_(); }
+  std::function<void()> see_;
+};
+}  // namespace
+
+// The table settles a batch (pending inserts committed, pending finals applied) and only then
+// wakes the waits on it, in ticket order; a wait on what is settled already is not linked.
+TEST_F(JobTableStoreTest, CommitWaitsWakeInTicketOrderOnceTheBatchIsSettled) {
+  JobTable table({}, store.get());
+  const JobSeq first = add(table).seq;                               // ticket 1
+  const JobSeq second = add(table).seq;                              // ticket 2
+  ASSERT_TRUE(table.finish(first, proto::Outcome::success(1), t0));  // ticket 3
+  std::vector<std::string> seen;
+  SeenWaiter final_applied([&] {
+    seen.push_back(std::string("final:") + std::string(proto::to_string(table.get(first)->state)));
+  });
+  SeenWaiter first_committed(
+      [&] { seen.push_back(table.committed(first) ? "first" : "first-not-committed"); });
+  SeenWaiter second_committed(
+      [&] { seen.push_back(table.committed(second) ? "second" : "second-not-committed"); });
+  ASSERT_TRUE(table.wait_final_applied(first, final_applied));
+  ASSERT_TRUE(table.wait_committed(first, first_committed));
+  ASSERT_TRUE(table.wait_committed(second, second_committed));
+  {
+    SeenWaiter gone([&] { seen.push_back("gone"); });  // its session ended before the commit
+    ASSERT_TRUE(table.wait_committed(second, gone));
+  }
+  EXPECT_TRUE(seen.empty());
+  ASSERT_TRUE(loop.run_until([&] { return seen.size() >= 3; }));
+  EXPECT_EQ(seen, (std::vector<std::string>{"first", "second", "final:succeeded"}));
+  SeenWaiter late([&] { seen.push_back("late"); });
+  EXPECT_FALSE(table.wait_committed(first, late));
+  EXPECT_FALSE(table.wait_final_applied(first, late));
+  EXPECT_FALSE(late.linked());
+}
+
+// A failed commit acknowledges nothing: the waits on its changes stay linked while the store
+// fails (the submit is not answered, store_health() says why), and the retry that commits the
+// same changes wakes exactly those waits.
+TEST_F(JobTableStoreTest, CommitWaitsOfAFailingBatchWakeOnlyWhenItsRetryCommits) {
+  store::testing::use_faulty_vfs();
+  auto faulty = open_or_fail(dir.file("faulty.db"), loop.io,
+                             {.retry_initial = 20ms, .retry_max = 20ms, .vfs = store::testing::kFaultyVfs});
+  ASSERT_TRUE(faulty);
+  JobTable table({}, faulty.get());
+  const JobSeq before = add(table).seq;
+  ASSERT_TRUE(all_committed(table));
+  store::testing::faults.fail_writes = true;
+  const JobSeq failing = add(table).seq;
+  std::vector<JobSeq> woken;
+  SeenWaiter waiter([&] { woken.push_back(failing); });
+  ASSERT_TRUE(table.wait_committed(failing, waiter));
+  EXPECT_FALSE(table.wait_committed(before, waiter)) << "committed earlier: nothing to wait for";
+  ASSERT_TRUE(loop.run_until([&] { return !table.store_health().ok; }));
+  loop.run_for(100ms);  // several failed attempts
+  EXPECT_TRUE(woken.empty()) << "woken by a commit that failed";
+  EXPECT_TRUE(waiter.linked());
+  EXPECT_FALSE(table.committed(failing));
+  store::testing::faults.fail_writes = false;
+  ASSERT_TRUE(loop.run_until([&] { return !woken.empty(); }));
+  EXPECT_EQ(woken, std::vector<JobSeq>{failing});
+  EXPECT_TRUE(table.committed(failing));
+  EXPECT_TRUE(table.store_health().ok);
+}
+
 TEST_F(JobTableStoreTest, EvictedJobsAreRemovedFromTheStore) {
   JobTable table({.max_finished = 2}, store.get());
   std::vector<JobSeq> seqs;

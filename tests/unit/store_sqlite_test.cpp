@@ -185,6 +185,41 @@ TEST(StoreSqlite, ReopenedStoreContinuesAfterTheLoadedRows) {
   }
 }
 
+// store_meta's max_seq is written only when a row above it is removed (sqlite_store.cpp,
+// commit()): the newest seq must still never come back, whether its row was removed in the
+// batch that inserted it, in a later batch, or after a restart (a restored row above the mark).
+TEST(StoreSqlite, TheHighWaterMarkSurvivesRemovingTheNewestRowsInAnyRun) {
+  TempDir dir;
+  const auto path = dir.file("jobs.db");
+  // One run: loads, then each group of changes is committed before the next is written.
+  const auto run = [&](const std::vector<std::vector<Change>>& groups) {
+    Loop loop;
+    auto store = open_or_fail(path, loop.io);
+    LoadResult loaded;
+    if (!store) return loaded;
+    loaded = store->load([](JobRow&) {});
+    for (const auto& group : groups) {
+      Ticket last = 0;
+      for (const auto& change : group) last = store->write(change);
+      bool durable = false;
+      store->when_durable(last, [&] { durable = true; });
+      EXPECT_TRUE(loop.run_until([&] { return durable; }));
+    }
+    EXPECT_TRUE(store->close().ok);
+    return loaded;
+  };
+  const auto remove = [](std::uint64_t seq) { return Change{ChangeOp::remove, JobRow{.seq = seq}}; };
+  run({{insert(job_row(1)), insert(job_row(2)), insert(job_row(3))}, {remove(3)}});
+  EXPECT_EQ(run({}).max_seq, 3u) << "removed in a later batch";
+  run({{insert(job_row(4)), insert(job_row(5)), remove(5)}});
+  EXPECT_EQ(run({}).max_seq, 5u) << "inserted and removed in one batch (folded to nothing)";
+  run({{insert(job_row(6)), insert(job_row(7))}});
+  EXPECT_EQ(run({{remove(7), remove(6)}}).max_seq, 7u) << "the restored rows";
+  const auto last = run({});
+  EXPECT_EQ(last.max_seq, 7u) << "restored rows removed after a restart";
+  EXPECT_EQ(last.rows, 3u);  // 1, 2, 4
+}
+
 TEST(StoreSqlite, TheWalIsCheckpointedIntoTheDatabaseWhileRunning) {
   TempDir dir;
   const auto path = dir.file("jobs.db");
