@@ -249,6 +249,7 @@ asio::awaitable<RedisResult<Reclaimed>> RedisJobs::reclaim(proto::Executor execu
                                                            std::chrono::milliseconds min_idle,
                                                            std::int64_t now_ms, std::size_t count) {
   RedisResult<Reclaimed> out;
+  if (count == 0) co_return out;
   const double unit = std::uniform_real_distribution<double>(0.0, 1.0)(random_);
   std::vector<std::string> args{options_.prefix,
                                 std::string(proto::to_string(executor)),
