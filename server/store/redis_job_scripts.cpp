@@ -126,9 +126,10 @@ local out = {}
 for i = 5, #ARGV, 3 do
   local entry, id, attempt = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local key = job_key(id)
-  local h = redis.call('HMGET', key, 'state', 'attempt', 'entry', 'executor')
+  local h = redis.call('HMGET', key, 'state', 'attempt', 'entry', 'executor', 'seq')
   if h[1] == 'queued' and h[2] == attempt and h[3] == entry then
     redis.call('HSET', key, 'state', 'running', 'owner', consumer, 'started_at', now, 'lease_until', now + lease)
+    publish(id, h[5], 'running', attempt)
     out[#out + 1] = redis.call('HGETALL', key)
   elseif h[4] then
     consume(h[4], entry)

@@ -16,7 +16,8 @@ using redis::Reply;
 
 namespace {
 
-constexpr auto kLease = std::chrono::milliseconds(200);
+// Long enough that a loaded machine does not stall a renewal past it, short enough to wait out.
+constexpr auto kLease = std::chrono::milliseconds(500);
 
 RedisJobsOptions short_lease() {
   RedisJobsOptions options;
@@ -87,7 +88,7 @@ TEST(RedisJobsLeaseTest, RenewedLeasesAreNotReclaimedAndExpiredOnesFailAsInterru
   rig.submit(job_row("dropped"));
   ASSERT_EQ(rig.claim("r1", 2).size(), 2u);
   std::vector<Lease> kept{{"kept", 1}};
-  for (int i = 0; i < 4; ++i) {  // 400 ms, twice the lease, renewing every lease/2
+  for (int i = 0; i < 4; ++i) {  // twice the lease, renewing every lease/2
     rig.loop.await(sleep_for(kLease / 2));
     auto renewal = rig.loop.await(rig.jobs.renew("r1", kept, wall_ms()));
     ASSERT_TRUE(renewal.ok()) << renewal.detail;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "redis_jobs_rig.hpp"
@@ -137,6 +138,22 @@ TEST(RedisJobsTest, CancelStopsQueuedJobsAtOnceFlagsRunningOnesAndLeavesFinalOne
   control.start();
   ASSERT_FALSE(rig.loop.await(control.wait_ready(5s)));
   ASSERT_FALSE(rig.loop.await(control.subscribe(rig.jobs.control_channel("r1"))));
+  ASSERT_FALSE(rig.loop.await(control.subscribe(rig.jobs.events_channel())));
+  const auto events_of = [&](const std::string& id) {
+    std::vector<std::string> states;
+    for (const auto& message : heard) {
+      const auto event = nlohmann::json::parse(message.payload, nullptr, false);
+      if (message.channel == "jobd:events" && event.is_object() && event["id"] == id)
+        states.push_back(event["state"].get<std::string>());
+    }
+    return states;
+  };
+  const auto control_messages = [&] {
+    std::vector<std::string> ids;
+    for (const auto& message : heard)
+      if (message.channel == "jobd:ctl:r1") ids.push_back(message.payload);
+    return ids;
+  };
 
   rig.submit(job_row("queued"));
   JobRow later = job_row("delayed");
@@ -158,9 +175,10 @@ TEST(RedisJobsTest, CancelStopsQueuedJobsAtOnceFlagsRunningOnesAndLeavesFinalOne
   auto running = rig.loop.await(rig.jobs.cancel("running", wall_ms()));
   EXPECT_EQ(running.value.result, CancelResult::requested);
   EXPECT_EQ(running.value.owner, "r1");
-  rig.loop.run_until([&] { return !heard.empty(); }, 3s, "the control message");
-  EXPECT_EQ(heard[0].channel, "jobd:ctl:r1");
-  EXPECT_EQ(heard[0].payload, "running");
+  rig.loop.run_until([&] { return !control_messages().empty(); }, 3s, "the control message");
+  EXPECT_EQ(control_messages(), std::vector<std::string>{"running"});
+  EXPECT_EQ(events_of("queued"), std::vector<std::string>{"cancelled"});
+  EXPECT_EQ(events_of("running"), std::vector<std::string>{"running"});
   EXPECT_EQ(rig.get("running").row.state, proto::JobState::running);  // until its owner stops it
   EXPECT_TRUE(rig.get("running").cancel_requested);
   // The flag also reaches the owner through its renewal, should the message be lost.
@@ -173,6 +191,8 @@ TEST(RedisJobsTest, CancelStopsQueuedJobsAtOnceFlagsRunningOnesAndLeavesFinalOne
   EXPECT_EQ(rig.loop.await(rig.jobs.finish("running", "r1", 1, stopped, wall_ms())).value,
             FinishResult::accepted);
 
+  rig.loop.run_until([&] { return events_of("running").size() == 2; }, 3s, "the final event");
+  EXPECT_EQ(events_of("running").back(), "cancelled");
   auto final = rig.loop.await(rig.jobs.cancel("running", wall_ms()));
   EXPECT_EQ(final.value.result, CancelResult::already_final);
   EXPECT_EQ(final.value.state, std::optional<proto::JobState>(proto::JobState::cancelled));
