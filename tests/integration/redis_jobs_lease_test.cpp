@@ -4,7 +4,9 @@
 // (river#1302).
 #include <gtest/gtest.h>
 
+#include <boost/asio/co_spawn.hpp>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "jobd/proto/rfc3339.hpp"
 #include "redis_jobs_rig.hpp"
@@ -185,4 +187,38 @@ TEST(RedisJobsLeaseTest, AFinishThatAsksForARetryRequeuesTheNextAttempt) {
   EXPECT_EQ(final.row.error_type, "crashed");
   EXPECT_NE(final.row.attempts_json.find(R"("message":"SIGSEGV")"), std::string::npos)
       << final.row.attempts_json;
+}
+
+TEST(RedisJobsLeaseTest, ReplicasReclaimingAtOnceEachTakeADifferentJobAndNoneTwice) {
+  SKIP_WITHOUT_REDIS();
+  RedisJobsRig rig({}, short_lease());
+  constexpr int kJobs = 20;
+  for (int i = 0; i < kJobs; ++i) rig.submit(job_row("job-" + std::to_string(i), proto::Executor::thread, 2));
+  ASSERT_EQ(rig.claim("dead", kJobs).size(), static_cast<std::size_t>(kJobs));
+  rig.loop.await(sleep_for(kLease + 100ms));
+  // Three replicas reclaim in the same moment, in small batches, pipelined on one connection.
+  std::vector<std::string> requeued;
+  int done = 0;
+  for (const char* replica : {"r1", "r2", "r3"}) {
+    for (int batch = 0; batch < 4; ++batch) {
+      boost::asio::co_spawn(rig.loop.io,
+                            rig.jobs.reclaim(proto::Executor::thread, replica, kLease, wall_ms(), 3),
+                            [&](std::exception_ptr, RedisResult<Reclaimed> result) {
+                              EXPECT_TRUE(result.ok()) << result.detail;
+                              for (auto& id : result.value.requeued) requeued.push_back(std::move(id));
+                              ++done;
+                            });
+    }
+  }
+  rig.loop.run_until([&] { return done == 12; }, 5s, "the reclaims");
+  while (requeued.size() < static_cast<std::size_t>(kJobs)) {  // what the batches left
+    const Reclaimed rest = reclaim(rig, "r1");
+    if (rest.requeued.empty()) break;
+    requeued.insert(requeued.end(), rest.requeued.begin(), rest.requeued.end());
+  }
+  std::set<std::string> unique(requeued.begin(), requeued.end());
+  EXPECT_EQ(requeued.size(), static_cast<std::size_t>(kJobs));
+  EXPECT_EQ(unique.size(), static_cast<std::size_t>(kJobs)) << "a job was reclaimed twice";
+  EXPECT_EQ(rig.stream_length(), kJobs);  // one entry per job: its second attempt
+  for (const auto& job : rig.claim("r2", 100)) EXPECT_EQ(job.row.attempt, 2u);
 }
