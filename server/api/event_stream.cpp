@@ -56,12 +56,11 @@ void append_sse(std::string& frame, const jobs::Job& job, const jobs::JobEvent& 
 }
 
 namespace {
-// How long the first event waits for others before GET /v1/events readers are woken. Each
-// stream then writes everything since its last write at once. A write costs the loop a system
-// call and a few microseconds per stream, so the wake-ups, not the events, set what streams
-// cost: at most 50 writes a second each, however busy the server (500 streams woken at every
-// event took ~0.5 s of loop CPU a second; bench/RESULTS.md). 20 ms is under a frame of a live
-// view.
+// How long the first event waits for others before its GET /v1/events batch goes to the fan-out
+// thread. Each stream then writes everything since its last write at once: the batches, not the
+// events, set how often streams write (at most 50 times a second each, however busy the server;
+// a write per stream and event took ~0.5 s of CPU a second at 500 streams, bench/RESULTS.md),
+// and one post carries them all. 20 ms is under a frame of a live view.
 constexpr auto kAllEventsFlush = std::chrono::milliseconds(20);
 
 // The frame of the event being fanned out to one job's subscribers, rendered for the first and
@@ -94,20 +93,14 @@ void EventQueue::wake() {
   wake_.cancel();
 }
 
-void EventQueue::push(SharedFrame frame, bool must_deliver, bool wake_reader) {
+void EventQueue::push(SharedFrame frame, bool must_deliver) {
   if (pending_.size() >= options_.buffer && !must_deliver) {
     ++dropped_;
     return;
   }
   pending_bytes_ += frame.text().size();
   pending_.push_back(std::move(frame));
-  // A reader left for flush() is still woken once half its buffer is used, so a reader that
-  // keeps up never drops because it was woken late.
-  if (wake_reader || 2 * pending_.size() >= options_.buffer) wake();
-}
-
-void EventQueue::flush() {
-  if (!pending_.empty() || dropped_ > 0) wake();
+  wake();
 }
 
 void EventQueue::end() {

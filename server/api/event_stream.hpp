@@ -45,13 +45,10 @@ class EventQueue : public http::BodyStream {
   void close() override;
 
  protected:
-  // Queues a frame and wakes the reader, unless `wake` is false (then flush() will, or the
-  // queue reaching half its bound).
-  void push(SharedFrame frame, bool must_deliver, bool wake = true);
+  // Queues a frame and wakes the reader.
+  void push(SharedFrame frame, bool must_deliver);
   void push(std::string frame, bool must_deliver) { push(SharedFrame(std::move(frame)), must_deliver); }
   void end();
-  // Wakes the reader if it waits and something is queued.
-  void flush();
 
  private:
   void wake();
@@ -63,7 +60,7 @@ class EventQueue : public http::BodyStream {
   std::uint64_t dropped_ = 0;
   bool ended_ = false;
   // next() waits on wake_: the first push cancels the wait; later ones need not (a cancel takes
-  // the reactor's lock, and a fan-out would take it once per subscriber and event).
+  // the reactor's lock).
   bool waiting_ = false;
 };
 
