@@ -228,3 +228,20 @@ TEST(EventFanout, AStreamOpenedJustAfterABatchWasPostedStillGetsItsFrames) {
   EXPECT_EQ(pair.read(7), "after\n\n");
   fanout.close(id);
 }
+
+TEST(EventFanout, AReaderThatStopsReadingIsCutAfterTheWriteTimeout) {
+  asio::io_context loop;
+  EventFanout fanout(loop.get_executor());
+  Pair pair;
+  int given_back = -2;
+  fanout.open(pair.served, {}, {}, {.heartbeat = 10min, .write_timeout = 100ms},
+              [&](int fd) { given_back = fd; });
+  // Far more than the socketpair holds, and nobody reads it.
+  const std::string big(4 << 20, 'x');
+  fanout.publish(batch(0, {{big, "k", JobState::queued}}));
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(run_until(
+      loop, [&] { return given_back != -2; }, 3s));
+  EXPECT_EQ(given_back, -1);  // closed: the stream is over
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 90ms);
+}
