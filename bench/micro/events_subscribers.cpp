@@ -3,7 +3,8 @@
 //   events_subscribers PORT [subscribers=500] [seconds=30] [query=]
 // Opens the streams (query, e.g. "state=succeeded", applies to all), prints "ready" once every
 // stream answered 200, reads until `seconds` passed or SIGTERM/SIGINT, then prints how many
-// state events the streams received in all and how many the server reported dropped. Talks only
+// state events the streams received in all and how many the server reported dropped (the sum of
+// the `dropped` events' counts). Talks only
 // to 127.0.0.1; libc only. epoll, not poll: a poll over 500 descriptors per wake-up made this
 // client, not jobd, the limit.
 #include <arpa/inet.h>
@@ -39,26 +40,37 @@ int connect_local(int port) {
   return fd;
 }
 
-// Counts `needle` in a stream read piece by piece (the tail carries a match split across reads).
-struct Counter {
-  std::string_view needle;
-  std::string tail;
-  long count = 0;
+// Reads one stream's SSE text piece by piece, line by line (a line split across reads is kept
+// until its end comes): counts state events, and sums the counts of `dropped` events (each
+// stands for that many events the server could not queue for this reader).
+struct Stream {
+  std::string line;  // the unfinished last line
+  bool after_dropped = false;
+  long states = 0;
+  long dropped = 0;
   void feed(std::string_view piece) {
-    // A match across the boundary starts in the tail; the rest are found in the piece itself.
-    std::string joint = tail;
-    joint.append(piece.substr(0, std::min(piece.size(), needle.size() - 1)));
-    for (std::size_t at = 0; (at = joint.find(needle, at)) != std::string::npos && at < tail.size(); ++at)
-      ++count;
-    for (std::size_t at = 0; (at = piece.find(needle, at)) != std::string_view::npos; at += needle.size())
-      ++count;
-    const std::size_t keep = needle.size() - 1;
-    if (piece.size() >= keep) {
-      tail.assign(piece.substr(piece.size() - keep));
-    } else {
-      tail.append(piece);
-      tail.erase(0, tail.size() > keep ? tail.size() - keep : 0);
+    while (!piece.empty()) {
+      const std::size_t end = piece.find('\n');
+      if (end == std::string_view::npos) {
+        line.append(piece);
+        return;
+      }
+      std::string_view whole = piece.substr(0, end);
+      if (!line.empty()) {
+        line.append(whole);
+        whole = line;
+      }
+      take(whole);
+      line.clear();
+      piece.remove_prefix(end + 1);
     }
+  }
+  void take(std::string_view text) {
+    constexpr std::string_view kCount = "data: {\"count\":";
+    if (text == "event: state") ++states;
+    if (after_dropped && text.starts_with(kCount))
+      dropped += std::atol(std::string(text.substr(kCount.size())).c_str());
+    after_dropped = text == "event: dropped";
   }
 };
 
@@ -79,8 +91,7 @@ int main(int argc, char** argv) {
   const std::string request =
       "GET /v1/events" + (query.empty() ? std::string() : "?" + query) + " HTTP/1.1\r\nHost: x\r\n\r\n";
   std::vector<int> fds;
-  std::vector<Counter> states(static_cast<std::size_t>(subscribers), Counter{"event: state", {}, 0});
-  std::vector<Counter> drops(static_cast<std::size_t>(subscribers), Counter{"event: dropped", {}, 0});
+  std::vector<Stream> streams(static_cast<std::size_t>(subscribers));
   std::vector<bool> answered(static_cast<std::size_t>(subscribers), false);
   const int epoll = ::epoll_create1(0);
   for (int i = 0; i < subscribers; ++i) {
@@ -120,14 +131,15 @@ int main(int argc, char** argv) {
           std::fflush(stdout);
         }
       }
-      states[i].feed(piece);
-      drops[i].feed(piece);
+      streams[i].feed(piece);
     }
   }
   long state_events = 0;
   long dropped_events = 0;
-  for (const auto& counter : states) state_events += counter.count;
-  for (const auto& counter : drops) dropped_events += counter.count;
+  for (const auto& stream : streams) {
+    state_events += stream.states;
+    dropped_events += stream.dropped;
+  }
   std::printf("events_subscribers subscribers=%d open=%d state_events=%ld dropped_events=%ld\n", subscribers,
               open, state_events, dropped_events);
   return 0;

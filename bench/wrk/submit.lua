@@ -9,6 +9,8 @@
 --   JOBD_EXECUTOR    executor, omitted when unset     (loop|thread|process|subprocess)
 --   JOBD_WAIT        ?wait= seconds                   (default: 5)
 --   JOBD_TIMEOUT_MS  timeout_ms, omitted when unset
+--   JOBD_DELAY_MS    each connection pauses this long between its requests (default: none):
+--                    a rate of at most connections x 1000 / JOBD_DELAY_MS jobs a second
 --
 -- Each request is POST /v1/jobs?wait=N, so a 200 means the job finished within the
 -- wait and its latency is the whole job's. A 202 (wait expired) is a 2xx and not an
@@ -38,6 +40,10 @@ end
 local kind = env("JOBD_KIND", "echo")
 local params = env("JOBD_PARAMS", '{"hello":"world"}')
 local executor = env("JOBD_EXECUTOR", nil)
+local delay_ms = tonumber(env("JOBD_DELAY_MS", "0"))
+if delay_ms > 0 then
+  function delay() return delay_ms end
+end
 local wait = env("JOBD_WAIT", "5")
 local timeout_ms = env("JOBD_TIMEOUT_MS", nil)
 

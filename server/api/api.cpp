@@ -45,7 +45,8 @@ Api::Api(asio::any_io_executor loop, jobs::Scheduler& scheduler, const kinds::Ki
     : loop_(std::move(loop)),
       scheduler_(scheduler),
       options_(options),
-      all_events_hub_(loop_, scheduler.table()) {
+      event_fanout_(loop_),
+      all_events_hub_(loop_, scheduler.table(), event_fanout_, options.events.buffer) {
   options_.events.open_streams = &open_streams_;
   nlohmann::json catalog = nlohmann::json::array();
   for (const auto& kind : kinds.all()) catalog.push_back(kinds::KindRegistry::describe(*kind));

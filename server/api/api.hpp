@@ -84,6 +84,7 @@ class Api final : public http::Handler {
   boost::asio::any_io_executor loop_;
   jobs::Scheduler& scheduler_;
   ApiOptions options_;
+  EventFanout event_fanout_;     // writes every GET /v1/events stream, on a thread of its own
   AllEventsHub all_events_hub_;  // behind every GET /v1/events stream
   std::size_t open_streams_ = 0;
   std::function<std::string()> render_metrics_;

@@ -57,8 +57,8 @@ Response Api::all_events(const Request& request, std::string_view) {
   auto state = parse_state(query);
   if (auto* problem = std::get_if<Problem>(&state)) return Response::problem(*problem);
   return event_stream_response(std::make_shared<AllEventsStream>(
-      loop_, options_.events, all_events_hub_, http::query_param(query, "kind"),
-      std::get<std::optional<proto::JobState>>(state)));
+      loop_, options_.events, all_events_hub_,
+      EventFilter{http::query_param(query, "kind"), std::get<std::optional<proto::JobState>>(state)}));
 }
 
 }  // namespace jobd::api

@@ -15,6 +15,11 @@ using jobs::EventType;
 
 std::string render_sse(const jobs::Job& job, const jobs::JobEvent& event, bool with_id) {
   std::string frame;
+  append_sse(frame, job, event, with_id);
+  return frame;
+}
+
+void append_sse(std::string& frame, const jobs::Job& job, const jobs::JobEvent& event, bool with_id) {
   if (with_id) {
     frame += "id: ";
     frame += std::to_string(event.id);
@@ -48,16 +53,14 @@ std::string render_sse(const jobs::Job& job, const jobs::JobEvent& event, bool w
       break;
   }
   frame += "\n\n";
-  return frame;
 }
 
 namespace {
-// How long the first event waits for others before GET /v1/events readers are woken. Each
-// stream then writes everything since its last write at once. A write costs the loop a system
-// call and a few microseconds per stream, so the wake-ups, not the events, set what streams
-// cost: at most 50 writes a second each, however busy the server (500 streams woken at every
-// event took ~0.5 s of loop CPU a second; bench/RESULTS.md). 20 ms is under a frame of a live
-// view.
+// How long the first event waits for others before its GET /v1/events batch goes to the fan-out
+// thread. Each stream then writes everything since its last write at once: the batches, not the
+// events, set how often streams write (at most 50 times a second each, however busy the server;
+// a write per stream and event took ~0.5 s of CPU a second at 500 streams, bench/RESULTS.md),
+// and one post carries them all. 20 ms is under a frame of a live view.
 constexpr auto kAllEventsFlush = std::chrono::milliseconds(20);
 
 // The frame of the event being fanned out to one job's subscribers, rendered for the first and
@@ -72,10 +75,6 @@ SharedFrame shared_frame(const jobs::Job& job, const jobs::JobEvent& event) {
     id = event.id;
   }
   return frame;
-}
-
-std::string dropped_frame(std::uint64_t count) {
-  return "event: dropped\ndata: {\"count\":" + std::to_string(count) + "}\n\n";
 }
 }  // namespace
 
@@ -94,20 +93,14 @@ void EventQueue::wake() {
   wake_.cancel();
 }
 
-void EventQueue::push(SharedFrame frame, bool must_deliver, bool wake_reader) {
+void EventQueue::push(SharedFrame frame, bool must_deliver) {
   if (pending_.size() >= options_.buffer && !must_deliver) {
     ++dropped_;
     return;
   }
   pending_bytes_ += frame.text().size();
   pending_.push_back(std::move(frame));
-  // A reader left for flush() is still woken once half its buffer is used, so a reader that
-  // keeps up never drops because it was woken late.
-  if (wake_reader || 2 * pending_.size() >= options_.buffer) wake();
-}
-
-void EventQueue::flush() {
-  if (!pending_.empty() || dropped_ > 0) wake();
+  wake();
 }
 
 void EventQueue::end() {
@@ -169,69 +162,110 @@ JobEventStream::~JobEventStream() {
   if (watch_) table_.unwatch(seq_, *watch_);
 }
 
-AllEventsHub::AllEventsHub(asio::any_io_executor loop, jobs::JobTable& table)
-    : table_(table), flush_(std::move(loop)) {}
+AllEventsHub::AllEventsHub(asio::any_io_executor loop, jobs::JobTable& table, EventFanout& fanout,
+                           std::size_t buffer)
+    : table_(table),
+      fanout_(fanout),
+      batch_frames_(std::max<std::size_t>(1, buffer / 2)),
+      batch_(std::make_shared<FrameBatch>()),
+      flush_(std::move(loop)) {}
 
 AllEventsHub::~AllEventsHub() {
   if (watch_) table_.unwatch_all(*watch_);
 }
 
-void AllEventsHub::subscribe(AllEventsStream& stream) {
-  streams_.push_back(&stream);
+FramePosition AllEventsHub::subscribe() {
+  ++streams_;
   if (!watch_) {
-    watch_ =
-        table_.watch_all([this](const jobs::Job& job, const jobs::JobEvent& event) { fan_out(job, event); },
-                         jobs::WatchAll::stream);
+    watch_ = table_.watch_all([this](const jobs::Job& job, const jobs::JobEvent& event) { add(job, event); },
+                              jobs::WatchAll::stream);
   }
+  return {batch_->seq, batch_->frames.size()};
 }
 
-void AllEventsHub::unsubscribe(AllEventsStream& stream) {
-  auto it = std::find(streams_.begin(), streams_.end(), &stream);
-  if (it == streams_.end()) return;
-  *it = streams_.back();
-  streams_.pop_back();
-  if (streams_.empty() && watch_) {
+void AllEventsHub::unsubscribe() {
+  if (streams_ == 0) return;
+  if (--streams_ == 0 && watch_) {
     table_.unwatch_all(*watch_);
     watch_.reset();
   }
 }
 
-void AllEventsHub::fan_out(const jobs::Job& job, const jobs::JobEvent& event) {
-  // Nothing here can open or close a stream (deliver only queues), so streams_ holds still.
-  SharedFrame frame;
-  for (AllEventsStream* stream : streams_) {
-    if (!stream->wants(job, event)) continue;
-    if (!frame) {
-      frame = SharedFrame(render_sse(job, event, false));
-      ++renders_;
-    }
-    stream->deliver(frame);
+void AllEventsHub::add(const jobs::Job& job, const jobs::JobEvent& event) {
+  // Rendered in place at the end of the batch's text: one render, no copy, whatever the number
+  // of streams.
+  const std::size_t offset = batch_->text.size();
+  append_sse(batch_->text, job, event, false);
+  batch_->frames.push_back({static_cast<std::uint32_t>(offset),
+                            static_cast<std::uint32_t>(batch_->text.size() - offset),
+                            static_cast<std::uint32_t>(batch_->kinds.size()),
+                            static_cast<std::uint32_t>(job.kind->name.size()), event.state});
+  batch_->kinds += job.kind->name;
+  ++renders_;
+  // A stream takes a batch at once: one bigger than half its buffer would drop frames of a
+  // reader that keeps up.
+  if (batch_->frames.size() >= batch_frames_) {
+    flush();
+    return;
   }
-  if (frame && !flush_armed_) {
+  if (!flush_armed_) {
     flush_armed_ = true;
     flush_.expires_after(kAllEventsFlush);
     flush_.async_wait([this](boost::system::error_code error) {
       if (error) return;  // the hub is going away
+      flush_armed_ = false;
       flush();
     });
   }
 }
 
 void AllEventsHub::flush() {
-  flush_armed_ = false;
-  for (AllEventsStream* stream : streams_) stream->flush();
+  if (batch_->frames.empty()) return;
+  auto next = std::make_shared<FrameBatch>();
+  next->seq = batch_->seq + 1;
+  fanout_.publish(std::exchange(batch_, std::move(next)));
 }
 
 AllEventsStream::AllEventsStream(asio::any_io_executor loop, EventStreamOptions options, AllEventsHub& hub,
-                                 std::optional<std::string> kind, std::optional<proto::JobState> state)
-    : EventQueue(std::move(loop), options), hub_(hub), kind_(std::move(kind)), state_(state) {
-  hub_.subscribe(*this);
+                                 EventFilter filter)
+    : loop_(std::move(loop)),
+      options_(options),
+      hub_(hub),
+      filter_(std::move(filter)),
+      from_(hub_.subscribe()) {
+  if (options_.open_streams) ++*options_.open_streams;
 }
 
-AllEventsStream::~AllEventsStream() { hub_.unsubscribe(*this); }
+AllEventsStream::~AllEventsStream() {
+  if (options_.open_streams) --*options_.open_streams;
+  if (serving_) hub_.fanout().close(*serving_);
+  hub_.unsubscribe();
+}
 
-bool AllEventsStream::wants(const jobs::Job& job, const jobs::JobEvent& event) const {
-  return (!kind_ || job.kind->name == *kind_) && (!state_ || event.state == *state_);
+asio::awaitable<std::optional<std::string>> AllEventsStream::next() { co_return std::nullopt; }
+
+void AllEventsStream::close() {
+  closed_ = true;
+  if (serving_) hub_.fanout().close(*serving_);
+}
+
+asio::awaitable<int> AllEventsStream::serve(int fd) {
+  if (closed_) co_return fd;
+  auto link = std::make_shared<Link>(loop_);
+  serving_ = hub_.fanout().open(
+      fd, filter_, from_, {options_.buffer, options_.heartbeat, options_.write_timeout}, [link](int back) {
+        link->fd = back;
+        link->ended = true;
+        link->done.cancel();
+      });
+  // Ended only by the fan-out thread, which gives the descriptor back: a cancellation of the
+  // session meanwhile must not leave it there.
+  while (!link->ended) {
+    auto [error] = co_await link->done.async_wait(asio::as_tuple(asio::use_awaitable));
+    (void)error;
+  }
+  serving_.reset();
+  co_return link->fd;
 }
 
 }  // namespace jobd::api

@@ -2,19 +2,22 @@
 // job's state changes (GET /v1/events).
 //
 // A subscriber never slows a job or other subscribers: events go into its own bounded queue;
-// beyond the bound they are counted and reported as one `dropped` event (a job's final state
-// is always delivered). A frame is rendered once per event, however many subscribers queue it
-// (SharedFrame). Loop thread only.
+// beyond the bound they are counted and reported as one `dropped` event (on a job's stream, its
+// final state is always delivered). A frame is rendered once per event, however many
+// subscribers queue it (SharedFrame; FrameBatch for GET /v1/events, whose streams are written by
+// the fan-out thread, api/event_fanout.hpp). Loop thread only.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "api/event_fanout.hpp"
 #include "api/shared_frame.hpp"
 #include "http/body_stream.hpp"
 #include "jobs/job_table.hpp"
@@ -25,10 +28,14 @@ struct EventStreamOptions {
   std::size_t buffer = 1024;  // events queued for one subscriber before it drops
   std::chrono::milliseconds heartbeat{15'000};
   std::size_t* open_streams = nullptr;  // counts live streams, for metrics
+  // A GET /v1/events reader that stops reading is cut after this (--idle-timeout).
+  std::chrono::milliseconds write_timeout{60'000};
 };
 
 // One SSE frame for a job event (a state event carries the whole job record).
 std::string render_sse(const jobs::Job& job, const jobs::JobEvent& event, bool with_id);
+// The same, appended to `out`.
+void append_sse(std::string& out, const jobs::Job& job, const jobs::JobEvent& event, bool with_id);
 
 class EventQueue : public http::BodyStream {
  public:
@@ -38,13 +45,10 @@ class EventQueue : public http::BodyStream {
   void close() override;
 
  protected:
-  // Queues a frame and wakes the reader, unless `wake` is false (then flush() will, or the
-  // queue reaching half its bound).
-  void push(SharedFrame frame, bool must_deliver, bool wake = true);
+  // Queues a frame and wakes the reader.
+  void push(SharedFrame frame, bool must_deliver);
   void push(std::string frame, bool must_deliver) { push(SharedFrame(std::move(frame)), must_deliver); }
   void end();
-  // Wakes the reader if it waits and something is queued.
-  void flush();
 
  private:
   void wake();
@@ -56,7 +60,7 @@ class EventQueue : public http::BodyStream {
   std::uint64_t dropped_ = 0;
   bool ended_ = false;
   // next() waits on wake_: the first push cancels the wait; later ones need not (a cancel takes
-  // the reactor's lock, and a fan-out would take it once per subscriber and event).
+  // the reactor's lock).
   bool waiting_ = false;
 };
 
@@ -75,52 +79,74 @@ class JobEventStream final : public EventQueue {
 
 class AllEventsStream;
 
-// The one watcher of every job's state changes behind all GET /v1/events streams. An event is
-// rendered once, when the first stream whose filter it passes wants it, and that frame is queued
-// for every stream it passes; a filter costs a comparison, not a render. Readers are woken
-// together 20 ms after the first event (a stream alone once half its buffer is used), not at
-// each event: each stream then sends all it got in one write, where waking at each event would
-// cost a write per stream and event. Watches the table only while a stream is open, so
-// JobControl::live() tells executors whether starts have a live reader.
+// The one watcher of every job's state changes behind all GET /v1/events streams. The loop does
+// no work per stream: each event is rendered once (while any stream is open) into the current
+// FrameBatch, which goes to the fan-out thread (api/event_fanout.hpp) 20 ms after its first
+// event, or sooner once it holds half a stream's buffer; that thread filters, queues and writes
+// for every stream. Watches the table only while a stream is open, so JobControl::live() tells
+// executors whether starts have a live reader.
 class AllEventsHub {
  public:
-  AllEventsHub(boost::asio::any_io_executor loop, jobs::JobTable& table);
+  AllEventsHub(boost::asio::any_io_executor loop, jobs::JobTable& table, EventFanout& fanout,
+               std::size_t buffer);
   ~AllEventsHub();
   AllEventsHub(const AllEventsHub&) = delete;
   AllEventsHub& operator=(const AllEventsHub&) = delete;
 
-  void subscribe(AllEventsStream& stream);
-  void unsubscribe(AllEventsStream& stream);
-  // Frames rendered so far: one per event that at least one stream wanted.
+  // A stream opens: it gets the events from the returned position on.
+  FramePosition subscribe();
+  void unsubscribe();
+  EventFanout& fanout() { return fanout_; }
+  // Frames rendered so far: one per event while a stream is open.
   std::uint64_t renders() const { return renders_; }
-
- private:
-  void fan_out(const jobs::Job& job, const jobs::JobEvent& event);
+  // Posts the batch being filled now (the flush timer does, 20 ms after its first event).
   void flush();
 
+ private:
+  void add(const jobs::Job& job, const jobs::JobEvent& event);
+
   jobs::JobTable& table_;
+  EventFanout& fanout_;
   std::optional<jobs::WatchId> watch_;
-  std::vector<AllEventsStream*> streams_;
+  std::size_t streams_ = 0;
+  std::size_t batch_frames_;  // a batch goes at this many frames, without waiting for the timer
+  std::shared_ptr<FrameBatch> batch_;
   boost::asio::steady_timer flush_;
   bool flush_armed_ = false;
   std::uint64_t renders_ = 0;
 };
 
-class AllEventsStream final : public EventQueue {
+// A GET /v1/events stream. It serves its socket from the fan-out thread (serves_socket); on the
+// loop it is only a subscription, the count of open streams, and the wait for the end.
+class AllEventsStream final : public http::BodyStream {
  public:
   AllEventsStream(boost::asio::any_io_executor loop, EventStreamOptions options, AllEventsHub& hub,
-                  std::optional<std::string> kind, std::optional<proto::JobState> state);
+                  EventFilter filter);
   ~AllEventsStream() override;
 
-  // Whether this stream's filter passes the event: a comparison, never a render.
-  bool wants(const jobs::Job& job, const jobs::JobEvent& event) const;
-  void deliver(const SharedFrame& frame) { push(frame, false, false); }
-  using EventQueue::flush;
+  // Never asked: the session hands the socket over instead (a HEAD asks for neither).
+  boost::asio::awaitable<std::optional<std::string>> next() override;
+  void close() override;
+  bool serves_socket() const override { return true; }
+  boost::asio::awaitable<int> serve(int fd) override;
 
  private:
+  // What the fan-out thread's end of the stream reports back, on the loop.
+  struct Link {
+    explicit Link(const boost::asio::any_io_executor& loop)
+        : done(loop, boost::asio::steady_timer::time_point::max()) {}
+    boost::asio::steady_timer done;
+    int fd = -1;
+    bool ended = false;
+  };
+
+  boost::asio::any_io_executor loop_;
+  EventStreamOptions options_;
   AllEventsHub& hub_;
-  std::optional<std::string> kind_;
-  std::optional<proto::JobState> state_;
+  EventFilter filter_;
+  FramePosition from_;
+  std::optional<std::uint64_t> serving_;  // its id at the fan-out, while it serves
+  bool closed_ = false;
 };
 
 }  // namespace jobd::api

@@ -1,6 +1,7 @@
-// SharedFrame: one rendered SSE frame, queued for every subscriber it goes to. An event is
-// rendered once however many streams show it (api/event_stream.hpp); each queue holds a
-// reference. Loop thread only: the count is a plain integer, because an atomic one (a
+// SharedFrame: one rendered SSE frame, queued for every subscriber of one job's events it goes
+// to. An event is rendered once however many streams show it (api/event_stream.hpp); each queue
+// holds a reference. (GET /v1/events shares whole batches across threads instead:
+// api/frame_batch.hpp.) Loop thread only: the count is a plain integer, because an atomic one (a
 // shared_ptr's) would cost two locked instructions per subscriber and event, and a fan-out
 // does that 500 times per event.
 #pragma once

@@ -250,7 +250,7 @@ int run(const config::Config& config, kinds::KindRegistry& kinds,
                 config.max_json_depth,
                 config.max_list_limit,
                 config.max_list_bytes,
-                {config.sse_buffer, config.sse_heartbeat, nullptr},
+                {config.sse_buffer, config.sse_heartbeat, nullptr, config.idle_timeout},
                 std::move(tokens),
                 config.metrics_public,
                 {config.store, config.durability == config::Durability::machine ? "machine" : "process"}});

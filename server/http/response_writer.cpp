@@ -1,5 +1,7 @@
 #include "http/response_writer.hpp"
 
+#include <unistd.h>
+
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -17,6 +19,7 @@ namespace jobd::http {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 namespace {
@@ -117,8 +120,8 @@ asio::awaitable<void> close_gracefully(beast::tcp_stream& stream) {
   }
 }
 
-asio::awaitable<void> write_streamed(beast::tcp_stream& stream, Response& response, unsigned version,
-                                     std::chrono::milliseconds timeout, bool head_only) {
+asio::awaitable<bool> write_stream_head(beast::tcp_stream& stream, const Response& response, unsigned version,
+                                        std::chrono::milliseconds timeout) {
   // The head is written by hand: the body is delimited by closing the connection, which every
   // SSE client (and curl) expects, and which needs no chunked framing per event.
   std::string head = "HTTP/1." + std::to_string(version % 10) + " " + std::to_string(response.status) +
@@ -128,8 +131,14 @@ asio::awaitable<void> write_streamed(beast::tcp_stream& stream, Response& respon
   head += "\r\n";
   stream.expires_after(timeout);
   auto [head_error, head_bytes] = co_await asio::async_write(stream, asio::buffer(head), use_tuple);
+  co_return !head_error;
+}
+
+asio::awaitable<void> write_streamed(beast::tcp_stream& stream, Response& response, unsigned version,
+                                     std::chrono::milliseconds timeout, bool head_only) {
+  const bool sent = co_await write_stream_head(stream, response, version, timeout);
   // HEAD: the headers GET would send, and no body (RFC 9110 §9.3.2); a stream's never ends.
-  if (head_error || head_only) co_return;
+  if (!sent || head_only) co_return;
   const std::shared_ptr<BodyStream> body = response.stream;
   for (;;) {
     // The session's PeerWatch found the client gone (a cancellation): nobody reads this. Asked
@@ -146,6 +155,30 @@ asio::awaitable<void> write_streamed(beast::tcp_stream& stream, Response& respon
     auto [error, bytes] = co_await asio::async_write(stream, asio::buffer(*piece), use_tuple);
     if (error) break;
   }
+}
+
+asio::awaitable<bool> write_handed_over(beast::tcp_stream& stream, Response& response, unsigned version,
+                                        std::chrono::milliseconds timeout) {
+  const bool sent = co_await write_stream_head(stream, response, version, timeout);
+  if (!sent) co_return false;
+  tcp::socket& socket = stream.socket();
+  boost::system::error_code error;
+  // The protocol tag only matters for endpoints; a socketpair (HttpServer::serve) has none.
+  auto protocol = tcp::v4();
+  if (const auto local = socket.local_endpoint(error); !error) protocol = local.protocol();
+  // release() deregisters the descriptor from the loop's reactor: the stream's thread registers
+  // it with its own.
+  const int fd = socket.release(error);
+  if (error) co_return false;
+  const std::shared_ptr<BodyStream> body = response.stream;
+  const int back = co_await body->serve(fd);
+  if (back < 0) co_return true;
+  socket.assign(protocol, back, error);
+  if (error) {
+    ::close(back);
+    co_return true;
+  }
+  co_return false;
 }
 
 }  // namespace jobd::http

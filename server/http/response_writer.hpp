@@ -52,6 +52,11 @@ boost::asio::awaitable<void> write_refusal(boost::beast::tcp_stream& stream, Res
 // answer rather than a reset.
 boost::asio::awaitable<void> close_gracefully(boost::beast::tcp_stream& stream);
 
+// Writes the head of a streamed `response` (Connection: close; the body is delimited by the
+// close); false when the write failed.
+boost::asio::awaitable<bool> write_stream_head(boost::beast::tcp_stream& stream, const Response& response,
+                                               unsigned version, std::chrono::milliseconds timeout);
+
 // Writes the head of `response`, then (unless `head_only`: the answer to HEAD) each piece of
 // `response.stream` until it ends or a write fails. The body is delimited by closing the
 // connection. A reader that stops reading is cut after `timeout`; a cancellation of the
@@ -59,5 +64,11 @@ boost::asio::awaitable<void> close_gracefully(boost::beast::tcp_stream& stream);
 boost::asio::awaitable<void> write_streamed(boost::beast::tcp_stream& stream, Response& response,
                                             unsigned version, std::chrono::milliseconds timeout,
                                             bool head_only);
+
+// Writes the head of `response`, then hands the socket to its stream (BodyStream::serves_socket)
+// and awaits the end of the body there. The socket is back in `stream` afterwards, unless the
+// client went away (then true, and `stream` holds no socket).
+boost::asio::awaitable<bool> write_handed_over(boost::beast::tcp_stream& stream, Response& response,
+                                               unsigned version, std::chrono::milliseconds timeout);
 
 }  // namespace jobd::http

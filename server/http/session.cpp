@@ -157,6 +157,7 @@ asio::awaitable<void> run_session(ServerState& state, tcp::socket socket, std::s
   std::array<char, kIdleRead> first_bytes;  // what an idle connection reads into (kIdleRead)
   std::size_t fresh = 0;                    // bytes of first_bytes just read
   std::unique_ptr<Exchange> exchange;       // the request being served; none while idle
+  bool peer_gone = false;                   // a stream served off the loop found the client gone
   for (;;) {
     // Waiting for a request: bounded by the idle timeout. The request's headers, once begun,
     // by the (shorter) header timeout, so a slow client cannot hold a connection forever.
@@ -269,7 +270,12 @@ asio::awaitable<void> run_session(ServerState& state, tcp::socket socket, std::s
       // Registered for shutdown, which ends the stream (at once when it already began).
       self.body_stream = response.stream.get();
       if (state.closing) response.stream->close();
-      if (!head && buffer.size() == 0) {
+      if (!head && response.stream->serves_socket()) {
+        // Served off the loop thread, pipelined bytes behind the request included: a
+        // close-delimited body is the connection's last answer, and the stream reads and drops
+        // what the client sends (that is how it notices the client leave).
+        peer_gone = co_await write_handed_over(stream, response, version, limits.idle_timeout);
+      } else if (!head && buffer.size() == 0) {
         WatchScope watching(*watch, stream.socket());  // a client leaving ends the stream at once
         co_await write_streamed(stream, response, version, limits.idle_timeout, head);
       } else {
@@ -305,7 +311,7 @@ asio::awaitable<void> run_session(ServerState& state, tcp::socket socket, std::s
     }
     break;
   }
-  if (state.draining && !watch->gone()) {
+  if (state.draining && !watch->gone() && !peer_gone) {
     // A staged close (RFC 9112 §9.6): our FIN first, then what the client still sends is read and
     // dropped until it closes, so that a reset does not destroy an answer it has not read yet.
     co_await close_gracefully(stream);

@@ -3,8 +3,13 @@
 // the hub behind GET /v1/events (one render per event, each filter applied per stream).
 #include <gtest/gtest.h>
 
+#include <sys/socket.h>
+#include <unistd.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+
+#include <algorithm>
+#include <array>
 #include <set>
 
 #include "api/event_stream.hpp"
@@ -175,48 +180,44 @@ TEST(JobEventStream, FinishedJobReplaysItsHistoryAndEnds) {
   EXPECT_EQ(next(loop, stream), std::nullopt);
 }
 
-TEST(AllEventsStream, ShowsOnlyTheRequestedStateAndKind) {
-  asio::io_context loop;
-  jobd::jobs::JobTable table({.max_finished = 10, .retention = 1h, .event_history = 64});
-  jobd::api::AllEventsHub hub(loop.get_executor(), table);
-  jobd::api::AllEventsStream stream(loop.get_executor(), options(8), hub, std::string("work"),
-                                    jobd::proto::JobState::succeeded);
-  const auto& kinds = jobd::testing::api_test_kinds();
-  const auto& failed = table.create(*kinds.find("work"), jobd::proto::Executor::thread, R"({"n":1})", 5s,
-                                    std::nullopt, jobd::jobs::Clock::now());
-  const auto& other = table.create(*kinds.find("looped"), jobd::proto::Executor::loop, "{}", 5s, std::nullopt,
-                                   jobd::jobs::Clock::now());
-  const auto& wanted = table.create(*kinds.find("work"), jobd::proto::Executor::thread, R"({"n":2})", 5s,
-                                    std::nullopt, jobd::jobs::Clock::now());
-  table.finish(failed.seq, jobd::proto::Outcome::failure("x", "no"), jobd::jobs::Clock::now());
-  table.finish(other.seq, jobd::proto::Outcome::success({}), jobd::jobs::Clock::now());
-  table.finish(wanted.seq, jobd::proto::Outcome::success({}), jobd::jobs::Clock::now());
-  const std::string out = next(loop, stream).value_or("");
-  EXPECT_NE(out.find(wanted.id), std::string::npos) << out;
-  EXPECT_EQ(out.find(failed.id), std::string::npos) << out;
-  EXPECT_EQ(out.find(other.id), std::string::npos) << out;
+namespace {
+// Reads what is waiting on `fd` (the stream ended: everything was written before).
+std::string read_waiting(int fd) {
+  std::string out;
+  char buffer[8192];
+  for (;;) {
+    const ssize_t n = ::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
+    if (n <= 0) return out;
+    out.append(buffer, static_cast<std::size_t>(n));
+  }
 }
+}  // namespace
 
 TEST(AllEventsHub, RendersEachEventOnceAndGivesEveryStreamEachEventItsFilterPassesOnce) {
   asio::io_context loop;
   jobd::jobs::JobTable table({.max_finished = 100, .retention = 1h, .event_history = 64});
-  jobd::api::AllEventsHub hub(loop.get_executor(), table);
+  jobd::api::EventFanout fanout(loop.get_executor());
+  jobd::api::AllEventsHub hub(loop.get_executor(), table, fanout, 1024);
   using jobd::proto::JobState;
-  struct Filter {
-    std::optional<std::string> kind;
-    std::optional<JobState> state;
-  };
-  const Filter filters[] = {
+  const jobd::api::EventFilter filters[] = {
       {}, {"work", {}}, {{}, JobState::succeeded}, {"looped", JobState::running}, {"none", {}}};
-  std::vector<std::unique_ptr<jobd::api::AllEventsStream>> streams;
-  for (int i = 0; i < 500; ++i) {
-    const Filter& filter = filters[i % 5];
-    streams.push_back(std::make_unique<jobd::api::AllEventsStream>(loop.get_executor(), options(1024), hub,
-                                                                   filter.kind, filter.state));
+  constexpr std::size_t kStreams = 100;
+  std::vector<std::shared_ptr<jobd::api::AllEventsStream>> streams;
+  std::vector<std::array<int, 2>> pairs(kStreams);
+  std::vector<int> returned(kStreams, -2);
+  for (std::size_t i = 0; i < kStreams; ++i) {
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, pairs[i].data()), 0);
+    streams.push_back(std::make_shared<jobd::api::AllEventsStream>(loop.get_executor(), options(1024), hub,
+                                                                   filters[i % 5]));
+    asio::co_spawn(loop, streams.back()->serve(pairs[i][0]),
+                   [&returned, i](std::exception_ptr error, int fd) {
+                     if (error) std::rethrow_exception(error);
+                     returned[i] = fd;
+                   });
   }
+  loop.poll();  // every stream handed to the fan-out thread
   // Six jobs of two kinds through every transition: 3 events each, and a failure.
   const auto& kinds = jobd::testing::api_test_kinds();
-  std::vector<std::pair<std::string, std::string>> events;  // (kind, state) of each event, in order
   std::vector<const jobd::jobs::Job*> jobs;
   for (int i = 0; i < 6; ++i) {
     const auto* kind = kinds.find(i % 2 ? "looped" : "work");
@@ -230,27 +231,54 @@ TEST(AllEventsHub, RendersEachEventOnceAndGivesEveryStreamEachEventItsFilterPass
         i == 2 ? jobd::proto::Outcome::failure("kind-failed", "no") : jobd::proto::Outcome::success(1),
         jobd::jobs::Clock::now());
   }
-  // Every event was wanted by the unfiltered streams: rendered once each, not once per stream.
+  // Every event rendered once, not once per stream.
   EXPECT_EQ(hub.renders(), 18u);
-  for (std::size_t s = 0; s < streams.size(); ++s) {
-    const Filter& filter = filters[s % 5];
-    std::multiset<std::pair<std::string, std::string>> expected;
-    for (const auto* job : jobs) {
-      for (const char* state : {"queued", "running", job == jobs[2] ? "failed" : "succeeded"}) {
+  hub.flush();
+  // Closing writes what each stream has queued, then gives each descriptor back.
+  for (auto& stream : streams) stream->close();
+  loop.restart();
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (std::count(returned.begin(), returned.end(), -2) > 0 && std::chrono::steady_clock::now() < until)
+    loop.run_one_for(5ms);
+  for (std::size_t s = 0; s < kStreams; ++s) {
+    ASSERT_EQ(returned[s], pairs[s][0]) << "stream " << s;
+    const auto& filter = filters[s % 5];
+    std::vector<std::pair<std::string, std::string>> expected;  // in the order they happened
+    for (const char* state : {"queued", "running", "done"}) {
+      for (const auto* job : jobs) {
+        const std::string name =
+            std::string(state) == "done" ? (job == jobs[2] ? "failed" : "succeeded") : state;
         if (filter.kind && job->kind->name != *filter.kind) continue;
-        if (filter.state && jobd::proto::to_string(*filter.state) != state) continue;
-        expected.emplace(job->id, state);
+        if (filter.state && jobd::proto::to_string(*filter.state) != name) continue;
+        expected.emplace_back(job->id, name);
       }
     }
-    std::multiset<std::pair<std::string, std::string>> got;
-    if (!expected.empty()) {
-      // One write holds everything the stream got (the hub wakes readers once, after the events).
-      const std::string out = next(loop, *streams[s]).value_or("");
-      for (std::size_t at = 0; (at = out.find("data: ", at)) != std::string::npos; at += 6) {
-        const auto data = nlohmann::json::parse(out.substr(at + 6, out.find('\n', at) - at - 6));
-        got.emplace(data["id"], data["state"]);
-      }
+    std::vector<std::pair<std::string, std::string>> got;
+    const std::string out = read_waiting(pairs[s][1]);
+    for (std::size_t at = 0; (at = out.find("data: ", at)) != std::string::npos; at += 6) {
+      const auto data = nlohmann::json::parse(out.substr(at + 6, out.find('\n', at) - at - 6));
+      got.emplace_back(data["id"], data["state"]);
     }
     EXPECT_EQ(got, expected) << "stream " << s;
+    ::close(pairs[s][0]);
+    ::close(pairs[s][1]);
   }
+}
+
+TEST(AllEventsStream, ClosedBeforeItIsServedGivesTheDescriptorStraightBack) {
+  asio::io_context loop;
+  jobd::jobs::JobTable table({.max_finished = 10, .retention = 1h, .event_history = 64});
+  jobd::api::EventFanout fanout(loop.get_executor());
+  jobd::api::AllEventsHub hub(loop.get_executor(), table, fanout, 8);
+  std::size_t open = 0;
+  int returned = -2;
+  {
+    jobd::api::AllEventsStream stream(loop.get_executor(), {8, 10s, &open}, hub, {});
+    EXPECT_EQ(open, 1u);
+    stream.close();  // shutdown began while its head was being written
+    asio::co_spawn(loop, stream.serve(42), [&](std::exception_ptr, int fd) { returned = fd; });
+    loop.run_for(100ms);
+  }
+  EXPECT_EQ(returned, 42);
+  EXPECT_EQ(open, 0u);
 }
