@@ -187,11 +187,11 @@ void EventFanout::start() {
   });
 }
 
-void EventFanout::publish(std::shared_ptr<const FrameBatch> batch) {
+void EventFanout::publish(std::shared_ptr<const FrameBatch> batch, std::uint64_t keep_from) {
   start();
-  asio::post(context_, [this, batch = std::move(batch)] {
+  asio::post(context_, [this, batch = std::move(batch), keep_from] {
     recent_.push_back(batch);
-    if (recent_.size() > kRecentBatches) recent_.pop_front();
+    while (!recent_.empty() && recent_.front()->seq < keep_from) recent_.pop_front();
     // pump() may end a closed stream, which leaves the map: step past it first.
     for (auto it = streams_.begin(); it != streams_.end();) {
       const std::shared_ptr<Stream> stream = it->second;

@@ -50,17 +50,15 @@ class EventFanout {
   EventFanout& operator=(const EventFanout&) = delete;
 
   // Loop thread only. Each posts to the fan-out thread and returns.
-  // A batch for every open stream (and for those opened soon after: the last few are kept).
-  void publish(std::shared_ptr<const FrameBatch> batch);
+  // A batch for every open stream. Batches from `keep_from` on are also kept for the streams
+  // subscribed there whose open() is still to come (their head being written): each gets every
+  // event after it subscribed, however many batches went by meanwhile.
+  void publish(std::shared_ptr<const FrameBatch> batch, std::uint64_t keep_from);
   // Serves the connected socket `fd` (its response head written) from `from` on.
   std::uint64_t open(int fd, EventFilter filter, FramePosition from, FanoutStreamOptions options,
                      Ended ended);
   // Ends a stream once what it has queued is written; its descriptor goes back to the loop.
   void close(std::uint64_t id);
-
-  // Batches kept for streams about to open: one opened while a batch was on its way here still
-  // gets the events after it subscribed.
-  static constexpr std::size_t kRecentBatches = 16;
 
  private:
   class Stream;

@@ -180,10 +180,16 @@ FramePosition AllEventsHub::subscribe() {
     watch_ = table_.watch_all([this](const jobs::Job& job, const jobs::JobEvent& event) { add(job, event); },
                               jobs::WatchAll::stream);
   }
+  unopened_.insert(batch_->seq);
   return {batch_->seq, batch_->frames.size()};
 }
 
-void AllEventsHub::unsubscribe() {
+void AllEventsHub::opened(const FramePosition& from) {
+  if (auto it = unopened_.find(from.seq); it != unopened_.end()) unopened_.erase(it);
+}
+
+void AllEventsHub::unsubscribe(const FramePosition& from, bool was_opened) {
+  if (!was_opened) opened(from);
   if (streams_ == 0) return;
   if (--streams_ == 0 && watch_) {
     table_.unwatch_all(*watch_);
@@ -223,7 +229,8 @@ void AllEventsHub::flush() {
   if (batch_->frames.empty()) return;
   auto next = std::make_shared<FrameBatch>();
   next->seq = batch_->seq + 1;
-  fanout_.publish(std::exchange(batch_, std::move(next)));
+  const std::uint64_t keep_from = unopened_.empty() ? next->seq : *unopened_.begin();
+  fanout_.publish(std::exchange(batch_, std::move(next)), keep_from);
 }
 
 AllEventsStream::AllEventsStream(asio::any_io_executor loop, EventStreamOptions options, AllEventsHub& hub,
@@ -239,7 +246,7 @@ AllEventsStream::AllEventsStream(asio::any_io_executor loop, EventStreamOptions 
 AllEventsStream::~AllEventsStream() {
   if (options_.open_streams) --*options_.open_streams;
   if (serving_) hub_.fanout().close(*serving_);
-  hub_.unsubscribe();
+  hub_.unsubscribe(from_, opened_);
 }
 
 asio::awaitable<std::optional<std::string>> AllEventsStream::next() { co_return std::nullopt; }
@@ -252,6 +259,8 @@ void AllEventsStream::close() {
 asio::awaitable<int> AllEventsStream::serve(int fd) {
   if (closed_) co_return fd;
   auto link = std::make_shared<Link>(loop_);
+  hub_.opened(from_);
+  opened_ = true;
   serving_ = hub_.fanout().open(
       fd, filter_, from_, {options_.buffer, options_.heartbeat, options_.write_timeout}, [link](int back) {
         link->fd = back;

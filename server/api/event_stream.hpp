@@ -14,6 +14,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -93,9 +94,12 @@ class AllEventsHub {
   AllEventsHub(const AllEventsHub&) = delete;
   AllEventsHub& operator=(const AllEventsHub&) = delete;
 
-  // A stream opens: it gets the events from the returned position on.
+  // A stream subscribes: it gets the events from the returned position on, once opened (its
+  // socket handed to the fan-out); until then the fan-out keeps the batches from there on.
   FramePosition subscribe();
-  void unsubscribe();
+  void opened(const FramePosition& from);
+  // The stream is gone; `opened` says whether opened() was called for it.
+  void unsubscribe(const FramePosition& from, bool opened);
   EventFanout& fanout() { return fanout_; }
   // Frames rendered so far: one per event while a stream is open.
   std::uint64_t renders() const { return renders_; }
@@ -109,7 +113,8 @@ class AllEventsHub {
   EventFanout& fanout_;
   std::optional<jobs::WatchId> watch_;
   std::size_t streams_ = 0;
-  std::size_t batch_frames_;  // a batch goes at this many frames, without waiting for the timer
+  std::multiset<std::uint64_t> unopened_;  // the batch seqs subscribed streams not yet opened start at
+  std::size_t batch_frames_;               // a batch goes at this many frames, without waiting for the timer
   std::shared_ptr<FrameBatch> batch_;
   boost::asio::steady_timer flush_;
   bool flush_armed_ = false;
@@ -147,6 +152,7 @@ class AllEventsStream final : public http::BodyStream {
   FramePosition from_;
   std::optional<std::uint64_t> serving_;  // its id at the fan-out, while it serves
   bool closed_ = false;
+  bool opened_ = false;  // its socket went to the fan-out (hub_.opened was called)
 };
 
 }  // namespace jobd::api

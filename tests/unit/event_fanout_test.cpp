@@ -176,7 +176,8 @@ TEST(EventFanout, StreamsGetEveryFrameTheirFilterPassesInOrderAndTheDescriptorBa
     for (std::uint64_t seq = 0; seq < 50; ++seq) {
       const std::string queued = "q" + std::to_string(seq) + "\n\n";
       const std::string done = "s" + std::to_string(seq) + "\n\n";
-      fanout.publish(batch(seq, {{queued, "k", JobState::queued}, {done, "k", JobState::succeeded}}));
+      fanout.publish(batch(seq, {{queued, "k", JobState::queued}, {done, "k", JobState::succeeded}}),
+                     seq + 1);
       expected_all += queued + done;
       expected_succeeded += done;
     }
@@ -222,10 +223,27 @@ TEST(EventFanout, AStreamOpenedJustAfterABatchWasPostedStillGetsItsFrames) {
   EventFanout fanout(loop.get_executor());
   Pair pair;
   // The stream subscribed at frame 1 of batch 0, which reached the fan-out before the stream.
-  fanout.publish(batch(0, {{"before\n\n", "k", JobState::queued}, {"after\n\n", "k", JobState::queued}}));
+  fanout.publish(batch(0, {{"before\n\n", "k", JobState::queued}, {"after\n\n", "k", JobState::queued}}), 0);
   std::this_thread::sleep_for(20ms);
   const auto id = fanout.open(pair.served, {}, FramePosition{0, 1}, {}, [](int fd) { ::close(fd); });
   EXPECT_EQ(pair.read(7), "after\n\n");
+  fanout.close(id);
+}
+
+TEST(EventFanout, AStreamWhoseOpenComesManyBatchesLateStillGetsEveryFrameSinceItSubscribed) {
+  asio::io_context loop;
+  EventFanout fanout(loop.get_executor());
+  Pair pair;
+  // The stream subscribed at batch 3 (its head was slow to go out): every batch from there on is
+  // kept for it, however many, and the ones before are not sent.
+  std::string expected;
+  for (std::uint64_t seq = 0; seq < 100; ++seq) {
+    const std::string frame = "f" + std::to_string(seq) + "\n\n";
+    if (seq >= 3) expected += frame;
+    fanout.publish(batch(seq, {{frame, "k", JobState::queued}}), 3);
+  }
+  const auto id = fanout.open(pair.served, {}, FramePosition{3, 0}, {}, [](int fd) { ::close(fd); });
+  EXPECT_EQ(pair.read(expected.size()), expected);
   fanout.close(id);
 }
 
@@ -238,7 +256,7 @@ TEST(EventFanout, AReaderThatStopsReadingIsCutAfterTheWriteTimeout) {
               [&](int fd) { given_back = fd; });
   // Far more than the socketpair holds, and nobody reads it.
   const std::string big(4 << 20, 'x');
-  fanout.publish(batch(0, {{big, "k", JobState::queued}}));
+  fanout.publish(batch(0, {{big, "k", JobState::queued}}), 1);
   const auto start = std::chrono::steady_clock::now();
   EXPECT_TRUE(run_until(
       loop, [&] { return given_back != -2; }, 3s));
