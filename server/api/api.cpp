@@ -44,7 +44,7 @@ Api::Api(asio::any_io_executor loop, jobs::Scheduler& scheduler, const kinds::Ki
          ApiOptions options)
     : loop_(std::move(loop)),
       scheduler_(scheduler),
-      options_(options),
+      options_(std::move(options)),
       all_events_hub_(loop_, scheduler.table()) {
   options_.events.open_streams = &open_streams_;
   nlohmann::json catalog = nlohmann::json::array();
