@@ -79,7 +79,7 @@ std::string dropped_frame(std::uint64_t count) {
 }
 }  // namespace
 
-EventQueue::EventQueue(asio::any_io_executor loop, EventStreamOptions options)
+EventQueue::EventQueue(const asio::any_io_executor& loop, EventStreamOptions options)
     : wake_(loop, asio::steady_timer::time_point::max()), options_(options) {
   if (options_.open_streams) ++*options_.open_streams;
 }
@@ -169,8 +169,8 @@ JobEventStream::~JobEventStream() {
   if (watch_) table_.unwatch(seq_, *watch_);
 }
 
-AllEventsHub::AllEventsHub(asio::any_io_executor loop, jobs::JobTable& table)
-    : table_(table), flush_(std::move(loop)) {}
+AllEventsHub::AllEventsHub(const asio::any_io_executor& loop, jobs::JobTable& table)
+    : table_(table), flush_(loop) {}
 
 AllEventsHub::~AllEventsHub() {
   if (watch_) table_.unwatch_all(*watch_);

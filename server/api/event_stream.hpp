@@ -32,7 +32,7 @@ std::string render_sse(const jobs::Job& job, const jobs::JobEvent& event, bool w
 
 class EventQueue : public http::BodyStream {
  public:
-  EventQueue(boost::asio::any_io_executor loop, EventStreamOptions options);
+  EventQueue(const boost::asio::any_io_executor& loop, EventStreamOptions options);
   ~EventQueue() override;
   boost::asio::awaitable<std::optional<std::string>> next() override;
   void close() override;
@@ -84,7 +84,7 @@ class AllEventsStream;
 // JobControl::live() tells executors whether starts have a live reader.
 class AllEventsHub {
  public:
-  AllEventsHub(boost::asio::any_io_executor loop, jobs::JobTable& table);
+  AllEventsHub(const boost::asio::any_io_executor& loop, jobs::JobTable& table);
   ~AllEventsHub();
   AllEventsHub(const AllEventsHub&) = delete;
   AllEventsHub& operator=(const AllEventsHub&) = delete;
