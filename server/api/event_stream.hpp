@@ -63,7 +63,7 @@ class EventQueue : public http::BodyStream {
 class JobEventStream final : public EventQueue {
  public:
   // Replays the job's retained events after `after_id` (Last-Event-ID), then follows it live.
-  JobEventStream(boost::asio::any_io_executor loop, EventStreamOptions options, jobs::JobTable& table,
+  JobEventStream(const boost::asio::any_io_executor& loop, EventStreamOptions options, jobs::JobTable& table,
                  const jobs::Job& job, std::uint64_t after_id);
   ~JobEventStream() override;
 
@@ -108,7 +108,7 @@ class AllEventsHub {
 
 class AllEventsStream final : public EventQueue {
  public:
-  AllEventsStream(boost::asio::any_io_executor loop, EventStreamOptions options, AllEventsHub& hub,
+  AllEventsStream(const boost::asio::any_io_executor& loop, EventStreamOptions options, AllEventsHub& hub,
                   std::optional<std::string> kind, std::optional<proto::JobState> state);
   ~AllEventsStream() override;
 
