@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
           "(a fork of jobd) and needs room for its jobs; use at least %llu MiB\n",
           static_cast<unsigned long long>(config.worker_memory >> 20),
           static_cast<unsigned long long>(own_address_space() >> 20),
-          static_cast<unsigned long long>((needed >> 20) + 1));
+          static_cast<unsigned long long>(needed >> 20) + 1);
       return 2;
     }
   }

@@ -44,9 +44,9 @@ Api::Api(asio::any_io_executor loop, jobs::Scheduler& scheduler, const kinds::Ki
          ApiOptions options)
     : loop_(std::move(loop)),
       scheduler_(scheduler),
-      options_(options),
+      options_(std::move(options)),
       event_fanout_(loop_),
-      all_events_hub_(loop_, scheduler.table(), event_fanout_, options.events.buffer) {
+      all_events_hub_(loop_, scheduler.table(), event_fanout_, options_.events.buffer) {
   options_.events.open_streams = &open_streams_;
   nlohmann::json catalog = nlohmann::json::array();
   for (const auto& kind : kinds.all()) catalog.push_back(kinds::KindRegistry::describe(*kind));

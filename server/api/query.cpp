@@ -9,7 +9,7 @@ namespace jobd::api {
 
 using proto::Problem;
 
-Problem query_problem(std::string name, std::string detail) {
+Problem query_problem(const std::string& name, std::string detail) {
   return Problem{proto::problems::invalid_query, std::move(detail), "?" + name, std::nullopt};
 }
 

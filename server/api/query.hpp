@@ -15,7 +15,7 @@
 namespace jobd::api {
 
 // The problem of a bad ?name= parameter.
-proto::Problem query_problem(std::string name, std::string detail);
+proto::Problem query_problem(const std::string& name, std::string detail);
 
 // ?wait=SECONDS: a decimal number of seconds from 0 to `max_wait`; 0 when absent.
 std::variant<std::chrono::milliseconds, proto::Problem> parse_wait(std::string_view query,

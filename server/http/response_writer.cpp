@@ -26,7 +26,7 @@ namespace {
 // After a refusal: how much of what the client still sends is read and dropped, and for how long.
 constexpr std::size_t kLingerBytes = 1 << 20;
 constexpr auto kLingerTime = std::chrono::seconds(1);
-constexpr std::size_t kLingerChunk = 16 * 1024;
+constexpr std::size_t kLingerChunk = std::size_t{16} * 1024;
 }  // namespace
 
 std::string_view http_date() {
@@ -127,7 +127,8 @@ asio::awaitable<bool> write_stream_head(beast::tcp_stream& stream, const Respons
   std::string head = "HTTP/1." + std::to_string(version % 10) + " " + std::to_string(response.status) +
                      " OK\r\nServer: jobd\r\nDate: " + std::string(http_date()) +
                      "\r\nContent-Type: " + std::string(response.content_type) + "\r\nConnection: close\r\n";
-  for (const auto& [name, value] : response.headers) head += name + ": " + value + "\r\n";
+  for (const auto& [name, value] : response.headers)
+    head.append(name).append(": ").append(value).append("\r\n");
   head += "\r\n";
   stream.expires_after(timeout);
   auto [head_error, head_bytes] = co_await asio::async_write(stream, asio::buffer(head), use_tuple);

@@ -35,7 +35,7 @@ constexpr std::string_view kTooManyConnections =
 
 // What escaped a coroutine is logged (Beast's co_spawn completion handler): nothing may leave
 // the loop unlogged.
-void accept_loop_ended(std::exception_ptr failure) {
+void accept_loop_ended(const std::exception_ptr& failure) {
   if (!failure) return;
   try {
     std::rethrow_exception(failure);
@@ -44,7 +44,7 @@ void accept_loop_ended(std::exception_ptr failure) {
   }
 }
 
-void session_ended(std::exception_ptr failure) {
+void session_ended(const std::exception_ptr& failure) {
   if (!failure) return;
   try {
     std::rethrow_exception(failure);
@@ -175,9 +175,9 @@ void HttpServer::Impl::spawn_session(tcp::socket socket) {
   // until the coroutine is done with it.
   auto watch = std::make_shared<PeerWatch>();
   auto slot = watch->slot();
-  asio::co_spawn(
-      loop, run_session(state, std::move(socket), watch),
-      asio::bind_cancellation_slot(slot, [watch](std::exception_ptr failure) { session_ended(failure); }));
+  asio::co_spawn(loop, run_session(state, std::move(socket), watch),
+                 asio::bind_cancellation_slot(
+                     slot, [watch](const std::exception_ptr& failure) { session_ended(failure); }));
 }
 
 }  // namespace jobd::http

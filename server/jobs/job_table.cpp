@@ -16,7 +16,7 @@ std::string make_job_id() {
   if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("RAND_bytes failed");
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string id(32, '0');
-  for (int i = 0; i < 16; ++i) {
+  for (std::size_t i = 0; i < sizeof bytes; ++i) {
     id[2 * i] = kDigits[bytes[i] >> 4];
     id[2 * i + 1] = kDigits[bytes[i] & 0xf];
   }
@@ -330,18 +330,21 @@ void JobTable::publish(Job& job, JobEvent event) {
   // first queued event is always id 1): that one is stored like progress.
   const bool state =
       event.type == EventType::state && (event.id == 1 || event.state != proto::JobState::queued);
+  // What observers see: the stored copy when the event was moved into the history (the
+  // pruning below keeps it: it is the newest).
+  const JobEvent* stored = &event;
   if (state) {
     if (event.state == proto::JobState::running) job.running_event = event.id;
     if (proto::is_final(event.state)) job.final_event = event.id;
   } else {
     if (!job.other_events) job.other_events = std::make_unique<std::deque<JobEvent>>();
-    job.other_events->push_back(std::move(event));
+    stored = &job.other_events->emplace_back(std::move(event));
   }
   if (job.other_events) {
     auto& others = *job.other_events;
     while (!others.empty() && others.front().id < job.first_kept_event) others.pop_front();
   }
-  const JobEvent& published = state ? event : job.other_events->back();
+  const JobEvent& published = *stored;
   if (auto it = observers_.find(job.seq); it != observers_.end()) {
     // Observers may unwatch (or watch) while being called: iterate over a copy.
     const auto watchers = it->second;

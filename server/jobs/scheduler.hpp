@@ -114,10 +114,10 @@ class Scheduler final : public exec::JobSink {
   const SchedulerOptions& options() const { return options_; }
 
   // exec::JobSink
-  void on_started(JobSeq seq, nlohmann::json details) override;
-  void on_progress(JobSeq seq, double fraction, std::string text) override;
-  void on_output(JobSeq seq, exec::OutputStream stream, std::string_view line) override;
-  void on_finished(JobSeq seq, exec::Outcome outcome) override;
+  void on_started(JobSeq ticket, nlohmann::json details) override;
+  void on_progress(JobSeq ticket, double fraction, std::string text) override;
+  void on_output(JobSeq ticket, exec::OutputStream stream, std::string_view line) override;
+  void on_finished(JobSeq ticket, exec::Outcome outcome) override;
 
   // The seq an executor knows an attempt by: the job's seq, with attempt - 1 in the top bits
   // (0 for a first attempt, so a job that never retries is known by its own seq).

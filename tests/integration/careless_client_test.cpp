@@ -38,6 +38,7 @@ namespace {
   constexpr int kConnections = 4;
   constexpr int kBatch = 250;
   std::vector<std::thread> clients;
+  clients.reserve(kConnections);
   for (int c = 0; c < kConnections; ++c) {
     clients.emplace_back([&] {
       RawConnection connection(port);

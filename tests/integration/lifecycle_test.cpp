@@ -151,6 +151,7 @@ TEST(Lifecycle, FinishedJobsAreEvictedAfterTheRetention) {
 TEST(Lifecycle, OnlyMaxJobsFinishedJobsAreKept) {
   JobdProcess server({"--max-jobs", "3"});
   std::vector<std::string> ids;
+  ids.reserve(5);
   for (int i = 0; i < 5; ++i)
     ids.push_back(submit(server.port(), {{"kind", "echo"}}, "?wait=5").json()["id"]);
   EXPECT_EQ(get(server.port(), "/v1/jobs/" + ids[0]).status, 404);

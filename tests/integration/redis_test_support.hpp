@@ -38,7 +38,7 @@ class TestLoop {
   template <typename T>
   T await(boost::asio::awaitable<T> work, std::chrono::milliseconds limit = 10s) {
     auto state = std::make_shared<State<T>>();
-    boost::asio::co_spawn(io, std::move(work), [state](std::exception_ptr error, T value) {
+    boost::asio::co_spawn(io, std::move(work), [state](const std::exception_ptr& error, T value) {
       state->done = true;
       state->error = error;
       if (!error) state->value.emplace(std::move(value));
@@ -50,7 +50,7 @@ class TestLoop {
 
   void await(boost::asio::awaitable<void> work, std::chrono::milliseconds limit = 10s) {
     auto state = std::make_shared<State<int>>();
-    boost::asio::co_spawn(io, std::move(work), [state](std::exception_ptr error) {
+    boost::asio::co_spawn(io, std::move(work), [state](const std::exception_ptr& error) {
       state->done = true;
       state->error = error;
     });

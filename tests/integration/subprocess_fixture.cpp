@@ -23,21 +23,22 @@ Workspace::~Workspace() {
 }
 
 std::string Workspace::script(const std::string& name, const std::string& body, mode_t mode) const {
-  const std::string file = path(name);
+  std::string file = path(name);
   std::ofstream(file) << "#!/bin/sh\n" << body << "\n";
   ::chmod(file.c_str(), mode);
   return file;
 }
 
 std::string Workspace::write_config(const json& commands) const {
-  const std::string file = path("commands.json");
+  std::string file = path("commands.json");
   std::ofstream(file) << json{{"commands", commands}}.dump(2);
   return file;
 }
 
 json test_commands(const Workspace& ws) {
   const json caps = {{"max_stdout_bytes", 65536}, {"max_stderr_bytes", 4096}};
-  auto command = [&](const std::string& name, const std::string& program, json extra = json::object()) {
+  auto command = [&](const std::string& name, const std::string& program,
+                     const json& extra = json::object()) {
     json entry = {{"name", name}, {"program", program}};
     entry.update(caps);
     entry.update(extra);
@@ -88,7 +89,7 @@ std::vector<std::string> Fixture::with_config(const Workspace& ws, std::vector<s
   return args;
 }
 
-json run(std::uint16_t port, const std::string& kind, json params, json extra) {
+json run(std::uint16_t port, const std::string& kind, json params, const json& extra) {
   json body = {{"kind", kind}, {"params", std::move(params)}};
   body.update(extra);
   auto response = submit(port, body, "?wait=30");
@@ -96,7 +97,7 @@ json run(std::uint16_t port, const std::string& kind, json params, json extra) {
   return response.status == 200 ? response.json() : json::object();
 }
 
-std::string submit_id(std::uint16_t port, const std::string& kind, json params, json extra) {
+std::string submit_id(std::uint16_t port, const std::string& kind, json params, const json& extra) {
   json body = {{"kind", kind}, {"params", std::move(params)}};
   body.update(extra);
   auto response = submit(port, body);

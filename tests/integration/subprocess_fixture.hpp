@@ -50,10 +50,10 @@ struct Fixture {
 
 // Submits and waits for the end (200), or returns {} after a test failure.
 json run(std::uint16_t port, const std::string& kind, json params = json::object(),
-         json extra = json::object());
+         const json& extra = json::object());
 // Submits without waiting (202); the job's id.
 std::string submit_id(std::uint16_t port, const std::string& kind, json params = json::object(),
-                      json extra = json::object());
+                      const json& extra = json::object());
 json wait_final(std::uint16_t port, const std::string& id);
 // Running (not gone, not a zombie).
 bool alive(pid_t pid);

@@ -80,6 +80,7 @@ TEST(Subprocess, TheDeadlineStopsTheGroupAndKeepsTheOutput) {
 TEST(Subprocess, TwoHundredConcurrentShortJobsAllSucceedAndLeaveNoZombies) {
   Fixture f;
   std::vector<std::future<json>> jobs;
+  jobs.reserve(200);
   for (int i = 0; i < 200; ++i) {
     jobs.push_back(std::async(std::launch::async, [&f, i] {
       return run(f.port(), "wc", {{"bytes", true}, {"input", std::string(static_cast<std::size_t>(i), 'x')}});

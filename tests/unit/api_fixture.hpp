@@ -87,7 +87,7 @@ class ApiHarness {
     if (!awaited) return std::get<http::Response>(std::move(answer.response));
     std::optional<http::Response> result;
     boost::asio::co_spawn(loop, std::get<boost::asio::awaitable<http::Response>>(std::move(answer.response)),
-                          [&result](std::exception_ptr error, http::Response response) {
+                          [&result](const std::exception_ptr& error, http::Response response) {
                             if (error) std::rethrow_exception(error);
                             result = std::move(response);
                           });
@@ -100,7 +100,7 @@ class ApiHarness {
   }
 
   http::Response get(std::string target) { return call({.target = std::move(target)}); }
-  http::Response submit(const nlohmann::json& body, std::string query = "") {
+  http::Response submit(const nlohmann::json& body, const std::string& query = "") {
     return call({.method = http::Method::post, .target = "/v1/jobs" + query, .body = body.dump()});
   }
   // Submits a `work` job and returns its id.

@@ -140,6 +140,7 @@ TEST(CommandConfigExample, TheShippedConfigIsValid) {
   std::vector<Kind> kinds;
   ASSERT_NO_THROW(kinds = load_command_config_file(path));
   std::vector<std::string> names;
+  names.reserve(kinds.size());
   for (const auto& kind : kinds) names.push_back(kind.name);
   for (const char* expected : {"wc", "sha256sum", "sort", "true"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end()) << expected;

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <string_view>
 
 #include "jobs/job_table.hpp"
 #include "jobs/record.hpp"
@@ -25,7 +26,7 @@ class JobTableTest : public ::testing::Test {
   static proto::Outcome succeeded(nlohmann::json result) {
     return proto::Outcome::success(std::move(result));
   }
-  static proto::Outcome ended(JobState state, std::string type, std::string message = "x") {
+  static proto::Outcome ended(JobState state, std::string_view type, std::string message = "x") {
     return proto::Outcome::failure(type, std::move(message), state);
   }
 };
@@ -241,6 +242,7 @@ TEST_F(JobTableTest, IdempotencyKeyFindsItsJob) {
 TEST_F(JobTableTest, ListIsNewestFirstFilteredAndPagedByCursor) {
   JobTable table({});
   std::vector<std::string> ids;
+  ids.reserve(5);
   for (int i = 0; i < 5; ++i) ids.push_back(add(table, i % 2 ? sleep : echo).id);
   table.finish(table.get(ids[4])->seq, ended(JobState::failed, "x", "y"), t0);
 

@@ -138,8 +138,8 @@ TEST(StoreOpen, ACorruptTableIsReportedByLoad) {
   {
     // Overwrite the middle of the file (table pages, not the header) with garbage.
     std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
-    file.seekp(40 * 4096);
-    const std::string garbage(3 * 4096, '\x5a');
+    file.seekp(std::streamoff{40} * 4096);
+    const std::string garbage(std::size_t{3} * 4096, '\x5a');
     file.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
   }
   boost::asio::io_context io;

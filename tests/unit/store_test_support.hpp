@@ -108,7 +108,7 @@ struct Loop {
 };
 
 inline std::unique_ptr<JobStore> open_or_fail(const std::string& path, asio::io_context& io,
-                                              StoreOptions options = {}) {
+                                              const StoreOptions& options = {}) {
   auto opened = open_store("sqlite:" + path, options, io.get_executor());
   EXPECT_TRUE(opened.store) << opened.error;
   return std::move(opened.store);

@@ -8,11 +8,11 @@ namespace jobd::exec {
 namespace {
 constexpr char kBase64Alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-constexpr std::array<std::int8_t, 256> base64_values() {
-  std::array<std::int8_t, 256> values{};
+// int, not int8_t: the decoder reads them into ints (-1: not in the alphabet).
+constexpr std::array<int, 256> base64_values() {
+  std::array<int, 256> values{};
   for (auto& v : values) v = -1;
-  for (int i = 0; i < 64; ++i)
-    values[static_cast<unsigned char>(kBase64Alphabet[i])] = static_cast<std::int8_t>(i);
+  for (int i = 0; i < 64; ++i) values[static_cast<unsigned char>(kBase64Alphabet[i])] = i;
   return values;
 }
 constexpr auto kBase64Values = base64_values();
