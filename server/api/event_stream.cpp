@@ -78,7 +78,7 @@ SharedFrame shared_frame(const jobs::Job& job, const jobs::JobEvent& event) {
 }
 }  // namespace
 
-EventQueue::EventQueue(asio::any_io_executor loop, EventStreamOptions options)
+EventQueue::EventQueue(const asio::any_io_executor& loop, EventStreamOptions options)
     : wake_(loop, asio::steady_timer::time_point::max()), options_(options) {
   if (options_.open_streams) ++*options_.open_streams;
 }
@@ -162,13 +162,13 @@ JobEventStream::~JobEventStream() {
   if (watch_) table_.unwatch(seq_, *watch_);
 }
 
-AllEventsHub::AllEventsHub(asio::any_io_executor loop, jobs::JobTable& table, EventFanout& fanout,
+AllEventsHub::AllEventsHub(const asio::any_io_executor& loop, jobs::JobTable& table, EventFanout& fanout,
                            std::size_t buffer)
     : table_(table),
       fanout_(fanout),
       batch_frames_(std::max<std::size_t>(1, buffer / 2)),
       batch_(std::make_shared<FrameBatch>()),
-      flush_(std::move(loop)) {}
+      flush_(loop) {}
 
 AllEventsHub::~AllEventsHub() {
   if (watch_) table_.unwatch_all(*watch_);

@@ -35,12 +35,12 @@ struct EventStreamOptions {
 
 // One SSE frame for a job event (a state event carries the whole job record).
 std::string render_sse(const jobs::Job& job, const jobs::JobEvent& event, bool with_id);
-// The same, appended to `out`.
-void append_sse(std::string& out, const jobs::Job& job, const jobs::JobEvent& event, bool with_id);
+// The same, appended to `frame`.
+void append_sse(std::string& frame, const jobs::Job& job, const jobs::JobEvent& event, bool with_id);
 
 class EventQueue : public http::BodyStream {
  public:
-  EventQueue(boost::asio::any_io_executor loop, EventStreamOptions options);
+  EventQueue(const boost::asio::any_io_executor& loop, EventStreamOptions options);
   ~EventQueue() override;
   boost::asio::awaitable<std::optional<std::string>> next() override;
   void close() override;
@@ -88,7 +88,7 @@ class AllEventsStream;
 // executors whether starts have a live reader.
 class AllEventsHub {
  public:
-  AllEventsHub(boost::asio::any_io_executor loop, jobs::JobTable& table, EventFanout& fanout,
+  AllEventsHub(const boost::asio::any_io_executor& loop, jobs::JobTable& table, EventFanout& fanout,
                std::size_t buffer);
   ~AllEventsHub();
   AllEventsHub(const AllEventsHub&) = delete;
