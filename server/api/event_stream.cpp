@@ -133,9 +133,9 @@ asio::awaitable<std::optional<std::string>> EventQueue::next() {
   co_return out;
 }
 
-JobEventStream::JobEventStream(asio::any_io_executor loop, EventStreamOptions options, jobs::JobTable& table,
-                               const jobs::Job& job, std::uint64_t after_id)
-    : EventQueue(std::move(loop), options), table_(table), seq_(job.seq) {
+JobEventStream::JobEventStream(const asio::any_io_executor& loop, EventStreamOptions options,
+                               jobs::JobTable& table, const jobs::Job& job, std::uint64_t after_id)
+    : EventQueue(loop, options), table_(table), seq_(job.seq) {
   // Replay what the history still holds; a gap (events older than the history) is reported
   // as dropped rather than silently skipped.
   if (job.first_kept_event > after_id + 1 && after_id + 1 < job.next_event_id) {

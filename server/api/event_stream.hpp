@@ -68,7 +68,7 @@ class EventQueue : public http::BodyStream {
 class JobEventStream final : public EventQueue {
  public:
   // Replays the job's retained events after `after_id` (Last-Event-ID), then follows it live.
-  JobEventStream(boost::asio::any_io_executor loop, EventStreamOptions options, jobs::JobTable& table,
+  JobEventStream(const boost::asio::any_io_executor& loop, EventStreamOptions options, jobs::JobTable& table,
                  const jobs::Job& job, std::uint64_t after_id);
   ~JobEventStream() override;
 
