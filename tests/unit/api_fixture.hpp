@@ -120,7 +120,9 @@ class ApiHarness {
   bool awaited = false;              // whether the last call was answered by a coroutine
 };
 
-inline nlohmann::json body_of(const http::Response& response) { return nlohmann::json::parse(response.body_text()); }
+inline nlohmann::json body_of(const http::Response& response) {
+  return nlohmann::json::parse(response.body_text());
+}
 
 inline std::string header_of(const http::Response& response, std::string_view name) {
   for (const auto& [key, value] : response.headers) {
