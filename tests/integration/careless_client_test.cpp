@@ -72,16 +72,6 @@ void abandon(std::uint16_t port, const std::string& request, int count) {
   }
 }
 
-// The value of an unlabelled gauge in /metrics (-1 when absent).
-double gauge(std::uint16_t port, const std::string& name) {
-  std::istringstream text(get(port, "/metrics").body);
-  std::string line;
-  while (std::getline(text, line)) {
-    if (line.starts_with(name + " ")) return std::stod(line.substr(name.size() + 1));
-  }
-  return -1;
-}
-
 }  // namespace
 
 TEST(CarelessClients, AbandonedLongPollsFreeTheirConnectionsWithinSeconds) {
@@ -93,8 +83,8 @@ TEST(CarelessClients, AbandonedLongPollsFreeTheirConnectionsWithinSeconds) {
   const auto flood_end = std::chrono::steady_clock::now();
   EXPECT_TRUE(eventually([&] { return get(server.port(), "/healthz").status == 200; }, 2s));
   // Only the probe's own connection is left; the job's waiters are gone with their clients.
-  EXPECT_TRUE(eventually([&] { return gauge(server.port(), "jobd_http_connections") <= 1; }, 2s))
-      << gauge(server.port(), "jobd_http_connections") << " connections";
+  EXPECT_TRUE(eventually([&] { return scraped_metric(server.port(), "jobd_http_connections") <= 1; }, 2s))
+      << scraped_metric(server.port(), "jobd_http_connections") << " connections";
   std::printf("[ figures  ] /healthz answered again %lld ms after 2,000 abandoned long-polls\n",
               static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                          std::chrono::steady_clock::now() - flood_end)
@@ -108,9 +98,9 @@ TEST(CarelessClients, AbandonedEventStreamsFreeTheirConnectionsBeforeAnyHeartbea
   abandon(server.port(), open_stream_request("/v1/events"), 2000);
   const auto flood_end = std::chrono::steady_clock::now();
   EXPECT_TRUE(eventually([&] { return get(server.port(), "/healthz").status == 200; }, 2s));
-  EXPECT_TRUE(eventually([&] { return gauge(server.port(), "jobd_sse_subscribers") == 0; }, 2s))
-      << gauge(server.port(), "jobd_sse_subscribers") << " streams";
-  EXPECT_TRUE(eventually([&] { return gauge(server.port(), "jobd_http_connections") <= 1; }, 2s));
+  EXPECT_TRUE(eventually([&] { return scraped_metric(server.port(), "jobd_sse_subscribers") == 0; }, 2s))
+      << scraped_metric(server.port(), "jobd_sse_subscribers") << " streams";
+  EXPECT_TRUE(eventually([&] { return scraped_metric(server.port(), "jobd_http_connections") <= 1; }, 2s));
   std::printf("[ figures  ] /healthz answered again %lld ms after 2,000 abandoned event streams\n",
               static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                          std::chrono::steady_clock::now() - flood_end)

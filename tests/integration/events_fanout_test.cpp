@@ -35,16 +35,6 @@ std::string read_events(RawConnection& connection, std::size_t events, std::chro
   return seen;
 }
 
-// The value of an unlabelled gauge in /metrics (-1 when absent).
-double gauge(std::uint16_t port, const std::string& name) {
-  std::istringstream text(get(port, "/metrics").body);
-  std::string line;
-  while (std::getline(text, line)) {
-    if (line.starts_with(name + " ")) return std::stod(line.substr(name.size() + 1));
-  }
-  return -1;
-}
-
 }  // namespace
 
 TEST(EventsFanout, TwoHundredFiftySubscribersEachGetEveryStateEventOfEveryJobInOrder) {
@@ -57,7 +47,8 @@ TEST(EventsFanout, TwoHundredFiftySubscribersEachGetEveryStateEventOfEveryJobInO
     // Filters are the fan-out thread's: half the streams ask for echo jobs by kind.
     subscribers.back()->send(open_stream_request(i % 2 ? "/v1/events?kind=echo" : "/v1/events"));
   }
-  ASSERT_TRUE(eventually([&] { return gauge(server.port(), "jobd_sse_subscribers") == kSubscribers; }, 10s));
+  ASSERT_TRUE(
+      eventually([&] { return scraped_metric(server.port(), "jobd_sse_subscribers") == kSubscribers; }, 10s));
   // Each subscriber's head arrived: the stream is with the fan-out thread from then on.
   for (auto& subscriber : subscribers) ASSERT_NE(subscriber->read_some(5s).find("200 OK"), std::string::npos);
   std::vector<std::pair<std::string, std::string>> expected;
@@ -99,7 +90,7 @@ TEST(EventsFanout, AClientClosingItsStreamFreesItsConnectionSlotAtOnce) {
       [&] { return http_request(server.port(), "GET", "/healthz", "", {}, 200ms).status == 200; }, 2s));
   const auto freed = std::chrono::steady_clock::now() - closed;
   EXPECT_LT(freed, 1s);
-  EXPECT_TRUE(eventually([&] { return gauge(server.port(), "jobd_sse_subscribers") == 0; }, 2s));
+  EXPECT_TRUE(eventually([&] { return scraped_metric(server.port(), "jobd_sse_subscribers") == 0; }, 2s));
   std::printf("[ figures  ] /healthz answered %lld ms after both streams' clients closed\n",
               static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(freed).count()));
 }

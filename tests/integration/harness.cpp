@@ -51,6 +51,10 @@ double metric_value(const std::string& text, const std::string& sample) {
   return -1;
 }
 
+double scraped_metric(std::uint16_t port, const std::string& sample) {
+  return metric_value(get(port, "/metrics").body, sample);
+}
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
   std::stringstream text;

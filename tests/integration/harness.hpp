@@ -157,6 +157,8 @@ JobdRun run_jobd_until_exit(const std::string& args);
 
 // The value of one sample (name and labels, as printed) of a /metrics text, or -1 when absent.
 double metric_value(const std::string& text, const std::string& sample);
+// The same, read from GET /metrics of the jobd on `port`.
+double scraped_metric(std::uint16_t port, const std::string& sample);
 
 // PIDs of the direct and indirect children of `pid`, from /proc.
 std::vector<pid_t> descendants(pid_t pid);
