@@ -25,7 +25,7 @@ std::span<const Route> Api::routes() {
       {"/metrics", {Method::get}, Access::metrics, &Api::metrics},
       {"/v1/kinds", {Method::get}, Access::token, &Api::kinds},
       {"/v1/jobs", {Method::post}, Access::token, &Api::submit},
-      {"/v1/jobs", {Method::get}, Access::token, &Api::list_jobs},
+      {"/v1/jobs", {Method::get}, Access::token, &Api::list_any},
       {"/v1/jobs/{id}", {Method::get}, Access::token, &Api::get_job},
       {"/v1/jobs/{id}", {Method::delete_}, Access::token, &Api::cancel_job},
       {"/v1/jobs/{id}/events", {Method::get}, Access::token, &Api::job_events},
@@ -109,7 +109,7 @@ Response Api::healthz(const Request&, std::string_view) {
   // state is shown for people and `jobctl health`.
   // The answer of a probe hit many times a second: the healthy one is rendered once, at start.
   Response response;
-  const store::StoreHealth health = scheduler_.table().store_health();
+  const store::StoreHealth health = store_health();
   if (health.ok) {
     response.fixed_body = healthz_ok_;
     return response;
@@ -127,7 +127,7 @@ Response Api::readiness(const Request&, std::string_view) {
     return Response::problem(Problem{problems::draining, "draining running jobs before exit", std::nullopt,
                                      scheduler_.options().retry_after_s});
   }
-  if (const store::StoreHealth health = scheduler_.table().store_health(); !health.ok) {
+  if (const store::StoreHealth health = store_health(); !health.ok) {
     return Response::problem(Problem{problems::store_unavailable, health.reason, std::nullopt,
                                      scheduler_.options().retry_after_s});
   }
