@@ -280,6 +280,7 @@ int run(const config::Config& config, kinds::KindRegistry& kinds,
   observe_store(*store, config.metrics ? &registry : nullptr, recovered);
   if (config.metrics) {
     register_state_metrics(registry, scheduler, server, api);
+    if (shared) observe_cluster(*shared, registry);
     table.watch_all(
         [&server_metrics](const jobs::Job& job, const jobs::JobEvent& event) {
           server_metrics.observe_job({job.kind->name, job.executor, event.state, job.created_at,

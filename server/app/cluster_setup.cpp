@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include "metrics/registry.hpp"
 #include "store/redis/options.hpp"
 #include "store/redis/uri.hpp"
 
@@ -49,6 +50,41 @@ std::unique_ptr<cluster::Cluster> start_cluster(const config::Config& config, bo
     return nullptr;
   }
   return shared;
+}
+
+void observe_cluster(const cluster::Cluster& shared, metrics::Registry& registry) {
+  const cluster::Cluster* c = &shared;
+  registry
+      .callback_gauge(
+          "jobd_redis_roundtrip_seconds",
+          "Moving average of a Redis command's round trip (queued to reply) on the commands connection")
+      .with()
+      .set([c] { return std::chrono::duration<double>(c->stats().commands.rtt_ewma).count(); });
+  registry
+      .callback_counter("jobd_redis_reconnects_total", "Reconnections of the commands connection to Redis")
+      .with()
+      .set([c] { return static_cast<double>(c->stats().commands.reconnects); });
+  registry.callback_gauge("jobd_redis_up", "1 while the commands connection to Redis is up").with().set([c] {
+    return c->health().ok ? 1.0 : 0.0;
+  });
+  auto& leases = registry.callback_counter("jobd_redis_leases_total",
+                                           "Leases of jobs running here, renewed or lost to another replica",
+                                           {"outcome"});
+  leases.with({"renewed"}).set([c] { return static_cast<double>(c->stats().leases_renewed); });
+  leases.with({"lost"}).set([c] { return static_cast<double>(c->stats().leases_lost); });
+  registry.callback_counter("jobd_redis_claimed_total", "Job attempts claimed from Redis by this replica")
+      .with()
+      .set([c] { return static_cast<double>(c->stats().claimed); });
+  registry
+      .callback_counter("jobd_redis_reclaimed_total",
+                        "Attempts of replicas that stopped renewing, taken back by this replica")
+      .with()
+      .set([c] { return static_cast<double>(c->stats().reclaimed); });
+  registry
+      .callback_counter("jobd_redis_stale_finishes_total",
+                        "Attempt ends Redis did not write because the job had moved to a newer attempt")
+      .with()
+      .set([c] { return static_cast<double>(c->stats().finish_stale); });
 }
 
 }  // namespace jobd::app

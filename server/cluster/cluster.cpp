@@ -150,6 +150,12 @@ store::StoreHealth Cluster::health() const {
                      (redis.last_error.empty() ? "" : ": " + redis.last_error)};
 }
 
+ClusterStats Cluster::stats() const {
+  ClusterStats out = stats_;
+  out.commands = commands_->health();
+  return out;
+}
+
 std::size_t Cluster::finishing() const {
   std::size_t count = 0;
   for (const auto& [id, held] : held_) count += held.ending ? 1 : 0;

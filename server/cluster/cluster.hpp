@@ -74,6 +74,16 @@ struct RecordAnswer {
   std::string record;
   bool final = false;
 };
+// Counters since start, for /metrics.
+struct ClusterStats {
+  std::uint64_t claimed = 0;           // attempts claimed here
+  std::uint64_t leases_renewed = 0;    // leases extended by a renewal
+  std::uint64_t leases_lost = 0;       // leases another replica took (the attempt was stopped here)
+  std::uint64_t reclaimed = 0;         // attempts of lost replicas this replica took back
+  std::uint64_t finish_stale = 0;      // finishes Redis refused: the attempt had moved on
+  store::redis::RedisHealth commands;  // the commands connection: round trip, reconnects
+};
+
 struct ListQuery {
   std::optional<proto::JobState> state;
   std::optional<std::string> kind;
@@ -107,6 +117,7 @@ class Cluster {
   boost::asio::awaitable<std::variant<std::string, proto::Problem>> list(ListQuery query);
   // Attempts ended here whose finish is not yet written to Redis (the drain waits for them).
   std::size_t finishing() const;
+  ClusterStats stats() const;
   // For /readyz and /healthz: the commands connection is up.
   store::StoreHealth health() const;
 
@@ -128,6 +139,7 @@ class Cluster {
   void on_attempt_end(const jobs::Job& job, bool retry);
   boost::asio::awaitable<void> write_end(std::string id, Held held, store::AttemptEnd end);
   boost::asio::awaitable<void> renew_loop();
+  boost::asio::awaitable<void> renew_once();
   boost::asio::awaitable<void> reclaim_loop();
   boost::asio::awaitable<void> promote_loop();
   void stop_local(const std::string& id);
@@ -151,6 +163,7 @@ class Cluster {
   std::array<std::unique_ptr<store::RedisJobs>, 4> claimers_;  // claims, one connection each
   std::unordered_map<std::string, Held> held_;                 // adopted, attempt not yet written
   std::unordered_set<std::string> lost_;                       // held, lease lost: write nothing
+  std::unordered_set<std::string> stopping_;                   // held, stopped by a cancel or lost lease
   std::unordered_map<std::string, store::RedisJob> deferred_;  // claimed while an older attempt ends here
   std::array<std::size_t, 4> active_{};                        // held_ by executor
   std::array<std::unique_ptr<boost::asio::steady_timer>, 4> slot_freed_;  // wakes a full claim loop
@@ -158,6 +171,7 @@ class Cluster {
   std::deque<kinds::Kind> unknown_kinds_;  // stand-ins for records of unregistered kinds
   bool stopped_ = false;
   bool claims_failing_ = false;
+  ClusterStats stats_;
 };
 
 }  // namespace jobd::cluster

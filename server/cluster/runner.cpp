@@ -25,8 +25,7 @@ namespace {
 constexpr auto kClaimRetry = 250ms;
 // A full executor's claim loop looks again at least this often (a finished job wakes it first).
 constexpr auto kSlotPoll = 100ms;
-// A finish that could not be written is tried again this often, for at most one lease (after
-// that another replica reclaims the attempt anyway).
+// A finish that could not be written (Redis away) is tried again this often.
 constexpr auto kFinishRetry = 250ms;
 
 std::int64_t now_ms() { return jobs::to_unix_ms(jobs::Clock::now()); }
@@ -72,6 +71,7 @@ asio::awaitable<void> Cluster::claim_loop(proto::Executor executor) {
     }
     if (claims_failing_) spdlog::info("claiming {} jobs again", proto::to_string(executor));
     claims_failing_ = false;
+    stats_.claimed += claimed.value.size();
     for (auto& job : claimed.value) adopt(std::move(job));
   }
 }
@@ -112,8 +112,12 @@ void Cluster::on_attempt_end(const jobs::Job& job, bool retry) {
   held.ending = true;
   --active_[index(held.executor)];
   slot_freed_[index(held.executor)]->cancel();
-  if (lost_.erase(job.id) == 1) {
-    // Another replica owns the job now: nothing of this attempt is written.
+  const bool asked_to_stop = stopping_.erase(job.id) == 1;
+  // Stopped by this replica's shutdown (the drain timeout), not by a DELETE: handed over rather
+  // than cancelled; its lease runs out and another replica reclaims it (attempts policy).
+  const bool handed_over = scheduler_.draining() && job.state == proto::JobState::cancelled && !asked_to_stop;
+  if (lost_.erase(job.id) == 1 || handed_over) {
+    // Another replica owns (or will own) the job: nothing of this attempt is written.
     const jobs::JobSeq seq = held.seq;
     held_.erase(it);
     asio::post(loop_, [this, seq, id = job.id] {
@@ -141,23 +145,28 @@ void Cluster::on_attempt_end(const jobs::Job& job, bool retry) {
 }
 
 asio::awaitable<void> Cluster::write_end(std::string id, Held held, store::AttemptEnd end) {
-  const auto give_up = std::chrono::steady_clock::now() + options_.lease;
-  for (;;) {
+  // Tried until Redis takes it: the finish is fenced, so a late one after another replica took
+  // the attempt over is refused (stale), never written over the newer attempt. Its lease is
+  // still renewed meanwhile (held_), so a short outage does not cost the attempt.
+  bool logged = false;
+  while (!stopped_) {
     auto written = co_await jobs_->finish(id, options_.replica_id, held.attempt, end, now_ms());
     if (written.ok()) {
-      if (written.value != store::FinishResult::accepted)
+      if (written.value != store::FinishResult::accepted) {
+        ++stats_.finish_stale;
         spdlog::info("job {} attempt {}: finish not written (another replica took it over)", id,
                      held.attempt);
+      } else if (logged) {
+        spdlog::info("job {} attempt {}: finish written after Redis came back", id, held.attempt);
+      }
       break;
     }
-    if (stopped_) co_return;
-    if (std::chrono::steady_clock::now() >= give_up) {
-      spdlog::error("job {} attempt {}: finish not written: {} (its lease expires; another attempt runs)", id,
-                    held.attempt, written.detail);
-      break;
-    }
+    if (!logged)
+      spdlog::warn("job {} attempt {}: finish not written yet: {}", id, held.attempt, written.detail);
+    logged = true;
     co_await sleep_for(kFinishRetry);
   }
+  if (stopped_) co_return;
   // Reads of a finished job go to Redis: the local copy is no longer needed.
   if (auto it = held_.find(id); it != held_.end() && it->second.attempt == held.attempt) held_.erase(it);
   if (const jobs::Job* local = scheduler_.table().get(id); local && proto::is_final(local->state)) {
@@ -177,34 +186,43 @@ void Cluster::adopt_deferred(const std::string& id) {
 void Cluster::stop_local(const std::string& id) {
   // The scheduler stops it as cancelled (its executor reports when it is gone) and then calls
   // on_attempt_end, which writes the cancel or, for a lost lease, nothing.
-  (void)scheduler_.cancel(id);
+  stopping_.insert(id);
+  const auto stopped = scheduler_.cancel(id);
+  if (std::holds_alternative<proto::Problem>(stopped)) stopping_.erase(id);  // not running here
 }
 
 asio::awaitable<void> Cluster::renew_loop() {
   const auto every = std::max<std::chrono::milliseconds>(options_.lease / 3, 10ms);
   while (!stopped_) {
     co_await sleep_for(every);
-    std::vector<store::Lease> leases;
-    for (const auto& [id, held] : held_) leases.push_back({id, held.attempt});
-    for (const auto& [id, job] : deferred_) leases.push_back({id, job.row.attempt});
-    if (leases.empty()) continue;
-    auto renewed = co_await jobs_->renew(options_.replica_id, std::move(leases), now_ms());
-    if (!renewed.ok()) {
-      spdlog::warn("renewing {} leases failed: {}", held_.size() + deferred_.size(), renewed.detail);
-      continue;
-    }
-    for (const auto& id : renewed.value.lost) {
-      deferred_.erase(id);
-      auto it = held_.find(id);
-      if (it == held_.end() || it->second.ending) continue;
-      spdlog::warn("job {} attempt {}: lease lost (reclaimed by another replica): stopping it here", id,
-                   it->second.attempt);
-      lost_.insert(id);
-      stop_local(id);
-    }
-    for (const auto& id : renewed.value.cancelled) {
-      if (held_.contains(id)) stop_local(id);
-    }
+    co_await renew_once();
+  }
+}
+
+asio::awaitable<void> Cluster::renew_once() {
+  std::vector<store::Lease> leases;
+  for (const auto& [id, held] : held_) leases.push_back({id, held.attempt});
+  for (const auto& [id, job] : deferred_) leases.push_back({id, job.row.attempt});
+  if (leases.empty()) co_return;
+  const std::size_t asked = leases.size();
+  auto renewed = co_await jobs_->renew(options_.replica_id, std::move(leases), now_ms());
+  if (!renewed.ok()) {
+    spdlog::warn("renewing {} leases failed: {}", asked, renewed.detail);
+    co_return;
+  }
+  stats_.leases_lost += renewed.value.lost.size();
+  stats_.leases_renewed += asked - std::min(asked, renewed.value.lost.size());
+  for (const auto& id : renewed.value.lost) {
+    deferred_.erase(id);
+    auto it = held_.find(id);
+    if (it == held_.end() || it->second.ending) continue;
+    spdlog::warn("job {} attempt {}: lease lost (reclaimed by another replica): stopping it here", id,
+                 it->second.attempt);
+    lost_.insert(id);
+    stop_local(id);
+  }
+  for (const auto& id : renewed.value.cancelled) {
+    if (held_.contains(id)) stop_local(id);
   }
 }
 
@@ -212,12 +230,16 @@ asio::awaitable<void> Cluster::reclaim_loop() {
   const auto every = std::max<std::chrono::milliseconds>(options_.lease / 2, 50ms);
   while (!stopped_) {
     co_await sleep_for(every);
+    // Our own leases first: after an outage longer than the lease, every entry looks idle, and
+    // this replica must not take back the attempts it still runs.
+    co_await renew_once();
     for (auto executor : proto::kAllExecutors) {
       auto reclaimed = co_await jobs_->reclaim(executor, options_.replica_id, options_.lease, now_ms());
       if (!reclaimed.ok()) break;  // Redis away: the next round
       const auto& got = reclaimed.value;
       const std::size_t total =
           got.requeued.size() + got.failed.size() + got.cancelled.size() + got.redelivered.size();
+      stats_.reclaimed += total;
       if (total > 0) {
         spdlog::info(
             "reclaimed {} {} attempts of lost replicas: {} requeued, {} failed, {} cancelled, {} redelivered",

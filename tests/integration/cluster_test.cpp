@@ -3,6 +3,8 @@
 // answers for any job; a killed replica's job is reclaimed; Redis away gives 503s, then recovery.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <memory>
 #include <thread>
 
@@ -60,6 +62,11 @@ TEST(Cluster, AJobSubmittedOnOneReplicaIsReadWaitedForAndListedOnAnother) {
   EXPECT_EQ(get(a->port(), "/v1/jobs/" + id).json(), get(b->port(), "/v1/jobs/" + id).json());
 
   EXPECT_EQ(get(b->port(), "/v1/jobs/0123456789abcdef0123456789abcdef").status, 404);
+  EXPECT_EQ(scraped_metric(b->port(), "jobd_redis_up"), 1);
+  EXPECT_GT(scraped_metric(b->port(), "jobd_redis_roundtrip_seconds"), 0);
+  EXPECT_EQ(scraped_metric(a->port(), "jobd_redis_claimed_total") +
+                scraped_metric(b->port(), "jobd_redis_claimed_total"),
+            1);
 
   // A list on either replica: newest first, with a cursor to the next page.
   std::vector<std::string> ids{id};
@@ -137,12 +144,42 @@ TEST(Cluster, AJobOfAKilledReplicaIsReclaimedAndFinishedByAnother) {
   ASSERT_EQ(twice["attempts"].size(), 1u) << finished.body;
   EXPECT_EQ(twice["attempts"][0]["type"], "interrupted") << finished.body;
   EXPECT_EQ(owner_of(redis, twice_id), "B");
+  // B took back both of A's attempts, and claimed the second one.
+  EXPECT_GE(scraped_metric(b->port(), "jobd_redis_reclaimed_total"), 2);
+  EXPECT_GE(scraped_metric(b->port(), "jobd_redis_claimed_total"), 1);
 
   const auto failed = get(b->port(), "/v1/jobs/" + once_id + "?wait=15");
   ASSERT_EQ(failed.status, 200) << failed.body;
   EXPECT_EQ(failed.json()["state"], "failed") << failed.body;
   EXPECT_EQ(failed.json()["error"]["type"], "interrupted") << failed.body;
   EXPECT_EQ(failed.json()["attempt"], 1) << failed.body;
+}
+
+TEST(Cluster, AStalledReplicaPastItsLeaseCannotOverwriteTheNewerAttempt) {
+  SKIP_WITHOUT_REDIS();
+  RedisServer redis;
+  auto a = replica(redis, "A");
+  const auto submitted =
+      submit(a->port(),
+             {{"kind", "sleep"}, {"params", {{"ms", 1200}}}, {"max_attempts", 2}, {"retry_delay_ms", 10}});
+  ASSERT_EQ(submitted.status, 202) << submitted.body;
+  const std::string id = submitted.json()["id"];
+  ASSERT_TRUE(eventually([&] { return state_on(a->port(), id) == "running"; }, 10s));
+  auto b = replica(redis, "B");
+  ::kill(a->pid(), SIGSTOP);
+  // B takes it over once A's lease (1 s) ran out, and runs attempt 2.
+  const bool taken = eventually([&] { return owner_of(redis, id) == "B"; }, 10s);
+  ::kill(a->pid(), SIGCONT);  // A's attempt 1 ends now (its sleep is over) or is stopped as lost
+  ASSERT_TRUE(taken);
+  const auto finished = get(b->port(), "/v1/jobs/" + id + "?wait=15");
+  ASSERT_EQ(finished.status, 200) << finished.body;
+  EXPECT_EQ(finished.json()["state"], "succeeded") << finished.body;
+  EXPECT_EQ(finished.json()["attempt"], 2) << finished.body;
+  std::this_thread::sleep_for(500ms);  // whatever A would still write has been tried
+  const auto later = get(a->port(), "/v1/jobs/" + id);
+  EXPECT_EQ(later.json()["attempt"], 2) << later.body;
+  EXPECT_EQ(later.json()["state"], "succeeded") << later.body;
+  EXPECT_EQ(owner_of(redis, id), "B");
 }
 
 TEST(Cluster, AnIdempotencyKeyNamesOneJobAcrossReplicas) {
@@ -171,6 +208,12 @@ TEST(Cluster, RedisAwayGives503sAndTheReplicaRecoversByItself) {
   const auto before = submit(a->port(), {{"kind", "echo"}, {"params", json::object()}});
   ASSERT_EQ(before.status, 202) << before.body;
   const std::string id = before.json()["id"];
+  ASSERT_EQ(get(a->port(), "/v1/jobs/" + id + "?wait=5").json()["state"], "succeeded");
+  // Running when Redis goes away: it ends meanwhile, and its result is written once Redis is back.
+  const auto running = submit(a->port(), {{"kind", "sleep"}, {"params", {{"ms", 1000}}}});
+  ASSERT_EQ(running.status, 202) << running.body;
+  const std::string running_id = running.json()["id"];
+  ASSERT_TRUE(eventually([&] { return state_on(a->port(), running_id) == "running"; }, 5s));
   redis.pause();
   const auto refused = submit(a->port(), {{"kind", "echo"}, {"params", json::object()}});
   EXPECT_EQ(refused.status, 503) << refused.body;
@@ -187,7 +230,9 @@ TEST(Cluster, RedisAwayGives503sAndTheReplicaRecoversByItself) {
         return submit(a->port(), {{"kind", "echo"}, {"params", json::object()}}).status == 202;
       },
       10s));
-  EXPECT_EQ(get(a->port(), "/v1/jobs/" + id + "?wait=5").json()["state"], "succeeded");
+  const auto after = get(a->port(), "/v1/jobs/" + running_id + "?wait=5");
+  EXPECT_EQ(after.json()["state"], "succeeded") << after.body;
+  EXPECT_EQ(after.json()["attempt"], 1) << after.body;
 }
 
 TEST(Cluster, AReplicaRefusesToStartWithoutItsRedis) {
