@@ -25,7 +25,7 @@ std::span<const Route> Api::routes() {
       {"/metrics", {Method::get}, Access::metrics, &Api::metrics},
       {"/v1/kinds", {Method::get}, Access::token, &Api::kinds},
       {"/v1/jobs", {Method::post}, Access::token, &Api::submit},
-      {"/v1/jobs", {Method::get}, Access::token, &Api::list_any},
+      {"/v1/jobs", {Method::get}, Access::token, &Api::list_jobs},
       {"/v1/jobs/{id}", {Method::get}, Access::token, &Api::get_job},
       {"/v1/jobs/{id}", {Method::delete_}, Access::token, &Api::cancel_job},
       {"/v1/jobs/{id}/events", {Method::get}, Access::token, &Api::job_events},
@@ -65,6 +65,8 @@ http::Answer Api::handle(const Request& request) {
   if (auto refusal = refuse_unauthorized(request, match.route->access))
     return {match.name, std::move(*refusal)};
   if (const auto* now = std::get_if<AnswerNow>(&match.route->answer)) {
+    // Replicas on Redis: the list reads Redis, so it waits (one replica answers it at once).
+    if (options_.cluster && *now == &Api::list_jobs) return {match.name, list_shared(request, {})};
     return {match.name, (this->**now)(request, match.id)};
   }
   // The coroutine gets its own copy of the request: it outlives this call.

@@ -86,8 +86,8 @@ class Api final : public http::Handler {
   // The jobs resource (job_handlers.cpp).
   boost::asio::awaitable<http::Response> submit(http::Request request, std::string);
   http::Response list_jobs(const http::Request& request, std::string_view);
-  // GET /v1/jobs: list_jobs, or the shared store's list (cluster_handlers.cpp).
-  boost::asio::awaitable<http::Response> list_any(http::Request request, std::string);
+  // GET /v1/jobs on a shared store (cluster_handlers.cpp): handle() calls it for list_jobs.
+  boost::asio::awaitable<http::Response> list_shared(http::Request request, std::string);
   // The query of GET /v1/jobs: the filter and the record view, or a 400.
   std::variant<std::pair<jobs::ListFilter, jobs::RecordView>, proto::Problem> parse_list_query(
       const http::Request& request) const;
