@@ -10,6 +10,7 @@
 
 #include "harness.hpp"
 #include "redis_server.hpp"
+#include "subprocess_fixture.hpp"
 
 using namespace jobd::testing;
 using namespace std::chrono_literals;
@@ -116,6 +117,32 @@ TEST(Cluster, ADeleteOnAnotherReplicaStopsAProcessJobOnTheReplicaRunningIt) {
   // machine gets more room, far below the lease (1 s) the renewal's cancel flag would take.
   EXPECT_LT(took, 900ms) << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
   EXPECT_EQ(http_request(b->port(), "DELETE", "/v1/jobs/" + id).status, 409);
+}
+
+TEST(Cluster, ADeleteOnAnotherReplicaStopsASubprocessJobOnTheReplicaRunningIt) {
+  SKIP_WITHOUT_REDIS();
+  RedisServer redis;
+  subprocess::Workspace ws;
+  const std::string config = ws.write_config(subprocess::test_commands(ws));
+  const auto start = [&](const std::string& name) {
+    return std::make_unique<JobdProcess>(std::vector<std::string>{
+        "--store", redis.tcp_uri(), "--replica-id", name, "--redis-lease", "1s", "--config", config});
+  };
+  auto a = start("A");
+  const auto submitted = submit(a->port(), {{"kind", "slow"}, {"params", json::object()}});
+  ASSERT_EQ(submitted.status, 202) << submitted.body;
+  const std::string id = submitted.json()["id"];
+  ASSERT_TRUE(eventually([&] { return state_on(a->port(), id) == "running"; }, 10s));
+  auto b = start("B");
+  EXPECT_EQ(owner_of(redis, id), "A");
+  const auto started = std::chrono::steady_clock::now();
+  const auto cancelled = http_request(b->port(), "DELETE", "/v1/jobs/" + id);
+  EXPECT_TRUE(cancelled.status == 202 || cancelled.status == 200) << cancelled.body;
+  const auto waited = get(b->port(), "/v1/jobs/" + id + "?wait=10");
+  const auto took = std::chrono::steady_clock::now() - started;
+  ASSERT_EQ(waited.status, 200) << waited.body;
+  EXPECT_EQ(waited.json()["state"], "cancelled") << waited.body;
+  EXPECT_LT(took, 900ms) << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
 }
 
 TEST(Cluster, AJobOfAKilledReplicaIsReclaimedAndFinishedByAnother) {
