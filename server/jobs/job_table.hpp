@@ -139,6 +139,9 @@ class JobTable {
   // (returns false) unless the job is queued or running with attempts left and `outcome` is a
   // failure; the caller decides whether the failure may be retried (jobs/retry_policy.hpp).
   bool retry(JobSeq seq, const proto::Outcome& outcome, Clock::time_point run_at, Clock::time_point now);
+  // Removes a job at once, finished or not, leaving no trace (jobs/adopt.cpp): a shared
+  // store's job once the store holds its end. Not for a job an executor still runs.
+  void forget(JobSeq seq);
   // Evicts finished jobs older than the retention; returns how many went.
   std::size_t evict_expired(Clock::time_point now);
 
