@@ -276,11 +276,7 @@ std::string SqliteStore::commit(const std::vector<Change>& batch, std::uint64_t 
   // A failed ROLLBACK may leave a transaction open: end it before starting the next one.
   if (db_.in_transaction()) db_.exec("ROLLBACK");
   if (jobs_.begin() != SQLITE_DONE) return db_.error();
-  int rc = SQLITE_DONE;
-  for (const Change& change : batch) {
-    rc = jobs_.apply(change);
-    if (rc != SQLITE_DONE) break;
-  }
+  int rc = jobs_.apply(batch);
   const bool raise = max_removed > max_seq_;
   if (rc == SQLITE_DONE && raise) rc = jobs_.raise_max_seq(high);
   if (rc == SQLITE_DONE && jobs_.commit() == SQLITE_DONE) {
