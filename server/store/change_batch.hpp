@@ -39,7 +39,7 @@ struct Gathering {
   std::chrono::microseconds window;
 };
 // After a batch of `previous` changes: after a small one (light load), a lone change waits up
-// to 200 us for up to 64 others; after one of 64 or more (load), the writer waits up to 1 ms for
+// to 200 us for up to 64 others; after one of 32 or more (load), the writer waits up to 1 ms for
 // as many as `previous` (at most 1024). See change_batch.cpp for why and what it measured.
 Gathering gathering_after(std::size_t previous);
 

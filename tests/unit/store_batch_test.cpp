@@ -73,13 +73,14 @@ TEST(StoreBatch, FoldingAKeptBatchAgainWithNewChangesChangesNothingElse) {
 TEST(StoreBatch, UnderLoadTheWriterGathersAsManyAsItsLastBatchForLonger) {
   using std::chrono::microseconds;
   // Light load: a lone change waits a little for company.
-  for (std::size_t previous : {0, 1, 63}) {
+  for (std::size_t previous : {0, 1, 31}) {
     const Gathering gather = gathering_after(previous);
     EXPECT_EQ(gather.changes, 64u) << previous;
     EXPECT_EQ(gather.window, microseconds(200)) << previous;
   }
   // Load: as many as the previous batch, within a longer but bounded window.
-  EXPECT_EQ(gathering_after(64).changes, 64u);
+  EXPECT_EQ(gathering_after(32).changes, 32u);
+  EXPECT_EQ(gathering_after(32).window, microseconds(1000));
   EXPECT_EQ(gathering_after(150).changes, 150u);
   EXPECT_EQ(gathering_after(150).window, microseconds(1000));
   EXPECT_EQ(gathering_after(100000).changes, 1024u);
