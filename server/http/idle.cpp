@@ -36,7 +36,7 @@ IdleConnections::~IdleConnections() {
   }
 }
 
-void IdleConnections::park(tcp::socket socket, bool checked) {
+void IdleConnections::park(tcp::socket socket, bool checked, std::chrono::steady_clock::time_point since) {
   if (!checked) {
     char byte = 0;
     const auto peeked = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -54,7 +54,9 @@ void IdleConnections::park(tcp::socket socket, bool checked) {
     spares_.pop_back();
   }
   record->socket = std::move(socket);
-  record->deadline = std::chrono::steady_clock::now() + timeout_;
+  // (A session lingers a moment before it parks its connection: the list's order may be off by
+  // that much, and a deadline swept that much late.)
+  record->deadline = since + timeout_;
   record->owner = this;
   record->expired = false;
   parked_.push_back(*record);

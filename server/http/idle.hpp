@@ -47,7 +47,9 @@ class IdleConnections {
   // the caller has just seen a read return EAGAIN on it in this same turn of the loop. Asio's
   // reactor is edge-triggered, so bytes that arrived before the wait began would never wake it:
   // unless checked, the socket is peeked first, and a session spawned at once when bytes wait.
-  void park(boost::asio::ip::tcp::socket socket, bool checked);
+  // `since`: when the connection went idle (its deadline is that plus the idle timeout).
+  void park(boost::asio::ip::tcp::socket socket, bool checked,
+            std::chrono::steady_clock::time_point since = std::chrono::steady_clock::now());
   // Shutdown: wakes every parked connection, whose session then closes it (or answers the
   // request that already arrived on it).
   void wake_all();

@@ -106,7 +106,9 @@ void HttpServer::stop_accepting() {
 
 void HttpServer::close_connections() {
   impl_->state.closing = true;
-  impl_->state.idle.wake_all();  // their sessions close them (or answer what already arrived)
+  // Idle connections: their sessions close them (or answer what already arrived).
+  impl_->state.idle.wake_all();
+  wake_lingering(impl_->state);
   for (Session& session : impl_->state.sessions) {
     if (session.body_stream) session.body_stream->close();
   }

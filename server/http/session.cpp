@@ -1,19 +1,13 @@
 #include "http/session.hpp"
 
-#include <sys/socket.h>
-
 #include <spdlog/spdlog.h>
 #include <array>
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/flat_static_buffer.hpp>
 #include <boost/beast/http.hpp>
-#include <cerrno>
-#include <iterator>
 
 #include "http/body_stream.hpp"
 #include "http/peer_watch.hpp"
@@ -131,9 +125,9 @@ asio::awaitable<void> refuse(ServerState& state, beast::tcp_stream& stream, cons
   co_await write_refusal(stream, refused, version, state.limits.idle_timeout);
 }
 
-// Serves `session`'s connection until it closes or goes idle (then it is parked: the coroutine
-// ends, and the connection waits as a small record in state.idle). Spawned with
-// `session.watch->slot()` as its cancellation slot (peer_watch.hpp).
+}  // namespace
+
+// (Going idle, the coroutine ends and the connection waits as a small record in state.idle.)
 asio::awaitable<void> run_session(ServerState& state, Session& session) {
   // The watch cancels an await when the client leaves; a cancelled operation reports an error
   // value like any other, and later ones run normally (no exception).
@@ -159,26 +153,35 @@ asio::awaitable<void> run_session(ServerState& state, Session& session) {
     }
   } unregister{state, session};
 
-  bool peer_gone = false;  // a stream served off the loop found the client gone
-  bool parked = false;     // the connection went idle: it lives on in state.idle
+  bool peer_gone = false;     // a stream served off the loop found the client gone
+  bool parked = false;        // the connection went idle: it lives on in state.idle
+  bool idle_started = false;  // session.idle_since is this idle period's start
   for (;;) {
     if (buffer.size() == 0) {
       // The drain is over: close, unless the client already sent its next request.
       if (state.closing && !input_waiting(stream.socket())) break;
       buffer.shrink_to_fit();  // empty: its storage is freed while the connection waits
       give_back(state, exchange);
-      // Nothing buffered: read what the client sent, without waiting. Nothing yet: the
-      // connection is parked (in this same turn: the reactor is edge-triggered), no coroutine,
-      // no timer, until bytes arrive or the idle timeout ends it.
-      const auto n = ::recv(stream.socket().native_handle(), session.first_bytes.data(),
-                            session.first_bytes.size(), MSG_DONTWAIT);
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        state.idle.park(std::move(stream.socket()), /*checked=*/true);
+      // Nothing buffered: the session waits a moment for the next request (a busy client's
+      // comes soon), then the linger sweep ends the read and the connection is parked: no
+      // coroutine, no timer of its own, until bytes arrive or the idle timeout ends it.
+      if (!idle_started) session.idle_since = std::chrono::steady_clock::now();
+      idle_started = true;
+      session.demoted = false;
+      state.lingering.push_back(session);
+      arm_linger(state);
+      stream.expires_never();  // the idle timeout is the parked connection's
+      auto [error, n] = co_await stream.async_read_some(asio::buffer(session.first_bytes), use_tuple);
+      session.linger_hook.unlink();
+      if (error == asio::error::operation_aborted && session.demoted) {
+        // (Peeked again before the wait: bytes may have come as the read was cancelled.)
+        state.idle.park(std::move(stream.socket()), /*checked=*/false, session.idle_since);
         parked = true;
         break;
       }
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;  // the client left (or reset)
+      if (error == asio::error::operation_aborted && state.closing) continue;  // woken by wake_lingering
+      if (error) break;
+      idle_started = false;
       session.fresh = static_cast<std::size_t>(n);
     }
     // The request's first bytes: read into first_bytes just now (parsed there, in place), or left
@@ -328,64 +331,6 @@ asio::awaitable<void> run_session(ServerState& state, Session& session) {
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   }
   stream.close();
-}
-
-// Sessions are kept for the next connections to need one: a keep-alive connection gets a session
-// per request, without allocating a stream, a watch or buffers.
-std::unique_ptr<Session> take_session(ServerState& state, const asio::any_io_executor& executor) {
-  if (state.spare_sessions.empty() || state.spare_sessions.back()->watch->gone())
-    return std::make_unique<Session>(executor);
-  std::unique_ptr<Session> session = std::move(state.spare_sessions.back());
-  state.spare_sessions.pop_back();
-  return session;
-}
-
-void session_ended(const std::exception_ptr& failure) {
-  if (!failure) return;
-  try {
-    std::rethrow_exception(failure);
-  } catch (const std::exception& e) {
-    spdlog::error("connection ended by an exception: {}", e.what());
-  }
-}
-
-}  // namespace
-
-Session::Session(const asio::any_io_executor& executor)
-    : stream(executor), watch(std::make_shared<PeerWatch>()) {}
-
-Session::~Session() = default;
-
-void spawn_session(ServerState& state, tcp::socket socket) {
-  const asio::any_io_executor executor = socket.get_executor();
-  std::unique_ptr<Session> session = take_session(state, executor);
-  Session& s = *session;
-  s.stream.socket() = std::move(socket);
-  s.buffer.clear();
-  s.fresh = 0;
-  s.body_stream = nullptr;
-  // The peer's address, for the access log, when someone reads it.
-  s.peer.clear();
-  if (state.observer) {
-    boost::system::error_code error;
-    const auto remote = s.stream.socket().remote_endpoint(error);
-    if (error) {
-      s.peer.push_back('-');  // (not `= "-"`: GCC 12 warns of a bogus overflow)
-    } else {
-      fmt::format_to(std::back_inserter(s.peer), "{}:{}", remote.address().to_string(), remote.port());
-    }
-  }
-  // The watch's signal is the session's cancellation slot. The completion handler owns the
-  // session: it goes back to the spares when the coroutine is done with it (or is freed with the
-  // loop, if that goes first).
-  auto slot = s.watch->slot();
-  asio::co_spawn(executor, run_session(state, s),
-                 asio::bind_cancellation_slot(
-                     slot, [&state, session = std::move(session)](const std::exception_ptr& failure) mutable {
-                       session_ended(failure);
-                       if (state.spare_sessions.size() < ServerState::kSpareSessions)
-                         state.spare_sessions.push_back(std::move(session));
-                     }));
 }
 
 }  // namespace jobd::http

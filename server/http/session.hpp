@@ -7,12 +7,15 @@
 
 #include <array>
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/intrusive/list.hpp>
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -98,6 +101,11 @@ struct Session {
   std::unique_ptr<Exchange> exchange;  // the request being served
   BodyStream* body_stream = nullptr;   // set while an event stream is being served
   AutoUnlinkHook hook;                 // in ServerState::sessions while it runs
+  // Lingering: the connection went idle at idle_since, and the session waits a moment for the
+  // next request before it parks the connection (ServerState::lingering).
+  std::chrono::steady_clock::time_point idle_since;
+  bool demoted = false;  // its wait was ended by the linger sweep: park the connection
+  AutoUnlinkHook linger_hook;
 };
 
 // What the sessions of one server share. Loop thread only.
@@ -111,9 +119,13 @@ struct ServerState {
   using Sessions =
       boost::intrusive::list<Session, boost::intrusive::member_hook<Session, AutoUnlinkHook, &Session::hook>,
                              boost::intrusive::constant_time_size<false>>;
+  using Lingering =
+      boost::intrusive::list<Session,
+                             boost::intrusive::member_hook<Session, AutoUnlinkHook, &Session::linger_hook>,
+                             boost::intrusive::constant_time_size<false>>;
 
   ServerState(const boost::asio::any_io_executor& executor, Handler& h, const ServerLimits& l)
-      : handler(h), limits(l), idle(executor, *this, l.idle_timeout) {}
+      : handler(h), limits(l), idle(executor, *this, l.idle_timeout), linger_timer(executor) {}
   ServerState(const ServerState&) = delete;
   ServerState& operator=(const ServerState&) = delete;
   // Open connections: served by a session, or parked.
@@ -124,6 +136,12 @@ struct ServerState {
   Sessions sessions;       // running sessions, so that shutdown can end their event streams
   std::size_t active = 0;  // sessions.size() (linear with auto-unlink hooks)
   IdleConnections idle;
+  // Sessions waiting a moment for their connection's next request, in the order they began
+  // (parking at once would spawn a session per request on a busy keep-alive connection), and
+  // the timer that parks those that waited long enough.
+  Lingering lingering;
+  boost::asio::steady_timer linger_timer;
+  bool linger_armed = false;
   bool draining = false;  // shutdown began: every answer says Connection: close
   bool closing = false;   // the drain is over: idle connections close, unless a request is waiting
   std::function<void(const RequestRecord&)> observer;
@@ -134,5 +152,13 @@ struct ServerState {
 // Serves a connection with a session (a coroutine) until it closes or goes idle (then it is
 // parked in state.idle, and served by a new session when bytes arrive).
 void spawn_session(ServerState& state, boost::asio::ip::tcp::socket socket);
+// Serves `session`'s connection until it closes or goes idle (session.cpp). Spawned by
+// spawn_session with `session.watch->slot()` as its cancellation slot (peer_watch.hpp).
+boost::asio::awaitable<void> run_session(ServerState& state, Session& session);
+// Arms the timer that parks the connections of sessions lingering long enough.
+void arm_linger(ServerState& state);
+// Shutdown: ends the lingering sessions' waits (each then closes its connection, or answers the
+// request that already arrived on it).
+void wake_lingering(ServerState& state);
 
 }  // namespace jobd::http
