@@ -1,5 +1,7 @@
 #include "http/session.hpp"
 
+#include <sys/socket.h>
+
 #include <spdlog/spdlog.h>
 #include <array>
 #include <boost/asio/as_tuple.hpp>
@@ -8,6 +10,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/flat_static_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <cerrno>
 
 #include "http/body_stream.hpp"
 #include "http/peer_watch.hpp"
@@ -156,12 +159,26 @@ asio::awaitable<void> run_session(ServerState& state, Session& session) {
   bool peer_gone = false;     // a stream served off the loop found the client gone
   bool parked = false;        // the connection went idle: it lives on in state.idle
   bool idle_started = false;  // session.idle_since is this idle period's start
+  bool first = true;          // the session's first read
   for (;;) {
     if (buffer.size() == 0) {
       // The drain is over: close, unless the client already sent its next request.
       if (state.closing && !input_waiting(stream.socket())) break;
       buffer.shrink_to_fit();  // empty: its storage is freed while the connection waits
       give_back(state, exchange);
+      if (first) {
+        // Spawned because bytes arrived: read them now, without an asynchronous operation.
+        first = false;
+        const auto got = ::recv(stream.socket().native_handle(), session.first_bytes.data(),
+                                session.first_bytes.size(), MSG_DONTWAIT);
+        if (got > 0) {
+          session.fresh = static_cast<std::size_t>(got);
+        } else if (got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+          break;  // the client left (or reset)
+        }
+      }
+    }
+    if (buffer.size() == 0 && session.fresh == 0) {
       // Nothing buffered: the session waits a moment for the next request (a busy client's
       // comes soon), then the linger sweep ends the read and the connection is parked: no
       // coroutine, no timer of its own, until bytes arrive or the idle timeout ends it.
