@@ -1,8 +1,9 @@
-// One coroutine per connection: read a request, ask the handler, write the answer, top to
-// bottom, until the client or the server ends it. It never decides what a request means (the
-// Handler does) nor whether it is refused (refusals.hpp); it moves bytes and keeps time.
-// Internal to http/: the public face is HttpServer (server.hpp), which owns the ServerState
-// every session shares.
+// One coroutine per busy connection: read a request, ask the handler, write the answer, top to
+// bottom, until the client or the server ends it or the connection goes idle (then it is
+// parked in IdleConnections, idle.hpp, and a new session serves its next request). It never
+// decides what a request means (the Handler does) nor whether it is refused (refusals.hpp); it
+// moves bytes and keeps time. Internal to http/: the public face is HttpServer (server.hpp),
+// which owns the ServerState every session shares.
 #pragma once
 
 #include <array>
