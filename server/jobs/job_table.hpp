@@ -207,6 +207,7 @@ class JobTable {
     WatchId id;
     WatchAll what;
     Observer observer;
+    bool removed = false;  // unwatched while the observers were being called
   };
 
   // Where a job is listed: queued and running jobs together (a thread job reads as running
@@ -220,6 +221,7 @@ class JobTable {
   Job* find(JobSeq seq);
   void set_running(Job& job, Clock::time_point at);
   void publish(Job& job, JobEvent event);
+  void notify_all(Job& job, const JobEvent& event);  // the global observers (job_table_watch.cpp)
   void evict(JobSeq seq);
   void evict_oldest_finished();
   FinalState final_state(Job& job, proto::Outcome outcome, Clock::time_point now) const;
@@ -244,6 +246,9 @@ class JobTable {
   std::unordered_map<const kinds::Kind*, std::array<SeqIndex, kPhases>> index_;
   std::unordered_map<JobSeq, std::vector<Watcher>> observers_;
   std::vector<GlobalWatcher> global_observers_;
+  std::vector<GlobalWatcher> added_observers_;  // watch_all while notifying: joins after
+  int notifying_ = 0;                           // depth of notify_all calls
+  bool observers_removed_ = false;              // some global observers are marked removed
   // Live streams of every job's state (WatchAll::stream); read by executor threads through
   // JobControl::all_watchers.
   std::atomic<std::uint32_t> live_streams_{0};
