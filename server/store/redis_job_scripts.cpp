@@ -72,12 +72,14 @@ local function append_attempt(key, attempt, etype, message, started_at, now)
   redis.call('HSET', key, 'attempts', attempts)
 end
 -- A final job leaves Redis after the retention (--retention), its idempotency key with it;
--- the `jobs` zset loses its id when a list meets it gone, or the promote script's trim.
-local function retire(id, retention)
+-- the `jobs` zset loses its id when a list meets it gone, or when promote_due finds it in
+-- `expiring` (by expiry time: no work while nothing expires).
+local function retire(id, retention, now)
   local key = job_key(id)
   redis.call('PEXPIRE', key, retention)
   local idem = redis.call('HGET', key, 'idempotency_key')
   if idem then redis.call('PEXPIRE', P .. 'idem:' .. idem, retention) end
+  redis.call('ZADD', P .. 'expiring', now + retention, id)
 end
 -- Back to queued for attempt+1: due now (a stream entry) or later (the delayed set).
 local function requeue(id, executor, next_attempt, due, now)
@@ -88,6 +90,7 @@ local function requeue(id, executor, next_attempt, due, now)
   redis.call('PERSIST', key)
   local idem = redis.call('HGET', key, 'idempotency_key')
   if idem then redis.call('PERSIST', P .. 'idem:' .. idem) end
+  redis.call('ZREM', P .. 'expiring', id)
   if due > now then
     redis.call('ZADD', P .. 'delayed', due, id)
   else
@@ -204,7 +207,7 @@ local fields = {'result', 'error_type', 'error_message', 'details'}
 for i, field in ipairs(fields) do
   if ARGV[6 + i] ~= '' then redis.call('HSET', key, field, ARGV[6 + i]) end
 end
-retire(id, tonumber(ARGV[12]))
+retire(id, tonumber(ARGV[12]), now)
 publish(id, h[8], state, n)
 return 1
 )lua";
@@ -253,7 +256,7 @@ repeat
         redis.call('HSET', key, 'state', 'cancelled', 'error_type', 'cancelled', 'error_message',
           'cancelled; the replica running it stopped', 'finished_at', now)
         redis.call('HDEL', key, 'lease_until', 'cancel', 'entry')
-        retire(id, retention)
+        retire(id, retention, now)
         publish(id, h[7], 'cancelled', n)
         cancelled[#cancelled + 1] = id
       elseif h[1] == 'running' then
@@ -269,7 +272,7 @@ repeat
           redis.call('HSET', key, 'state', 'failed', 'error_type', 'interrupted', 'error_message', message,
             'finished_at', now)
           redis.call('HDEL', key, 'lease_until', 'cancel', 'entry')
-          retire(id, retention)
+          retire(id, retention, now)
           publish(id, h[7], 'failed', n)
           failed[#failed + 1] = id
         end
@@ -281,17 +284,17 @@ return {requeued, failed, cancelled, redelivered}
 )lua";
 
 // ARGV: prefix, now, limit. Moves due delayed jobs to their streams; ZREM inside the script
-// makes it safe to run from every replica at once (each job moves once). Then trims up to
-// `limit` ids of the `jobs` zset whose hash expired, from a cursor shared by the replicas (a
-// newest-first list seldom reaches the oldest ids, and a live job must not stop the trim).
+// makes it safe to run from every replica at once (each job moves once). Then drops up to
+// `limit` ids whose retention ran out from the `jobs` zset (a newest-first list seldom reaches
+// the oldest ids); one not yet expired by Redis's clock stays for a later round.
 constexpr const char* kPromoteDue = R"lua(
 local now, limit = ARGV[2], tonumber(ARGV[3])
-local from = redis.call('GET', P .. 'trim') or '0'
-local seen = redis.call('ZRANGEBYSCORE', P .. 'jobs', '(' .. from, '+inf', 'WITHSCORES', 'LIMIT', 0, limit)
-for i = 1, #seen, 2 do
-  if redis.call('EXISTS', job_key(seen[i])) == 0 then redis.call('ZREM', P .. 'jobs', seen[i]) end
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'expiring', '-inf', now, 'LIMIT', 0, limit)) do
+  if redis.call('EXISTS', job_key(id)) == 0 then
+    redis.call('ZREM', P .. 'jobs', id)
+    redis.call('ZREM', P .. 'expiring', id)
+  end
 end
-redis.call('SET', P .. 'trim', #seen == 2 * limit and seen[#seen] or '0')
 local due = redis.call('ZRANGEBYSCORE', P .. 'delayed', '-inf', now, 'LIMIT', 0, limit)
 local moved = 0
 for _, id in ipairs(due) do
@@ -318,7 +321,7 @@ if h[1] == 'queued' then
   redis.call('HSET', key, 'state', 'cancelled', 'error_type', 'cancelled', 'error_message',
     'cancelled before it started', 'finished_at', now)
   redis.call('HDEL', key, 'entry')
-  retire(id, tonumber(ARGV[4]))
+  retire(id, tonumber(ARGV[4]), now)
   publish(id, h[5], 'cancelled', h[6])
   return {'cancelled'}
 end
