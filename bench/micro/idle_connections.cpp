@@ -60,8 +60,15 @@ int open_one(int port) {
       return -1;
     }
     have += static_cast<std::size_t>(n);
-    // /healthz's body is the last thing sent: {"status":"ok"}
-    if (std::string_view(answer, have).find("\"ok\"}") != std::string_view::npos) break;
+    // Until the whole body is in (its length from Content-Length): /healthz's body changes
+    // with the store it reports on.
+    const std::string_view text(answer, have);
+    const auto end = text.find("\r\n\r\n");
+    const auto length = text.find("Content-Length: ");
+    if (end != std::string_view::npos && length != std::string_view::npos &&
+        have >= end + 4 + std::strtoul(answer + length + 16, nullptr, 10)) {
+      break;
+    }
   }
   return fd;
 }

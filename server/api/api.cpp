@@ -65,6 +65,8 @@ http::Answer Api::handle(const Request& request) {
   if (auto refusal = refuse_unauthorized(request, match.route->access))
     return {match.name, std::move(*refusal)};
   if (const auto* now = std::get_if<AnswerNow>(&match.route->answer)) {
+    // Replicas on Redis: the list reads Redis, so it waits (one replica answers it at once).
+    if (options_.cluster && *now == &Api::list_jobs) return {match.name, list_shared(request, {})};
     return {match.name, (this->**now)(request, match.id)};
   }
   // The coroutine gets its own copy of the request: it outlives this call.
@@ -109,7 +111,7 @@ Response Api::healthz(const Request&, std::string_view) {
   // state is shown for people and `jobctl health`.
   // The answer of a probe hit many times a second: the healthy one is rendered once, at start.
   Response response;
-  const store::StoreHealth health = scheduler_.table().store_health();
+  const store::StoreHealth health = store_health();
   if (health.ok) {
     response.fixed_body = healthz_ok_;
     return response;
@@ -127,7 +129,7 @@ Response Api::readiness(const Request&, std::string_view) {
     return Response::problem(Problem{problems::draining, "draining running jobs before exit", std::nullopt,
                                      scheduler_.options().retry_after_s});
   }
-  if (const store::StoreHealth health = scheduler_.table().store_health(); !health.ok) {
+  if (const store::StoreHealth health = store_health(); !health.ok) {
     return Response::problem(Problem{problems::store_unavailable, health.reason, std::nullopt,
                                      scheduler_.options().retry_after_s});
   }

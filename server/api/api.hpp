@@ -18,12 +18,20 @@
 #include "api/routes.hpp"
 #include "http/handler.hpp"
 #include "http/message.hpp"
+#include "jobd/proto/job_spec.hpp"
+#include "jobd/proto/problem.hpp"
+#include "jobs/job_table.hpp"
+#include "jobs/record.hpp"
+#include "store/job_store.hpp"
 
 namespace jobd::kinds {
 class KindRegistry;
 }
 namespace jobd::jobs {
 class Scheduler;
+}
+namespace jobd::cluster {
+class Cluster;
 }
 
 namespace jobd::api {
@@ -43,6 +51,9 @@ struct ApiOptions {
   TokenSet tokens;              // empty: no authentication
   bool metrics_public = false;  // with tokens: whether /metrics is open too
   StoreInfo store;
+  // Set (--store redis://): jobs are submitted to, read from and cancelled through the replicas'
+  // shared store (cluster/cluster.hpp), whatever replica holds them.
+  cluster::Cluster* cluster = nullptr;
 };
 
 class Api final : public http::Handler {
@@ -75,6 +86,17 @@ class Api final : public http::Handler {
   // The jobs resource (job_handlers.cpp).
   boost::asio::awaitable<http::Response> submit(http::Request request, std::string);
   http::Response list_jobs(const http::Request& request, std::string_view);
+  // GET /v1/jobs on a shared store (cluster_handlers.cpp): handle() calls it for list_jobs.
+  boost::asio::awaitable<http::Response> list_shared(http::Request request, std::string);
+  // The query of GET /v1/jobs: the filter and the record view, or a 400.
+  std::variant<std::pair<jobs::ListFilter, jobs::RecordView>, proto::Problem> parse_list_query(
+      const http::Request& request) const;
+  // The jobs resource on a shared store (cluster_handlers.cpp).
+  boost::asio::awaitable<http::Response> submit_shared(proto::JobSpec spec, std::chrono::milliseconds wait);
+  boost::asio::awaitable<http::Response> get_shared(std::string job_id, std::chrono::milliseconds wait);
+  boost::asio::awaitable<http::Response> cancel_shared(std::string job_id);
+  // The job store's health: the local one, or the shared one.
+  store::StoreHealth store_health() const;
   boost::asio::awaitable<http::Response> get_job(http::Request request, std::string job_id);
   boost::asio::awaitable<http::Response> cancel_job(http::Request request, std::string job_id);
   // Event streams (event_handlers.cpp).

@@ -37,6 +37,10 @@ asio::awaitable<Response> Api::submit(Request request, std::string) {
   if (auto* problem = std::get_if<Problem>(&body)) co_return Response::problem(*problem);
   auto spec = proto::parse_job_spec(std::get<nlohmann::json>(body));
   if (auto* problem = std::get_if<Problem>(&spec)) co_return Response::problem(*problem);
+  if (options_.cluster) {
+    co_return co_await submit_shared(std::get<proto::JobSpec>(std::move(spec)),
+                                     std::get<std::chrono::milliseconds>(wait));
+  }
 
   auto submitted = scheduler_.submit(std::get<proto::JobSpec>(std::move(spec)));
   if (auto* problem = std::get_if<Problem>(&submitted)) co_return Response::problem(*problem);
@@ -86,6 +90,8 @@ asio::awaitable<Response> Api::submit(Request request, std::string) {
 asio::awaitable<Response> Api::get_job(Request request, std::string job_id) {
   auto wait = parse_wait(request.query(), options_.max_wait);
   if (auto* problem = std::get_if<Problem>(&wait)) co_return Response::problem(*problem);
+  if (options_.cluster)
+    co_return co_await get_shared(std::move(job_id), std::get<std::chrono::milliseconds>(wait));
   const jobs::Job* job = scheduler_.table().get(job_id);
   if (job == nullptr) {
     co_return Response::problem(
@@ -106,6 +112,7 @@ asio::awaitable<Response> Api::get_job(Request request, std::string job_id) {
 }
 
 asio::awaitable<Response> Api::cancel_job(Request, std::string job_id) {
+  if (options_.cluster) co_return co_await cancel_shared(std::move(job_id));
   auto cancelled = scheduler_.cancel(job_id);
   if (auto* problem = std::get_if<Problem>(&cancelled)) co_return Response::problem(*problem);
   const jobs::JobSeq seq = std::get<const jobs::Job*>(cancelled)->seq;
@@ -126,11 +133,12 @@ asio::awaitable<Response> Api::cancel_job(Request, std::string job_id) {
   co_return record_response(proto::is_final(job->state) ? 200 : 202, jobs::render_record(*job));
 }
 
-Response Api::list_jobs(const Request& request, std::string_view) {
+std::variant<std::pair<jobs::ListFilter, jobs::RecordView>, Problem> Api::parse_list_query(
+    const Request& request) const {
   jobs::ListFilter filter;
   const auto query = request.query();
   auto state = parse_state(query);
-  if (auto* problem = std::get_if<Problem>(&state)) return Response::problem(*problem);
+  if (auto* problem = std::get_if<Problem>(&state)) return std::move(*problem);
   filter.state = std::get<std::optional<proto::JobState>>(state);
   if (auto kind = http::query_param(query, "kind")) filter.kind = *kind;
   if (auto limit = http::query_param(query, "limit")) {
@@ -138,8 +146,8 @@ Response Api::list_jobs(const Request& request, std::string_view) {
     auto [end, error] = std::from_chars(limit->data(), limit->data() + limit->size(), value);
     if (error != std::errc() || end != limit->data() + limit->size() || value == 0 ||
         value > options_.max_list_limit) {
-      return Response::problem(
-          query_problem("limit", "must be an integer from 1 to " + std::to_string(options_.max_list_limit)));
+      return query_problem("limit",
+                           "must be an integer from 1 to " + std::to_string(options_.max_list_limit));
     }
     filter.limit = value;
   }
@@ -147,13 +155,19 @@ Response Api::list_jobs(const Request& request, std::string_view) {
     jobs::JobSeq value = 0;
     auto [end, error] = std::from_chars(cursor->data(), cursor->data() + cursor->size(), value);
     if (error != std::errc() || end != cursor->data() + cursor->size()) {
-      return Response::problem(query_problem("cursor", "is not a cursor this server returned"));
+      return query_problem("cursor", "is not a cursor this server returned");
     }
     filter.before = value;
   }
   auto fields = parse_fields(query);
-  if (auto* problem = std::get_if<Problem>(&fields)) return Response::problem(*problem);
-  const jobs::RecordView view{.fields = std::get<jobs::RecordFields>(fields)};
+  if (auto* problem = std::get_if<Problem>(&fields)) return std::move(*problem);
+  return std::pair{std::move(filter), jobs::RecordView{.fields = std::get<jobs::RecordFields>(fields)}};
+}
+
+Response Api::list_jobs(const Request& request, std::string_view) {
+  auto parsed = parse_list_query(request);
+  if (auto* problem = std::get_if<Problem>(&parsed)) return Response::problem(*problem);
+  auto& [filter, view] = std::get<0>(parsed);
 
   // The page is written as it is rendered, and ends early, with a cursor, before an item that
   // would take it past --max-list-bytes; the first item is always there, however big.

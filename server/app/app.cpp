@@ -16,6 +16,7 @@
 #include <fstream>
 
 #include "api/api.hpp"
+#include "app/cluster_setup.hpp"
 #include "app/store_setup.hpp"
 #include "exec/loop/loop_executor.hpp"
 #include "exec/process/fork_server.hpp"
@@ -72,12 +73,16 @@ asio::awaitable<void> sweep_retention(jobs::JobTable& table) {
 // let connections deliver their last answers, then stop the loop.
 // `exit_by` is set to when the process must be gone at the latest: drain timeout + kill grace.
 asio::awaitable<void> drain(asio::io_context& loop, const config::Config& config, jobs::Scheduler& scheduler,
-                            http::HttpServer& server, std::chrono::steady_clock::time_point& exit_by) {
+                            http::HttpServer& server, std::chrono::steady_clock::time_point& exit_by,
+                            const cluster::Cluster* shared) {
   exit_by = std::chrono::steady_clock::now() + config.drain_timeout + config.kill_grace;
   server.stop_accepting();
   scheduler.begin_drain();
   // Jobs waiting for their time are not waited for: they stay queued (a durable store keeps them).
-  const auto active = [&] { return scheduler.table().counts().active - scheduler.waiting(); };
+  // Replicas on Redis: an ended job counts until its finish is written there.
+  const auto active = [&] {
+    return scheduler.table().counts().active - scheduler.waiting() + (shared ? shared->finishing() : 0);
+  };
   spdlog::info("draining: {} jobs active, up to {} ms", active(), config.drain_timeout.count());
   const auto deadline = std::chrono::steady_clock::now() + config.drain_timeout;
   while (active() > 0 && std::chrono::steady_clock::now() < deadline) co_await sleep_for(kDrainPoll);
@@ -234,6 +239,15 @@ int run(const config::Config& config, kinds::KindRegistry& kinds,
     scheduler.shutdown_executors();
     return 1;
   }
+  // --store redis://: connected and checked before anything listens.
+  std::unique_ptr<cluster::Cluster> shared;
+  if (shared_store(config)) {
+    shared = start_cluster(config, loop, scheduler, kinds);
+    if (!shared) {
+      scheduler.shutdown_executors();
+      return 1;
+    }
+  }
 
   api::TokenSet tokens;
   if (!config.token_file.empty()) {
@@ -253,7 +267,8 @@ int run(const config::Config& config, kinds::KindRegistry& kinds,
                 {config.sse_buffer, config.sse_heartbeat, nullptr, config.idle_timeout},
                 std::move(tokens),
                 config.metrics_public,
-                {config.store, config.durability == config::Durability::machine ? "machine" : "process"}});
+                {config.store, config.durability == config::Durability::machine ? "machine" : "process"},
+                shared.get()});
   http::HttpServer server(loop, api,
                           {config.max_body, config.max_header, config.header_timeout, config.body_timeout,
                            config.idle_timeout, config.max_connections, config.slow_handler});
@@ -265,6 +280,7 @@ int run(const config::Config& config, kinds::KindRegistry& kinds,
   observe_store(*store, config.metrics ? &registry : nullptr, recovered);
   if (config.metrics) {
     register_state_metrics(registry, scheduler, server, api);
+    if (shared) observe_cluster(*shared, registry);
     table.watch_all(
         [&server_metrics](const jobs::Job& job, const jobs::JobEvent& event) {
           server_metrics.observe_job({job.kind->name, job.executor, event.state, job.created_at,
@@ -336,11 +352,12 @@ int run(const config::Config& config, kinds::KindRegistry& kinds,
     }
     draining = true;
     spdlog::info("signal {}: shutting down", signo);
-    asio::co_spawn(loop, drain(loop, config, scheduler, server, exit_by), asio::detached);
+    asio::co_spawn(loop, drain(loop, config, scheduler, server, exit_by, shared.get()), asio::detached);
   };
   signals.async_wait(on_signal);
 
   loop.run();
+  if (shared) shared->stop();
   // A thread job that ignores its stop token was reported cancelled at the drain timeout, but its
   // thread cannot be killed: jobd exits without it by drain timeout + kill grace, abandoning its
   // work with the process. Exiting runs no destructors, which would free what the thread uses.

@@ -15,7 +15,9 @@ std::unique_ptr<store::JobStore> open_configured_store(const config::Config& con
   store::StoreOptions options;
   options.durability = config.durability == config::Durability::machine ? store::Durability::machine
                                                                         : store::Durability::process;
-  auto opened = store::open_store(config.store, options, loop.get_executor());
+  // Replicas on Redis (app/cluster_setup.hpp): the table keeps only the jobs running here, in memory.
+  const bool shared = config.store.starts_with("redis://") || config.store.starts_with("redis+unix://");
+  auto opened = store::open_store(shared ? "memory:" : config.store, options, loop.get_executor());
   if (!opened.store) spdlog::critical("--store {}: {}", config.store, opened.error);
   return std::move(opened.store);
 }

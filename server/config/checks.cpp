@@ -27,6 +27,7 @@ const std::vector<DurationBounds>& duration_bounds() {
       {"--slow-handler", &Config::slow_handler, 1ms, 1h},
       {"--kill-grace", &Config::kill_grace, 0ms, 1h},
       {"--retry-max-delay", &Config::retry_max_delay, 1ms, kDay},
+      {"--redis-lease", &Config::redis_lease, 300ms, kDay},
   };
   return bounds;
 }
@@ -58,7 +59,9 @@ std::optional<std::string> check_store_uri(std::string_view uri) {
     if (uri.size() > kSqlite.size()) return std::nullopt;
     return "--store sqlite: needs a file path, e.g. " + std::string(kDefaultStore);
   }
-  return "--store '" + std::string(uri) + "': unknown store (use sqlite:PATH or memory:)";
+  // Redis: the URI itself is parsed at start-up (store/redis/uri.hpp), which names what is wrong.
+  if (uri.starts_with("redis://") || uri.starts_with("redis+unix://")) return std::nullopt;
+  return "--store '" + std::string(uri) + "': unknown store (use sqlite:PATH, memory: or redis://HOST:PORT)";
 }
 
 }  // namespace jobd::config

@@ -66,8 +66,11 @@ struct Config {
   milliseconds kill_grace{2'000};         // SIGTERM -> SIGKILL of a subprocess job's process group
   milliseconds retry_max_delay{600'000};  // cap of one retry's backoff
   std::size_t max_waiting_jobs =
-      100'000;                        // delayed or retry-waiting jobs held before a delayed submit gets 429
-  std::string store = kDefaultStore;  // --store: memory: or sqlite:PATH
+      100'000;  // delayed or retry-waiting jobs held before a delayed submit gets 429
+  std::string store =
+      kDefaultStore;       // --store: memory:, sqlite:PATH, redis://HOST:PORT[/DB], redis+unix:///PATH
+  std::string replica_id;  // --replica-id (redis): the consumer name; empty: hostname:pid
+  milliseconds redis_lease{30'000};  // --redis-lease: a claimed job's lease (renewed every third)
   Durability durability = Durability::process;
 };
 

@@ -87,7 +87,11 @@ ParseResult parse_command_line(int argc, char** argv) {
   add("--log-format", log_format, "text or json (one JSON object per line)")
       ->check(CLI::IsMember({"text", "json"}));
   add("--store", config.store,
-      "where jobs are kept: sqlite:PATH (a file; kept across restarts) or memory: (lost at exit)");
+      "where jobs are kept: sqlite:PATH (a file; kept across restarts), memory: (lost at exit), or "
+      "redis://HOST:PORT[/DB] / redis+unix:///PATH (replicas sharing their jobs; password from "
+      "JOBD_REDIS_PASSWORD or JOBD_REDIS_PASSWORD_FILE)");
+  add("--replica-id", config.replica_id,
+      "with --store redis://: this replica's name among those sharing the store (default hostname:pid)");
   add("--durability", durability,
       "what a committed job survives: process (a kill -9 or crash of jobd) or machine (power loss too: "
       "an fsync per commit)")
@@ -123,6 +127,9 @@ ParseResult parse_command_line(int argc, char** argv) {
   add_duration("--max-timeout", config.max_timeout, "largest timeout_ms a job may ask for");
   add_duration("--max-wait", config.max_wait, "largest ?wait= of a request");
   add_duration("--retry-max-delay", config.retry_max_delay, "cap of one retry's backoff delay");
+  add_duration("--redis-lease", config.redis_lease,
+               "with --store redis://: how long a claimed job is kept without renewal before another "
+               "replica takes it over");
   add_duration("--sse-heartbeat", config.sse_heartbeat, "comment sent on an idle event stream this often");
   add_duration("--slow-handler", config.slow_handler,
                "log a warning when the event loop is held longer than this");

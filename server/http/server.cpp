@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -11,7 +10,6 @@
 #include <system_error>
 
 #include "http/body_stream.hpp"
-#include "http/peer_watch.hpp"
 #include "http/session.hpp"
 
 namespace jobd::http {
@@ -44,15 +42,6 @@ void accept_loop_ended(const std::exception_ptr& failure) {
   }
 }
 
-void session_ended(const std::exception_ptr& failure) {
-  if (!failure) return;
-  try {
-    std::rethrow_exception(failure);
-  } catch (const std::exception& e) {
-    spdlog::error("connection ended by an exception: {}", e.what());
-  }
-}
-
 }  // namespace
 
 struct HttpServer::Impl {
@@ -61,12 +50,11 @@ struct HttpServer::Impl {
   ServerState state;
 
   Impl(asio::io_context& io, Handler& handler, ServerLimits limits)
-      : loop(io), acceptor(io), state{handler, limits, {}, false, {}} {}
+      : loop(io), acceptor(io), state(io.get_executor(), handler, limits) {}
 
   asio::awaitable<void> accept_loop();
   // Serves an accepted connection, or refuses it beyond --max-connections.
   void admit(tcp::socket socket);
-  void spawn_session(tcp::socket socket);
 };
 
 HttpServer::HttpServer(asio::io_context& loop, Handler& handler, ServerLimits limits)
@@ -118,9 +106,11 @@ void HttpServer::stop_accepting() {
 
 void HttpServer::close_connections() {
   impl_->state.closing = true;
-  for (auto* connection : impl_->state.connections) {
-    if (connection->idle) connection->stream->cancel();
-    if (connection->body_stream) connection->body_stream->close();
+  // Idle connections: their sessions close them (or answer what already arrived).
+  impl_->state.idle.wake_all();
+  wake_lingering(impl_->state);
+  for (Session& session : impl_->state.sessions) {
+    if (session.body_stream) session.body_stream->close();
   }
 }
 
@@ -130,10 +120,10 @@ void HttpServer::serve(int fd) {
   // that is not TCP shows as "-" in the access log.
   tcp::socket socket(impl_->loop);
   socket.assign(tcp::v4(), fd);
-  impl_->spawn_session(std::move(socket));
+  spawn_session(impl_->state, std::move(socket));
 }
 
-std::size_t HttpServer::connections() const { return impl_->state.connections.size(); }
+std::size_t HttpServer::connections() const { return impl_->state.connections(); }
 
 void HttpServer::on_request(std::function<void(const RequestRecord&)> observer) {
   impl_->state.observer = std::move(observer);
@@ -156,7 +146,7 @@ asio::awaitable<void> HttpServer::Impl::accept_loop() {
 }
 
 void HttpServer::Impl::admit(tcp::socket socket) {
-  if (state.connections.size() >= state.limits.max_connections) {
+  if (state.connections() >= state.limits.max_connections) {
     // Refuse with a canned answer, without a coroutine: under a flood this must stay cheap.
     boost::system::error_code ignored;
     socket.non_blocking(true, ignored);
@@ -167,17 +157,8 @@ void HttpServer::Impl::admit(tcp::socket socket) {
   }
   boost::system::error_code no_delay_error;  // a peer that already reset: its session finds out
   socket.set_option(tcp::no_delay(true), no_delay_error);
-  spawn_session(std::move(socket));
-}
-
-void HttpServer::Impl::spawn_session(tcp::socket socket) {
-  // The watch's signal is the session's cancellation slot; the completion handler keeps it alive
-  // until the coroutine is done with it.
-  auto watch = std::make_shared<PeerWatch>();
-  auto slot = watch->slot();
-  asio::co_spawn(loop, run_session(state, std::move(socket), watch),
-                 asio::bind_cancellation_slot(
-                     slot, [watch](const std::exception_ptr& failure) { session_ended(failure); }));
+  // Parked until its first bytes arrive: a connection that sends nothing costs no session.
+  state.idle.park(std::move(socket), /*checked=*/false);
 }
 
 }  // namespace jobd::http

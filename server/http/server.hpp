@@ -1,12 +1,14 @@
-// HttpServer: the listener and one coroutine per connection (Beast, HTTP/1.1 keep-alive,
-// pipelined requests answered in order). It enforces the connection-level limits (header and
-// body size, timeouts, connection count) and hands each request to a Handler (handler.hpp).
-// It must never know what the requests mean: routes, jobs and metrics live above it (api/,
-// app/), and reach it only through the Handler and the request observer.
+// HttpServer: the listener and a coroutine per busy connection (Beast, HTTP/1.1 keep-alive,
+// pipelined requests answered in order; idle connections are parked as small records). It
+// enforces the connection-level limits (header and body size, timeouts, connection count) and
+// hands each request to a Handler (handler.hpp). It must never know what the requests mean:
+// routes, jobs and metrics live above it (api/, app/), and reach it only through the Handler
+// and the request observer.
 //
-// server.cpp accepts and tracks connections; session.cpp serves one; response_writer.cpp writes
-// answers; refusals.cpp decides which requests are refused. The Asio/Beast machinery stays in
-// those files: this header is cheap to include.
+// server.cpp accepts and tracks connections; session.cpp serves one, session_spawn.cpp starts
+// and pools sessions, idle.cpp keeps idle connections; response_writer.cpp writes answers;
+// refusals.cpp decides which requests are refused. The Asio/Beast machinery stays in those
+// files: this header is cheap to include.
 #pragma once
 
 #include <chrono>

@@ -1,5 +1,7 @@
 #include "http/session.hpp"
 
+#include <sys/socket.h>
+
 #include <spdlog/spdlog.h>
 #include <array>
 #include <boost/asio/as_tuple.hpp>
@@ -8,6 +10,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/flat_static_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <cerrno>
 
 #include "http/body_stream.hpp"
 #include "http/peer_watch.hpp"
@@ -23,14 +26,6 @@ using tcp = asio::ip::tcp;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 namespace {
-
-// A keep-alive connection waits for its next request without a heap buffer: the first bytes are
-// read into this much space held in the session's own frame and parsed there; only what is left
-// over (a longer request, a pipelined one) goes to the read buffer, which is freed again whenever
-// nothing is left in it. An idle connection held a 1 KiB buffer before (10 MiB at 10,000
-// connections). Most requests fit (wrk's, curl's, a submit with small params); a longer one
-// takes one more read.
-constexpr std::size_t kIdleRead = 256;
 
 using RequestParser = Exchange::Parser;
 
@@ -135,51 +130,83 @@ asio::awaitable<void> refuse(ServerState& state, beast::tcp_stream& stream, cons
 
 }  // namespace
 
-asio::awaitable<void> run_session(ServerState& state, tcp::socket socket, std::shared_ptr<PeerWatch> watch) {
+// (Going idle, the coroutine ends and the connection waits as a small record in state.idle.)
+asio::awaitable<void> run_session(ServerState& state, Session& session) {
   // The watch cancels an await when the client leaves; a cancelled operation reports an error
   // value like any other, and later ones run normally (no exception).
   co_await asio::this_coro::throw_if_cancelled(false);
   const ServerLimits& limits = state.limits;
-  boost::system::error_code peer_error;
-  const auto remote = socket.remote_endpoint(peer_error);
-  const std::string peer =
-      peer_error ? "-" : remote.address().to_string() + ":" + std::to_string(remote.port());
-  beast::tcp_stream stream(std::move(socket));
-  Connection self{&stream, true};
-  state.connections.insert(&self);
+  beast::tcp_stream& stream = session.stream;
+  PeerWatch& watch = *session.watch;
+  beast::flat_buffer& buffer = session.buffer;
+  std::unique_ptr<Exchange>& exchange = session.exchange;
+  state.sessions.push_back(session);
+  ++state.active;
   struct Unregister {
-    std::unordered_set<Connection*>& set;
-    Connection* connection;
-    ~Unregister() { set.erase(connection); }
-  } unregister{state.connections, &self};
+    ServerState& state;
+    Session& session;
+    ~Unregister() {
+      session.hook.unlink();
+      --state.active;
+      // The session goes back to the spares: what the last request held (an event stream's
+      // subscription, a big body) is let go now.
+      give_back(state, session.exchange);
+      session.buffer.clear();
+      session.buffer.shrink_to_fit();
+    }
+  } unregister{state, session};
 
-  beast::flat_buffer buffer;
-  std::array<char, kIdleRead> first_bytes;  // what an idle connection reads into (kIdleRead)
-  std::size_t fresh = 0;                    // bytes of first_bytes just read
-  std::unique_ptr<Exchange> exchange;       // the request being served; none while idle
-  bool peer_gone = false;                   // a stream served off the loop found the client gone
+  bool peer_gone = false;     // a stream served off the loop found the client gone
+  bool parked = false;        // the connection went idle: it lives on in state.idle
+  bool idle_started = false;  // session.idle_since is this idle period's start
+  bool first = true;          // the session's first read
   for (;;) {
-    // Waiting for a request: bounded by the idle timeout. The request's headers, once begun,
-    // by the (shorter) header timeout, so a slow client cannot hold a connection forever.
-    self.idle = true;
     if (buffer.size() == 0) {
       // The drain is over: close, unless the client already sent its next request.
       if (state.closing && !input_waiting(stream.socket())) break;
       buffer.shrink_to_fit();  // empty: its storage is freed while the connection waits
       give_back(state, exchange);
-      stream.expires_after(limits.idle_timeout);
-      auto [error, n] = co_await stream.async_read_some(asio::buffer(first_bytes), use_tuple);
-      if (error == asio::error::operation_aborted && state.closing) continue;  // woken by close_connections
+      if (first) {
+        // Spawned because bytes arrived: read them now, without an asynchronous operation.
+        first = false;
+        const auto got = ::recv(stream.socket().native_handle(), session.first_bytes.data(),
+                                session.first_bytes.size(), MSG_DONTWAIT);
+        if (got > 0) {
+          session.fresh = static_cast<std::size_t>(got);
+        } else if (got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+          break;  // the client left (or reset)
+        }
+      }
+    }
+    if (buffer.size() == 0 && session.fresh == 0) {
+      // Nothing buffered: the session waits a moment for the next request (a busy client's
+      // comes soon), then the linger sweep ends the read and the connection is parked: no
+      // coroutine, no timer of its own, until bytes arrive or the idle timeout ends it.
+      if (!idle_started) session.idle_since = std::chrono::steady_clock::now();
+      idle_started = true;
+      session.demoted = false;
+      state.lingering.push_back(session);
+      arm_linger(state);
+      stream.expires_never();  // the idle timeout is the parked connection's
+      auto [error, n] = co_await stream.async_read_some(asio::buffer(session.first_bytes), use_tuple);
+      session.linger_hook.unlink();
+      if (error == asio::error::operation_aborted && session.demoted) {
+        // (Peeked again before the wait: bytes may have come as the read was cancelled.)
+        state.idle.park(std::move(stream.socket()), /*checked=*/false, session.idle_since);
+        parked = true;
+        break;
+      }
+      if (error == asio::error::operation_aborted && state.closing) continue;  // woken by wake_lingering
       if (error) break;
-      fresh = n;
+      idle_started = false;
+      session.fresh = static_cast<std::size_t>(n);
     }
     // The request's first bytes: read into first_bytes just now (parsed there, in place), or left
     // in `buffer` by the previous request (pipelined). What is still unparsed when the session must
     // read again, or when this request is parsed, moves into `buffer`.
-    beast::flat_static_buffer_base in_place(first_bytes.data(), first_bytes.size());
-    in_place.commit(asio::buffer_size(in_place.prepare(fresh)));
-    fresh = 0;
-    self.idle = false;
+    beast::flat_static_buffer_base in_place(session.first_bytes.data(), session.first_bytes.size());
+    in_place.commit(asio::buffer_size(in_place.prepare(session.fresh)));
+    session.fresh = 0;
     const auto started = std::chrono::steady_clock::now();
 
     if (!exchange) exchange = take_exchange(state);
@@ -256,19 +283,19 @@ asio::awaitable<void> run_session(ServerState& state, tcp::socket socket, std::s
       // past this request already are a pipelined request, not an end: nothing to watch.
       auto& later = std::get<asio::awaitable<Response>>(answer.response);
       if (buffer.size() == 0) {
-        WatchScope watching(*watch, stream.socket());
+        WatchScope watching(watch, stream.socket());
         response = co_await std::move(later);
       } else {
         response = co_await std::move(later);
       }
-      if (watch->disarm()) break;  // gone: nobody would read the answer
+      if (watch.disarm()) break;  // gone: nobody would read the answer
     }
     const unsigned status = response.status;
     const std::size_t body_size = response.body_text().size();
     const bool head = request.method == Method::head;
     if (response.stream) {
       // Registered for shutdown, which ends the stream (at once when it already began).
-      self.body_stream = response.stream.get();
+      session.body_stream = response.stream.get();
       if (state.closing) response.stream->close();
       if (!head && response.stream->serves_socket()) {
         // Served off the loop thread, pipelined bytes behind the request included: a
@@ -276,14 +303,14 @@ asio::awaitable<void> run_session(ServerState& state, tcp::socket socket, std::s
         // what the client sends (that is how it notices the client leave).
         peer_gone = co_await write_handed_over(stream, response, version, limits.idle_timeout);
       } else if (!head && buffer.size() == 0) {
-        WatchScope watching(*watch, stream.socket());  // a client leaving ends the stream at once
+        WatchScope watching(watch, stream.socket());  // a client leaving ends the stream at once
         co_await write_streamed(stream, response, version, limits.idle_timeout, head);
       } else {
         co_await write_streamed(stream, response, version, limits.idle_timeout, head);
       }
-      self.body_stream = nullptr;
+      session.body_stream = nullptr;
       if (state.observer) {
-        state.observer({peer, to_string(request.method), request.target, answer.route, status, 0,
+        state.observer({session.peer, to_string(request.method), request.target, answer.route, status, 0,
                         std::chrono::steady_clock::now() - started});
       }
       break;
@@ -298,8 +325,8 @@ asio::awaitable<void> run_session(ServerState& state, tcp::socket socket, std::s
     auto [write_error, written_bytes] = co_await write_rendered(stream, x.head, body, limits.idle_timeout);
     const bool written = !write_error;
     if (state.observer) {
-      state.observer({peer, to_string(request.method), request.target, answer.route, status, body_size,
-                      std::chrono::steady_clock::now() - started});
+      state.observer({session.peer, to_string(request.method), request.target, answer.route, status,
+                      body_size, std::chrono::steady_clock::now() - started});
     }
     if (!written) break;
     if (again) continue;
@@ -311,7 +338,8 @@ asio::awaitable<void> run_session(ServerState& state, tcp::socket socket, std::s
     }
     break;
   }
-  if (state.draining && !watch->gone() && !peer_gone) {
+  if (parked) co_return;
+  if (state.draining && !watch.gone() && !peer_gone) {
     // A staged close (RFC 9112 §9.6): our FIN first, then what the client still sends is read and
     // dropped until it closes, so that a reset does not destroy an answer it has not read yet.
     co_await close_gracefully(stream);
@@ -319,6 +347,7 @@ asio::awaitable<void> run_session(ServerState& state, tcp::socket socket, std::s
     boost::system::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   }
+  stream.close();
 }
 
 }  // namespace jobd::http

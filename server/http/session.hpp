@@ -1,16 +1,22 @@
-// One coroutine per connection: read a request, ask the handler, write the answer, top to
-// bottom, until the client or the server ends it. It never decides what a request means (the
-// Handler does) nor whether it is refused (refusals.hpp); it moves bytes and keeps time.
-// Internal to http/: the public face is HttpServer (server.hpp), which owns the ServerState
-// every session shares.
+// One coroutine per busy connection: read a request, ask the handler, write the answer, top to
+// bottom, until the client or the server ends it or the connection goes idle (then it is
+// parked in IdleConnections, idle.hpp, and a new session serves its next request). It never
+// decides what a request means (the Handler does) nor whether it is refused (refusals.hpp); it
+// moves bytes and keeps time. Internal to http/: the public face is HttpServer (server.hpp),
+// which owns the ServerState every session shares.
 #pragma once
 
 #include <array>
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <boost/intrusive/list.hpp>
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -18,10 +24,10 @@
 #include <optional>
 #include <string>
 #include <tuple>
-#include <unordered_set>
 #include <vector>
 
 #include "http/handler.hpp"
+#include "http/idle.hpp"
 #include "http/refusals.hpp"
 #include "http/server.hpp"
 
@@ -29,13 +35,6 @@ namespace jobd::http {
 
 class BodyStream;
 class PeerWatch;
-
-// A live connection, so that shutdown can close the idle ones and end the streamed bodies.
-struct Connection {
-  boost::beast::tcp_stream* stream = nullptr;
-  bool idle = true;
-  BodyStream* body_stream = nullptr;  // set while an event stream is being served
-};
 
 // What serving one request takes (its parser, the request, the answer), kept off the session's
 // coroutine frame, which every idle keep-alive connection holds for as long as it is open: GCC
@@ -81,24 +80,86 @@ struct Exchange {
   }
 };
 
+// What a connection holds while a session serves it (from its first byte to the moment it goes
+// idle or closes). Kept in a per-server list of spares between sessions, with its stream, watch
+// and buffers: a keep-alive connection gets a session per request, without an allocation.
+struct Session {
+  // An idle connection's first bytes are read into first_bytes and parsed there; only what is
+  // left over (a longer request, a pipelined one) goes to the read buffer, freed whenever empty.
+  static constexpr std::size_t kFirstRead = 256;
+
+  explicit Session(const boost::asio::any_io_executor& executor);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  boost::beast::tcp_stream stream;
+  std::shared_ptr<PeerWatch> watch;  // the session coroutine's cancellation slot (peer_watch.hpp)
+  boost::beast::flat_buffer buffer;
+  std::array<char, kFirstRead> first_bytes;
+  std::size_t fresh = 0;               // bytes of first_bytes just read
+  std::string peer;                    // "address:port" for the access log
+  std::unique_ptr<Exchange> exchange;  // the request being served
+  BodyStream* body_stream = nullptr;   // set while an event stream is being served
+  AutoUnlinkHook hook;                 // in ServerState::sessions while it runs
+  // Lingering: the connection went idle at idle_since, and the session waits a moment for the
+  // next request before it parks the connection (ServerState::lingering).
+  std::chrono::steady_clock::time_point idle_since;
+  bool demoted = false;  // its wait was ended by the linger sweep: park the connection
+  AutoUnlinkHook linger_hook;
+};
+
 // What the sessions of one server share. Loop thread only.
 struct ServerState {
   // Idle exchanges kept for the next requests (beyond these, one is freed when its connection
   // goes idle): no allocation per request for them.
   static constexpr std::size_t kSpareExchanges = 64;
 
+  // Spare sessions kept likewise (a session per request on a keep-alive connection).
+  static constexpr std::size_t kSpareSessions = 64;
+  using Sessions =
+      boost::intrusive::list<Session, boost::intrusive::member_hook<Session, AutoUnlinkHook, &Session::hook>,
+                             boost::intrusive::constant_time_size<false>>;
+  using Lingering =
+      boost::intrusive::list<Session,
+                             boost::intrusive::member_hook<Session, AutoUnlinkHook, &Session::linger_hook>,
+                             boost::intrusive::constant_time_size<false>>;
+
+  ServerState(const boost::asio::any_io_executor& executor, Handler& h, const ServerLimits& l)
+      : handler(h), limits(l), idle(executor, *this, l.idle_timeout), linger_timer(executor) {}
+  ServerState(const ServerState&) = delete;
+  ServerState& operator=(const ServerState&) = delete;
+  // Open connections: served by a session, or parked.
+  std::size_t connections() const { return active + idle.size(); }
+
   Handler& handler;
   ServerLimits limits;
-  std::unordered_set<Connection*> connections;
+  Sessions sessions;       // running sessions, so that shutdown can end their event streams
+  std::size_t active = 0;  // sessions.size() (linear with auto-unlink hooks)
+  IdleConnections idle;
+  // Sessions waiting a moment for their connection's next request, in the order they began
+  // (parking at once would spawn a session per request on a busy keep-alive connection), and
+  // the timer that parks those that waited long enough.
+  Lingering lingering;
+  boost::asio::steady_timer linger_timer;
+  bool linger_armed = false;
   bool draining = false;  // shutdown began: every answer says Connection: close
   bool closing = false;   // the drain is over: idle connections close, unless a request is waiting
   std::function<void(const RequestRecord&)> observer;
   std::vector<std::unique_ptr<Exchange>> spare_exchanges;
+  std::vector<std::unique_ptr<Session>> spare_sessions;
 };
 
-// Serves one connection until it closes; registers itself in state.connections meanwhile. The
-// coroutine must be spawned with `watch->slot()` as its cancellation slot (peer_watch.hpp).
-boost::asio::awaitable<void> run_session(ServerState& state, boost::asio::ip::tcp::socket socket,
-                                         std::shared_ptr<PeerWatch> watch);
+// Serves a connection with a session (a coroutine) until it closes or goes idle (then it is
+// parked in state.idle, and served by a new session when bytes arrive).
+void spawn_session(ServerState& state, boost::asio::ip::tcp::socket socket);
+// Serves `session`'s connection until it closes or goes idle (session.cpp). Spawned by
+// spawn_session with `session.watch->slot()` as its cancellation slot (peer_watch.hpp).
+boost::asio::awaitable<void> run_session(ServerState& state, Session& session);
+// Arms the timer that parks the connections of sessions lingering long enough.
+void arm_linger(ServerState& state);
+// Shutdown: ends the lingering sessions' waits (each then closes its connection, or answers the
+// request that already arrived on it).
+void wake_lingering(ServerState& state);
 
 }  // namespace jobd::http

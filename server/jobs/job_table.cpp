@@ -277,49 +277,6 @@ std::vector<JobSeq> JobTable::active_jobs() const {
   return active;
 }
 
-WatchId JobTable::watch(JobSeq seq, Observer observer, Watch what) {
-  const WatchId id = next_watch_++;
-  observers_[seq].push_back(Watcher{id, what, std::move(observer)});
-  if (what == Watch::events) {
-    if (Job* job = find(seq)) {
-      ++job->event_subscribers;
-      if (job->control) job->control->watched.store(true, std::memory_order_relaxed);
-    }
-  }
-  return id;
-}
-
-void JobTable::unwatch(JobSeq seq, WatchId id) {
-  auto it = observers_.find(seq);
-  if (it == observers_.end()) return;
-  auto& watchers = it->second;
-  auto entry = std::find_if(watchers.begin(), watchers.end(), [id](const Watcher& w) { return w.id == id; });
-  if (entry == watchers.end()) return;
-  if (entry->what == Watch::events) {
-    if (Job* job = find(seq);
-        job && job->event_subscribers > 0 && --job->event_subscribers == 0 && job->control) {
-      job->control->watched.store(false, std::memory_order_relaxed);
-    }
-  }
-  watchers.erase(entry);
-  if (watchers.empty()) observers_.erase(it);
-}
-
-WatchId JobTable::watch_all(Observer observer, WatchAll what) {
-  const WatchId id = next_watch_++;
-  global_observers_.push_back(GlobalWatcher{id, what, std::move(observer)});
-  if (what == WatchAll::stream) live_streams_.fetch_add(1, std::memory_order_relaxed);
-  return id;
-}
-
-void JobTable::unwatch_all(WatchId id) {
-  auto entry = std::find_if(global_observers_.begin(), global_observers_.end(),
-                            [id](const GlobalWatcher& w) { return w.id == id; });
-  if (entry == global_observers_.end()) return;
-  if (entry->what == WatchAll::stream) live_streams_.fetch_sub(1, std::memory_order_relaxed);
-  global_observers_.erase(entry);
-}
-
 void JobTable::publish(Job& job, JobEvent event) {
   event.id = job.next_event_id++;
   // The history keeps the newest event_history events: a state event is implied by the job's
@@ -353,10 +310,7 @@ void JobTable::publish(Job& job, JobEvent event) {
         watcher.observer(job, published);
     }
   }
-  if (published.type == EventType::state && !global_observers_.empty()) {
-    const auto watchers = global_observers_;
-    for (const auto& watcher : watchers) watcher.observer(job, published);
-  }
+  if (published.type == EventType::state && !global_observers_.empty()) notify_all(job, published);
 }
 
 std::size_t JobTable::evict_expired(Clock::time_point now) {

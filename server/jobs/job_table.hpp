@@ -139,6 +139,9 @@ class JobTable {
   // (returns false) unless the job is queued or running with attempts left and `outcome` is a
   // failure; the caller decides whether the failure may be retried (jobs/retry_policy.hpp).
   bool retry(JobSeq seq, const proto::Outcome& outcome, Clock::time_point run_at, Clock::time_point now);
+  // Removes a job at once, finished or not, leaving no trace (jobs/adopt.cpp): a shared
+  // store's job once the store holds its end. Not for a job an executor still runs.
+  void forget(JobSeq seq);
   // Evicts finished jobs older than the retention; returns how many went.
   std::size_t evict_expired(Clock::time_point now);
 
@@ -204,6 +207,7 @@ class JobTable {
     WatchId id;
     WatchAll what;
     Observer observer;
+    bool removed = false;  // unwatched while the observers were being called
   };
 
   // Where a job is listed: queued and running jobs together (a thread job reads as running
@@ -217,6 +221,7 @@ class JobTable {
   Job* find(JobSeq seq);
   void set_running(Job& job, Clock::time_point at);
   void publish(Job& job, JobEvent event);
+  void notify_all(Job& job, const JobEvent& event);  // the global observers (job_table_watch.cpp)
   void evict(JobSeq seq);
   void evict_oldest_finished();
   FinalState final_state(Job& job, proto::Outcome outcome, Clock::time_point now) const;
@@ -241,6 +246,9 @@ class JobTable {
   std::unordered_map<const kinds::Kind*, std::array<SeqIndex, kPhases>> index_;
   std::unordered_map<JobSeq, std::vector<Watcher>> observers_;
   std::vector<GlobalWatcher> global_observers_;
+  std::vector<GlobalWatcher> added_observers_;  // watch_all while notifying: joins after
+  int notifying_ = 0;                           // depth of notify_all calls
+  bool observers_removed_ = false;              // some global observers are marked removed
   // Live streams of every job's state (WatchAll::stream); read by executor threads through
   // JobControl::all_watchers.
   std::atomic<std::uint32_t> live_streams_{0};

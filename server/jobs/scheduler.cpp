@@ -33,7 +33,7 @@ exec::Executor* Scheduler::executor(proto::Executor id) const {
   return executors_[static_cast<std::size_t>(id)].get();
 }
 
-std::variant<Submitted, Problem> Scheduler::submit(proto::JobSpec spec) {
+std::variant<Admission, Problem> Scheduler::admit(const proto::JobSpec& spec) const {
   if (draining_) {
     return Problem{problems::draining, "jobd is shutting down and accepts no new jobs", std::nullopt,
                    options_.retry_after_s};
@@ -64,7 +64,6 @@ std::variant<Submitted, Problem> Scheduler::submit(proto::JobSpec spec) {
   if (auto* error = std::get_if<proto::ParamError>(&validated)) {
     return Problem{problems::invalid_params, error->message, error->pointer, std::nullopt};
   }
-  auto params = std::get<nlohmann::json>(std::move(validated));
   const std::chrono::milliseconds timeout =
       spec.timeout_ms ? std::chrono::milliseconds(*spec.timeout_ms) : options_.default_timeout;
   if (timeout > options_.max_timeout) {
@@ -84,6 +83,17 @@ std::variant<Submitted, Problem> Scheduler::submit(proto::JobSpec spec) {
     }
     if (*spec.run_at_ms > now_ms) run_at = Clock::time_point(std::chrono::milliseconds(*spec.run_at_ms));
   }
+  const RunPlan plan{static_cast<std::uint32_t>(spec.max_attempts),
+                     std::chrono::milliseconds(spec.retry_delay_ms), run_at};
+  return Admission{kind, executor_id, std::get<nlohmann::json>(std::move(validated)), timeout, now, plan};
+}
+
+std::variant<Submitted, Problem> Scheduler::submit(proto::JobSpec spec) {
+  auto admitted = admit(spec);
+  if (auto* problem = std::get_if<Problem>(&admitted)) return std::move(*problem);
+  auto& [kind, executor_id, params, timeout, now, plan] = std::get<Admission>(admitted);
+  const auto& run_at = plan.run_at;
+  exec::Executor* executor = this->executor(executor_id);
   if (spec.idempotency_key) {
     // The same key names the same job: a retried submission must not run the work twice.
     if (const Job* earlier = table_.find_by_idempotency_key(*spec.idempotency_key)) {
@@ -114,8 +124,6 @@ std::variant<Submitted, Problem> Scheduler::submit(proto::JobSpec spec) {
                    options_.retry_after_s};
   }
   // The record keeps the params as text, rendered once here; the executor gets the DOM itself.
-  const RunPlan plan{static_cast<std::uint32_t>(spec.max_attempts),
-                     std::chrono::milliseconds(spec.retry_delay_ms), run_at};
   const Job& job = table_.create(*kind, executor_id, to_json_text(params), timeout,
                                  std::move(spec.idempotency_key), now, plan);
   if (run_at) {
@@ -168,6 +176,7 @@ std::variant<const Job*, Problem> Scheduler::cancel(std::string_view id) {
     // Waiting here, in no executor: it never runs (again). Its timer may fire for nothing.
     due_.remove(job->seq);
     table_.finish(job->seq, exec::stopped_outcome(exec::StopReason::cancelled), Clock::now());
+    if (attempt_ended_) attempt_ended_(*job, false);
     return job;
   }
   stop(*job, exec::StopReason::cancelled);

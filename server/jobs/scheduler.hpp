@@ -63,6 +63,16 @@ struct Submitted {
   bool replayed;  // an earlier job with the same idempotency key
 };
 
+// What admit() checked and computed from a spec: all a new job needs but its id and seq.
+struct Admission {
+  const kinds::Kind* kind = nullptr;
+  proto::Executor executor = proto::Executor::loop;
+  nlohmann::json params;  // validated against the kind's schema
+  std::chrono::milliseconds timeout{0};
+  Clock::time_point now;
+  RunPlan plan;  // plan.run_at: none, or later than now
+};
+
 class Scheduler final : public exec::JobSink {
  public:
   Scheduler(boost::asio::any_io_executor loop, JobTable& table, const kinds::KindRegistry& kinds,
@@ -73,6 +83,9 @@ class Scheduler final : public exec::JobSink {
   exec::Executor* executor(proto::Executor id) const;
 
   std::variant<Submitted, proto::Problem> submit(proto::JobSpec spec);
+  // The checks of submit() that need no job table (draining, store health, kind, executor,
+  // params, timeout, run_at): a shared store (cluster/) admits with these, then decides itself.
+  std::variant<Admission, proto::Problem> admit(const proto::JobSpec& spec) const;
   // Waits until the job's insert is committed (at once without a durable store): a submit is
   // answered only then. False when the wait was cancelled (the client left) first.
   boost::asio::awaitable<bool> wait_committed(JobSeq seq);
@@ -98,6 +111,13 @@ class Scheduler final : public exec::JobSink {
   //   job fails with that error.
   // Final jobs and jobs already held are ignored.
   void resume(const Job& job);
+  // A shared store (cluster/, scheduler_adopt.cpp): `row` was claimed there; it joins the table
+  // queued and is dispatched like a recovered job. The row's seq and id must not be in the table.
+  const Job& adopt(store::JobRow& row, const kinds::Kind& kind);
+  // A shared store: attempts are retried there, not here. Every attempt's end makes the job
+  // final in the table and then calls `hook`, with whether the retry policy allows another.
+  using AttemptEnded = std::function<void(const Job& job, bool retry)>;
+  void on_attempt_end(AttemptEnded hook) { attempt_ended_ = std::move(hook); }
   // Queued jobs held here, in no executor: waiting for their run_at or for room.
   std::size_t waiting() const { return held_.size(); }
 
@@ -159,6 +179,7 @@ class Scheduler final : public exec::JobSink {
   boost::asio::steady_timer blocked_timer_;
   bool blocked_timer_armed_ = false;
   std::mt19937_64 random_{std::random_device{}()};
+  AttemptEnded attempt_ended_;  // set: a shared store retries (on_attempt_end)
 };
 
 }  // namespace jobd::jobs

@@ -10,6 +10,13 @@ void Scheduler::finish_or_retry(const Job& job, exec::Outcome outcome) {
   const JobSeq seq = job.seq;
   const bool stopped = no_retry_.erase(seq) == 1;  // cancelled or shut down: never retried
   const auto now = Clock::now();
+  if (attempt_ended_) {
+    // A shared store retries: the attempt ends here, and the store is told whether it may.
+    const bool retry = !stopped && job.attempt < job.max_attempts && is_retryable(outcome);
+    table_.finish(seq, std::move(outcome), now);
+    if (const Job* ended = table_.get(seq)) attempt_ended_(*ended, retry);
+    return;
+  }
   if (!stopped && job.attempt < job.max_attempts && is_retryable(outcome)) {
     const double unit = std::uniform_real_distribution<double>(0.0, 1.0)(random_);
     const auto delay = backoff_delay(job.retry_delay, job.attempt, options_.retry_max_delay, unit);

@@ -1,4 +1,5 @@
-// BatchCoalescer: folds the changes of one batch that concern the same job into one statement.
+// BatchCoalescer: folds the changes of one batch that concern the same job into one statement;
+// gathering_after: how long the writer gathers a batch.
 //
 // Under load a job's insert, start and finish often land in the same group commit; each would
 // be a statement that rewrites the whole row. An update carries every mutable column, so a later
@@ -11,6 +12,8 @@
 // what arrived since. Sans-I/O, used by the writer thread only.
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <unordered_map>
 #include <vector>
@@ -28,5 +31,16 @@ class BatchCoalescer {
   std::unordered_map<std::uint64_t, std::size_t> latest_;  // seq -> index of its live change
   std::vector<bool> apply_;
 };
+
+// Group commit: how many changes the writer gathers, for at most how long, before a commit
+// (SqliteStore::run_writer; the loop's write() wakes it once `changes` are there).
+struct Gathering {
+  std::size_t changes;
+  std::chrono::microseconds window;
+};
+// After a batch of `previous` changes: after a small one (light load), a lone change waits up
+// to 200 us for up to 64 others; after one of 32 or more (load), the writer waits up to 1 ms for
+// as many as `previous` (at most 1024). See change_batch.cpp for why and what it measured.
+Gathering gathering_after(std::size_t previous);
 
 }  // namespace jobd::store

@@ -160,7 +160,11 @@ asio::awaitable<RedisResult<std::vector<RedisJob>>> RedisJobs::claim(proto::Exec
   read.arg("STREAMS").arg(stream_key(executor)).arg(">");
   const auto timeout = block.count() > 0 ? redis::blocking_timeout(block, claims_.options())
                                          : claims_.options().command_timeout;
+  const auto asked = std::chrono::steady_clock::now();
   auto [ec, reply] = co_await claims_.command(read, timeout);
+  // Started when the read answered, not when it was asked: it may have blocked for `block`.
+  now_ms +=
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - asked).count();
   if (!ec && reply.is_error_code("NOGROUP")) {
     // The stream or its group is gone (FLUSHALL, a new Redis): make them, find nothing this time.
     auto made = co_await create_groups();

@@ -53,7 +53,8 @@ class RedisJobs {
   boost::asio::awaitable<RedisResult<Submitted>> submit(JobRow row);
 
   // Waits up to `block` (0: not at all) for at most `count` queued attempts of `executor`,
-  // takes them for `consumer` and marks them running (owner, attempt, started_at = now).
+  // takes them for `consumer` and marks them running (owner, attempt, started_at = now_ms plus
+  // the time the read blocked).
   boost::asio::awaitable<RedisResult<std::vector<RedisJob>>> claim(proto::Executor executor,
                                                                    std::string consumer, std::size_t count,
                                                                    std::chrono::milliseconds block,

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 
 #include "store/job_row.hpp"
@@ -27,6 +28,8 @@ class JobsTable {
   int commit() { return commit_.run(); }
   // Inside a transaction. SQLITE_DONE on success, else the SQLite error code.
   int apply(const Change& change);
+  // A (coalesced) batch in order, a run of removes of consecutive seqs as one statement.
+  int apply(std::span<const Change> batch);
   // Raises the stored seq high-water mark to `seq` (never lowers it).
   int raise_max_seq(std::uint64_t seq);
 
@@ -37,6 +40,7 @@ class JobsTable {
   Statement insert_;
   Statement update_;
   Statement remove_;
+  Statement remove_range_;
   Statement raise_max_seq_;
   Statement begin_;
   Statement commit_;

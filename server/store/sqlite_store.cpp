@@ -35,14 +35,6 @@ constexpr int kCheckpointFrames = 8000;
 // fsync finds little left to write.
 constexpr int kWritebackFrames = 256;
 
-// Group commit gathers: a writer woken by a lone change waits up to kGatherWindow for more, up
-// to kGatherChanges, before it commits. At synchronous=NORMAL a commit is so short that without
-// this the writer commits nearly every change alone (bench/store: p50 batch 1), spending a core
-// on per-commit costs (a WAL frame per page per commit) that a batch shares; the window adds at
-// most its length to an acknowledgement.
-constexpr auto kGatherWindow = std::chrono::microseconds(200);
-constexpr std::size_t kGatherChanges = 64;
-
 // What the loop knows of the store. Touched only on the loop thread: by the store's loop-side
 // methods and by the completions the writer posts, which hold it by shared_ptr so that one
 // still queued in a stopped loop never reaches a destroyed store.
@@ -118,6 +110,10 @@ Ticket SqliteStore::write(Change change) {
     std::lock_guard lock(mutex_);
     pending_.push_back(std::move(change));
     wake = std::exchange(writer_sleeping_, false);
+    if (gather_target_ != 0 && pending_.size() >= gather_target_) {
+      gather_target_ = 0;  // one wake-up per gathering
+      wake = true;
+    }
   }
   // Outside the lock, so that the writer does not wake into a held mutex.
   if (wake) wake_.notify_one();
@@ -174,6 +170,7 @@ void SqliteStore::run_writer() {
   Ticket committed = 0;            // changes committed so far
   std::uint64_t max_inserted = 0;  // the highest seq inserted by the changes taken
   std::uint64_t max_removed = 0;   // the highest seq removed by them (before folding)
+  std::size_t last_taken = 0;      // changes the previous gathering took (gathering_after)
   auto backoff = options_.retry_initial;
   bool failing = false;
   for (;;) {
@@ -187,10 +184,14 @@ void SqliteStore::run_writer() {
         }
         writer_sleeping_ = false;
         if (pending_.empty()) return;  // stopping, and everything is committed
-        if (pending_.size() < kGatherChanges && !stopping_) {
-          wake_.wait_for(lock, kGatherWindow,
-                         [this] { return pending_.size() >= kGatherChanges || stopping_; });
+        const Gathering gather = gathering_after(last_taken);
+        if (pending_.size() < gather.changes && !stopping_) {
+          gather_target_ = gather.changes;  // write() wakes us once they are there
+          wake_.wait_for(lock, gather.window,
+                         [this, &gather] { return pending_.size() >= gather.changes || stopping_; });
+          gather_target_ = 0;
         }
+        last_taken = pending_.size();
         batch.swap(pending_);  // the loop fills the emptied vector, capacity kept
       } else {  // a retry (of a batch that may have folded to nothing) takes on what arrived since
         fresh = batch.size();
@@ -275,11 +276,7 @@ std::string SqliteStore::commit(const std::vector<Change>& batch, std::uint64_t 
   // A failed ROLLBACK may leave a transaction open: end it before starting the next one.
   if (db_.in_transaction()) db_.exec("ROLLBACK");
   if (jobs_.begin() != SQLITE_DONE) return db_.error();
-  int rc = SQLITE_DONE;
-  for (const Change& change : batch) {
-    rc = jobs_.apply(change);
-    if (rc != SQLITE_DONE) break;
-  }
+  int rc = jobs_.apply(batch);
   const bool raise = max_removed > max_seq_;
   if (rc == SQLITE_DONE && raise) rc = jobs_.raise_max_seq(high);
   if (rc == SQLITE_DONE && jobs_.commit() == SQLITE_DONE) {

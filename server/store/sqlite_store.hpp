@@ -81,6 +81,7 @@ class SqliteStore final : public JobStore {
   std::condition_variable wake_;
   std::vector<Change> pending_;
   bool writer_sleeping_ = false;
+  std::size_t gather_target_ = 0;  // while the writer gathers: wake it once pending_ holds this many
   bool stopping_ = false;
   std::chrono::steady_clock::time_point close_deadline_;
   std::string close_error_;  // writer: set when it gave up at close

@@ -185,6 +185,24 @@ TEST(Http, IdleKeepAliveConnectionsAreClosedAfterTheIdleTimeout) {
   EXPECT_GE(std::chrono::steady_clock::now() - start, 250ms);
 }
 
+TEST(Http, AConnectionIdleBeyondTheLingerIsParkedAndServedAgain) {
+  // 50 ms after its last answer the session ends and the connection waits as a parked record
+  // (http/idle.hpp). It still counts as open, and its next requests, pipelined, are answered.
+  JobdProcess server;
+  RawConnection connection(server.port());
+  connection.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_EQ(connection.read_responses(1).size(), 1u);
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(scraped_metric(server.port(), "jobd_http_connections"), 2);  // it and the scrape's own
+  connection.send("GET /readyz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  const auto answers = connection.read_responses(2);
+  ASSERT_EQ(answers.size(), 2u);
+  EXPECT_EQ(answers[0].status, 200);
+  EXPECT_NE(answers[0].body.find("ready"), std::string::npos);
+  EXPECT_EQ(answers[1].status, 200);
+  EXPECT_NE(answers[1].body.find("status"), std::string::npos);
+}
+
 namespace {
 
 // Sends `bytes` one per `pace` (a slow client) while checking that another client is served

@@ -22,9 +22,11 @@ ALLOWED = {
     # The Redis client: hiredis, Asio and the standard library; nothing of jobd's but proto.
     "store/redis": {"proto"},
     "jobs": {"exec", "kinds", "store", "proto"},
+    # Replicas on Redis: the job table and scheduler below it, the Redis model and client.
+    "cluster": {"jobs", "exec", "kinds", "store", "store/redis", "proto"},
     "http": {"config", "proto"},
-    "api": {"http", "jobs", "exec", "kinds", "store", "metrics", "config", "proto"},
-    "app": {"api", "http", "jobs", "exec", "kinds", "store", "store/redis", "metrics", "config", "proto"},
+    "api": {"http", "cluster", "jobs", "exec", "kinds", "store", "metrics", "config", "proto"},
+    "app": {"api", "http", "cluster", "jobs", "exec", "kinds", "store", "store/redis", "metrics", "config", "proto"},
 }
 # main.cpp wires everything, the test kinds included.
 MAIN_ALLOWED = set(ALLOWED) | {"proto"}

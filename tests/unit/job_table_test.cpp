@@ -202,6 +202,36 @@ TEST_F(JobTableTest, GlobalObserversHearStateEventsOfEveryJob) {
   EXPECT_EQ(states, (std::vector{JobState::queued, JobState::queued, JobState::cancelled}));
 }
 
+TEST_F(JobTableTest, GlobalObserversMayWatchAndUnwatchWhileCalled) {
+  // They are called by index, not from a copy: changes made during a call take effect after it.
+  JobTable table({});
+  std::vector<std::string> heard;
+  WatchId first = 0;
+  WatchId second = 0;
+  WatchId added = 0;
+  first = table.watch_all(
+      [&](const Job&, const JobEvent& event) {
+        heard.push_back("first " + std::string(proto::to_string(event.state)));
+        if (added == 0) {  // once: one more observer, and the second one leaves
+          added = table.watch_all([&](const Job&, const JobEvent&) { heard.emplace_back("added"); },
+                                  WatchAll::recorder);
+          table.unwatch_all(second);
+        }
+      },
+      WatchAll::recorder);
+  second =
+      table.watch_all([&](const Job&, const JobEvent&) { heard.emplace_back("second"); }, WatchAll::stream);
+  const Job& job = add(table, echo);
+  EXPECT_EQ(heard, (std::vector<std::string>{"first queued"}));  // second unwatched before its turn
+  table.unwatch_all(first);
+  table.finish(job.seq, succeeded(1), t0);
+  EXPECT_EQ(heard, (std::vector<std::string>{"first queued", "added"}));
+  table.unwatch_all(added);
+  const Job& other = add(table, echo);
+  table.finish(other.seq, succeeded(1), t0);
+  EXPECT_EQ(heard.size(), 2u);
+}
+
 TEST_F(JobTableTest, MaxFinishedEvictsTheOldestFinishedJobsOnly) {
   JobTable table({.max_finished = 2, .retention = 1h});
   const Job& active = add(table, sleep);

@@ -1,5 +1,6 @@
 // BatchCoalescer: the changes of one group commit that concern the same job fold into one
 // statement, and what the batch commits stays exactly what applying every change would commit.
+// gathering_after: how much a group commit waits for, light load against load.
 #include <gtest/gtest.h>
 
 #include "store/change_batch.hpp"
@@ -67,6 +68,23 @@ TEST(StoreBatch, FoldingAKeptBatchAgainWithNewChangesChangesNothingElse) {
   ASSERT_EQ(batch.size(), 2u);
   EXPECT_EQ(batch[0].row, job_row(1, 3));
   EXPECT_EQ(batch[1].row, job_row(2, 2));
+}
+
+TEST(StoreBatch, UnderLoadTheWriterGathersAsManyAsItsLastBatchForLonger) {
+  using std::chrono::microseconds;
+  // Light load: a lone change waits a little for company.
+  for (std::size_t previous : {0, 1, 31}) {
+    const Gathering gather = gathering_after(previous);
+    EXPECT_EQ(gather.changes, 64u) << previous;
+    EXPECT_EQ(gather.window, microseconds(200)) << previous;
+  }
+  // Load: as many as the previous batch, within a longer but bounded window.
+  EXPECT_EQ(gathering_after(32).changes, 32u);
+  EXPECT_EQ(gathering_after(32).window, microseconds(1000));
+  EXPECT_EQ(gathering_after(150).changes, 150u);
+  EXPECT_EQ(gathering_after(150).window, microseconds(1000));
+  EXPECT_EQ(gathering_after(100000).changes, 1024u);
+  EXPECT_EQ(gathering_after(100000).window, microseconds(1000));
 }
 
 }  // namespace

@@ -82,6 +82,35 @@ TEST(StoreSqlite, UpdateChangesOnlyTheMutableColumnsAndRemoveDeletes) {
   EXPECT_EQ(loaded.max_seq, 3u);  // the removed newest job's seq is not handed out again
 }
 
+TEST(StoreSqlite, RunsOfRemovesDeleteExactlyTheirRows) {
+  // The writer deletes a run of removes of consecutive seqs with one range statement: a seq
+  // between two runs, a change between removes and a descending pair must survive or count alone.
+  TempDir dir;
+  const auto path = dir.file("jobs.db");
+  {
+    Loop loop;
+    auto store = open_or_fail(path, loop.io);
+    ASSERT_TRUE(store);
+    Ticket last = 0;
+    for (std::uint64_t seq = 1; seq <= 12; ++seq) last = store->write(insert(job_row(seq, 1)));
+    bool durable = false;
+    store->when_durable(last, [&] { durable = true; });
+    ASSERT_TRUE(loop.run_until([&] { return durable; }));
+    for (std::uint64_t seq : {2, 3, 4}) store->write({ChangeOp::remove, JobRow{.seq = seq}});
+    store->write(update(job_row(5, 3)));
+    for (std::uint64_t seq : {6, 7, 9, 11, 10}) last = store->write({ChangeOp::remove, JobRow{.seq = seq}});
+    durable = false;
+    store->when_durable(last, [&] { durable = true; });
+    ASSERT_TRUE(loop.run_until([&] { return durable; }));
+    store->close();
+  }
+  const auto rows = load_all(path);
+  std::vector<std::uint64_t> kept;
+  for (const auto& [seq, row] : rows) kept.push_back(seq);
+  EXPECT_EQ(kept, (std::vector<std::uint64_t>{1, 5, 8, 12}));
+  EXPECT_EQ(rows.at(5), job_row(5, 3));
+}
+
 TEST(StoreSqlite, CallbacksRunOnlyAfterTheCommitAndInTicketOrder) {
   use_faulty_vfs();
   TempDir dir;

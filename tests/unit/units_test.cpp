@@ -123,11 +123,13 @@ TEST(CheckConfig, HeaderLimitBelowARequestLineIsRefused) {
   EXPECT_EQ(check_config(config), std::nullopt);
 }
 
-TEST(CheckConfig, AStoreIsMemoryOrASqlitePathAndAnythingElseIsRefusedNamingTheFlag) {
+TEST(CheckConfig, AStoreIsMemoryASqlitePathOrRedisAndAnythingElseIsRefusedNamingTheFlag) {
   EXPECT_EQ(check_store_uri("memory:"), std::nullopt);
+  EXPECT_EQ(check_store_uri("redis://127.0.0.1:6379/2"), std::nullopt);
+  EXPECT_EQ(check_store_uri("redis+unix:///run/redis.sock"), std::nullopt);
   EXPECT_EQ(check_store_uri("sqlite:jobd.db"), std::nullopt);
   EXPECT_EQ(check_store_uri("sqlite:/var/lib/jobd/jobd.db"), std::nullopt);
-  for (const char* bad : {"sqlite:", "redis://x", "jobd.db", "", "memory"}) {
+  for (const char* bad : {"sqlite:", "rediss://x", "jobd.db", "", "memory"}) {
     const auto problem = check_store_uri(bad);
     ASSERT_TRUE(problem) << bad;
     EXPECT_NE(problem->find("--store"), std::string::npos) << *problem;

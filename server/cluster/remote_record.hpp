@@ -1,0 +1,19 @@
+// A job as Redis holds it, rendered as the same record JSON as a job of the local table
+// (jobs/record.hpp), so that any replica answers for any job with the same bytes.
+#pragma once
+
+#include <string>
+
+#include "jobs/record.hpp"
+#include "kinds/kind.hpp"
+#include "store/redis_jobs_types.hpp"
+
+namespace jobd::cluster {
+
+// `row` is moved from. `kind` is the registered kind of that name (or a stand-in).
+void append_remote_record(std::string& out, store::JobRow& row, const kinds::Kind& kind,
+                          const jobs::RecordView& view = {});
+std::string render_remote_record(store::JobRow& row, const kinds::Kind& kind,
+                                 const jobs::RecordView& view = {});
+
+}  // namespace jobd::cluster
