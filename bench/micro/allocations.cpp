@@ -169,6 +169,7 @@ int main(int argc, char** argv) {
                                    "0",    "--threads", "1",           "--log-level", "warn"};
   for (int i = 2; i < argc; ++i) args.emplace_back(argv[i]);
   std::vector<char*> argv_jobd;
+  argv_jobd.reserve(args.size());
   for (auto& arg : args) argv_jobd.push_back(arg.data());
   auto parsed = jobd::config::parse_command_line(static_cast<int>(argv_jobd.size()), argv_jobd.data());
   if (const int* exit_code = std::get_if<int>(&parsed)) return *exit_code;

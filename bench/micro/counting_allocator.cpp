@@ -12,6 +12,7 @@
 // ---- the counting allocator ------------------------------------------------------------------
 // glibc lets a program define malloc and friends (and calls its own through __libc_*); operator
 // new goes straight to __libc_malloc so that a `new` is counted once, as a `new`.
+// NOLINTBEGIN(bugprone-reserved-identifier): glibc's own names, declared to be called, not defined
 extern "C" {
 void* __libc_malloc(std::size_t);
 void* __libc_calloc(std::size_t, std::size_t);
@@ -19,6 +20,7 @@ void* __libc_realloc(void*, std::size_t);
 void __libc_free(void*);
 void* __libc_memalign(std::size_t, std::size_t);
 }
+// NOLINTEND(bugprone-reserved-identifier)
 
 namespace counting {
 std::atomic<std::uint64_t> news{0};

@@ -85,12 +85,12 @@ template <typename T>
 T run_once(asio::io_context& loop, asio::awaitable<T> work) {
   T out{};
   bool done = false;
-  asio::co_spawn(loop, std::move(work), [&](std::exception_ptr, T value) {
+  asio::co_spawn(loop, std::move(work), [&](const std::exception_ptr&, T value) {
     out = std::move(value);
     done = true;
   });
   loop.restart();
-  while (!done) loop.run_one();
+  while (!done) loop.run_one();  // NOLINT(bugprone-infinite-loop): the handler run_one runs sets it
   return out;
 }
 

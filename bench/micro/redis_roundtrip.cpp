@@ -61,7 +61,7 @@ struct Run {
 void send_next(RedisConnection& redis, const Command& set, Run& run, long total) {
   if (run.sent >= total) return;
   ++run.sent;
-  redis.command(set, [&redis, &set, &run, total](std::error_code ec, Reply) {
+  redis.command(set, [&redis, &set, &run, total](std::error_code ec, const Reply&) {
     ++run.done;
     if (ec) ++run.errors;
     send_next(redis, set, run, total);
@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
   redis.start();
   std::error_code ready;
   asio::co_spawn(loop, redis.wait_ready(std::chrono::seconds(5)),
-                 [&](std::exception_ptr, std::error_code ec) {
+                 [&](const std::exception_ptr&, std::error_code ec) {
                    ready = ec;
                    loop.stop();
                  });

@@ -74,7 +74,7 @@ void Cluster::stop() {
 
 std::string Cluster::start(asio::io_context& loop) {
   std::optional<std::string> refusal;
-  asio::co_spawn(loop, connect(), [&refusal](std::exception_ptr error, std::string why) {
+  asio::co_spawn(loop, connect(), [&refusal](const std::exception_ptr& error, std::string why) {
     refusal = error ? std::string("start-up failed") : std::move(why);
   });
   {

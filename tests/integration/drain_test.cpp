@@ -99,6 +99,7 @@ TEST(Drain, ClientsUnderLoadGetAnAnswerToEveryRequestAndEveryAnswerDuringTheDrai
   std::vector<std::thread> clients;
   // Jobs of 100 to 400 ms; one client in five opens a connection per request, so that some are
   // always on their way in (the listen backlog) when the drain begins.
+  clients.reserve(kClients);
   for (int i = 0; i < kClients; ++i) {
     clients.emplace_back(load_client, server.port(), 100 + 100 * (i % 4), i % 5 == 4, std::ref(tally), until);
   }

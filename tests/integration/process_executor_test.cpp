@@ -195,6 +195,7 @@ TEST(ProcessExecutor, CancelOfAQueuedJobNeverRunsIt) {
 TEST(ProcessExecutor, RecyclesAWorkerAfterMaxJobs) {
   JobdProcess server({"--workers", "1", "--worker-max-jobs", "2"});
   std::vector<json> pids;
+  pids.reserve(6);
   for (int i = 0; i < 6; ++i)
     pids.push_back(run(server.port(), on_process("primes", {{"n", 100}}))["worker_pid"]);
   EXPECT_EQ(pids[0], pids[1]);
@@ -208,6 +209,7 @@ TEST(ProcessExecutor, RecyclesAWorkerAfterMaxJobs) {
 TEST(ProcessExecutor, MaxJobsOneGivesAFreshProcessPerJob) {
   JobdProcess server({"--workers", "2", "--worker-max-jobs", "1"});
   std::vector<pid_t> pids;
+  pids.reserve(8);
   for (int i = 0; i < 8; ++i)
     pids.push_back(run(server.port(), on_process("primes", {{"n", 100}}))["worker_pid"]);
   std::sort(pids.begin(), pids.end());

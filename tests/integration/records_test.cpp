@@ -24,6 +24,7 @@ json echo_job(std::size_t pad_bytes) {
 // Submits `count` jobs from `threads` threads at once; each must be accepted.
 void submit_all(std::uint16_t port, int count, const json& body, int threads = 4) {
   std::vector<std::thread> clients;
+  clients.reserve(static_cast<std::size_t>(threads));
   for (int t = 0; t < threads; ++t) {
     clients.emplace_back([&, t] {
       for (int i = t; i < count; i += threads) ASSERT_EQ(submit(port, body).status, 202);

@@ -81,7 +81,7 @@ TEST(RedisConnectionTest, TenThousandPipelinedCommandsCompleteInOrder) {
   const Command incr = Command::of("INCR", "counter");
   // All sent before the first reply is read: each INCR's reply must be its own position + 1.
   for (int i = 0; i < kCommands; ++i) {
-    redis.command(incr, [&, i](std::error_code ec, Reply reply) {
+    redis.command(incr, [&, i](std::error_code ec, const Reply& reply) {
       ++done;
       if (ec) ++errors;
       replies[static_cast<std::size_t>(i)] = reply.as_integer().value_or(-1);
@@ -181,7 +181,7 @@ TEST(RedisConnectionTest, RefusesWhatCannotBeSentWithoutReachingRedis) {
   // The in-flight bound: the 11th command is refused at once, the first 10 complete.
   int ok = 0, refused = 0;
   for (int i = 0; i < 15; ++i) {
-    redis.command(Command::of("PING"), [&](std::error_code ec, Reply) {
+    redis.command(Command::of("PING"), [&](std::error_code ec, const Reply&) {
       if (!ec) ++ok;
       if (ec == RedisError::too_many_pending) ++refused;
     });
@@ -191,7 +191,7 @@ TEST(RedisConnectionTest, RefusesWhatCannotBeSentWithoutReachingRedis) {
   EXPECT_EQ(refused, 5);
   // stop(): in flight completes with connection_lost, later commands with stopped.
   std::error_code in_flight;
-  redis.command(Command::of("PING"), [&](std::error_code ec, Reply) { in_flight = ec; });
+  redis.command(Command::of("PING"), [&](std::error_code ec, const Reply&) { in_flight = ec; });
   redis.stop();
   auto [after, after_reply] = loop.await(redis.command(Command::of("PING")));
   EXPECT_EQ(after, RedisError::stopped);

@@ -214,7 +214,7 @@ TEST(RedisJobsLeaseTest, ReplicasReclaimingAtOnceEachTakeADifferentJobAndNoneTwi
     for (int batch = 0; batch < 4; ++batch) {
       boost::asio::co_spawn(rig.loop.io,
                             rig.jobs.reclaim(proto::Executor::thread, replica, kLease, wall_ms(), 3),
-                            [&](std::exception_ptr, RedisResult<Reclaimed> result) {
+                            [&](const std::exception_ptr&, RedisResult<Reclaimed> result) {
                               EXPECT_TRUE(result.ok()) << result.detail;
                               for (auto& id : result.value.requeued) requeued.push_back(std::move(id));
                               ++done;

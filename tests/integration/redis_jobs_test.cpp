@@ -58,14 +58,15 @@ TEST(RedisJobsTest, TwoConsumersNeverClaimTheSameJobAndTakeNoMoreThanAsked) {
   std::vector<RedisJob> first, second;
   bool first_done = false, second_done = false;
   auto claim_into = [&](std::string consumer, std::vector<RedisJob>& into, bool& done) {
-    boost::asio::co_spawn(rig.loop.io,
-                          rig.jobs.claim(proto::Executor::thread, std::move(consumer), 4,
-                                         std::chrono::milliseconds(3000), wall_ms()),
-                          [&into, &done](std::exception_ptr, RedisResult<std::vector<RedisJob>> result) {
-                            EXPECT_TRUE(result.ok()) << result.detail;
-                            into = std::move(result.value);
-                            done = true;
-                          });
+    boost::asio::co_spawn(
+        rig.loop.io,
+        rig.jobs.claim(proto::Executor::thread, std::move(consumer), 4, std::chrono::milliseconds(3000),
+                       wall_ms()),
+        [&into, &done](const std::exception_ptr&, RedisResult<std::vector<RedisJob>> result) {
+          EXPECT_TRUE(result.ok()) << result.detail;
+          into = std::move(result.value);
+          done = true;
+        });
   };
   redis::RedisConnection claims_b(rig.loop.io.get_executor(), rig.server.options());
   claims_b.start();
@@ -75,7 +76,7 @@ TEST(RedisJobsTest, TwoConsumersNeverClaimTheSameJobAndTakeNoMoreThanAsked) {
   boost::asio::co_spawn(
       rig.loop.io,
       replica_b.claim(proto::Executor::thread, "r2", 4, std::chrono::milliseconds(3000), wall_ms()),
-      [&](std::exception_ptr, RedisResult<std::vector<RedisJob>> result) {
+      [&](const std::exception_ptr&, RedisResult<std::vector<RedisJob>> result) {
         second = std::move(result.value);
         second_done = true;
       });

@@ -55,7 +55,7 @@ std::string read_file(const std::string& path) {
 
 std::string RedisServer::binary() {
   for (const char* dir : {"/usr/bin", "/usr/local/bin", "/usr/sbin"}) {
-    const std::string path = std::string(dir) + "/redis-server";
+    std::string path = std::string(dir) + "/redis-server";
     if (::access(path.c_str(), X_OK) == 0) return path;
   }
   return "";
@@ -100,6 +100,7 @@ void RedisServer::start() {
   if (!password_.empty()) args.insert(args.end(), {"--requirepass", password_});
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
   const pid_t parent = ::getpid();

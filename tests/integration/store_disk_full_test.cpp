@@ -24,13 +24,13 @@ TEST(StoreDiskFull, SubmitsAnswer503WhileFullAndJobdRecoversLosingNothingAcknowl
   const auto filler = dir.path() / "small" / "filler";
   {  // leave the store about 1 MiB
     std::ofstream out(filler, std::ios::binary);
-    const std::string block(64 * 1024, 'f');
+    const std::string block(std::size_t{64} * 1024, 'f');
     for (int i = 0; i < 48; ++i) out.write(block.data(), static_cast<std::streamsize>(block.size()));
     ASSERT_TRUE(out.good());
   }
   const std::vector<std::string> args = {"--store", "sqlite:" + path, "--workers", "0"};
   std::set<std::string> acked;
-  const std::string pad(16 * 1024, 'p');
+  const std::string pad(std::size_t{16} * 1024, 'p');
   {
     JobdProcess server(args);
     // Fill the disk with 16 KiB jobs until jobd refuses one.

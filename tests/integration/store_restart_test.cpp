@@ -132,6 +132,7 @@ TEST(StoreRestart, KillNineUnderLoadLosesNoAcknowledgedJobAndInterruptsTheRunnin
     std::atomic<bool> stop{false};
     std::atomic<std::uint64_t> next{static_cast<std::uint64_t>(round) * 1'000'000};
     std::vector<std::thread> clients;
+    clients.reserve(2);
     for (int c = 0; c < 2; ++c) {
       clients.emplace_back([&] {
         while (!stop) {

@@ -103,7 +103,11 @@ TEST(Subprocess, InjectionAttemptsReachTheProgramAsOneLiteralArgumentOrAreRefuse
   for (const auto& attack : attacks) {
     auto job = run(f.port(), "args", {{"text", attack}, {"name", attack}});
     EXPECT_EQ(job["state"], "succeeded") << job.dump();
-    EXPECT_EQ(job["stdout"], "[--name=" + attack + "]\n[" + attack + "]\n") << attack;
+    std::string expected = "[--name=" + attack;
+    expected += "]\n[";
+    expected += attack;
+    expected += "]\n";
+    EXPECT_EQ(job["stdout"], expected) << attack;
   }
   // A positional value that starts with '-' could read as an option: refused.
   for (const std::string value : {"-rf", "--output=/etc/passwd", "-"}) {

@@ -84,6 +84,7 @@ TEST(ApiCancel, FinishedJobIs409) {
 TEST(ApiList, PagesNewestFirstAndTheCursorContinuesWhereThePageEnded) {
   ApiHarness h;
   std::vector<std::string> ids;
+  ids.reserve(5);
   for (int i = 0; i < 5; ++i) ids.push_back(h.submit_work(i));
   const auto first = body_of(h.get("/v1/jobs?limit=2"));
   ASSERT_EQ(first["jobs"].size(), 2u);

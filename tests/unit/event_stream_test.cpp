@@ -39,6 +39,7 @@ struct Pull {
 class Puller {
  public:
   Puller(asio::io_context& loop, jobd::http::BodyStream& stream) : loop_(loop) {
+    // NOLINTNEXTLINE(performance-unnecessary-value-param): by reference, GCC 12 -O3 warns maybe-uninitialized
     asio::co_spawn(loop, stream.next(), [this](std::exception_ptr error, std::optional<std::string> piece) {
       if (error) std::rethrow_exception(error);
       pull_.answered = true;
@@ -210,7 +211,7 @@ TEST(AllEventsHub, RendersEachEventOnceAndGivesEveryStreamEachEventItsFilterPass
     streams.push_back(std::make_shared<jobd::api::AllEventsStream>(loop.get_executor(), options(1024), hub,
                                                                    filters[i % 5]));
     asio::co_spawn(loop, streams.back()->serve(pairs[i][0]),
-                   [&returned, i](std::exception_ptr error, int fd) {
+                   [&returned, i](const std::exception_ptr& error, int fd) {
                      if (error) std::rethrow_exception(error);
                      returned[i] = fd;
                    });
@@ -276,7 +277,7 @@ TEST(AllEventsStream, ClosedBeforeItIsServedGivesTheDescriptorStraightBack) {
     jobd::api::AllEventsStream stream(loop.get_executor(), {8, 10s, &open}, hub, {});
     EXPECT_EQ(open, 1u);
     stream.close();  // shutdown began while its head was being written
-    asio::co_spawn(loop, stream.serve(42), [&](std::exception_ptr, int fd) { returned = fd; });
+    asio::co_spawn(loop, stream.serve(42), [&](const std::exception_ptr&, int fd) { returned = fd; });
     loop.run_for(100ms);
   }
   EXPECT_EQ(returned, 42);

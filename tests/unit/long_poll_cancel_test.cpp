@@ -29,12 +29,12 @@ TEST(LongPollCancel, ACancelledWaitForTheFinalStateEndsAtOnceAndUnwatchesTheJob)
   asio::cancellation_signal cancel;
   bool done = false;
   std::optional<nlohmann::json> record = nlohmann::json("not yet");
-  asio::co_spawn(
-      h.loop, h.scheduler.wait_final(seq, std::chrono::steady_clock::now() + 30s),
-      asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr, std::optional<nlohmann::json> r) {
-        done = true;
-        record = std::move(r);
-      }));
+  asio::co_spawn(h.loop, h.scheduler.wait_final(seq, std::chrono::steady_clock::now() + 30s),
+                 asio::bind_cancellation_slot(
+                     cancel.slot(), [&](const std::exception_ptr&, std::optional<nlohmann::json> r) {
+                       done = true;
+                       record = std::move(r);
+                     }));
   run_until(h, [&] { return h.table.watched(seq); });
   ASSERT_TRUE(h.table.watched(seq));
   const auto start = std::chrono::steady_clock::now();
@@ -56,11 +56,11 @@ TEST(LongPollCancel, ACancelledGetWithWaitAnswersWithoutWaitingAndLeavesNoWatch)
   ASSERT_TRUE(std::holds_alternative<asio::awaitable<jobd::http::Response>>(answer.response));
   asio::cancellation_signal cancel;
   std::optional<jobd::http::Response> response;
-  asio::co_spawn(
-      h.loop, std::get<asio::awaitable<jobd::http::Response>>(std::move(answer.response)),
-      asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr error, jobd::http::Response r) {
-        if (!error) response = std::move(r);
-      }));
+  asio::co_spawn(h.loop, std::get<asio::awaitable<jobd::http::Response>>(std::move(answer.response)),
+                 asio::bind_cancellation_slot(cancel.slot(),
+                                              [&](const std::exception_ptr& error, jobd::http::Response r) {
+                                                if (!error) response = std::move(r);
+                                              }));
   run_until(h, [&] { return h.table.watched(h.seq_of(id)); });
   ASSERT_TRUE(h.table.watched(h.seq_of(id)));
   cancel.emit(asio::cancellation_type::terminal);

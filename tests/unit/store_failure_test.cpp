@@ -63,7 +63,7 @@ TEST(StoreFailure, AFullDiskFailsLoudlyLosesNothingAndRecoversWhenSpaceReturns) 
   const auto filler = dir.path() / "small" / "filler";
   {  // leave the store about 1 MiB
     std::ofstream out(filler, std::ios::binary);
-    const std::string block(64 * 1024, 'f');
+    const std::string block(std::size_t{64} * 1024, 'f');
     for (int i = 0; i < 48; ++i) out.write(block.data(), static_cast<std::streamsize>(block.size()));
     ASSERT_TRUE(out.good());
   }

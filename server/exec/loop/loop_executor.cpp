@@ -28,7 +28,7 @@ void LoopExecutor::submit(JobTicket ticket) {
   if (on_activity_) on_activity_(ticket.kind->name);
   asio::co_spawn(loop_, ticket.kind->run_on_loop(std::move(ticket.params), std::move(ctx)),
                  asio::bind_cancellation_slot(
-                     running.cancel.slot(), [this, seq](std::exception_ptr error, Outcome result) {
+                     running.cancel.slot(), [this, seq](const std::exception_ptr& error, Outcome result) {
                        auto node = running_.extract(seq);
                        if (node.empty() || node.mapped()->stopped) return;
                        Outcome outcome = error ? proto::outcome_from_exception(error) : std::move(result);

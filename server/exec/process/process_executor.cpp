@@ -25,7 +25,7 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 namespace {
 
 // Bytes read from a worker's socket or output pipe at once.
-constexpr std::size_t kReadChunk = 64 * 1024;
+constexpr std::size_t kReadChunk = std::size_t{64} * 1024;
 // A worker's output line longer than this is logged in pieces, so a worker that prints
 // without newlines cannot grow jobd's memory.
 constexpr std::size_t kMaxLogLine = 4096;
@@ -88,7 +88,8 @@ ProcessExecutor::ProcessExecutor(asio::any_io_executor loop, JobSink& sink, Fork
       slots_(options, fork_server.options().limits.cpu_seconds),
       control_(loop_, fork_server.control_fd()),
       backoff_(loop_) {
-  asio::co_spawn(loop_, receive_spawns(), [](std::exception_ptr e) { log_escaped(e, "spawn receiver"); });
+  asio::co_spawn(loop_, receive_spawns(),
+                 [](const std::exception_ptr& e) { log_escaped(e, "spawn receiver"); });
   apply(slots_.start(Clock::now()));
 }
 
@@ -176,9 +177,11 @@ void ProcessExecutor::adopt(const SpawnedWorker& spawned) {
   auto worker = std::make_shared<Worker>(loop_, id, spawned);
   workers_.emplace(id, worker);
   // Three waits per worker; each holds the worker, which goes when the last one ends.
-  asio::co_spawn(loop_, reap(worker), [](std::exception_ptr e) { log_escaped(e, "reaper"); });
-  asio::co_spawn(loop_, read_frames(worker), [](std::exception_ptr e) { log_escaped(e, "frame reader"); });
-  asio::co_spawn(loop_, read_output(worker), [](std::exception_ptr e) { log_escaped(e, "output reader"); });
+  asio::co_spawn(loop_, reap(worker), [](const std::exception_ptr& e) { log_escaped(e, "reaper"); });
+  asio::co_spawn(loop_, read_frames(worker),
+                 [](const std::exception_ptr& e) { log_escaped(e, "frame reader"); });
+  asio::co_spawn(loop_, read_output(worker),
+                 [](const std::exception_ptr& e) { log_escaped(e, "output reader"); });
 }
 
 // ---- a worker's descriptors ----------------------------------------------------------------

@@ -19,7 +19,7 @@ namespace {
 // so that short jobs never send any.
 constexpr auto kProgressInterval = std::chrono::milliseconds(50);
 // Bytes read from the socket at once; a RUN frame is usually a few dozen bytes.
-constexpr std::size_t kReadChunk = 64 * 1024;
+constexpr std::size_t kReadChunk = std::size_t{64} * 1024;
 
 bool write_all(int fd, const std::string& bytes) {
   std::size_t done = 0;

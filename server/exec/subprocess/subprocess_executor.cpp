@@ -33,7 +33,7 @@ namespace {
 
 // One read from a child's pipe (a pipe holds 64 KiB by default; 16 KiB reads keep the
 // coroutine frame small while 200 jobs run, and are few enough for 50 MB of discarded output).
-constexpr std::size_t kReadChunk = 16 * 1024;
+constexpr std::size_t kReadChunk = std::size_t{16} * 1024;
 
 }  // namespace
 
@@ -116,7 +116,8 @@ void SubprocessExecutor::start(JobTicket ticket) {
   const JobSeq seq = ticket.seq;
   auto [it, inserted] = running_.emplace(seq, std::make_unique<Child>(loop_, std::move(ticket)));
   Child& child = *it->second;
-  asio::co_spawn(loop_, supervise(child), [this, seq](std::exception_ptr error) { complete(seq, error); });
+  asio::co_spawn(loop_, supervise(child),
+                 [this, seq](const std::exception_ptr& error) { complete(seq, error); });
 }
 
 // ---- one job, top to bottom: spawn, run, wait for the exit, drain the pipes ----------------
@@ -163,7 +164,7 @@ void SubprocessExecutor::run(Child& child, Launched& launched) {
   // The pipes are served by their own coroutines, so that output keeps flowing (and the child
   // never blocks on a full pipe) while supervise() waits for the exit.
   child.io_done.expires_at(asio::steady_timer::time_point::max());
-  const auto count_done = [this, &child](std::exception_ptr) { io_finished(child); };
+  const auto count_done = [this, &child](const std::exception_ptr&) { io_finished(child); };
   child.pending_io = child.stdin_pipe.is_open() ? 3 : 2;
   asio::co_spawn(loop_, read_output(child, OutputStream::stdout_stream), count_done);
   asio::co_spawn(loop_, read_output(child, OutputStream::stderr_stream), count_done);
@@ -271,7 +272,7 @@ void SubprocessExecutor::stop(JobSeq seq, StopReason reason) {
   terminate(*it->second);
 }
 
-void SubprocessExecutor::complete(JobSeq seq, std::exception_ptr error) {
+void SubprocessExecutor::complete(JobSeq seq, const std::exception_ptr& error) {
   auto node = running_.extract(seq);
   if (node.empty()) return;
   Child& child = *node.mapped();

@@ -69,7 +69,7 @@ class SubprocessExecutor final : public Executor {
   boost::asio::awaitable<void> write_input(Child& child);
   void io_finished(Child& child);
   void terminate(Child& child);
-  void complete(JobSeq seq, std::exception_ptr error);
+  void complete(JobSeq seq, const std::exception_ptr& error);
   void start_queued();
 
   boost::asio::any_io_executor loop_;

@@ -7,12 +7,12 @@ namespace jobd::store::redis {
 namespace asio = boost::asio;
 using Socket = asio::posix::stream_descriptor;
 
-std::shared_ptr<HiredisLink> HiredisLink::create(asio::any_io_executor loop, Listener& listener) {
-  return std::shared_ptr<HiredisLink>(new HiredisLink(std::move(loop), listener));
+std::shared_ptr<HiredisLink> HiredisLink::create(const asio::any_io_executor& loop, Listener& listener) {
+  return std::shared_ptr<HiredisLink>(new HiredisLink(loop, listener));
 }
 
-HiredisLink::HiredisLink(asio::any_io_executor loop, Listener& listener)
-    : socket_(std::move(loop)), listener_(&listener) {}
+HiredisLink::HiredisLink(const asio::any_io_executor& loop, Listener& listener)
+    : socket_(loop), listener_(&listener) {}
 
 HiredisLink::~HiredisLink() {
   listener_ = nullptr;

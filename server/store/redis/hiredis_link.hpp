@@ -47,7 +47,7 @@ class HiredisLink : public std::enable_shared_from_this<HiredisLink> {
   };
 
   // Always owned by a shared_ptr: pending waits keep the link alive.
-  static std::shared_ptr<HiredisLink> create(boost::asio::any_io_executor loop, Listener& listener);
+  static std::shared_ptr<HiredisLink> create(const boost::asio::any_io_executor& loop, Listener& listener);
   ~HiredisLink();
   HiredisLink(const HiredisLink&) = delete;
   HiredisLink& operator=(const HiredisLink&) = delete;
@@ -64,7 +64,7 @@ class HiredisLink : public std::enable_shared_from_this<HiredisLink> {
   void detach() { listener_ = nullptr; }
 
  private:
-  HiredisLink(boost::asio::any_io_executor loop, Listener& listener);
+  HiredisLink(const boost::asio::any_io_executor& loop, Listener& listener);
   static void add_read(void* self);
   static void del_read(void* self);
   static void add_write(void* self);

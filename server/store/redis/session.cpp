@@ -36,14 +36,14 @@ std::shared_ptr<Session> Session::create(asio::any_io_executor loop, RedisOption
 }
 
 Session::Session(asio::any_io_executor loop, RedisOptions options, Mode mode)
-    : loop_(loop),
+    : loop_(std::move(loop)),
       options_(std::move(options)),
       mode_(mode),
       name_(session_name(options_)),
       log_(options_.logger ? options_.logger : spdlog::default_logger()),
-      link_(HiredisLink::create(loop, *this)),
-      deadline_timer_(loop),
-      wake_(loop),
+      link_(HiredisLink::create(loop_, *this)),
+      deadline_timer_(loop_),
+      wake_(loop_),
       backoff_(options_.backoff_min, options_.backoff_max, std::random_device{}()) {
   counters_.endpoint = options_.endpoint.display();
 }
@@ -60,7 +60,7 @@ void Session::start() {
   if (started_ || stopped_) return;
   started_ = true;
   auto log = log_;
-  auto report = [log, name = name_](std::exception_ptr escaped) {
+  auto report = [log, name = name_](const std::exception_ptr& escaped) {
     if (!escaped) return;
     try {
       std::rethrow_exception(escaped);
