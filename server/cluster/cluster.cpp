@@ -36,7 +36,7 @@ Cluster::Cluster(asio::any_io_executor loop, jobs::Scheduler& scheduler, const k
       redis_options_(std::move(redis)) {
   commands_ = std::make_unique<store::redis::RedisConnection>(
       loop_, named(redis_options_, options_.replica_id, "commands"));
-  store::RedisJobsOptions model{"jobd:", options_.lease, options_.retry_max_delay};
+  store::RedisJobsOptions model{"jobd:", options_.lease, options_.retry_max_delay, options_.retention};
   for (auto id : proto::kAllExecutors) {
     if (scheduler_.executor(id) == nullptr) continue;
     const auto index = static_cast<std::size_t>(id);

@@ -3,8 +3,9 @@
 //
 //   submit       the API validates as ever (Scheduler::admit), Redis creates the job (and decides
 //                idempotency for every replica); the 202 goes out after Redis answered
-//   claim loops  one per executor: take at most its free slots (XREADGROUP BLOCK ~1 s on a
-//                connection of its own), adopt each job into the local JobTable, run it here
+//   claim loops  one per executor: take at most its free slots plus a bounded prefetch
+//                (--redis-prefetch; XREADGROUP BLOCK ~1 s on a connection of its own), adopt
+//                each job into the local JobTable, run it here
 //   attempt end  Scheduler::on_attempt_end: a fenced RedisJobs::finish (retry_at from the retry
 //                policy when it allows one: the local scheduler never retries), then the job is
 //                forgotten locally (reads of finished jobs go to Redis)
@@ -55,6 +56,10 @@ struct ClusterOptions {
   std::string replica_id;  // the consumer name in every executor's group
   std::chrono::milliseconds lease{30000};
   std::chrono::milliseconds retry_max_delay{std::chrono::minutes(10)};
+  std::chrono::milliseconds retention{std::chrono::hours(1)};  // final jobs leave Redis after it
+  // Jobs claimed beyond the free workers, waiting in the local queue (nullopt: as many as the
+  // executor has workers; 0: only free workers).
+  std::optional<std::size_t> prefetch;
   std::chrono::milliseconds claim_block{1000};     // XREADGROUP BLOCK
   std::chrono::milliseconds wait_poll{500};        // ?wait= reads Redis at least this often
   std::chrono::milliseconds promote_every{200};    // delayed jobs and retries due

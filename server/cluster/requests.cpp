@@ -24,14 +24,22 @@ Problem not_found() {
 }
 
 // Up to ARGV[2] jobs with seq below ARGV[3] ('+inf': the newest), newest first, as HGETALLs.
+// Ids whose hash expired (retention) leave the zset as they are met and the page reads on past
+// them, so a short page still means the end.
 constexpr const char* kListNewest = R"lua(
+local limit = tonumber(ARGV[2])
 local max = ARGV[3] == '+inf' and '+inf' or ('(' .. ARGV[3])
-local ids = redis.call('ZREVRANGEBYSCORE', ARGV[1] .. 'jobs', max, '-inf', 'LIMIT', 0, tonumber(ARGV[2]))
 local out = {}
-for _, id in ipairs(ids) do
-  local h = redis.call('HGETALL', ARGV[1] .. 'job:' .. id)
-  if #h > 0 then out[#out + 1] = h end
-end
+local wanted, ids
+repeat
+  wanted = limit - #out
+  ids = redis.call('ZREVRANGEBYSCORE', ARGV[1] .. 'jobs', max, '-inf', 'WITHSCORES', 'LIMIT', 0, wanted)
+  for i = 1, #ids, 2 do
+    local h = redis.call('HGETALL', ARGV[1] .. 'job:' .. ids[i])
+    if #h > 0 then out[#out + 1] = h else redis.call('ZREM', ARGV[1] .. 'jobs', ids[i]) end
+    max = '(' .. ids[i + 1]
+  end
+until #out >= limit or #ids < 2 * wanted
 return out
 )lua";
 

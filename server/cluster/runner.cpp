@@ -2,6 +2,7 @@
 // lease renewal, and the reclaim and promote timers every replica runs.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -41,10 +42,17 @@ std::size_t index(proto::Executor executor) { return static_cast<std::size_t>(ex
 std::size_t Cluster::free_slots(proto::Executor executor) const {
   const exec::Executor* local = scheduler_.executor(executor);
   if (local == nullptr) return 0;
-  // Workers, not queue depth: a job claimed here should start here now, not wait in a local
-  // queue while another replica has room (the loop executor has no workers: its capacity).
+  // Workers plus a bounded prefetch, not queue depth: a job claimed here should start here
+  // soon, not wait in a long local queue while another replica has room; the prefetch keeps the
+  // workers fed while the next claim's round trip is under way (prefetched jobs are `running`
+  // in Redis and held_, so their leases are renewed). The loop executor has no workers: its
+  // capacity, no prefetch.
   const exec::ExecutorStats stats = local->stats();
-  const std::size_t slots = stats.workers > 0 ? stats.workers : stats.capacity;
+  std::size_t slots = stats.capacity;
+  if (stats.workers > 0) {
+    slots = stats.workers + options_.prefetch.value_or(stats.workers);
+    if (stats.capacity > 0) slots = std::min(slots, stats.capacity);
+  }
   const std::size_t active = active_[index(executor)];
   return slots > active ? slots - active : 0;
 }

@@ -71,6 +71,7 @@ struct Config {
       kDefaultStore;       // --store: memory:, sqlite:PATH, redis://HOST:PORT[/DB], redis+unix:///PATH
   std::string replica_id;  // --replica-id (redis): the consumer name; empty: hostname:pid
   milliseconds redis_lease{30'000};  // --redis-lease: a claimed job's lease (renewed every third)
+  std::int64_t redis_prefetch = -1;  // --redis-prefetch: claimed beyond free workers; -1 = workers
   Durability durability = Durability::process;
 };
 

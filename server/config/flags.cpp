@@ -92,6 +92,10 @@ ParseResult parse_command_line(int argc, char** argv) {
       "JOBD_REDIS_PASSWORD or JOBD_REDIS_PASSWORD_FILE)");
   add("--replica-id", config.replica_id,
       "with --store redis://: this replica's name among those sharing the store (default hostname:pid)");
+  add("--redis-prefetch", config.redis_prefetch,
+      "with --store redis://: jobs claimed beyond an executor's free workers, queued here while the next "
+      "claim is under way (-1 = as many as it has workers; 0 = none)")
+      ->check(CLI::Range(std::int64_t{-1}, std::int64_t{4096}));
   add("--durability", durability,
       "what a committed job survives: process (a kill -9 or crash of jobd) or machine (power loss too: "
       "an fsync per commit)")

@@ -71,11 +71,26 @@ local function append_attempt(key, attempt, etype, message, started_at, now)
   end
   redis.call('HSET', key, 'attempts', attempts)
 end
+-- A final job leaves Redis after the retention (--retention), its idempotency key with it;
+-- the `jobs` zset loses its id when a list meets it gone, or when promote_due finds it in
+-- `expiring` (by expiry time: no work while nothing expires).
+local function retire(id, retention, now)
+  local key = job_key(id)
+  redis.call('PEXPIRE', key, retention)
+  local idem = redis.call('HGET', key, 'idempotency_key')
+  if idem then redis.call('PEXPIRE', P .. 'idem:' .. idem, retention) end
+  redis.call('ZADD', P .. 'expiring', now + retention, id)
+end
 -- Back to queued for attempt+1: due now (a stream entry) or later (the delayed set).
 local function requeue(id, executor, next_attempt, due, now)
   local key = job_key(id)
   redis.call('HSET', key, 'state', 'queued', 'attempt', next_attempt, 'run_at', due)
   redis.call('HDEL', key, 'owner', 'lease_until', 'started_at', 'details', 'entry', 'cancel')
+  -- Never expires while it can still run.
+  redis.call('PERSIST', key)
+  local idem = redis.call('HGET', key, 'idempotency_key')
+  if idem then redis.call('PERSIST', P .. 'idem:' .. idem) end
+  redis.call('ZREM', P .. 'expiring', id)
   if due > now then
     redis.call('ZADD', P .. 'delayed', due, id)
   else
@@ -168,7 +183,7 @@ return {lost, cancel}
 )lua";
 
 // ARGV: prefix, id, consumer, attempt, now, state, result, error_type, error_message, details,
-// retry_at ('' none). Fenced: written only while the job is running as this consumer's
+// retry_at ('' none), retention_ms. Fenced: written only while the job is running as this consumer's
 // `attempt`. Returns 1 accepted, 0 stale (nothing written), -1 no such job.
 constexpr const char* kFinish = R"lua(
 local id, consumer, attempt, now = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
@@ -192,11 +207,13 @@ local fields = {'result', 'error_type', 'error_message', 'details'}
 for i, field in ipairs(fields) do
   if ARGV[6 + i] ~= '' then redis.call('HSET', key, field, ARGV[6 + i]) end
 end
+retire(id, tonumber(ARGV[12]), now)
 publish(id, h[8], state, n)
 return 1
 )lua";
 
-// ARGV: prefix, executor, consumer, min_idle_ms, now, count, retry cap ms, jitter unit [0,1).
+// ARGV: prefix, executor, consumer, min_idle_ms, now, count, retry cap ms, jitter unit [0,1),
+// retention_ms.
 // Takes over (XAUTOCLAIM) entries idle longer than the lease and ends each one's attempt as
 // `interrupted`: retried with backoff while attempts remain, else failed; a job asked to cancel
 // is cancelled; a delivery that never started runs again with the same attempt.
@@ -204,6 +221,7 @@ return 1
 constexpr const char* kReclaim = R"lua(
 local executor, consumer, min_idle = ARGV[2], ARGV[3], ARGV[4]
 local now, count, cap, unit = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local retention = tonumber(ARGV[9])
 local stream = stream_key(executor)
 if redis.call('EXISTS', stream) == 0 then return {{}, {}, {}, {}} end
 local requeued, failed, cancelled, redelivered = {}, {}, {}, {}
@@ -238,6 +256,7 @@ repeat
         redis.call('HSET', key, 'state', 'cancelled', 'error_type', 'cancelled', 'error_message',
           'cancelled; the replica running it stopped', 'finished_at', now)
         redis.call('HDEL', key, 'lease_until', 'cancel', 'entry')
+        retire(id, retention, now)
         publish(id, h[7], 'cancelled', n)
         cancelled[#cancelled + 1] = id
       elseif h[1] == 'running' then
@@ -253,6 +272,7 @@ repeat
           redis.call('HSET', key, 'state', 'failed', 'error_type', 'interrupted', 'error_message', message,
             'finished_at', now)
           redis.call('HDEL', key, 'lease_until', 'cancel', 'entry')
+          retire(id, retention, now)
           publish(id, h[7], 'failed', n)
           failed[#failed + 1] = id
         end
@@ -264,9 +284,17 @@ return {requeued, failed, cancelled, redelivered}
 )lua";
 
 // ARGV: prefix, now, limit. Moves due delayed jobs to their streams; ZREM inside the script
-// makes it safe to run from every replica at once (each job moves once).
+// makes it safe to run from every replica at once (each job moves once). Then drops up to
+// `limit` ids whose retention ran out from the `jobs` zset (a newest-first list seldom reaches
+// the oldest ids); one not yet expired by Redis's clock stays for a later round.
 constexpr const char* kPromoteDue = R"lua(
 local now, limit = ARGV[2], tonumber(ARGV[3])
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'expiring', '-inf', now, 'LIMIT', 0, limit)) do
+  if redis.call('EXISTS', job_key(id)) == 0 then
+    redis.call('ZREM', P .. 'jobs', id)
+    redis.call('ZREM', P .. 'expiring', id)
+  end
+end
 local due = redis.call('ZRANGEBYSCORE', P .. 'delayed', '-inf', now, 'LIMIT', 0, limit)
 local moved = 0
 for _, id in ipairs(due) do
@@ -280,7 +308,7 @@ end
 return moved
 )lua";
 
-// ARGV: prefix, id, now. Returns {'cancelled'} (queued: final at once), {'requested', owner}
+// ARGV: prefix, id, now, retention_ms. Returns {'cancelled'} (queued: final at once), {'requested', owner}
 // (running: flagged and the owner told), {'final', state}, or {'not_found'}.
 constexpr const char* kCancel = R"lua(
 local id, now = ARGV[2], tonumber(ARGV[3])
@@ -293,6 +321,7 @@ if h[1] == 'queued' then
   redis.call('HSET', key, 'state', 'cancelled', 'error_type', 'cancelled', 'error_message',
     'cancelled before it started', 'finished_at', now)
   redis.call('HDEL', key, 'entry')
+  retire(id, tonumber(ARGV[4]), now)
   publish(id, h[5], 'cancelled', h[6])
   return {'cancelled'}
 end
@@ -304,14 +333,23 @@ end
 return {'final', h[1]}
 )lua";
 
-// ARGV: prefix, after_seq, limit. The jobs after `after_seq` in seq order, as hashes.
+// ARGV: prefix, after_seq, limit. The jobs after `after_seq` in seq order, as hashes. Ids
+// whose hash expired (retention) leave the zset as they are met, and the page reads on past
+// them, so a short page still means the end.
 constexpr const char* kList = R"lua(
-local ids = redis.call('ZRANGEBYSCORE', P .. 'jobs', '(' .. ARGV[2], '+inf', 'LIMIT', 0, tonumber(ARGV[3]))
+local limit = tonumber(ARGV[3])
 local out = {}
-for _, id in ipairs(ids) do
-  local h = redis.call('HGETALL', job_key(id))
-  if #h > 0 then out[#out + 1] = h end
-end
+local after = ARGV[2]
+local wanted, ids
+repeat
+  wanted = limit - #out
+  ids = redis.call('ZRANGEBYSCORE', P .. 'jobs', '(' .. after, '+inf', 'WITHSCORES', 'LIMIT', 0, wanted)
+  for i = 1, #ids, 2 do
+    local h = redis.call('HGETALL', job_key(ids[i]))
+    if #h > 0 then out[#out + 1] = h else redis.call('ZREM', P .. 'jobs', ids[i]) end
+    after = ids[i + 1]
+  end
+until #out >= limit or #ids < 2 * wanted
 return out
 )lua";
 

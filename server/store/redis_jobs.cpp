@@ -235,7 +235,8 @@ asio::awaitable<RedisResult<FinishResult>> RedisJobs::finish(std::string id, std
                                 std::move(end.error_type),
                                 std::move(end.error_message),
                                 std::move(end.details_json),
-                                end.retry_at_ms ? std::to_string(*end.retry_at_ms) : std::string()};
+                                end.retry_at_ms ? std::to_string(*end.retry_at_ms) : std::string(),
+                                std::to_string(options_.retention.count())};
   auto [ec, reply] = co_await run(finish_, std::move(args));
   if (failed(ec, reply, out)) co_return out;
   const auto code = reply.as_integer();
@@ -262,7 +263,8 @@ asio::awaitable<RedisResult<Reclaimed>> RedisJobs::reclaim(proto::Executor execu
                                 std::to_string(now_ms),
                                 std::to_string(count),
                                 std::to_string(options_.retry_max_delay.count()),
-                                std::to_string(unit)};
+                                std::to_string(unit),
+                                std::to_string(options_.retention.count())};
   auto [ec, reply] = co_await run(reclaim_, std::move(args));
   if (failed(ec, reply, out)) co_return out;
   const auto* array = reply.as_array();
@@ -293,7 +295,8 @@ asio::awaitable<RedisResult<std::size_t>> RedisJobs::promote_due(std::int64_t no
 
 asio::awaitable<RedisResult<Cancelled>> RedisJobs::cancel(std::string id, std::int64_t now_ms) {
   RedisResult<Cancelled> out;
-  std::vector<std::string> args{options_.prefix, std::move(id), std::to_string(now_ms)};
+  std::vector<std::string> args{options_.prefix, std::move(id), std::to_string(now_ms),
+                                std::to_string(options_.retention.count())};
   auto [ec, reply] = co_await run(cancel_, std::move(args));
   if (failed(ec, reply, out)) co_return out;
   const std::vector<std::string> parts = strings(reply);

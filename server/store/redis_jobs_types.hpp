@@ -24,6 +24,8 @@ struct RedisJobsOptions {
   std::chrono::milliseconds lease{30000};
   // The cap of a reclaimed attempt's retry backoff (--retry-max-delay).
   std::chrono::milliseconds retry_max_delay{std::chrono::minutes(10)};
+  // How long a final job's hash and idempotency key stay (--retention): PEXPIRE when it ends.
+  std::chrono::milliseconds retention{std::chrono::hours(1)};
 };
 
 enum class RedisJobsError {

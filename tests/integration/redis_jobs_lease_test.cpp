@@ -27,6 +27,11 @@ RedisJobsOptions short_lease() {
   return options;
 }
 
+// Milliseconds before the job's hash expires: -1 never (it can still run), -2 gone.
+long long pttl(RedisJobsRig& rig, const std::string& id) {
+  return rig.server.admin({"PTTL", "jobd:job:" + id}).as_integer().value_or(-3);
+}
+
 Reclaimed reclaim(RedisJobsRig& rig, std::string consumer) {
   auto result =
       rig.loop.await(rig.jobs.reclaim(proto::Executor::thread, std::move(consumer), kLease, wall_ms()));
@@ -107,8 +112,12 @@ TEST(RedisJobsLeaseTest, RenewedLeasesAreNotReclaimedAndExpiredOnesFailAsInterru
   EXPECT_EQ(rig.get("kept").row.state, proto::JobState::running);
   EXPECT_EQ(rig.get("kept").owner, "r1");
   EXPECT_EQ(rig.stream_length(), 1);  // only the kept attempt's entry remains
+  // Failed by the reclaim: kept for the retention (1 h by default), then gone.
+  EXPECT_GT(pttl(rig, "dropped"), 3'500'000);
+  EXPECT_EQ(pttl(rig, "kept"), -1);
   AttemptEnd done{.state = proto::JobState::succeeded, .result_json = "1"};
   EXPECT_EQ(rig.loop.await(rig.jobs.finish("kept", "r1", 1, done, wall_ms())).value, FinishResult::accepted);
+  EXPECT_GT(pttl(rig, "kept"), 3'500'000);
   EXPECT_EQ(rig.loop.await(rig.jobs.finish("dropped", "r1", 1, done, wall_ms())).value, FinishResult::stale);
 }
 
@@ -176,6 +185,7 @@ TEST(RedisJobsLeaseTest, AFinishThatAsksForARetryRequeuesTheNextAttempt) {
   EXPECT_EQ(rig.loop.await(rig.jobs.finish("flaky", "r1", 1, crashed, wall_ms())).value,
             FinishResult::accepted);
   EXPECT_EQ(rig.get("flaky").row.state, proto::JobState::queued);
+  EXPECT_EQ(pttl(rig, "flaky"), -1);  // back to queued: never expires
   const auto second = rig.claim("r2", 1);
   ASSERT_EQ(second.size(), 1u);
   EXPECT_EQ(second[0].row.attempt, 2u);
@@ -184,6 +194,7 @@ TEST(RedisJobsLeaseTest, AFinishThatAsksForARetryRequeuesTheNextAttempt) {
             FinishResult::accepted);
   const RedisJob final = rig.get("flaky");
   EXPECT_EQ(final.row.state, proto::JobState::failed);
+  EXPECT_GT(pttl(rig, "flaky"), 0);
   EXPECT_EQ(final.row.error_type, "crashed");
   EXPECT_NE(final.row.attempts_json.find(R"("message":"SIGSEGV")"), std::string::npos)
       << final.row.attempts_json;
