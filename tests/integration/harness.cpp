@@ -145,10 +145,12 @@ JobdProcess::JobdProcess(std::vector<std::string> args, std::vector<std::string>
                            });
   if (!names_store) argv_strings.insert(argv_strings.end(), {"--store", "sqlite:" + dir_ + "/jobd.db"});
   std::vector<char*> argv;
+  argv.reserve(argv_strings.size() + 1);
   for (auto& arg : argv_strings) argv.push_back(arg.data());
   argv.push_back(nullptr);
   env.push_back("PATH=/usr/local/bin:/usr/bin:/bin");
   std::vector<char*> envp;
+  envp.reserve(env.size() + 1);
   for (auto& entry : env) envp.push_back(entry.data());
   envp.push_back(nullptr);
 
@@ -229,7 +231,7 @@ HttpResult http_request(std::uint16_t port, const std::string& method, const std
                         const std::string& body, const Headers& headers, std::chrono::milliseconds timeout) {
   RawConnection connection(port);
   std::string request = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
-  for (const auto& [name, value] : headers) request += name + ": " + value + "\r\n";
+  for (const auto& [name, value] : headers) request.append(name).append(": ").append(value).append("\r\n");
   if (!body.empty() || method == "POST" || method == "PUT") {
     request += "Content-Length: " + std::to_string(body.size()) + "\r\n";
   }

@@ -106,6 +106,7 @@ TEST(StoreSqlite, RunsOfRemovesDeleteExactlyTheirRows) {
   }
   const auto rows = load_all(path);
   std::vector<std::uint64_t> kept;
+  kept.reserve(rows.size());
   for (const auto& [seq, row] : rows) kept.push_back(seq);
   EXPECT_EQ(kept, (std::vector<std::uint64_t>{1, 5, 8, 12}));
   EXPECT_EQ(rows.at(5), job_row(5, 3));
