@@ -75,6 +75,8 @@ class Api final : public http::Handler {
   std::optional<http::Response> refuse_unauthorized(const http::Request& request, Access access) const;
   // 404 or 405 + Allow, from the table.
   static http::Response unrouted(const http::Request& request, const RouteMatch& match);
+  // A job record (JSON text, jobs/record.hpp) as the answer (job_handlers.cpp).
+  static http::Response record_response(unsigned status, std::string record);
 
   // Probes, catalog, metrics (api.cpp).
   http::Response healthz(const http::Request& request, std::string_view);

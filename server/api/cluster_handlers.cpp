@@ -13,15 +13,6 @@ using http::Request;
 using http::Response;
 using proto::Problem;
 
-namespace {
-Response record_response(unsigned status, std::string record) {
-  Response response;
-  response.status = status;
-  response.body = std::move(record);
-  return response;
-}
-}  // namespace
-
 store::StoreHealth Api::store_health() const {
   return options_.cluster ? options_.cluster->health() : scheduler_.table().store_health();
 }

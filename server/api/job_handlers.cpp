@@ -20,15 +20,14 @@ namespace problems = proto::problems;
 namespace {
 // What follows the items of a page: `],"next_cursor":"` + 20 digits + `"}`.
 constexpr std::size_t kPageTailBytes = 40;
+}  // namespace
 
-// A job record (JSON text, jobs/record.hpp) as the answer.
-Response record_response(unsigned status, std::string record) {
+Response Api::record_response(unsigned status, std::string record) {
   Response response;
   response.status = status;
   response.body = std::move(record);
   return response;
 }
-}  // namespace
 
 asio::awaitable<Response> Api::submit(Request request, std::string) {
   auto wait = parse_wait(request.query(), options_.max_wait);

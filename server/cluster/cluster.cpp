@@ -7,6 +7,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <nlohmann/json.hpp>
 
+#include "jobs/job_rows.hpp"
 #include "jobs/scheduler.hpp"
 
 namespace jobd::cluster {
@@ -26,6 +27,8 @@ store::redis::RedisOptions named(store::redis::RedisOptions options, const std::
   return options;
 }
 }  // namespace
+
+std::int64_t Cluster::now_ms() { return jobs::to_unix_ms(jobs::Clock::now()); }
 
 Cluster::Cluster(asio::any_io_executor loop, jobs::Scheduler& scheduler, const kinds::KindRegistry& kinds,
                  ClusterOptions options, store::redis::RedisOptions redis)

@@ -127,6 +127,9 @@ class Cluster {
   store::StoreHealth health() const;
 
  private:
+  // The wall clock as the job model stamps it (Unix ms).
+  static std::int64_t now_ms();
+
   struct Held {
     jobs::JobSeq seq = 0;
     std::uint32_t attempt = 0;

@@ -17,8 +17,6 @@ using proto::Problem;
 namespace problems = proto::problems;
 
 namespace {
-std::int64_t now_ms() { return jobs::to_unix_ms(jobs::Clock::now()); }
-
 Problem not_found() {
   return Problem{problems::job_not_found, "no job with that id", std::nullopt, std::nullopt};
 }

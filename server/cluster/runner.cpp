@@ -29,8 +29,6 @@ constexpr auto kSlotPoll = 100ms;
 // A finish that could not be written (Redis away) is tried again this often.
 constexpr auto kFinishRetry = 250ms;
 
-std::int64_t now_ms() { return jobs::to_unix_ms(jobs::Clock::now()); }
-
 asio::awaitable<void> sleep_for(std::chrono::milliseconds duration) {
   asio::steady_timer timer(co_await asio::this_coro::executor, duration);
   co_await timer.async_wait(use_tuple);
