@@ -43,6 +43,7 @@
 #include "kinds/kind.hpp"
 
 #include "counting_allocator.hpp"
+#include "http_answer.hpp"
 
 // ---- the client ------------------------------------------------------------------------------
 namespace {
@@ -113,21 +114,7 @@ int open_idle(int port) {
   static constexpr char kRequest[] = "GET /healthz HTTP/1.1\r\nHost: b\r\n\r\n";
   if (::send(fd, kRequest, sizeof kRequest - 1, MSG_NOSIGNAL) <= 0) std::exit(1);
   char answer[512];
-  std::size_t have = 0;
-  // Until the whole body is in (its length from Content-Length): /healthz's body changes with
-  // the store it reports on.
-  for (;;) {
-    const std::string_view text(answer, have);
-    const auto end = text.find("\r\n\r\n");
-    const auto length = text.find("Content-Length: ");
-    if (end != std::string_view::npos && length != std::string_view::npos &&
-        have >= end + 4 + std::strtoul(answer + length + 16, nullptr, 10)) {
-      break;
-    }
-    const auto n = ::recv(fd, answer + have, sizeof answer - have, 0);
-    if (n <= 0) std::exit(1);
-    have += static_cast<std::size_t>(n);
-  }
+  if (!jobd::bench::read_answer(fd, answer, sizeof answer)) std::exit(1);
   return fd;
 }
 

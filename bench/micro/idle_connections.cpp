@@ -23,6 +23,8 @@
 #include <thread>
 #include <vector>
 
+#include "http_answer.hpp"
+
 namespace {
 
 long rss_kib(int pid) {
@@ -52,23 +54,9 @@ int open_one(int port) {
     return -1;
   }
   char answer[1024];
-  std::size_t have = 0;
-  while (have < sizeof answer) {
-    const auto n = ::recv(fd, answer + have, sizeof answer - have, 0);
-    if (n <= 0) {
-      ::close(fd);
-      return -1;
-    }
-    have += static_cast<std::size_t>(n);
-    // Until the whole body is in (its length from Content-Length): /healthz's body changes
-    // with the store it reports on.
-    const std::string_view text(answer, have);
-    const auto end = text.find("\r\n\r\n");
-    const auto length = text.find("Content-Length: ");
-    if (end != std::string_view::npos && length != std::string_view::npos &&
-        have >= end + 4 + std::strtoul(answer + length + 16, nullptr, 10)) {
-      break;
-    }
+  if (!jobd::bench::read_answer(fd, answer, sizeof answer)) {
+    ::close(fd);
+    return -1;
   }
   return fd;
 }

@@ -6,8 +6,7 @@
 #include <memory>
 #include <thread>
 
-#include "harness.hpp"
-#include "redis_server.hpp"
+#include "cluster_fixture.hpp"
 #include "subprocess_fixture.hpp"
 
 using namespace jobd::testing;
@@ -16,20 +15,9 @@ using nlohmann::json;
 
 namespace {
 
-std::unique_ptr<JobdProcess> replica(const RedisServer& redis, const std::string& name) {
-  return std::make_unique<JobdProcess>(std::vector<std::string>{"--store", redis.tcp_uri(), "--replica-id",
-                                                                name, "--redis-lease", "1s", "--retention",
-                                                                "1s", "--test-kinds"});
-}
-
 // Milliseconds left before the key expires: -1 no expiry, -2 no such key.
 long long pttl(const RedisServer& redis, const std::string& key) {
   return redis.admin({"PTTL", key}).as_integer().value_or(-3);
-}
-
-std::string state_of(std::uint16_t port, const std::string& id) {
-  const auto response = get(port, "/v1/jobs/" + id);
-  return response.status == 200 ? response.json()["state"].get<std::string>() : "";
 }
 
 bool in_index(const RedisServer& redis, const std::string& id) {
@@ -41,8 +29,8 @@ bool in_index(const RedisServer& redis, const std::string& id) {
 TEST(ClusterRetention, AFinalJobLeavesRedisAfterTheRetentionAndALiveOneStays) {
   SKIP_WITHOUT_REDIS();
   RedisServer redis;
-  auto a = replica(redis, "A");
-  auto b = replica(redis, "B");
+  auto a = replica(redis, "A", {"--retention", "1s", "--test-kinds"});
+  auto b = replica(redis, "B", {"--retention", "1s", "--test-kinds"});
 
   const json body = {{"kind", "echo"}, {"params", {{"x", 1}}}, {"idempotency_key", "order-9"}};
   const auto done = submit(a->port(), body);
@@ -65,7 +53,7 @@ TEST(ClusterRetention, AFinalJobLeavesRedisAfterTheRetentionAndALiveOneStays) {
   EXPECT_GT(pttl(redis, "jobd:job:" + id), 0);
   EXPECT_GT(pttl(redis, "jobd:idem:order-9"), 0);
   EXPECT_GT(pttl(redis, "jobd:job:" + doomed_id), 0);
-  ASSERT_TRUE(eventually([&] { return state_of(a->port(), running_id) == "running"; }, 5s));
+  ASSERT_TRUE(eventually([&] { return state_on(a->port(), running_id) == "running"; }, 5s));
   EXPECT_EQ(pttl(redis, "jobd:job:" + running_id), -1);
   EXPECT_EQ(pttl(redis, "jobd:job:" + queued_id), -1);
 

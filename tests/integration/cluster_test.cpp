@@ -8,8 +8,7 @@
 #include <memory>
 #include <thread>
 
-#include "harness.hpp"
-#include "redis_server.hpp"
+#include "cluster_fixture.hpp"
 #include "subprocess_fixture.hpp"
 
 using namespace jobd::testing;
@@ -18,22 +17,25 @@ using nlohmann::json;
 
 namespace {
 
-std::unique_ptr<JobdProcess> replica(const RedisServer& redis, const std::string& name,
-                                     const std::string& uri = "") {
-  return std::make_unique<JobdProcess>(
-      std::vector<std::string>{"--store", uri.empty() ? redis.tcp_uri() : uri, "--replica-id", name,
-                               "--redis-lease", "1s", "--test-kinds"});
-}
-
 // The replica that holds the job now (the `owner` field of its hash), "" if none.
 std::string owner_of(const RedisServer& redis, const std::string& id) {
   const auto reply = redis.admin({"HGET", "jobd:job:" + id, "owner"});
   return reply.is_nil() ? "" : std::string(reply.text());
 }
 
-std::string state_on(std::uint16_t port, const std::string& id) {
-  const auto response = get(port, "/v1/jobs/" + id);
-  return response.status == 200 ? response.json()["state"].get<std::string>() : "";
+// A DELETE sent to the replica on `port` for a job another replica runs, then waited for there.
+void expect_cancelled_through(std::uint16_t port, const std::string& id) {
+  const auto started = std::chrono::steady_clock::now();
+  const auto cancelled = http_request(port, "DELETE", "/v1/jobs/" + id);
+  // 202 while the owner is still stopping it; 200 if it already wrote the cancel when read back.
+  EXPECT_TRUE(cancelled.status == 202 || cancelled.status == 200) << cancelled.body;
+  const auto waited = get(port, "/v1/jobs/" + id + "?wait=10");
+  const auto took = std::chrono::steady_clock::now() - started;
+  ASSERT_EQ(waited.status, 200) << waited.body;
+  EXPECT_EQ(waited.json()["state"], "cancelled") << waited.body;
+  // The issue asks for 200 ms (the owner hears its control channel at once); a loaded test
+  // machine gets more room, far below the lease (1 s) the renewal's cancel flag would take.
+  EXPECT_LT(took, 900ms) << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
 }
 
 }  // namespace
@@ -105,17 +107,7 @@ TEST(Cluster, ADeleteOnAnotherReplicaStopsAProcessJobOnTheReplicaRunningIt) {
   auto b = replica(redis, "B");  // started after A claimed it: A runs it
   EXPECT_EQ(owner_of(redis, id), "A");
 
-  const auto started = std::chrono::steady_clock::now();
-  const auto cancelled = http_request(b->port(), "DELETE", "/v1/jobs/" + id);
-  // 202 while A is still stopping it; 200 if A already wrote the cancel when B read it back.
-  EXPECT_TRUE(cancelled.status == 202 || cancelled.status == 200) << cancelled.body;
-  const auto waited = get(b->port(), "/v1/jobs/" + id + "?wait=10");
-  const auto took = std::chrono::steady_clock::now() - started;
-  ASSERT_EQ(waited.status, 200) << waited.body;
-  EXPECT_EQ(waited.json()["state"], "cancelled") << waited.body;
-  // The issue asks for 200 ms (the owner hears its control channel at once); a loaded test
-  // machine gets more room, far below the lease (1 s) the renewal's cancel flag would take.
-  EXPECT_LT(took, 900ms) << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
+  expect_cancelled_through(b->port(), id);
   EXPECT_EQ(http_request(b->port(), "DELETE", "/v1/jobs/" + id).status, 409);
 }
 
@@ -124,10 +116,7 @@ TEST(Cluster, ADeleteOnAnotherReplicaStopsASubprocessJobOnTheReplicaRunningIt) {
   RedisServer redis;
   subprocess::Workspace ws;
   const std::string config = ws.write_config(subprocess::test_commands(ws));
-  const auto start = [&](const std::string& name) {
-    return std::make_unique<JobdProcess>(std::vector<std::string>{
-        "--store", redis.tcp_uri(), "--replica-id", name, "--redis-lease", "1s", "--config", config});
-  };
+  const auto start = [&](const std::string& name) { return replica(redis, name, {"--config", config}); };
   auto a = start("A");
   const auto submitted = submit(a->port(), {{"kind", "slow"}, {"params", json::object()}});
   ASSERT_EQ(submitted.status, 202) << submitted.body;
@@ -135,14 +124,7 @@ TEST(Cluster, ADeleteOnAnotherReplicaStopsASubprocessJobOnTheReplicaRunningIt) {
   ASSERT_TRUE(eventually([&] { return state_on(a->port(), id) == "running"; }, 10s));
   auto b = start("B");
   EXPECT_EQ(owner_of(redis, id), "A");
-  const auto started = std::chrono::steady_clock::now();
-  const auto cancelled = http_request(b->port(), "DELETE", "/v1/jobs/" + id);
-  EXPECT_TRUE(cancelled.status == 202 || cancelled.status == 200) << cancelled.body;
-  const auto waited = get(b->port(), "/v1/jobs/" + id + "?wait=10");
-  const auto took = std::chrono::steady_clock::now() - started;
-  ASSERT_EQ(waited.status, 200) << waited.body;
-  EXPECT_EQ(waited.json()["state"], "cancelled") << waited.body;
-  EXPECT_LT(took, 900ms) << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
+  expect_cancelled_through(b->port(), id);
 }
 
 TEST(Cluster, AJobOfAKilledReplicaIsReclaimedAndFinishedByAnother) {
@@ -213,7 +195,7 @@ TEST(Cluster, AnIdempotencyKeyNamesOneJobAcrossReplicas) {
   SKIP_WITHOUT_REDIS();
   RedisServer redis;
   auto a = replica(redis, "A");
-  auto b = replica(redis, "B", redis.unix_uri());
+  auto b = replica(redis, "B", {"--test-kinds"}, redis.unix_uri());
   const json body = {{"kind", "echo"}, {"params", {{"x", 1}}}, {"idempotency_key", "order-7"}};
   const auto first = submit(a->port(), body);
   ASSERT_EQ(first.status, 202) << first.body;
