@@ -174,10 +174,14 @@ class BrowserCase(unittest.TestCase):
     # --- helpers ---------------------------------------------------------------------------
 
     def wait(self, predicate, timeout=20, message="condition"):
-        from selenium.common.exceptions import TimeoutException
+        from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
         from selenium.webdriver.support.ui import WebDriverWait
         try:
-            return WebDriverWait(self.driver, timeout, poll_frequency=0.1).until(lambda d: predicate(), message)
+            # The page re-renders while it is polled: an element found a moment ago may be gone
+            # when it is read. That is "not yet", and the predicate is asked again.
+            return WebDriverWait(self.driver, timeout, poll_frequency=0.1,
+                                 ignored_exceptions=(StaleElementReferenceException,)).until(
+                                     lambda d: predicate(), message)
         except TimeoutException:
             # What the page showed and said, for whoever reads the failure.
             self.screenshot(f"failed-{self._testMethodName}.png")
