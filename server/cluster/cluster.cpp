@@ -135,6 +135,13 @@ void Cluster::on_message(const store::redis::PubSubMessage& message) {
     // {"id","seq","state","attempt"}: wake the ?wait= readers of that job; they read Redis.
     const auto event = nlohmann::json::parse(message.payload, nullptr, false);
     if (!event.is_object() || !event.contains("id") || !event["id"].is_string()) return;
+    // Only a final state ends a wait: a start or a requeue would cost each waiter a Redis read
+    // for nothing (one round trip of about five per submit-and-wait). A lost final message
+    // costs the poll (wait_poll), as before.
+    if (const auto state = event.find("state"); state != event.end() && state->is_string()) {
+      const auto parsed = proto::parse_job_state(state->get_ref<const std::string&>());
+      if (parsed && !proto::is_final(*parsed)) return;
+    }
     const auto [first, last] = waiters_.equal_range(event["id"].get<std::string>());
     for (auto it = first; it != last; ++it) {
       it->second->woken = true;

@@ -68,7 +68,7 @@ RedisServer::RedisServer(std::vector<std::string> extra_args, std::string passwo
   dir_ = pattern;
   socket_ = dir_ + "/redis.sock";
   port_ = free_port();
-  start();
+  launch();
 }
 
 RedisServer::~RedisServer() {
@@ -77,7 +77,7 @@ RedisServer::~RedisServer() {
   fs::remove_all(dir_, ignored);
 }
 
-void RedisServer::start() {
+void RedisServer::launch() {
   std::vector<std::string> args = {binary(),
                                    "--port",
                                    std::to_string(port_),
@@ -147,7 +147,24 @@ void RedisServer::kill() {
 
 void RedisServer::restart() {
   kill();
-  start();
+  launch();
+}
+
+void RedisServer::stop(int signo) {
+  if (pid_ <= 0) return;
+  if (paused_) ::kill(pid_, SIGCONT);
+  ::kill(pid_, signo);
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  int status = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      paused_ = false;
+      return;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  kill();
 }
 
 void RedisServer::pause() {

@@ -34,8 +34,12 @@ class RedisServer {
 
   void kill();     // SIGKILL and reap
   void restart();  // kill (if running) and start again on the same port and socket
-  void pause();    // SIGSTOP
-  void resume();   // SIGCONT
+  // Sends `signo` (SIGTERM: Redis writes out its AOF and exits) and reaps it, SIGKILL after 10 s.
+  void stop(int signo);
+  // Starts it again after kill() or stop(): same port, socket and directory (so its AOF).
+  void start() { launch(); }
+  void pause();   // SIGSTOP
+  void resume();  // SIGCONT
 
   std::uint16_t port() const { return port_; }
   const std::string& socket_path() const { return socket_; }
@@ -48,7 +52,7 @@ class RedisServer {
   store::redis::Reply admin(std::initializer_list<std::string_view> args) const;
 
  private:
-  void start();
+  void launch();
   std::vector<std::string> extra_args_;
   std::string password_;
   std::string dir_;
