@@ -139,7 +139,9 @@ asio::awaitable<std::string> Cluster::connect() {
 void Cluster::on_message(const store::redis::PubSubMessage& message) {
   if (message.channel == jobs_->events_channel()) {
     // {"id","seq","state","attempt"}: wake the ?wait= readers of that job; they read Redis.
-    // Also the SSE followers of that job, and the /v1/events streams.
+    // Also the SSE followers of that job, and the /v1/events streams. Every replica hears every
+    // job's changes: nobody to tell is the common case, decided before any parsing.
+    if (waiters_.empty() && follows_.empty() && !(states_wanted_ && states_wanted_())) return;
     const auto event = nlohmann::json::parse(message.payload, nullptr, false);
     if (!event.is_object() || !event.contains("id") || !event["id"].is_string()) return;
     const std::string id = event["id"].get<std::string>();

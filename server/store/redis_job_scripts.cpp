@@ -49,8 +49,10 @@ end
 -- Every state change: on the job's stream, then on `events` (a wake-up for every replica).
 local function publish(id, seq, state, attempt, at)
   add_event(id, 't', 'state', 's', state, 'a', attempt, 'at', at)
-  local ttl = redis.call('PTTL', job_key(id))
-  if ttl > 0 then redis.call('PEXPIRE', event_key(id), ttl) end
+  if state ~= 'queued' and state ~= 'running' then
+    local ttl = redis.call('PTTL', job_key(id))  -- final: retire() set it
+    if ttl > 0 then redis.call('PEXPIRE', event_key(id), ttl) end
+  end
   redis.call('PUBLISH', P .. 'events', cjson.encode({id = id, seq = tonumber(seq), state = state,
     attempt = tonumber(attempt), at = tonumber(at)}))
 end
