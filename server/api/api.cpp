@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/ui_assets.hpp"
+#include "cluster/cluster.hpp"
 #include "jobs/scheduler.hpp"
 #include "kinds/kind.hpp"
 #include "metrics/loop_lag.hpp"
@@ -48,6 +49,14 @@ Api::Api(asio::any_io_executor loop, jobs::Scheduler& scheduler, const kinds::Ki
       event_fanout_(loop_),
       all_events_hub_(loop_, scheduler.table(), event_fanout_, options_.events.buffer) {
   options_.events.open_streams = &open_streams_;
+  if (options_.cluster) {
+    // GET /v1/events shows every replica's state changes, each once (from the `events` channel,
+    // this replica's own included; the local table's copies of adopted jobs are not watched).
+    all_events_hub_.external();
+    options_.cluster->on_states(
+        [this](const jobs::Job& job, const jobs::JobEvent& event) { all_events_hub_.feed(job, event); },
+        [this] { return all_events_hub_.streams() > 0; });
+  }
   nlohmann::json catalog = nlohmann::json::array();
   for (const auto& kind : kinds.all()) catalog.push_back(kinds::KindRegistry::describe(*kind));
   kinds_body_ = nlohmann::json{{"kinds", std::move(catalog)}}.dump();
@@ -67,6 +76,9 @@ http::Answer Api::handle(const Request& request) {
   if (const auto* now = std::get_if<AnswerNow>(&match.route->answer)) {
     // Replicas on Redis: the list reads Redis, so it waits (one replica answers it at once).
     if (options_.cluster && *now == &Api::list_jobs) return {match.name, list_shared(request, {})};
+    // ... and so does a job's event stream (it may run, or have run, on another replica).
+    if (options_.cluster && *now == &Api::job_events)
+      return {match.name, job_events_shared(request, std::string(match.id))};
     return {match.name, (this->**now)(request, match.id)};
   }
   // The coroutine gets its own copy of the request: it outlives this call.

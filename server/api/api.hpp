@@ -103,6 +103,10 @@ class Api final : public http::Handler {
   boost::asio::awaitable<http::Response> cancel_job(http::Request request, std::string job_id);
   // Event streams (event_handlers.cpp).
   http::Response job_events(const http::Request& request, std::string_view job_id);
+  // GET /v1/jobs/{id}/events on a shared store: handle() calls it for job_events.
+  boost::asio::awaitable<http::Response> job_events_shared(http::Request request, std::string job_id);
+  // The Last-Event-ID header or ?last_event_id= (0: from the start), or a 400.
+  static std::variant<std::uint64_t, proto::Problem> resume_point(const http::Request& request);
   http::Response all_events(const http::Request& request, std::string_view);
 
   boost::asio::any_io_executor loop_;

@@ -5,10 +5,12 @@
 
 #include "api/api.hpp"
 #include "api/query.hpp"
+#include "api/shared_event_stream.hpp"
 #include "jobs/scheduler.hpp"
 
 namespace jobd::api {
 
+namespace asio = boost::asio;
 using http::Request;
 using http::Response;
 using proto::Problem;
@@ -25,12 +27,7 @@ Response event_stream_response(std::shared_ptr<http::BodyStream> stream) {
 }
 }  // namespace
 
-Response Api::job_events(const Request& request, std::string_view job_id) {
-  const jobs::Job* job = scheduler_.table().get(job_id);
-  if (job == nullptr) {
-    return Response::problem(
-        Problem{problems::job_not_found, "no job with that id", std::nullopt, std::nullopt});
-  }
+std::variant<std::uint64_t, Problem> Api::resume_point(const Request& request) {
   // Resume point: the Last-Event-ID header, or ?last_event_id= for clients that cannot set it.
   const bool from_header = !request.last_event_id.empty();
   std::string resume = request.last_event_id;
@@ -41,15 +38,37 @@ Response Api::job_events(const Request& request, std::string_view job_id) {
     if (error != std::errc() || end != resume.data() + resume.size()) {
       // Name what the client sent: a header has no query pointer.
       if (from_header) {
-        return Response::problem(Problem{problems::bad_request,
-                                         "the Last-Event-ID header must be an event id this stream sent",
-                                         std::nullopt, std::nullopt});
+        return Problem{problems::bad_request, "the Last-Event-ID header must be an event id this stream sent",
+                       std::nullopt, std::nullopt};
       }
-      return Response::problem(query_problem("last_event_id", "must be an event id this stream sent"));
+      return query_problem("last_event_id", "must be an event id this stream sent");
     }
   }
-  return event_stream_response(
-      std::make_shared<JobEventStream>(loop_, options_.events, scheduler_.table(), *job, after));
+  return after;
+}
+
+Response Api::job_events(const Request& request, std::string_view job_id) {
+  const jobs::Job* job = scheduler_.table().get(job_id);
+  if (job == nullptr) {
+    return Response::problem(
+        Problem{problems::job_not_found, "no job with that id", std::nullopt, std::nullopt});
+  }
+  auto after = resume_point(request);
+  if (auto* problem = std::get_if<Problem>(&after)) return Response::problem(*problem);
+  return event_stream_response(std::make_shared<JobEventStream>(loop_, options_.events, scheduler_.table(),
+                                                                *job, std::get<std::uint64_t>(after)));
+}
+
+asio::awaitable<Response> Api::job_events_shared(Request request, std::string job_id) {
+  auto after = resume_point(request);
+  if (auto* problem = std::get_if<Problem>(&after)) co_return Response::problem(*problem);
+  const std::uint64_t from = std::get<std::uint64_t>(after);
+  // Read before the stream starts: an unknown job is a 404, Redis away a 503, never a hang.
+  auto first = co_await options_.cluster->read_events(job_id, from);
+  if (auto* problem = std::get_if<Problem>(&first)) co_return Response::problem(*problem);
+  co_return event_stream_response(
+      std::make_shared<SharedJobEventStream>(loop_, options_.events, *options_.cluster, std::move(job_id),
+                                             from, std::get<cluster::JobEventPage>(first)));
 }
 
 Response Api::all_events(const Request& request, std::string_view) {

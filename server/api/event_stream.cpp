@@ -176,7 +176,7 @@ AllEventsHub::~AllEventsHub() {
 
 FramePosition AllEventsHub::subscribe() {
   ++streams_;
-  if (!watch_) {
+  if (!watch_ && !external_) {
     watch_ = table_.watch_all([this](const jobs::Job& job, const jobs::JobEvent& event) { add(job, event); },
                               jobs::WatchAll::stream);
   }

@@ -101,6 +101,10 @@ class AllEventsHub {
   // The stream is gone; `opened` says whether opened() was called for it.
   void unsubscribe(const FramePosition& from, bool opened);
   EventFanout& fanout() { return fanout_; }
+  // Replicas on Redis: the events come from every replica (feed), not from the local table.
+  void external() { external_ = true; }
+  void feed(const jobs::Job& job, const jobs::JobEvent& event) { add(job, event); }
+  std::size_t streams() const { return streams_; }
   // Frames rendered so far: one per event while a stream is open.
   std::uint64_t renders() const { return renders_; }
   // Posts the batch being filled now (the flush timer does, 20 ms after its first event).
@@ -113,6 +117,7 @@ class AllEventsHub {
   EventFanout& fanout_;
   std::optional<jobs::WatchId> watch_;
   std::size_t streams_ = 0;
+  bool external_ = false;
   std::multiset<std::uint64_t> unopened_;  // the batch seqs subscribed streams not yet opened start at
   std::size_t batch_frames_;               // a batch goes at this many frames, without waiting for the timer
   std::shared_ptr<FrameBatch> batch_;

@@ -44,6 +44,7 @@ std::unique_ptr<cluster::Cluster> start_cluster(const config::Config& config, bo
   options.lease = config.redis_lease;
   options.retry_max_delay = config.retry_max_delay;
   options.retention = config.retention;
+  options.event_history = config.event_history;
   if (config.redis_prefetch >= 0) options.prefetch = static_cast<std::size_t>(config.redis_prefetch);
   auto shared = std::make_unique<cluster::Cluster>(loop.get_executor(), scheduler, kinds, options, redis);
   if (const std::string refusal = shared->start(loop); !refusal.empty()) {

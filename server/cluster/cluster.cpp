@@ -39,7 +39,9 @@ Cluster::Cluster(asio::any_io_executor loop, jobs::Scheduler& scheduler, const k
       redis_options_(std::move(redis)) {
   commands_ = std::make_unique<store::redis::RedisConnection>(
       loop_, named(redis_options_, options_.replica_id, "commands"));
-  store::RedisJobsOptions model{"jobd:", options_.lease, options_.retry_max_delay, options_.retention};
+  store::RedisJobsOptions model{"jobd:", options_.lease, options_.retry_max_delay, options_.retention,
+                                options_.event_history};
+  events_flush_ = std::make_unique<asio::steady_timer>(loop_);
   for (auto id : proto::kAllExecutors) {
     if (scheduler_.executor(id) == nullptr) continue;
     const auto index = static_cast<std::size_t>(id);
@@ -65,6 +67,7 @@ Cluster::~Cluster() { stop(); }
 void Cluster::stop() {
   if (stopped_) return;
   stopped_ = true;
+  events_flush_->cancel();
   for (auto& timer : slot_freed_) {
     if (timer) timer->cancel();
   }
@@ -92,6 +95,7 @@ std::string Cluster::start(asio::io_context& loop) {
   asio::co_spawn(loop_, renew_loop(), asio::detached);
   asio::co_spawn(loop_, reclaim_loop(), asio::detached);
   asio::co_spawn(loop_, promote_loop(), asio::detached);
+  asio::co_spawn(loop_, follow_poll_loop(), asio::detached);
   spdlog::info("replica {} on {}: lease {} ms", options_.replica_id, redis_options_.endpoint.display(),
                options_.lease.count());
   return {};
@@ -127,14 +131,22 @@ asio::awaitable<std::string> Cluster::connect() {
   const std::error_code control =
       co_await subscriber_->subscribe(jobs_->control_channel(options_.replica_id));
   if (control) co_return where + ": cannot subscribe to the control channel: " + control.message();
+  const std::error_code job_events = co_await subscriber_->subscribe(jobs_->job_events_channel());
+  if (job_events) co_return where + ": cannot subscribe to the job events channel: " + job_events.message();
   co_return std::string();
 }
 
 void Cluster::on_message(const store::redis::PubSubMessage& message) {
   if (message.channel == jobs_->events_channel()) {
     // {"id","seq","state","attempt"}: wake the ?wait= readers of that job; they read Redis.
+    // Also the SSE followers of that job, and the /v1/events streams. Every replica hears every
+    // job's changes: nobody to tell is the common case, decided before any parsing.
+    if (waiters_.empty() && follows_.empty() && !(states_wanted_ && states_wanted_())) return;
     const auto event = nlohmann::json::parse(message.payload, nullptr, false);
     if (!event.is_object() || !event.contains("id") || !event["id"].is_string()) return;
+    const std::string id = event["id"].get<std::string>();
+    wake_followers(id);
+    note_state(message.payload);
     // Only a final state ends a wait: a start or a requeue would cost each waiter a Redis read
     // for nothing (one round trip of about five per submit-and-wait). A lost final message
     // costs the poll (wait_poll), as before.
@@ -142,10 +154,22 @@ void Cluster::on_message(const store::redis::PubSubMessage& message) {
       const auto parsed = proto::parse_job_state(state->get_ref<const std::string&>());
       if (parsed && !proto::is_final(*parsed)) return;
     }
-    const auto [first, last] = waiters_.equal_range(event["id"].get<std::string>());
+    const auto [first, last] = waiters_.equal_range(id);
     for (auto it = first; it != last; ++it) {
       it->second->woken = true;
       it->second->timer.cancel();
+    }
+    return;
+  }
+  if (message.channel == jobs_->job_events_channel()) {
+    // Ids (space-separated) whose streams got progress or output: their followers read on.
+    std::string_view ids = message.payload;
+    while (!ids.empty()) {
+      const auto space = ids.find(' ');
+      const std::string_view id = ids.substr(0, space);
+      if (!id.empty() && follows_.contains(std::string(id))) wake_followers(std::string(id));
+      if (space == std::string_view::npos) break;
+      ids.remove_prefix(space + 1);
     }
     return;
   }

@@ -12,6 +12,10 @@
 //   timers       renew held leases every lease/3 (lost: stop the local attempt, write nothing;
 //                cancel flag: stop it as cancelled); reclaim expired leases and promote due
 //                delayed jobs, on every replica
+//   events       a job's event stream in Redis (state changes by the scripts; progress and
+//                output of the attempts run here, batched every 50 ms): SSE on any replica
+//                replays it and follows it, woken by `jevents`/`events` (cluster/job_events.cpp);
+//                /v1/events shows every replica's state changes from the `events` channel
 //   reads        GET, ?wait= (woken by the `events` channel, polled every 500 ms too, so a lost
 //                message cannot hang it), DELETE (the owner hears `ctl:{consumer}`; the renew's
 //                cancel flag covers a lost message), list newest first
@@ -28,6 +32,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -57,6 +62,7 @@ struct ClusterOptions {
   std::chrono::milliseconds lease{30000};
   std::chrono::milliseconds retry_max_delay{std::chrono::minutes(10)};
   std::chrono::milliseconds retention{std::chrono::hours(1)};  // final jobs leave Redis after it
+  std::size_t event_history = 1024;  // events kept in a job's event stream (--event-history)
   // Jobs claimed beyond the free workers, waiting in the local queue (nullopt: as many as the
   // executor has workers; 0: only free workers).
   std::optional<std::size_t> prefetch;
@@ -89,6 +95,17 @@ struct ClusterStats {
   store::redis::RedisHealth commands;  // the commands connection: round trip, reconnects
 };
 
+// A page of one job's event stream, in the local table's types.
+struct JobEventPage {
+  bool found = false;                  // false: no such job (never was, or gone past its retention)
+  jobs::Job job;                       // as it is now (a state event shows this record, with its own state)
+  std::vector<jobs::JobEvent> events;  // after the asked id, oldest first (ids may skip: trimmed)
+  bool ended = false;                  // the job is final and the page reads its stream to the end
+};
+using FollowId = std::uint64_t;
+using EventPageHandler = std::function<void(const JobEventPage&)>;
+using StateHandler = std::function<void(const jobs::Job&, const jobs::JobEvent&)>;
+
 struct ListQuery {
   std::optional<proto::JobState> state;
   std::optional<std::string> kind;
@@ -120,6 +137,17 @@ class Cluster {
   boost::asio::awaitable<std::variant<RecordAnswer, proto::Problem>> cancel(std::string id);
   // A page of GET /v1/jobs, as the body.
   boost::asio::awaitable<std::variant<std::string, proto::Problem>> list(ListQuery query);
+  // A job's event stream (cluster/job_events.cpp): its events after `after`, or a problem
+  // (unknown job: 404; Redis away: 503).
+  boost::asio::awaitable<std::variant<JobEventPage, proto::Problem>> read_events(std::string id,
+                                                                                 std::uint64_t after);
+  // Follows a job's stream from `after` on: `handler` gets each page read after a wake-up (events
+  // it has seen may come again; it skips them). All followers of a job share one read.
+  FollowId follow(const std::string& id, std::uint64_t after, EventPageHandler handler);
+  void unfollow(const std::string& id, FollowId follow);
+  std::size_t followers() const { return followers_; }
+  // Every replica's state changes (the `events` channel), read while `wanted` says so.
+  void on_states(StateHandler handler, std::function<bool()> wanted);
   // Attempts ended here whose finish is not yet written to Redis (the drain waits for them).
   std::size_t finishing() const;
   ClusterStats stats() const;
@@ -134,7 +162,19 @@ class Cluster {
     jobs::JobSeq seq = 0;
     std::uint32_t attempt = 0;
     proto::Executor executor = proto::Executor::loop;
-    bool ending = false;  // ended here, its finish being written (the lease is still renewed)
+    bool ending = false;                 // ended here, its finish being written (the lease is still renewed)
+    std::optional<jobs::WatchId> watch;  // its progress and output, for its event stream
+  };
+  struct FollowGroup {
+    std::unordered_map<FollowId, EventPageHandler> handlers;
+    std::uint64_t cursor = 0;  // the last event id read for them
+    bool reading = false;
+    bool again = false;  // woken while reading
+  };
+  struct StateChange {
+    std::string id;
+    proto::JobState state = proto::JobState::queued;
+    std::int64_t at_ms = 0;
   };
   struct Waiter {
     boost::asio::steady_timer timer;
@@ -151,6 +191,18 @@ class Cluster {
   boost::asio::awaitable<void> reclaim_loop();
   boost::asio::awaitable<void> promote_loop();
   void stop_local(const std::string& id);
+  // cluster/job_events.cpp
+  void watch_held(const jobs::Job& job);
+  void unwatch_held(Held& held);
+  void note_event(const jobs::Job& job, const jobs::JobEvent& event);
+  void flush_events();
+  boost::asio::awaitable<void> write_events(std::vector<store::EventAppend> batch);
+  void wake_followers(const std::string& id);
+  boost::asio::awaitable<void> read_followed(std::string id);
+  boost::asio::awaitable<void> follow_poll_loop();
+  void note_state(const std::string& payload);
+  boost::asio::awaitable<void> read_states();
+  JobEventPage page_of(store::EventPage& stored, std::size_t asked);
   std::size_t free_slots(proto::Executor executor) const;
   // cluster/cluster.cpp
   boost::asio::awaitable<std::string> connect();
@@ -177,6 +229,19 @@ class Cluster {
   std::array<std::unique_ptr<boost::asio::steady_timer>, 4> slot_freed_;  // wakes a full claim loop
   std::unordered_multimap<std::string, Waiter*> waiters_;                 // ?wait= by id
   std::deque<kinds::Kind> unknown_kinds_;  // stand-ins for records of unregistered kinds
+  // Events: those of attempts run here, waiting for the next append (every 50 ms).
+  std::unordered_map<std::string, store::EventAppend> pending_events_;
+  std::size_t pending_event_count_ = 0;
+  std::unique_ptr<boost::asio::steady_timer> events_flush_;
+  bool events_flush_armed_ = false;
+  bool appends_failing_ = false;
+  std::unordered_map<std::string, FollowGroup> follows_;  // SSE followers by job id
+  FollowId next_follow_ = 1;
+  std::size_t followers_ = 0;
+  StateHandler state_handler_;
+  std::function<bool()> states_wanted_;
+  std::vector<StateChange> states_pending_;
+  bool states_reading_ = false;
   bool stopped_ = false;
   bool claims_failing_ = false;
   ClusterStats stats_;

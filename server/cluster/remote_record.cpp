@@ -6,9 +6,7 @@
 
 namespace jobd::cluster {
 
-namespace {
-// The fields a record reads, as JobTable::restore fills them (no events, no control).
-jobs::Job job_of(store::JobRow& row, const kinds::Kind& kind) {
+jobs::Job remote_job(store::JobRow& row, const kinds::Kind& kind) {
   jobs::Job job;
   job.seq = row.seq;
   job.id = std::move(row.id);
@@ -40,11 +38,10 @@ jobs::Job job_of(store::JobRow& row, const kinds::Kind& kind) {
   }
   return job;
 }
-}  // namespace
 
 void append_remote_record(std::string& out, store::JobRow& row, const kinds::Kind& kind,
                           const jobs::RecordView& view) {
-  const jobs::Job job = job_of(row, kind);
+  const jobs::Job job = remote_job(row, kind);
   jobs::append_record(out, job, view);
 }
 

@@ -10,6 +10,9 @@
 
 namespace jobd::cluster {
 
+// The fields a record reads, as JobTable::restore fills them (no events, no control). `row` is
+// moved from.
+jobs::Job remote_job(store::JobRow& row, const kinds::Kind& kind);
 // `row` is moved from. `kind` is the registered kind of that name (or a stand-in).
 void append_remote_record(std::string& out, store::JobRow& row, const kinds::Kind& kind,
                           const jobs::RecordView& view = {});

@@ -108,7 +108,7 @@ void Cluster::adopt(store::RedisJob job) {
     asio::co_spawn(loop_, write_end(row.id, held, std::move(end)), asio::detached);
     return;
   }
-  scheduler_.adopt(row, *kind);
+  watch_held(scheduler_.adopt(row, *kind));
 }
 
 void Cluster::on_attempt_end(const jobs::Job& job, bool retry) {
@@ -118,12 +118,17 @@ void Cluster::on_attempt_end(const jobs::Job& job, bool retry) {
   held.ending = true;
   --active_[index(held.executor)];
   slot_freed_[index(held.executor)]->cancel();
+  unwatch_held(held);
   const bool asked_to_stop = stopping_.erase(job.id) == 1;
   // Stopped by this replica's shutdown (the drain timeout), not by a DELETE: handed over rather
   // than cancelled; its lease runs out and another replica reclaims it (attempts policy).
   const bool handed_over = scheduler_.draining() && job.state == proto::JobState::cancelled && !asked_to_stop;
   if (lost_.erase(job.id) == 1 || handed_over) {
     // Another replica owns (or will own) the job: nothing of this attempt is written.
+    if (auto pending = pending_events_.find(job.id); pending != pending_events_.end()) {
+      pending_event_count_ -= std::min(pending_event_count_, pending->second.events.size());
+      pending_events_.erase(pending);
+    }
     const jobs::JobSeq seq = held.seq;
     held_.erase(it);
     asio::post(loop_, [this, seq, id = job.id] {
@@ -147,6 +152,8 @@ void Cluster::on_attempt_end(const jobs::Job& job, bool retry) {
     const auto delay = jobs::backoff_delay(job.retry_delay, job.attempt, options_.retry_max_delay, unit);
     end.retry_at_ms = now_ms() + delay.count();
   }
+  // Its last output goes first: the same connection, so Redis runs the append before the finish.
+  flush_events();
   asio::co_spawn(loop_, write_end(job.id, held, std::move(end)), asio::detached);
 }
 

@@ -5,6 +5,9 @@
 // not Redis Cluster, whose scripts must declare their keys).
 #include "store/redis_job_scripts.hpp"
 
+#include <algorithm>
+#include <string_view>
+
 namespace jobd::store::redis_scripts {
 
 namespace {
@@ -36,9 +39,22 @@ local function consume(executor, entry)
     redis.call('XDEL', stream, entry)
   end
 end
-local function publish(id, seq, state, attempt)
-  redis.call('PUBLISH', P .. 'events',
-    cjson.encode({id = id, seq = tonumber(seq), state = state, attempt = tonumber(attempt)}))
+-- The job's event stream, replayed by SSE on any replica: entry ids 0-1, 0-2, ... (0-*), so
+-- an SSE id is an integer as on one replica. Capped (--event-history); it expires with the hash.
+local EVENTS_MAX = @EVENTS_MAX@
+local function event_key(id) return P .. 'ev:' .. id end
+local function add_event(id, ...)
+  redis.call('XADD', event_key(id), 'MAXLEN', '~', EVENTS_MAX, '0-*', ...)
+end
+-- Every state change: on the job's stream, then on `events` (a wake-up for every replica).
+local function publish(id, seq, state, attempt, at)
+  add_event(id, 't', 'state', 's', state, 'a', attempt, 'at', at)
+  if state ~= 'queued' and state ~= 'running' then
+    local ttl = redis.call('PTTL', job_key(id))  -- final: retire() set it
+    if ttl > 0 then redis.call('PEXPIRE', event_key(id), ttl) end
+  end
+  redis.call('PUBLISH', P .. 'events', cjson.encode({id = id, seq = tonumber(seq), state = state,
+    attempt = tonumber(attempt), at = tonumber(at)}))
 end
 -- 2026-11-28T13:47:36.123Z from milliseconds (days_to_civil, H. Hinnant), as the table writes.
 local function rfc3339(ms)
@@ -129,6 +145,7 @@ if run_at ~= '' and tonumber(run_at) > created_at then
 else
   enqueue(id, executor, 1)
 end
+publish(id, seq, 'queued', 1, created_at)
 return {id, seq, 0}
 )lua";
 
@@ -144,7 +161,7 @@ for i = 5, #ARGV, 3 do
   local h = redis.call('HMGET', key, 'state', 'attempt', 'entry', 'executor', 'seq')
   if h[1] == 'queued' and h[2] == attempt and h[3] == entry then
     redis.call('HSET', key, 'state', 'running', 'owner', consumer, 'started_at', now, 'lease_until', now + lease)
-    publish(id, h[5], 'running', attempt)
+    publish(id, h[5], 'running', attempt, now)
     out[#out + 1] = redis.call('HGETALL', key)
   elseif h[4] then
     consume(h[4], entry)
@@ -198,7 +215,7 @@ local n = tonumber(attempt)
 if retry_at ~= '' and n < tonumber(h[6]) then
   append_attempt(key, n, ARGV[8], ARGV[9], h[7], now)
   requeue(id, h[5], n + 1, tonumber(retry_at), now)
-  publish(id, h[8], 'queued', n + 1)
+  publish(id, h[8], 'queued', n + 1, now)
   return 1
 end
 redis.call('HSET', key, 'state', state, 'finished_at', now)
@@ -208,7 +225,7 @@ for i, field in ipairs(fields) do
   if ARGV[6 + i] ~= '' then redis.call('HSET', key, field, ARGV[6 + i]) end
 end
 retire(id, tonumber(ARGV[12]), now)
-publish(id, h[8], state, n)
+publish(id, h[8], state, n, now)
 return 1
 )lua";
 
@@ -257,7 +274,7 @@ repeat
           'cancelled; the replica running it stopped', 'finished_at', now)
         redis.call('HDEL', key, 'lease_until', 'cancel', 'entry')
         retire(id, retention, now)
-        publish(id, h[7], 'cancelled', n)
+        publish(id, h[7], 'cancelled', n, now)
         cancelled[#cancelled + 1] = id
       elseif h[1] == 'running' then
         local message = 'the replica running it (' .. (h[9] or '?') .. ') stopped renewing its lease'
@@ -266,14 +283,14 @@ repeat
           -- One draw per call, spread over the batch by the golden ratio.
           local u = (unit + #requeued * 0.6180339887) % 1
           requeue(id, executor, n + 1, now + backoff(tonumber(h[5]), n, u), now)
-          publish(id, h[7], 'queued', n + 1)
+          publish(id, h[7], 'queued', n + 1, now)
           requeued[#requeued + 1] = id
         else
           redis.call('HSET', key, 'state', 'failed', 'error_type', 'interrupted', 'error_message', message,
             'finished_at', now)
           redis.call('HDEL', key, 'lease_until', 'cancel', 'entry')
           retire(id, retention, now)
-          publish(id, h[7], 'failed', n)
+          publish(id, h[7], 'failed', n, now)
           failed[#failed + 1] = id
         end
       end
@@ -322,7 +339,7 @@ if h[1] == 'queued' then
     'cancelled before it started', 'finished_at', now)
   redis.call('HDEL', key, 'entry')
   retire(id, tonumber(ARGV[4]), now)
-  publish(id, h[5], 'cancelled', h[6])
+  publish(id, h[5], 'cancelled', h[6], now)
   return {'cancelled'}
 end
 if h[1] == 'running' then
@@ -333,29 +350,17 @@ end
 return {'final', h[1]}
 )lua";
 
-// ARGV: prefix, after_seq, limit. The jobs after `after_seq` in seq order, as hashes. Ids
-// whose hash expired (retention) leave the zset as they are met, and the page reads on past
-// them, so a short page still means the end.
-constexpr const char* kList = R"lua(
-local limit = tonumber(ARGV[3])
-local out = {}
-local after = ARGV[2]
-local wanted, ids
-repeat
-  wanted = limit - #out
-  ids = redis.call('ZRANGEBYSCORE', P .. 'jobs', '(' .. after, '+inf', 'WITHSCORES', 'LIMIT', 0, wanted)
-  for i = 1, #ids, 2 do
-    local h = redis.call('HGETALL', job_key(ids[i]))
-    if #h > 0 then out[#out + 1] = h else redis.call('ZREM', P .. 'jobs', ids[i]) end
-    after = ids[i + 1]
-  end
-until #out >= limit or #ids < 2 * wanted
-return out
-)lua";
+}  // namespace
 
 std::string with_prelude(const char* body) { return std::string(kPrelude) + body; }
 
-}  // namespace
+std::string with_events_max(const std::string& text, std::size_t events_max) {
+  std::string out = text;
+  const std::string_view mark = "@EVENTS_MAX@";
+  if (const auto at = out.find(mark); at != std::string::npos)
+    out.replace(at, mark.size(), std::to_string(std::max<std::size_t>(events_max, 1)));
+  return out;
+}
 
 const std::string& submit() {
   static const std::string text = with_prelude(kSubmit);
@@ -383,10 +388,6 @@ const std::string& promote_due() {
 }
 const std::string& cancel() {
   static const std::string text = with_prelude(kCancel);
-  return text;
-}
-const std::string& list() {
-  static const std::string text = with_prelude(kList);
   return text;
 }
 

@@ -80,12 +80,24 @@ class RedisJobs {
   // Jobs with seq > after_seq, in seq order (the list cursor).
   boost::asio::awaitable<RedisResult<std::vector<RedisJob>>> list(std::uint64_t after_seq, std::size_t limit);
 
+  // A job's event stream (redis_events.cpp). Appends the events of attempts `consumer` runs
+  // (fenced: those of an attempt it lost are dropped) and tells every replica on `jevents`.
+  boost::asio::awaitable<RedisResult<std::size_t>> append_events(std::string consumer,
+                                                                 std::vector<EventAppend> batch);
+  // The job's hash and up to `count` of its events after `after`.
+  boost::asio::awaitable<RedisResult<EventPage>> read_events(std::string id, std::uint64_t after,
+                                                             std::size_t count);
+  // The jobs of `ids` that still exist, in order.
+  boost::asio::awaitable<RedisResult<std::vector<RedisJob>>> job_hashes(std::vector<std::string> ids);
+
   // Names, for the wiring and the tests.
   std::string job_key(std::string_view id) const;
   std::string stream_key(proto::Executor executor) const;
   std::string delayed_key() const { return options_.prefix + "delayed"; }
-  std::string events_channel() const { return options_.prefix + "events"; }  // every final/requeue
-  std::string control_channel(std::string_view consumer) const;              // cancels for a consumer
+  std::string events_channel() const { return options_.prefix + "events"; }       // every final/requeue
+  std::string control_channel(std::string_view consumer) const;                   // cancels for a consumer
+  std::string job_events_channel() const { return options_.prefix + "jevents"; }  // ids that got events
+  std::string event_key(std::string_view id) const { return options_.prefix + "ev:" + std::string(id); }
   const RedisJobsOptions& options() const { return options_; }
 
  private:
@@ -96,6 +108,7 @@ class RedisJobs {
   redis::RedisConnection& claims_;
   RedisJobsOptions options_;
   redis::RedisScript submit_, start_, renew_, finish_, reclaim_, promote_, cancel_, list_;
+  redis::RedisScript append_events_, read_events_, job_hashes_;
   std::mt19937_64 random_;  // the reclaim backoff's jitter
 };
 

@@ -26,6 +26,8 @@ struct RedisJobsOptions {
   std::chrono::milliseconds retry_max_delay{std::chrono::minutes(10)};
   // How long a final job's hash and idempotency key stay (--retention): PEXPIRE when it ends.
   std::chrono::milliseconds retention{std::chrono::hours(1)};
+  // Events kept per job in its event stream (XADD MAXLEN ~; --event-history).
+  std::size_t events_max = 1024;
 };
 
 enum class RedisJobsError {
@@ -95,6 +97,34 @@ struct Cancelled {
   CancelResult result = CancelResult::not_found;
   std::string owner;                     // requested: the consumer told on its control channel
   std::optional<proto::JobState> state;  // already_final: which
+};
+
+// One entry of a job's event stream: a state change (written by the scripts that make it), or
+// a progress report or output line of an attempt (append_events). `id` is the SSE id.
+struct StoredEvent {
+  std::uint64_t id = 0;
+  std::string type;  // state | progress | stdout | stderr (jobs::to_string(EventType))
+  std::string state;
+  std::uint32_t attempt = 0;
+  std::int64_t at_ms = 0;
+  double fraction = 0.0;
+  std::string text;
+};
+// The job (nullopt: no such job) and its events after the asked id, oldest first.
+struct EventPage {
+  std::optional<RedisJob> job;
+  std::vector<StoredEvent> events;
+};
+// Progress and output events of one attempt, to append (type, fraction, text each).
+struct EventAppend {
+  std::string id;
+  std::uint32_t attempt = 0;
+  struct Item {
+    std::string type;
+    std::string fraction;
+    std::string text;
+  };
+  std::vector<Item> events;
 };
 
 // What check_server found. !ok: refuse to start, with `refusal`; warnings: log them loudly.

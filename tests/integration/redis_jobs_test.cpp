@@ -178,8 +178,9 @@ TEST(RedisJobsTest, CancelStopsQueuedJobsAtOnceFlagsRunningOnesAndLeavesFinalOne
   EXPECT_EQ(running.value.owner, "r1");
   rig.loop.run_until([&] { return !control_messages().empty(); }, 3s, "the control message");
   EXPECT_EQ(control_messages(), std::vector<std::string>{"running"});
-  EXPECT_EQ(events_of("queued"), std::vector<std::string>{"cancelled"});
-  EXPECT_EQ(events_of("running"), std::vector<std::string>{"running"});
+  // Every state change is published, the submit's `queued` included (GET /v1/events shows it).
+  EXPECT_EQ(events_of("queued"), (std::vector<std::string>{"queued", "cancelled"}));
+  EXPECT_EQ(events_of("running"), (std::vector<std::string>{"queued", "running"}));
   EXPECT_EQ(rig.get("running").row.state, proto::JobState::running);  // until its owner stops it
   EXPECT_TRUE(rig.get("running").cancel_requested);
   // The flag also reaches the owner through its renewal, should the message be lost.
@@ -192,8 +193,11 @@ TEST(RedisJobsTest, CancelStopsQueuedJobsAtOnceFlagsRunningOnesAndLeavesFinalOne
   EXPECT_EQ(rig.loop.await(rig.jobs.finish("running", "r1", 1, stopped, wall_ms())).value,
             FinishResult::accepted);
 
-  rig.loop.run_until([&] { return events_of("running").size() == 2; }, 3s, "the final event");
+  rig.loop.run_until([&] { return events_of("running").size() == 3; }, 3s, "the final event");
   EXPECT_EQ(events_of("running").back(), "cancelled");
+  // ... and appended to the job's event stream (SSE on any replica), which expires with the job.
+  EXPECT_EQ(rig.server.admin({"XLEN", "jobd:ev:running"}), Reply::integer(3));
+  EXPECT_GT(rig.server.admin({"PTTL", "jobd:ev:running"}).as_integer().value_or(-1), 0);
   auto final = rig.loop.await(rig.jobs.cancel("running", wall_ms()));
   EXPECT_EQ(final.value.result, CancelResult::already_final);
   EXPECT_EQ(final.value.state, std::optional<proto::JobState>(proto::JobState::cancelled));
