@@ -118,7 +118,7 @@ Ticket SqliteStore::write(Change change) {
     std::lock_guard lock(mutex_);
     pending_.push_back(std::move(change));
     wake = std::exchange(writer_sleeping_, false);
-    if (gather_target_ != 0 && pending_.size() >= gather_target_) {
+    if (gather_target_ != 0 && pending_.size() + evicted_.size() >= gather_target_) {
       gather_target_ = 0;  // one wake-up per gathering
       wake = true;
     }
@@ -137,6 +137,10 @@ void SqliteStore::evict(std::uint64_t seq) {
     // Only a running writer is woken: before the first write() (start-up evicting what the
     // limits no longer keep) they wait for it, or for close().
     wake = evicted_.size() >= kEvictFlush && writer_.joinable() && std::exchange(writer_sleeping_, false);
+    if (gather_target_ != 0 && pending_.size() + evicted_.size() >= gather_target_) {
+      gather_target_ = 0;  // evictions count towards a gathering: see run_writer
+      wake = true;
+    }
   }
   if (wake) wake_.notify_one();
 }
@@ -209,14 +213,17 @@ void SqliteStore::run_writer() {
         writer_sleeping_ = false;
         // Stopping, and everything is committed (the evictions too: see take_evictions).
         if (pending_.empty() && evicted_.empty() && deferred_.empty()) return;
+        // Evictions count as changes here, as when each was a remove in the batch: the load
+        // signal (gathering_after) and the gathering's target stay what they were tuned on.
         const Gathering gather = gathering_after(last_taken);
-        if (!pending_.empty() && pending_.size() < gather.changes && !stopping_) {
-          gather_target_ = gather.changes;  // write() wakes us once they are there
-          wake_.wait_for(lock, gather.window,
-                         [this, &gather] { return pending_.size() >= gather.changes || stopping_; });
+        if (!pending_.empty() && pending_.size() + evicted_.size() < gather.changes && !stopping_) {
+          gather_target_ = gather.changes;  // write() or evict() wakes us once they are there
+          wake_.wait_for(lock, gather.window, [this, &gather] {
+            return pending_.size() + evicted_.size() >= gather.changes || stopping_;
+          });
           gather_target_ = 0;
         }
-        last_taken = pending_.size();
+        last_taken = pending_.size() + evicted_.size();
         batch.swap(pending_);  // the loop fills the emptied vector, capacity kept
       } else {  // a retry (of a batch that may have folded to nothing) takes on what arrived since
         fresh = batch.size();
