@@ -28,7 +28,7 @@ void JobTable::forget(JobSeq seq) {
       finished_order_.erase(std::next(it).base());
     }
   }
-  evict(seq);
+  evict(seq, false);  // as before: forget() is not only for jobs whose final state is committed
 }
 
 }  // namespace jobd::jobs

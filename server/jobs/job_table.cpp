@@ -60,7 +60,7 @@ const Job& JobTable::create(const kinds::Kind& kind, proto::Executor executor, s
   return ref;
 }
 
-void JobTable::discard(JobSeq seq) { evict(seq); }
+void JobTable::discard(JobSeq seq) { evict(seq, false); }
 
 Job* JobTable::find(JobSeq seq) {
   auto it = jobs_.find(seq);
@@ -210,7 +210,7 @@ void JobTable::evict_oldest_finished() {
   const JobSeq oldest = finished_order_.front();
   finished_order_.pop_front();
   if (const Job* job = get(oldest)) retained_bytes_ -= retained_bytes_of(*job);
-  evict(oldest);
+  evict(oldest, true);
 }
 
 JobTable::Phase JobTable::phase_of(proto::JobState state) {
@@ -324,7 +324,7 @@ std::size_t JobTable::evict_expired(Clock::time_point now) {
   return evicted;
 }
 
-void JobTable::evict(JobSeq seq) {
+void JobTable::evict(JobSeq seq, bool finished) {
   auto it = jobs_.find(seq);
   if (it == jobs_.end()) return;
   const Job& job = *it->second;
@@ -333,11 +333,15 @@ void JobTable::evict(JobSeq seq) {
   if (job.idempotency_key) by_idempotency_key_.erase(*job.idempotency_key);
   observers_.erase(seq);
   jobs_.erase(it);
-  if (durable_) {
-    store::JobRow row;
-    row.seq = seq;
-    last_ticket_ = store_->write({store::ChangeOp::remove, std::move(row)});
+  if (!durable_) return;
+  if (finished) {
+    store_->evict(seq);  // deferred: a finished job's row reads back as evictable (DESIGN)
+    return;
   }
+  // A discarded job never became final: a row of it left behind would come back queued.
+  store::JobRow row;
+  row.seq = seq;
+  last_ticket_ = store_->write({store::ChangeOp::remove, std::move(row)});
 }
 
 JobCounts JobTable::counts() const {

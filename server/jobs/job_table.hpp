@@ -222,7 +222,9 @@ class JobTable {
   void set_running(Job& job, Clock::time_point at);
   void publish(Job& job, JobEvent event);
   void notify_all(Job& job, const JobEvent& event);  // the global observers (job_table_watch.cpp)
-  void evict(JobSeq seq);
+  // `finished`: its final state is committed, so the store may delete its row later
+  // (JobStore::evict); else (discard) the row is removed in the next commit.
+  void evict(JobSeq seq, bool finished);
   void evict_oldest_finished();
   FinalState final_state(Job& job, proto::Outcome outcome, Clock::time_point now) const;
   void apply_final(Job& job, FinalState final);

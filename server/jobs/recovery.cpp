@@ -45,6 +45,9 @@ RecoveryReport recover_jobs(store::JobStore& store, Scheduler& scheduler, const 
     return report;
   }
   table.end_restore(loaded.max_seq);
+  // Retention as well as the limits, before anybody can read: a finished job evicted before a
+  // kill -9 whose delete was still deferred (JobStore::evict) is evicted again here.
+  table.evict_expired(now);
   for (const JobSeq seq : active) {
     const Job* job = table.get(seq);
     if (job == nullptr) continue;

@@ -83,6 +83,17 @@ class JobStore {
   // Loop thread. Queues a change; cheap (a push under a mutex, a wake-up only when the writer
   // sleeps). Tickets increase by one per change.
   virtual Ticket write(Change change) = 0;
+  // Loop thread. Removes the row of a finished job the table evicted (retention, the limits),
+  // possibly later, together with other evictions (SqliteStore defers them and deletes them in
+  // ranges; this default removes at once). Only for a job whose final state is committed: until
+  // its delete commits, the row reads back as that finished job, which start-up evicts again by
+  // the same rules (DESIGN, the store seam). No ticket: nothing waits for an eviction, and a
+  // job that never became final (JobTable::discard) is removed with write(), never with this.
+  virtual void evict(std::uint64_t seq) {
+    Change change{ChangeOp::remove, {}};
+    change.row.seq = seq;
+    write(std::move(change));
+  }
   // Loop thread. Runs `done` on the loop once every change up to `ticket` is committed, at once
   // (before returning) when it already is. Callbacks run in ticket order.
   virtual void when_durable(Ticket ticket, std::function<void()> done) = 0;

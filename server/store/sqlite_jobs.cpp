@@ -114,6 +114,19 @@ int JobsTable::apply(std::span<const Change> batch) {
   return SQLITE_DONE;
 }
 
+int JobsTable::remove_sorted(std::span<const std::uint64_t> seqs) {
+  for (std::size_t i = 0; i < seqs.size();) {
+    std::size_t end = i + 1;
+    while (end < seqs.size() && seqs[end] == seqs[end - 1] + 1) ++end;
+    Statement& statement = end - i > 1 ? remove_range_ : remove_;
+    statement.bind(1, as_int(seqs[i]));
+    if (end - i > 1) statement.bind(2, as_int(seqs[end - 1]));
+    if (const int rc = statement.run(); rc != SQLITE_DONE) return rc;
+    i = end;
+  }
+  return SQLITE_DONE;
+}
+
 int JobsTable::raise_max_seq(std::uint64_t seq) {
   raise_max_seq_.bind(1, as_int(seq));
   return raise_max_seq_.run();

@@ -30,6 +30,8 @@ class JobsTable {
   int apply(const Change& change);
   // A (coalesced) batch in order, a run of removes of consecutive seqs as one statement.
   int apply(std::span<const Change> batch);
+  // Deletes the rows of `seqs` (ascending), a run of consecutive seqs as one statement.
+  int remove_sorted(std::span<const std::uint64_t> seqs);
   // Raises the stored seq high-water mark to `seq` (never lowers it).
   int raise_max_seq(std::uint64_t seq);
 

@@ -35,6 +35,14 @@ constexpr int kCheckpointFrames = 8000;
 // fsync finds little left to write.
 constexpr int kWritebackFrames = 256;
 
+// Evictions (evict()) are deleted once this many piled up, in one commit, as range deletes of
+// consecutive seqs: an eviction per job then costs the writer a share of one statement and of
+// the freed pages' frames, rather than a statement and frames in every commit (bench/RESULTS.md,
+// branch w-evict). The loop wakes a sleeping writer for them only at this count. Until then the
+// rows stay in the file as the finished jobs they were, which start-up evicts again (DESIGN, the
+// store seam): a kill -9 can bring back no job that the limits and retention would keep out.
+constexpr std::size_t kEvictFlush = 1024;
+
 // What the loop knows of the store. Touched only on the loop thread: by the store's loop-side
 // methods and by the completions the writer posts, which hold it by shared_ptr so that one
 // still queued in a stopped loop never reaches a destroyed store.
@@ -110,7 +118,7 @@ Ticket SqliteStore::write(Change change) {
     std::lock_guard lock(mutex_);
     pending_.push_back(std::move(change));
     wake = std::exchange(writer_sleeping_, false);
-    if (gather_target_ != 0 && pending_.size() >= gather_target_) {
+    if (gather_target_ != 0 && pending_.size() + evicted_.size() >= gather_target_) {
       gather_target_ = 0;  // one wake-up per gathering
       wake = true;
     }
@@ -118,6 +126,23 @@ Ticket SqliteStore::write(Change change) {
   // Outside the lock, so that the writer does not wake into a held mutex.
   if (wake) wake_.notify_one();
   return ++last_ticket_;
+}
+
+void SqliteStore::evict(std::uint64_t seq) {
+  if (closed_) return;
+  bool wake = false;
+  {
+    std::lock_guard lock(mutex_);
+    evicted_.push_back(seq);
+    // Only a running writer is woken: before the first write() (start-up evicting what the
+    // limits no longer keep) they wait for it, or for close().
+    wake = evicted_.size() >= kEvictFlush && writer_.joinable() && std::exchange(writer_sleeping_, false);
+    if (gather_target_ != 0 && pending_.size() + evicted_.size() >= gather_target_) {
+      gather_target_ = 0;  // evictions count towards a gathering: see run_writer
+      wake = true;
+    }
+  }
+  if (wake) wake_.notify_one();
 }
 
 void SqliteStore::when_durable(Ticket ticket, std::function<void()> done) {
@@ -153,6 +178,8 @@ StoreHealth SqliteStore::close() {
     close_deadline_ = steady_clock::now() + options_.close_timeout;
   }
   wake_.notify_all();
+  // Evictions made with no write() since start-up still want their delete.
+  if (!writer_.joinable() && !evicted_.empty()) writer_ = std::thread([this] { run_writer(); });
   if (writer_.joinable()) writer_.join();
   if (wal_fd_ >= 0) ::close(wal_fd_);
   wal_fd_ = -1;
@@ -175,23 +202,28 @@ void SqliteStore::run_writer() {
   bool failing = false;
   for (;;) {
     std::size_t fresh = 0;  // where the changes taken this time start in `batch`
+    bool stopping = false;
     {
       std::unique_lock lock(mutex_);
-      if (taken == committed) {
-        while (pending_.empty() && !stopping_) {
+      if (!failing) {
+        while (pending_.empty() && evicted_.size() < kEvictFlush && !stopping_) {
           writer_sleeping_ = true;
           wake_.wait(lock);
         }
         writer_sleeping_ = false;
-        if (pending_.empty()) return;  // stopping, and everything is committed
+        // Stopping, and everything is committed (the evictions too: see take_evictions).
+        if (pending_.empty() && evicted_.empty() && deferred_.empty()) return;
+        // Evictions count as changes here, as when each was a remove in the batch: the load
+        // signal (gathering_after) and the gathering's target stay what they were tuned on.
         const Gathering gather = gathering_after(last_taken);
-        if (pending_.size() < gather.changes && !stopping_) {
-          gather_target_ = gather.changes;  // write() wakes us once they are there
-          wake_.wait_for(lock, gather.window,
-                         [this, &gather] { return pending_.size() >= gather.changes || stopping_; });
+        if (!pending_.empty() && pending_.size() + evicted_.size() < gather.changes && !stopping_) {
+          gather_target_ = gather.changes;  // write() or evict() wakes us once they are there
+          wake_.wait_for(lock, gather.window, [this, &gather] {
+            return pending_.size() + evicted_.size() >= gather.changes || stopping_;
+          });
           gather_target_ = 0;
         }
-        last_taken = pending_.size();
+        last_taken = pending_.size() + evicted_.size();
         batch.swap(pending_);  // the loop fills the emptied vector, capacity kept
       } else {  // a retry (of a batch that may have folded to nothing) takes on what arrived since
         fresh = batch.size();
@@ -199,6 +231,9 @@ void SqliteStore::run_writer() {
                      std::make_move_iterator(pending_.end()));
         pending_.clear();
       }
+      deferred_.insert(deferred_.end(), evicted_.begin(), evicted_.end());
+      evicted_.clear();
+      stopping = stopping_;
     }
     taken += batch.size() - fresh;
     for (std::size_t i = fresh; i < batch.size(); ++i)
@@ -207,17 +242,23 @@ void SqliteStore::run_writer() {
       else if (batch[i].op == ChangeOp::remove)
         max_removed = std::max(max_removed, batch[i].row.seq);
     coalescer_.coalesce(batch);
+    take_evictions(stopping);
+    if (!flushing_.empty()) max_removed = std::max(max_removed, flushing_.back());
 
     const auto started = steady_clock::now();
     std::string error = commit(batch, std::max(max_inserted, max_removed), max_removed);
     if (error.empty()) {
       const CommitReport report{taken - committed, std::chrono::duration_cast<std::chrono::microseconds>(
                                                        steady_clock::now() - started)};
-      asio::post(loop_, [side = loop_side_, taken, report, recovered = failing] {
-        side->committed(taken, report, recovered);
-      });
+      // A commit of evictions alone settles no ticket: it is not a batch anyone waits for.
+      if (taken != committed || failing) {
+        asio::post(loop_, [side = loop_side_, taken, report, recovered = failing] {
+          side->committed(taken, report, recovered);
+        });
+      }
       committed = taken;
       batch.clear();
+      flushing_.clear();
       failing = false;
       backoff = options_.retry_initial;
       checkpoint_if_due();
@@ -233,6 +274,16 @@ void SqliteStore::run_writer() {
     }
     backoff = std::min(backoff * 2, options_.retry_max);
   }
+}
+
+// Moves the deferred evictions into the commit being prepared once kEvictFlush piled up, or all
+// of them when stopping; sorted, so that runs of consecutive seqs are one range delete each.
+// Not while an earlier flush is still to be committed (a retry): that one goes first.
+void SqliteStore::take_evictions(bool stopping) {
+  if (!flushing_.empty() || deferred_.empty()) return;
+  if (deferred_.size() < kEvictFlush && !stopping) return;
+  flushing_.swap(deferred_);
+  std::sort(flushing_.begin(), flushing_.end());
 }
 
 // A failed checkpoint (a full disk) loses nothing: the WAL keeps the pages, and the next commit
@@ -277,6 +328,7 @@ std::string SqliteStore::commit(const std::vector<Change>& batch, std::uint64_t 
   if (db_.in_transaction()) db_.exec("ROLLBACK");
   if (jobs_.begin() != SQLITE_DONE) return db_.error();
   int rc = jobs_.apply(batch);
+  if (rc == SQLITE_DONE) rc = jobs_.remove_sorted(flushing_);
   const bool raise = max_removed > max_seq_;
   if (rc == SQLITE_DONE && raise) rc = jobs_.raise_max_seq(high);
   if (rc == SQLITE_DONE && jobs_.commit() == SQLITE_DONE) {

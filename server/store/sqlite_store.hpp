@@ -45,6 +45,7 @@ class SqliteStore final : public JobStore {
   bool durable() const noexcept override { return true; }
   LoadResult load(const RowVisitor& visit) override;
   Ticket write(Change change) override;
+  void evict(std::uint64_t seq) override;
   void when_durable(Ticket ticket, std::function<void()> done) override;
   void set_durable_listener(std::function<void(Ticket through)> listener) override;
   StoreHealth health() const override;
@@ -56,6 +57,7 @@ class SqliteStore final : public JobStore {
   SqliteStore(std::string path, const StoreOptions& options, boost::asio::any_io_executor loop);
   void run_writer();
   std::string commit(const std::vector<Change>& batch, std::uint64_t high, std::uint64_t max_removed);
+  void take_evictions(bool stopping);
   bool wait_before_retry(std::chrono::milliseconds backoff);
   void checkpoint_if_due();
   void start_wal_writeback();
@@ -71,6 +73,10 @@ class SqliteStore final : public JobStore {
   int wal_frames_ = 0;         // writer: the WAL's length after the last commit (sqlite3_wal_hook)
   int wal_written_back_ = 0;   // writer: wal_frames_ when the WAL's write-back was last started
   int wal_fd_ = -1;            // writer: the WAL, opened for start_wal_writeback() alone
+  // Writer: evicted seqs taken from evicted_, not yet deleted; and those the current commit
+  // deletes (kept, like the batch, until a commit succeeds).
+  std::vector<std::uint64_t> deferred_;
+  std::vector<std::uint64_t> flushing_;
 
   // Shared with completions posted to the loop, which may outlive the store in a stopped loop.
   std::shared_ptr<LoopSide> loop_side_;
@@ -80,6 +86,7 @@ class SqliteStore final : public JobStore {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::vector<Change> pending_;
+  std::vector<std::uint64_t> evicted_;  // evict()'s seqs, for the writer to delete later
   bool writer_sleeping_ = false;
   std::size_t gather_target_ = 0;  // while the writer gathers: wake it once pending_ holds this many
   bool stopping_ = false;

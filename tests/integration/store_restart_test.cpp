@@ -206,6 +206,44 @@ TEST(StoreRestart, RetentionContinuesAcrossARestartAndAnEvictedJobStaysGone) {
   EXPECT_EQ(list_all(server.port()).size(), 0u);
 }
 
+// The store deletes evicted rows later, in ranges (JobStore::evict): a kill -9 leaves the rows
+// of jobs evicted since the last such delete in the file, as the finished jobs they were.
+// Start-up evicts them again, by the limits and by retention, before anybody can read them.
+TEST(StoreRestart, JobsEvictedBeforeAKillNineStayGoneThoughTheirRowsWereStillInTheFile) {
+  StoreDir dir;
+  const auto args = args_for(dir, {"--max-jobs", "5", "--retention", "3s"});
+  std::vector<std::string> ids;
+  {
+    JobdProcess server(args);
+    for (int n = 0; n < 30; ++n) {
+      const auto done = submit(server.port(), {{"kind", "echo"}, {"params", {{"n", n}}}}, "?wait=5");
+      ASSERT_EQ(done.status, 200) << done.body;
+      ids.push_back(done.json()["id"]);
+    }
+    for (std::size_t i = 0; i + 5 < ids.size(); ++i)
+      ASSERT_EQ(get(server.port(), "/v1/jobs/" + ids[i]).status, 404) << "evicted by --max-jobs";
+    server.stop(SIGKILL, 5s);
+  }
+  EXPECT_EQ(sqlite_query(dir.file(), "SELECT count(*) FROM jobs"), "30") << "the deletes were deferred";
+  {
+    JobdProcess server(args);
+    for (std::size_t i = 0; i < ids.size(); ++i)
+      EXPECT_EQ(get(server.port(), "/v1/jobs/" + ids[i]).status, i + 5 < ids.size() ? 404 : 200) << i;
+    EXPECT_EQ(list_all(server.port()).size(), 5u);
+    // Now past their retention: the sweep evicts them, and the kill leaves their rows behind.
+    EXPECT_TRUE(eventually([&] { return list_all(server.port()).empty(); }, 10s));
+    server.stop(SIGKILL, 5s);
+  }
+  EXPECT_NE(sqlite_query(dir.file(), "SELECT count(*) FROM jobs"), "0") << "the deletes were deferred";
+  {
+    JobdProcess server(args);
+    for (const auto& id : ids) EXPECT_EQ(get(server.port(), "/v1/jobs/" + id).status, 404) << id;
+    EXPECT_EQ(list_all(server.port()).size(), 0u);
+    EXPECT_EQ(server.stop(SIGTERM), 0);
+  }
+  EXPECT_EQ(sqlite_query(dir.file(), "SELECT count(*) FROM jobs"), "0") << "a clean stop deletes them";
+}
+
 TEST(StoreRestart, ASecondJobdOnTheSameFileIsRefusedNamingThePidOfTheFirst) {
   StoreDir dir;
   JobdProcess first(args_for(dir));

@@ -2,6 +2,7 @@
 // wait for the commit and arrive in ticket order, and changes that pile up are committed together.
 #include <gtest/gtest.h>
 
+#include <set>
 #include <vector>
 
 #include "store/memory_store.hpp"
@@ -248,6 +249,56 @@ TEST(StoreSqlite, TheHighWaterMarkSurvivesRemovingTheNewestRowsInAnyRun) {
   const auto last = run({});
   EXPECT_EQ(last.max_seq, 7u) << "restored rows removed after a restart";
   EXPECT_EQ(last.rows, 3u);  // 1, 2, 4
+}
+
+// evict() defers a finished job's delete (sqlite_store.cpp, kEvictFlush): the writer deletes
+// the evictions in ranges once enough piled up, close() deletes the rest, evictions made before
+// the first write (start-up) are deleted too, and the high-water mark survives a deferred
+// delete of the newest row.
+TEST(StoreSqlite, EvictedRowsAreDeletedLaterInRangesAndAllOfThemByClose) {
+  TempDir dir;
+  const auto path = dir.file("jobs.db");
+  std::set<std::uint64_t> kept;
+  {
+    Loop loop;
+    auto store = open_or_fail(path, loop.io);
+    ASSERT_TRUE(store);
+    for (std::uint64_t seq = 1; seq <= 3000; ++seq) store->write(insert(job_row(seq)));
+    // More than one flush's worth, with gaps (every 7th kept), and the newest row.
+    for (std::uint64_t seq = 1; seq <= 2500; ++seq) {
+      if (seq % 7 == 0)
+        kept.insert(seq);
+      else
+        store->evict(seq);
+    }
+    store->evict(3000);
+    for (std::uint64_t seq = 2501; seq < 3000; ++seq) kept.insert(seq);
+    const Ticket last = store->write(update(job_row(2999, 2)));
+    bool durable = false;
+    store->when_durable(last, [&] { durable = true; });
+    ASSERT_TRUE(loop.run_until([&] { return durable; }));
+    EXPECT_TRUE(store->close().ok);
+  }
+  LoadResult loaded;
+  auto rows = load_all(path, &loaded);
+  std::set<std::uint64_t> seqs;
+  for (const auto& [seq, row] : rows) seqs.insert(seq);
+  EXPECT_EQ(seqs, kept);
+  EXPECT_EQ(loaded.max_seq, 3000u) << "the newest seq is not handed out again";
+  EXPECT_EQ(rows.at(2999).state, job_row(2999, 2).state);
+  {
+    Loop loop;
+    auto store = open_or_fail(path, loop.io);
+    ASSERT_TRUE(store);
+    store->load([](JobRow&) {});
+    store->evict(2501);  // before any write: the writer has not started
+    store->evict(7);
+    EXPECT_TRUE(store->close().ok);
+  }
+  rows = load_all(path);
+  EXPECT_EQ(rows.size(), kept.size() - 2);
+  EXPECT_FALSE(rows.contains(2501) || rows.contains(7));
+  EXPECT_EQ(integrity(path), "ok");
 }
 
 TEST(StoreSqlite, TheWalIsCheckpointedIntoTheDatabaseWhileRunning) {
