@@ -191,6 +191,31 @@ TEST(Cluster, AStalledReplicaPastItsLeaseCannotOverwriteTheNewerAttempt) {
   EXPECT_EQ(owner_of(redis, id), "B");
 }
 
+TEST(Cluster, ADelayedJobOfAKilledReplicaRunsOnAnotherWhenDueAndNotBefore) {
+  SKIP_WITHOUT_REDIS();
+  RedisServer redis;
+  auto a = replica(redis, "A");
+  auto b = replica(redis, "B");
+  const auto submitted = std::chrono::steady_clock::now();
+  const auto delayed = submit(a->port(), {{"kind", "echo"}, {"params", {{"n", 7}}}, {"delay_ms", 1500}});
+  ASSERT_EQ(delayed.status, 202) << delayed.body;
+  const std::string id = delayed.json()["id"];
+  EXPECT_TRUE(delayed.json().contains("run_at")) << delayed.body;
+  a->stop(9);  // the replica that took it is gone before it is due
+
+  const auto waiting = get(b->port(), "/v1/jobs/" + id);
+  ASSERT_EQ(waiting.status, 200) << waiting.body;
+  EXPECT_EQ(waiting.json()["state"], "queued") << waiting.body;
+  const auto finished = get(b->port(), "/v1/jobs/" + id + "?wait=15");
+  const auto took = std::chrono::steady_clock::now() - submitted;
+  ASSERT_EQ(finished.status, 200) << finished.body;
+  EXPECT_EQ(finished.json()["state"], "succeeded") << finished.body;
+  EXPECT_EQ(finished.json()["result"], json({{"n", 7}})) << finished.body;
+  EXPECT_EQ(finished.json()["attempt"], 1) << finished.body;
+  EXPECT_EQ(owner_of(redis, id), "B");
+  EXPECT_GE(took, 1500ms) << "ran before its delay";
+}
+
 TEST(Cluster, AnIdempotencyKeyNamesOneJobAcrossReplicas) {
   SKIP_WITHOUT_REDIS();
   RedisServer redis;
