@@ -39,6 +39,7 @@ std::vector<SseEvent> read_stream(std::uint16_t port, const std::string& target,
 
 std::vector<std::string> types_of(const std::vector<SseEvent>& events) {
   std::vector<std::string> out;
+  out.reserve(events.size());
   for (const auto& event : events) {
     out.push_back(event.type == "state" ? "state:" + event.data["state"].get<std::string>() : event.type);
   }

@@ -148,6 +148,7 @@ TEST(ClusterRedisRestart, NoAcknowledgedJobIsLostWhenRedisRestartsUnderLoad) {
   Tally tally;
   std::atomic<bool> stop{false};
   std::vector<std::thread> clients;
+  clients.reserve(3);
   for (int i = 0; i < 3; ++i)
     clients.emplace_back(client, i, a->port(), b->port(), std::cref(stop), std::ref(tally));
   std::this_thread::sleep_for(1s);

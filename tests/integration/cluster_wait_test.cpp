@@ -41,6 +41,7 @@ TEST(ClusterWait, WaitersReadRedisOnTheFinalMessageNotOnEachStartOrRetry) {
   constexpr int kWaiters = 20;
   std::vector<HttpResult> answers(kWaiters);
   std::vector<std::thread> waiters;
+  waiters.reserve(kWaiters);
   for (int i = 0; i < kWaiters; ++i) {
     waiters.emplace_back([&, i] { answers[i] = get(a.port(), "/v1/jobs/" + id + "?wait=20"); });
   }
