@@ -1,11 +1,11 @@
 // A job's event stream on Redis (DESIGN §2 "Replicas on Redis"): the progress and output
 // events a replica appends for the attempts it runs, and the pages SSE reads on any replica.
 // The state events are written by the scripts that change the state (the prelude's publish).
-#include <charconv>
 #include <cstdlib>
 
 #include "store/redis_job_codec.hpp"
 #include "store/redis_jobs.hpp"
+#include "store/redis_reply_result.hpp"
 
 namespace jobd::store {
 
@@ -13,34 +13,6 @@ namespace asio = boost::asio;
 using redis::Reply;
 
 namespace {
-
-template <typename T>
-bool failed(const std::error_code& ec, const Reply& reply, RedisResult<T>& out) {
-  if (ec) {
-    out.error = ec;
-    out.detail = ec.message();
-    return true;
-  }
-  if (reply.is_error()) {
-    out.error = RedisJobsError::script_error;
-    out.detail = std::string(reply.text());
-    return true;
-  }
-  return false;
-}
-
-template <typename T>
-void unexpected(RedisResult<T>& out, const Reply& reply) {
-  out.error = RedisJobsError::unexpected_reply;
-  out.detail = describe(reply);
-}
-
-template <typename N>
-N number(std::string_view text) {
-  N value{};
-  std::from_chars(text.data(), text.data() + text.size(), value);
-  return value;
-}
 
 // [entry id "0-N", [field, value, ...]] as an event; false when it is not one.
 bool event_from(const Reply& entry, StoredEvent& event) {

@@ -1,19 +1,13 @@
 #include "store/redis_job_codec.hpp"
 
-#include <charconv>
 #include <cstdint>
 #include <string>
+
+#include "store/redis_reply_result.hpp"
 
 namespace jobd::store {
 
 namespace {
-
-template <typename T>
-T number(std::string_view text) {
-  T value{};
-  std::from_chars(text.data(), text.data() + text.size(), value);
-  return value;
-}
 
 class JobsCategory : public std::error_category {
  public:

@@ -4,6 +4,7 @@
 
 #include "store/redis_job_codec.hpp"
 #include "store/redis_job_scripts.hpp"
+#include "store/redis_reply_result.hpp"
 
 namespace jobd::store {
 
@@ -14,28 +15,6 @@ using redis::Reply;
 namespace {
 
 constexpr const char* kGroup = "jobd";
-
-// Turns a transport error or an error reply into `out`'s error; true when there was one.
-template <typename T>
-bool failed(const std::error_code& ec, const Reply& reply, RedisResult<T>& out) {
-  if (ec) {
-    out.error = ec;
-    out.detail = ec.message();
-    return true;
-  }
-  if (reply.is_error()) {
-    out.error = RedisJobsError::script_error;
-    out.detail = std::string(reply.text());
-    return true;
-  }
-  return false;
-}
-
-template <typename T>
-void unexpected(RedisResult<T>& out, const Reply& reply) {
-  out.error = RedisJobsError::unexpected_reply;
-  out.detail = describe(reply);
-}
 
 std::vector<std::string> strings(const Reply& reply) {
   std::vector<std::string> out;
