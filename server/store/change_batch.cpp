@@ -21,6 +21,13 @@ constexpr std::size_t kGatherChanges = 64;
 // Load is a previous batch of kBusyBatch changes or more: at 64 the writer often stayed in the
 // 200 us window's ~40-change batches (echo at 50 connections, 3 runs each: 56-103 changes a
 // batch and 6.0 us per job at 64, 66-106 and 4.9 us at 32).
+// Tried and not kept (bench/RESULTS.md, branch s-loop): under load, the window counted from the
+// previous commit with only the target's change waking the writer (one sleep a batch, not two).
+// With loop and writer on one core the loop's round for a batch takes about the window itself,
+// so the window often ended first: in two busy runs batches of 16 jobs instead of 22, the
+// writer's CPU per job up by a third (11 against 8 us), and still ~1.8 sleeps a batch (counted
+// from the thread's voluntary context switches). 2 ms from the commit: batches as before, 1.5
+// sleeps a batch, the writer's CPU per job no lower.
 constexpr std::size_t kBusyBatch = 32;
 constexpr std::chrono::microseconds kGatherWindowBusy{1000};
 constexpr std::size_t kGatherChangesMax = 1024;
@@ -40,26 +47,52 @@ void take_mutable(JobRow& into, JobRow& from) {
 
 }  // namespace
 
+bool fold_update(Change& earlier, Change& later) {
+  if (later.op != ChangeOp::update || earlier.op == ChangeOp::remove || earlier.row.seq != later.row.seq)
+    return false;
+  take_mutable(earlier.row, later.row);
+  return true;
+}
+
 void BatchCoalescer::coalesce(std::vector<Change>& batch) {
   apply_.assign(batch.size(), true);
-  latest_.clear();
+  if (batch.empty()) return;
+  // A batch's seqs are nearly always a short run (the jobs of the last few milliseconds): then
+  // the live change of a seq is found in a vector indexed from the lowest seq, with no node
+  // allocated per change as the hash map does (it was ~3 % of the writer's samples).
+  const auto [low, high] = std::minmax_element(
+      batch.begin(), batch.end(), [](const Change& a, const Change& b) { return a.row.seq < b.row.seq; });
+  const std::uint64_t base = low->row.seq;
+  const bool dense = high->row.seq - base < 4 * batch.size() + 64;
+  if (dense) {
+    slots_.assign(high->row.seq - base + 1, kNone);
+  } else {
+    latest_.clear();
+  }
   for (std::size_t i = 0; i < batch.size(); ++i) {
     Change& change = batch[i];
-    const auto [at, first] = latest_.try_emplace(change.row.seq, i);
-    if (first) continue;
-    Change& earlier = batch[at->second];
-    if (change.op == ChangeOp::update && earlier.op != ChangeOp::remove) {
-      take_mutable(earlier.row, change.row);
+    std::size_t* at;  // the index of this seq's live change; kNone: none yet
+    if (dense) {
+      at = &slots_[change.row.seq - base];
+    } else {
+      at = &latest_.try_emplace(change.row.seq, kNone).first->second;
+    }
+    if (*at == kNone) {
+      *at = i;
+      continue;
+    }
+    Change& earlier = batch[*at];
+    if (fold_update(earlier, change)) {
       apply_[i] = false;
     } else if (change.op == ChangeOp::remove && earlier.op == ChangeOp::insert) {
-      apply_[at->second] = false;
+      apply_[*at] = false;
       apply_[i] = false;
-      latest_.erase(at);
+      *at = kNone;
     } else if (change.op == ChangeOp::remove && earlier.op == ChangeOp::update) {
-      apply_[at->second] = false;
-      at->second = i;
+      apply_[*at] = false;
+      *at = i;
     } else {  // an insert after anything, an update after a remove: kept as they are, in order
-      at->second = i;
+      *at = i;
     }
   }
   std::size_t kept = 0;

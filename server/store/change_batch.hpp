@@ -22,13 +22,21 @@
 
 namespace jobd::store {
 
+// Folds `later` into `earlier` when the coalescer would (an update after an insert or an update
+// of the same job: the earlier change takes the later mutable columns); false: kept apart.
+// SqliteStore::write uses it on the change just written, so a job's start written right after
+// its insert (a loop job starts as it is submitted) never becomes a change of its own.
+bool fold_update(Change& earlier, Change& later);
+
 class BatchCoalescer {
  public:
   // Folds `batch` in place and removes the changes folded away.
   void coalesce(std::vector<Change>& batch);
 
  private:
-  std::unordered_map<std::uint64_t, std::size_t> latest_;  // seq -> index of its live change
+  static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+  std::vector<std::size_t> slots_;                         // seq - lowest -> its live change
+  std::unordered_map<std::uint64_t, std::size_t> latest_;  // the same, for a sparse batch
   std::vector<bool> apply_;
 };
 

@@ -114,18 +114,23 @@ Ticket SqliteStore::write(Change change) {
   if (closed_) return ++last_ticket_;  // after close nothing is written, nor acknowledged
   if (!writer_.joinable()) writer_ = std::thread([this] { run_writer(); });
   bool wake = false;
+  const Ticket ticket = ++last_ticket_;
   {
     std::lock_guard lock(mutex_);
-    pending_.push_back(std::move(change));
+    // Folded here rather than by the writer's coalescer when it follows the change it folds into
+    // (a loop job's start, written right after its insert): one change less to hand over.
+    if (pending_.empty() || !fold_update(pending_.back(), change)) pending_.push_back(std::move(change));
+    pending_through_ = ticket;
+    ++pending_changes_;
     wake = std::exchange(writer_sleeping_, false);
-    if (gather_target_ != 0 && pending_.size() + evicted_.size() >= gather_target_) {
+    if (gather_target_ != 0 && pending_changes_ + evicted_.size() >= gather_target_) {
       gather_target_ = 0;  // one wake-up per gathering
       wake = true;
     }
   }
   // Outside the lock, so that the writer does not wake into a held mutex.
   if (wake) wake_.notify_one();
-  return ++last_ticket_;
+  return ticket;
 }
 
 void SqliteStore::evict(std::uint64_t seq) {
@@ -137,7 +142,7 @@ void SqliteStore::evict(std::uint64_t seq) {
     // Only a running writer is woken: before the first write() (start-up evicting what the
     // limits no longer keep) they wait for it, or for close().
     wake = evicted_.size() >= kEvictFlush && writer_.joinable() && std::exchange(writer_sleeping_, false);
-    if (gather_target_ != 0 && pending_.size() + evicted_.size() >= gather_target_) {
+    if (gather_target_ != 0 && pending_changes_ + evicted_.size() >= gather_target_) {
       gather_target_ = 0;  // evictions count towards a gathering: see run_writer
       wake = true;
     }
@@ -216,14 +221,14 @@ void SqliteStore::run_writer() {
         // Evictions count as changes here, as when each was a remove in the batch: the load
         // signal (gathering_after) and the gathering's target stay what they were tuned on.
         const Gathering gather = gathering_after(last_taken);
-        if (!pending_.empty() && pending_.size() + evicted_.size() < gather.changes && !stopping_) {
+        if (!pending_.empty() && pending_changes_ + evicted_.size() < gather.changes && !stopping_) {
           gather_target_ = gather.changes;  // write() or evict() wakes us once they are there
           wake_.wait_for(lock, gather.window, [this, &gather] {
-            return pending_.size() + evicted_.size() >= gather.changes || stopping_;
+            return pending_changes_ + evicted_.size() >= gather.changes || stopping_;
           });
           gather_target_ = 0;
         }
-        last_taken = pending_.size() + evicted_.size();
+        last_taken = pending_changes_ + evicted_.size();
         batch.swap(pending_);  // the loop fills the emptied vector, capacity kept
       } else {  // a retry (of a batch that may have folded to nothing) takes on what arrived since
         fresh = batch.size();
@@ -231,11 +236,12 @@ void SqliteStore::run_writer() {
                      std::make_move_iterator(pending_.end()));
         pending_.clear();
       }
+      taken = pending_through_;  // changes folded by write() took their tickets all the same
+      pending_changes_ = 0;
       deferred_.insert(deferred_.end(), evicted_.begin(), evicted_.end());
       evicted_.clear();
       stopping = stopping_;
     }
-    taken += batch.size() - fresh;
     for (std::size_t i = fresh; i < batch.size(); ++i)
       if (batch[i].op == ChangeOp::insert)
         max_inserted = std::max(max_inserted, batch[i].row.seq);

@@ -86,6 +86,10 @@ class SqliteStore final : public JobStore {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::vector<Change> pending_;
+  // The last ticket written, and how many changes pending_ holds: fewer entries when write()
+  // folded some, but the gathering counts changes, as it was tuned on (change_batch.hpp).
+  Ticket pending_through_ = 0;
+  std::size_t pending_changes_ = 0;
   std::vector<std::uint64_t> evicted_;  // evict()'s seqs, for the writer to delete later
   bool writer_sleeping_ = false;
   std::size_t gather_target_ = 0;  // while the writer gathers: wake it once pending_ holds this many

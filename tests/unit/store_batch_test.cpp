@@ -58,6 +58,27 @@ TEST(StoreBatch, AnInsertAfterARemoveIsKeptInOrder) {
   EXPECT_EQ(batch[1].row, job_row(1, 2));
 }
 
+TEST(StoreBatch, SeqsFarApartFoldTheSameAsARun) {
+  // A batch's seqs are looked up in a vector when they are a short run, in a hash map otherwise
+  // (a retry's old jobs beside new ones): both fold alike.
+  constexpr std::uint64_t kFar = 10'000'000;
+  std::vector<Change> batch{
+      insert(job_row(1)), insert(job_row(kFar)), update(job_row(1, 3)),   update(job_row(kFar, 2)),
+      remove(1),          insert(job_row(1, 2)), update(job_row(kFar, 3))};
+  BatchCoalescer coalescer;
+  coalescer.coalesce(batch);
+  ASSERT_EQ(batch.size(), 2u);
+  EXPECT_EQ(batch[0].row, job_row(kFar, 3));
+  EXPECT_EQ(batch[1].op, ChangeOp::insert);
+  EXPECT_EQ(batch[1].row, job_row(1, 2));
+  // The same coalescer, a run again: nothing of the sparse batch is left over.
+  std::vector<Change> run{insert(job_row(kFar + 1)), update(job_row(kFar + 1, 3)), insert(job_row(kFar + 2))};
+  coalescer.coalesce(run);
+  ASSERT_EQ(run.size(), 2u);
+  EXPECT_EQ(run[0].row, job_row(kFar + 1, 3));
+  EXPECT_EQ(run[1].row, job_row(kFar + 2));
+}
+
 TEST(StoreBatch, FoldingAKeptBatchAgainWithNewChangesChangesNothingElse) {
   // A batch kept after a failed commit is folded again together with what arrived since.
   BatchCoalescer coalescer;
@@ -68,6 +89,29 @@ TEST(StoreBatch, FoldingAKeptBatchAgainWithNewChangesChangesNothingElse) {
   ASSERT_EQ(batch.size(), 2u);
   EXPECT_EQ(batch[0].row, job_row(1, 3));
   EXPECT_EQ(batch[1].row, job_row(2, 2));
+}
+
+TEST(StoreBatch, FoldUpdateTakesALaterUpdateOfTheSameJobOnly) {
+  // SqliteStore::write folds the change it is given into the one written just before it.
+  Change inserted = insert(job_row(1, 1));
+  Change started = update(job_row(1, 2));
+  EXPECT_TRUE(fold_update(inserted, started));
+  EXPECT_EQ(inserted.op, ChangeOp::insert);
+  EXPECT_EQ(inserted.row, job_row(1, 2));
+  Change finished = update(job_row(1, 3));
+  EXPECT_TRUE(fold_update(inserted, finished));
+  EXPECT_EQ(inserted.row, job_row(1, 3));
+  // Another job, an insert, a remove after, or anything after a remove: kept apart, untouched.
+  Change other = update(job_row(2, 2));
+  EXPECT_FALSE(fold_update(inserted, other));
+  Change again = insert(job_row(1, 1));
+  EXPECT_FALSE(fold_update(inserted, again));
+  Change removed = remove(1);
+  EXPECT_FALSE(fold_update(inserted, removed));
+  Change after_remove = update(job_row(1, 2));
+  EXPECT_FALSE(fold_update(removed, after_remove));
+  EXPECT_EQ(inserted.row, job_row(1, 3));
+  EXPECT_EQ(after_remove.row, job_row(1, 2));
 }
 
 TEST(StoreBatch, UnderLoadTheWriterGathersAsManyAsItsLastBatchForLonger) {

@@ -1,0 +1,71 @@
+// SqliteStore's writer and its hand-off: what write() folds before handing a change over, and a
+// change after a busy batch committed without company.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "store_test_support.hpp"
+
+using namespace jobd::store;
+using namespace jobd::store::testing;
+
+namespace {
+
+TEST(StoreWriter, AnUpdateFoldedIntoTheChangeBeforeItStillSettlesItsOwnTicket) {
+  // write() folds an update into the change written just before it (a loop job's start into its
+  // insert), so a batch holds fewer changes than it settles tickets: the tickets must still be
+  // settled, counted and stored as if each change had been handed over alone.
+  use_faulty_vfs();
+  TempDir dir;
+  const auto path = dir.file("jobs.db");
+  Loop loop;
+  auto store = open_or_fail(path, loop.io, {.vfs = kFaultyVfs});
+  ASSERT_TRUE(store);
+  std::size_t reported = 0;
+  store->set_observer({.committed = [&](const CommitReport& report) { reported += report.changes; }});
+  faults.delay_next_write_ms = 300;  // the writer is busy with this one while the rest pile up
+  store->write(insert(job_row(100)));
+  const std::vector<Ticket> tickets{store->write(insert(job_row(1, 1))), store->write(update(job_row(1, 2))),
+                                    store->write(update(job_row(1, 3))), store->write(insert(job_row(2, 1))),
+                                    store->write(update(job_row(1, 2)))};  // not after job 1's: kept apart
+  EXPECT_EQ(tickets, (std::vector<Ticket>{2, 3, 4, 5, 6}));
+  std::vector<Ticket> order;
+  for (Ticket t : tickets) store->when_durable(t, [&order, t] { order.push_back(t); });
+  ASSERT_TRUE(loop.run_until([&] { return order.size() == tickets.size(); }));
+  EXPECT_EQ(order, tickets);
+  EXPECT_EQ(reported, 6u);  // changes written, folded or not
+  store->close();
+  const auto rows = load_all(path);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows.at(1), job_row(1, 2));  // the last change of job 1 wins, folded or coalesced
+  EXPECT_EQ(rows.at(2), job_row(2, 1));
+  EXPECT_EQ(rows.at(100), job_row(100));
+}
+
+TEST(StoreWriter, AfterABusyBatchALoneChangeIsStillCommitted) {
+  // Under load the writer gathers as many changes as its last batch had, within a window; a lone
+  // change after a busy batch must not wait for company that never comes.
+  use_faulty_vfs();
+  TempDir dir;
+  Loop loop;
+  auto store = open_or_fail(dir.file("jobs.db"), loop.io, {.vfs = kFaultyVfs});
+  ASSERT_TRUE(store);
+  std::vector<std::size_t> batches;
+  store->set_observer({.committed = [&](const CommitReport& report) { batches.push_back(report.changes); }});
+  faults.delay_next_write_ms = 300;
+  Ticket last = store->write(insert(job_row(1)));
+  for (std::uint64_t seq = 2; seq <= 101; ++seq) last = store->write(insert(job_row(seq)));
+  bool durable = false;
+  store->when_durable(last, [&] { durable = true; });
+  ASSERT_TRUE(loop.run_until([&] { return durable; }));
+  ASSERT_GE(batches.back(), 32u) << "the setup wants a batch that counts as load";
+  for (std::uint64_t seq = 102; seq <= 104; ++seq) {  // one at a time, each waited for
+    durable = false;
+    store->when_durable(store->write(insert(job_row(seq))), [&] { durable = true; });
+    ASSERT_TRUE(loop.run_until([&] { return durable; })) << "change " << seq << " was never committed";
+  }
+  EXPECT_EQ(batches.back(), 1u);
+  store->close();
+}
+
+}  // namespace
