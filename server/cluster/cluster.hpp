@@ -36,6 +36,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <variant>
@@ -171,6 +172,11 @@ class Cluster {
     bool reading = false;
     bool again = false;  // woken while reading
   };
+  // Job ids looked up by a view into a message (transparent hash and equality): no copy.
+  struct IdHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view id) const noexcept { return std::hash<std::string_view>{}(id); }
+  };
   struct StateChange {
     std::string id;
     proto::JobState state = proto::JobState::queued;
@@ -197,7 +203,7 @@ class Cluster {
   void note_event(const jobs::Job& job, const jobs::JobEvent& event);
   void flush_events();
   boost::asio::awaitable<void> write_events(std::vector<store::EventAppend> batch);
-  void wake_followers(const std::string& id);
+  void wake_followers(std::string_view id);
   boost::asio::awaitable<void> read_followed(std::string id);
   boost::asio::awaitable<void> follow_poll_loop();
   void note_state(const std::string& payload);
@@ -235,7 +241,7 @@ class Cluster {
   std::unique_ptr<boost::asio::steady_timer> events_flush_;
   bool events_flush_armed_ = false;
   bool appends_failing_ = false;
-  std::unordered_map<std::string, FollowGroup> follows_;  // SSE followers by job id
+  std::unordered_map<std::string, FollowGroup, IdHash, std::equal_to<>> follows_;  // SSE followers by job id
   FollowId next_follow_ = 1;
   std::size_t followers_ = 0;
   StateHandler state_handler_;

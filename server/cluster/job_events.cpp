@@ -161,7 +161,9 @@ void Cluster::unfollow(const std::string& id, FollowId follow) {
   if (it->second.handlers.empty() && !it->second.reading) follows_.erase(it);
 }
 
-void Cluster::wake_followers(const std::string& id) {
+void Cluster::wake_followers(std::string_view id) {
+  // Found by the view (follows_ hashes transparently): most ids a message names are followed
+  // nowhere here, and cost no string.
   auto it = follows_.find(id);
   if (it == follows_.end()) return;
   if (it->second.reading) {
@@ -169,7 +171,8 @@ void Cluster::wake_followers(const std::string& id) {
     return;
   }
   it->second.reading = true;
-  asio::co_spawn(loop_, read_followed(id), asio::detached);
+  // The reader outlives the message: it keeps a copy of the id (the group's key).
+  asio::co_spawn(loop_, read_followed(it->first), asio::detached);
 }
 
 asio::awaitable<void> Cluster::read_followed(std::string id) {
