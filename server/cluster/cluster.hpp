@@ -171,6 +171,7 @@ class Cluster {
     std::uint64_t cursor = 0;  // the last event id read for them
     bool reading = false;
     bool again = false;  // woken while reading
+    bool heard = true;   // a message woke it since the last poll (or it is new): the poll skips it
   };
   // Job ids looked up by a view into a message (transparent hash and equality): no copy.
   struct IdHash {
@@ -203,7 +204,9 @@ class Cluster {
   void note_event(const jobs::Job& job, const jobs::JobEvent& event);
   void flush_events();
   boost::asio::awaitable<void> write_events(std::vector<store::EventAppend> batch);
+  // A message named the job: its followers read on (and the poll leaves them alone a while).
   void wake_followers(std::string_view id);
+  void read_group(const std::string& id, FollowGroup& group);
   boost::asio::awaitable<void> read_followed(std::string id);
   boost::asio::awaitable<void> follow_poll_loop();
   void note_state(const std::string& payload);
