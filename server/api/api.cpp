@@ -19,17 +19,20 @@ using proto::Problem;
 namespace problems = proto::problems;
 
 std::span<const Route> Api::routes() {
-  // Matched top to bottom; one path may have several entries (one per method set).
+  // Matched top to bottom; one path may have several entries (one per method set). Submit, get
+  // and cancel read the shared store themselves (job_handlers.cpp): they wait on any store.
   static const std::array<Route, 14> kRoutes{{
       {"/healthz", {Method::get}, Access::open, &Api::healthz},
       {"/readyz", {Method::get}, Access::open, &Api::readiness},
       {"/metrics", {Method::get}, Access::metrics, &Api::metrics},
       {"/v1/kinds", {Method::get}, Access::token, &Api::kinds},
       {"/v1/jobs", {Method::post}, Access::token, &Api::submit},
-      {"/v1/jobs", {Method::get}, Access::token, &Api::list_jobs},
+      // On a shared store the list reads Redis, so it waits (one replica answers it at once).
+      {"/v1/jobs", {Method::get}, Access::token, &Api::list_jobs, &Api::list_shared},
       {"/v1/jobs/{id}", {Method::get}, Access::token, &Api::get_job},
       {"/v1/jobs/{id}", {Method::delete_}, Access::token, &Api::cancel_job},
-      {"/v1/jobs/{id}/events", {Method::get}, Access::token, &Api::job_events},
+      // ... and so does a job's event stream (it may run, or have run, on another replica).
+      {"/v1/jobs/{id}/events", {Method::get}, Access::token, &Api::job_events, &Api::job_events_shared},
       {"/v1/events", {Method::get}, Access::token, &Api::all_events},
       // Open even with tokens: the page asks for one for the API calls it makes; neither it nor
       // the contract holds data.
@@ -46,6 +49,8 @@ Api::Api(asio::any_io_executor loop, jobs::Scheduler& scheduler, const kinds::Ki
     : loop_(std::move(loop)),
       scheduler_(scheduler),
       options_(std::move(options)),
+      routes_(options_.cluster ? on_shared_store(routes())
+                               : std::vector<Route>(routes().begin(), routes().end())),
       event_fanout_(loop_),
       all_events_hub_(loop_, scheduler.table(), event_fanout_, options_.events.buffer) {
   options_.events.open_streams = &open_streams_;
@@ -66,21 +71,15 @@ Api::Api(asio::any_io_executor loop, jobs::Scheduler& scheduler, const kinds::Ki
 }
 
 http::Answer Api::handle(const Request& request) {
-  const RouteMatch match = match_route(routes(), request.method, request.path());
+  const RouteMatch match = match_route(routes_, request.method, request.path());
   // The api notes what the loop runs, not the session: http/ stays free of metrics, and a
   // thread_local store costs less than a hook called through std::function per request.
   metrics::note_loop_activity(match.name);
   if (match.route == nullptr) return {match.name, unrouted(request, match)};
   if (auto refusal = refuse_unauthorized(request, match.route->access))
     return {match.name, std::move(*refusal)};
-  if (const auto* now = std::get_if<AnswerNow>(&match.route->answer)) {
-    // Replicas on Redis: the list reads Redis, so it waits (one replica answers it at once).
-    if (options_.cluster && *now == &Api::list_jobs) return {match.name, list_shared(request, {})};
-    // ... and so does a job's event stream (it may run, or have run, on another replica).
-    if (options_.cluster && *now == &Api::job_events)
-      return {match.name, job_events_shared(request, std::string(match.id))};
+  if (const auto* now = std::get_if<AnswerNow>(&match.route->answer))
     return {match.name, (this->**now)(request, match.id)};
-  }
   // The coroutine gets its own copy of the request: it outlives this call.
   const AnswerLater later = std::get<AnswerLater>(match.route->answer);
   return {match.name, (this->*later)(request, std::string(match.id))};

@@ -12,6 +12,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "api/auth.hpp"
 #include "api/event_stream.hpp"
@@ -67,7 +68,7 @@ class Api final : public http::Handler {
   // Matches the route, checks the token, and answers (at once for all but the long-polls).
   http::Answer handle(const http::Request& request) override;
 
-  // Every route of the API, in match order.
+  // Every route of the API, in match order (each with its handler on a shared store, if any).
   static std::span<const Route> routes();
 
  private:
@@ -88,7 +89,7 @@ class Api final : public http::Handler {
   // The jobs resource (job_handlers.cpp).
   boost::asio::awaitable<http::Response> submit(http::Request request, std::string);
   http::Response list_jobs(const http::Request& request, std::string_view);
-  // GET /v1/jobs on a shared store (cluster_handlers.cpp): handle() calls it for list_jobs.
+  // GET /v1/jobs on a shared store (cluster_handlers.cpp): the route's `shared` handler.
   boost::asio::awaitable<http::Response> list_shared(http::Request request, std::string);
   // The query of GET /v1/jobs: the filter and the record view, or a 400.
   std::variant<std::pair<jobs::ListFilter, jobs::RecordView>, proto::Problem> parse_list_query(
@@ -103,7 +104,7 @@ class Api final : public http::Handler {
   boost::asio::awaitable<http::Response> cancel_job(http::Request request, std::string job_id);
   // Event streams (event_handlers.cpp).
   http::Response job_events(const http::Request& request, std::string_view job_id);
-  // GET /v1/jobs/{id}/events on a shared store: handle() calls it for job_events.
+  // GET /v1/jobs/{id}/events on a shared store: the route's `shared` handler.
   boost::asio::awaitable<http::Response> job_events_shared(http::Request request, std::string job_id);
   // The Last-Event-ID header or ?last_event_id= (0: from the start), or a 400.
   static std::variant<std::uint64_t, proto::Problem> resume_point(const http::Request& request);
@@ -112,6 +113,7 @@ class Api final : public http::Handler {
   boost::asio::any_io_executor loop_;
   jobs::Scheduler& scheduler_;
   ApiOptions options_;
+  std::vector<Route> routes_;    // what handle() matches: routes(), on_shared_store() on replicas
   EventFanout event_fanout_;     // writes every GET /v1/events stream, on a thread of its own
   AllEventsHub all_events_hub_;  // behind every GET /v1/events stream
   std::size_t open_streams_ = 0;

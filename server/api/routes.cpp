@@ -36,6 +36,14 @@ std::string MethodSet::allow_header() const {
   return allow;
 }
 
+std::vector<Route> on_shared_store(std::span<const Route> table) {
+  std::vector<Route> shared(table.begin(), table.end());
+  for (Route& route : shared) {
+    if (route.shared != nullptr) route.answer = route.shared;
+  }
+  return shared;
+}
+
 RouteMatch match_route(std::span<const Route> table, http::Method method, std::string_view path) {
   RouteMatch match;
   for (const Route& route : table) {

@@ -1,7 +1,8 @@
 // The route table's vocabulary and its matcher, sans-I/O. The table itself (which path, which
-// methods, who may call it, which handler) is Api::routes() in api.cpp: a new route is one
-// entry there plus its handler, and 404 and 405 + Allow follow from the table. The matcher
-// never names a path of its own and never calls a handler.
+// methods, who may call it, which handler, and which on replicas sharing a Redis store) is
+// Api::routes() in api.cpp: a new route is one entry there plus its handler, and 404 and 405 +
+// Allow follow from the table. The matcher never names a path of its own and never calls a
+// handler.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -11,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "http/message.hpp"
 
@@ -65,7 +67,15 @@ struct Route {
   MethodSet methods;
   Access access = Access::token;
   std::variant<AnswerNow, AnswerLater> answer;
+  // On replicas sharing their jobs on Redis (--store redis://): the handler that answers from
+  // the shared store instead, for a route whose answer may name jobs another replica holds (it
+  // waits for Redis, so it is a coroutine). Null: `answer` on every store.
+  AnswerLater shared = nullptr;
 };
+
+// The table a replica on a shared store serves: each route's `shared` handler, where it has
+// one, in place of its `answer`. Chosen once at start-up, so matching a request picks nothing.
+std::vector<Route> on_shared_store(std::span<const Route> table);
 
 struct RouteMatch {
   const Route* route = nullptr;         // null: no route for this path (404) or method (405)

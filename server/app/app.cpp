@@ -2,13 +2,10 @@
 
 #include <malloc.h>
 #include <sys/resource.h>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include <spdlog/spdlog.h>
 #include <csignal>
@@ -27,6 +24,7 @@
 #include "http/server.hpp"
 #include "jobs/scheduler.hpp"
 #include "kinds/kind.hpp"
+#include "kinds/sleep_for.hpp"
 #include "metrics/loop_lag.hpp"
 #include "metrics/registry.hpp"
 #include "metrics/server_metrics.hpp"
@@ -35,7 +33,7 @@ namespace jobd::app {
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+using kinds::sleep_for;
 
 namespace {
 
@@ -54,11 +52,6 @@ constexpr auto kStopGrace = 5s;
 // How long the pool's threads get at exit when no drain set the deadline (today only a drain
 // stops the loop: a safety net).
 constexpr auto kThreadJoinGrace = 2s;
-
-asio::awaitable<void> sleep_for(std::chrono::milliseconds duration) {
-  asio::steady_timer timer(co_await asio::this_coro::executor, duration);
-  co_await timer.async_wait(use_tuple);
-}
 
 asio::awaitable<void> sweep_retention(jobs::JobTable& table) {
   for (;;) {

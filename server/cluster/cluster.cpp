@@ -167,7 +167,7 @@ void Cluster::on_message(const store::redis::PubSubMessage& message) {
     while (!ids.empty()) {
       const auto space = ids.find(' ');
       const std::string_view id = ids.substr(0, space);
-      if (!id.empty() && follows_.contains(std::string(id))) wake_followers(std::string(id));
+      if (!id.empty()) wake_followers(id);
       if (space == std::string_view::npos) break;
       ids.remove_prefix(space + 1);
     }

@@ -36,6 +36,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <variant>
@@ -170,6 +171,12 @@ class Cluster {
     std::uint64_t cursor = 0;  // the last event id read for them
     bool reading = false;
     bool again = false;  // woken while reading
+    bool heard = true;   // a message woke it since the last poll (or it is new): the poll skips it
+  };
+  // Job ids looked up by a view into a message (transparent hash and equality): no copy.
+  struct IdHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view id) const noexcept { return std::hash<std::string_view>{}(id); }
   };
   struct StateChange {
     std::string id;
@@ -197,7 +204,9 @@ class Cluster {
   void note_event(const jobs::Job& job, const jobs::JobEvent& event);
   void flush_events();
   boost::asio::awaitable<void> write_events(std::vector<store::EventAppend> batch);
-  void wake_followers(const std::string& id);
+  // A message named the job: its followers read on (and the poll leaves them alone a while).
+  void wake_followers(std::string_view id);
+  void read_group(const std::string& id, FollowGroup& group);
   boost::asio::awaitable<void> read_followed(std::string id);
   boost::asio::awaitable<void> follow_poll_loop();
   void note_state(const std::string& payload);
@@ -235,7 +244,7 @@ class Cluster {
   std::unique_ptr<boost::asio::steady_timer> events_flush_;
   bool events_flush_armed_ = false;
   bool appends_failing_ = false;
-  std::unordered_map<std::string, FollowGroup> follows_;  // SSE followers by job id
+  std::unordered_map<std::string, FollowGroup, IdHash, std::equal_to<>> follows_;  // SSE followers by job id
   FollowId next_follow_ = 1;
   std::size_t followers_ = 0;
   StateHandler state_handler_;

@@ -14,12 +14,14 @@
 #include "jobs/job_rows.hpp"
 #include "jobs/retry_policy.hpp"
 #include "jobs/scheduler.hpp"
+#include "kinds/sleep_for.hpp"
 
 namespace jobd::cluster {
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+using kinds::sleep_for;
 
 namespace {
 // After a failed claim (Redis away): wait this long before the next one.
@@ -28,11 +30,6 @@ constexpr auto kClaimRetry = 250ms;
 constexpr auto kSlotPoll = 100ms;
 // A finish that could not be written (Redis away) is tried again this often.
 constexpr auto kFinishRetry = 250ms;
-
-asio::awaitable<void> sleep_for(std::chrono::milliseconds duration) {
-  asio::steady_timer timer(co_await asio::this_coro::executor, duration);
-  co_await timer.async_wait(use_tuple);
-}
 
 std::size_t index(proto::Executor executor) { return static_cast<std::size_t>(executor); }
 }  // namespace

@@ -1,6 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+
 #include "kinds/builtin.hpp"
+#include "kinds/sleep_for.hpp"
 #include "kinds/testing/test_kinds.hpp"
 
 using namespace jobd;
@@ -101,4 +106,29 @@ TEST(KindRegistry, CatalogEntryShowsExecutorsDefaultAndSchema) {
   EXPECT_EQ(entry["default_executor"], "thread");
   EXPECT_EQ(entry["params"]["required"], nlohmann::json::array({"n"}));
   EXPECT_FALSE(entry["cancellation"].get<std::string>().empty());
+}
+
+// The loop's timer wait that app/ and cluster/ share: each coroutine resumes after its own
+// duration, the others run meanwhile, and a wait left pending when the loop goes is freed.
+TEST(SleepFor, ResumesAfterItsDurationWhileOtherCoroutinesRun) {
+  using namespace std::chrono_literals;
+  boost::asio::io_context loop;
+  std::vector<std::string> order;
+  std::chrono::steady_clock::duration slept{};
+  auto sleeper = [&](std::string name, std::chrono::milliseconds duration) -> boost::asio::awaitable<void> {
+    const auto start = std::chrono::steady_clock::now();
+    co_await sleep_for(duration);
+    if (name == "long") slept = std::chrono::steady_clock::now() - start;
+    order.push_back(std::move(name));
+  };
+  boost::asio::co_spawn(loop, sleeper("long", 60ms), boost::asio::detached);
+  boost::asio::co_spawn(loop, sleeper("short", 5ms), boost::asio::detached);
+  loop.run();
+  EXPECT_EQ(order, (std::vector<std::string>{"short", "long"}));
+  EXPECT_GE(slept, 60ms);
+
+  boost::asio::io_context gone;
+  boost::asio::co_spawn(gone, sleeper("never", std::chrono::hours(1)), boost::asio::detached);
+  gone.run_for(10ms);
+  EXPECT_EQ(order.size(), 2u);  // still waiting; destroying the loop frees its frame
 }

@@ -131,3 +131,30 @@ TEST(Routes, TheDashboardAndTheContractAreOpenRoutesOfGetAndHead) {
     EXPECT_EQ(match_route(table, Method::get, path).route->access, jobd::api::Access::open) << path;
   }
 }
+
+// Replicas on a shared store: the list and a job's event stream read Redis, so those two routes
+// carry a waiting handler of their own; the table a replica serves has it in their place.
+TEST(Routes, OnlyTheListAndAJobsEventStreamAnswerDifferentlyOnASharedStore) {
+  for (const Route& route : Api::routes()) {
+    const bool differs = (route.pattern == "/v1/jobs" && route.methods.admits(Method::get)) ||
+                         route.pattern == "/v1/jobs/{id}/events";
+    EXPECT_EQ(route.shared != nullptr, differs) << route.pattern;
+  }
+  const std::vector<Route> shared = on_shared_store(Api::routes());
+  ASSERT_EQ(shared.size(), Api::routes().size());
+  for (std::size_t i = 0; i < shared.size(); ++i) {
+    const Route& local = Api::routes()[i];
+    EXPECT_EQ(shared[i].pattern, local.pattern);
+    EXPECT_EQ(shared[i].access, local.access) << local.pattern;
+    EXPECT_EQ(shared[i].methods.allow_header(), local.methods.allow_header()) << local.pattern;
+    if (local.shared != nullptr) {
+      ASSERT_TRUE(std::holds_alternative<AnswerLater>(shared[i].answer)) << local.pattern;
+      EXPECT_TRUE(std::get<AnswerLater>(shared[i].answer) == local.shared) << local.pattern;
+    } else {
+      EXPECT_TRUE(shared[i].answer == local.answer) << local.pattern;
+    }
+  }
+  // Matched in the same order: the same names, 404s and 405s on either table.
+  EXPECT_EQ(match_route(shared, Method::get, "/v1/jobs/x/events").name, "/v1/jobs/{id}/events");
+  EXPECT_EQ(match_route(shared, Method::put, "/v1/jobs").allowed.allow_header(), "GET, HEAD, POST");
+}
