@@ -34,7 +34,7 @@ asio::awaitable<Response> Api::submit(Request request, std::string) {
   if (auto* problem = std::get_if<Problem>(&wait)) co_return Response::problem(*problem);
   auto body = http::parse_json_body(request.content_type, request.body, options_.max_json_depth);
   if (auto* problem = std::get_if<Problem>(&body)) co_return Response::problem(*problem);
-  auto spec = proto::parse_job_spec(std::get<nlohmann::json>(body));
+  auto spec = proto::parse_job_spec(std::move(std::get<nlohmann::json>(body)));  // params moved, not copied
   if (auto* problem = std::get_if<Problem>(&spec)) co_return Response::problem(*problem);
   if (options_.cluster) {
     co_return co_await submit_shared(std::get<proto::JobSpec>(std::move(spec)),

@@ -34,6 +34,11 @@ exec::Executor* Scheduler::executor(proto::Executor id) const {
 }
 
 std::variant<Admission, Problem> Scheduler::admit(const proto::JobSpec& spec) const {
+  return admit(spec, nullptr);
+}
+
+std::variant<Admission, Problem> Scheduler::admit(const proto::JobSpec& spec,
+                                                  nlohmann::json* take_params) const {
   if (draining_) {
     return Problem{problems::draining, "jobd is shutting down and accepts no new jobs", std::nullopt,
                    options_.retry_after_s};
@@ -60,7 +65,8 @@ std::variant<Admission, Problem> Scheduler::admit(const proto::JobSpec& spec) co
     return Problem{problems::executor_not_allowed, "kind '" + kind->name + "' runs on: " + allowed,
                    "/executor", std::nullopt};
   }
-  auto validated = proto::validate_params(kind->params, spec.params);
+  auto validated = take_params ? proto::validate_params(kind->params, std::move(*take_params))
+                               : proto::validate_params(kind->params, spec.params);
   if (auto* error = std::get_if<proto::ParamError>(&validated)) {
     return Problem{problems::invalid_params, error->message, error->pointer, std::nullopt};
   }
@@ -89,7 +95,7 @@ std::variant<Admission, Problem> Scheduler::admit(const proto::JobSpec& spec) co
 }
 
 std::variant<Submitted, Problem> Scheduler::submit(proto::JobSpec spec) {
-  auto admitted = admit(spec);
+  auto admitted = admit(spec, &spec.params);
   if (auto* problem = std::get_if<Problem>(&admitted)) return std::move(*problem);
   auto& [kind, executor_id, params, timeout, now, plan] = std::get<Admission>(admitted);
   const auto& run_at = plan.run_at;

@@ -147,6 +147,9 @@ class Scheduler final : public exec::JobSink {
   }
 
  private:
+  // admit(), taking the params over from `take_params` when given (submit's own spec).
+  std::variant<Admission, proto::Problem> admit(const proto::JobSpec& spec,
+                                                nlohmann::json* take_params) const;
   // The job an executor's seq names, or null when it is gone or on another attempt now.
   const Job* job_of(exec::JobSeq ticket) const;
   void dispatch(const Job& job, nlohmann::json params);
