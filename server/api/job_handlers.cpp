@@ -45,7 +45,7 @@ asio::awaitable<Response> Api::submit(Request request, std::string) {
   if (auto* problem = std::get_if<Problem>(&submitted)) co_return Response::problem(*problem);
   auto [job, replayed] = std::get<jobs::Submitted>(submitted);
   const auto seq = job->seq;
-  const std::string location = "/v1/jobs/" + job->id;
+  std::string location = "/v1/jobs/" + job->id;
   // Nothing is acknowledged before it is committed (a durable store): the answer waits for the
   // job's insert. A replay waits too, when the first submit is still waiting.
   if (!scheduler_.table().committed(seq)) {
@@ -81,7 +81,7 @@ asio::awaitable<Response> Api::submit(Request request, std::string) {
   }
   // 200 when the caller gets the finished job, 202 when it is still on its way.
   Response response = record_response(final && wait_for.count() > 0 ? 200 : 202, std::move(*record));
-  response.headers.emplace_back("Location", location);
+  response.headers.emplace_back("Location", std::move(location));
   if (replayed) response.headers.emplace_back("Idempotent-Replayed", "true");
   co_return response;
 }

@@ -176,9 +176,14 @@ void JobTable::apply_final(Job& job, FinalState final) {
     job.details = std::move(*final.details);
     job.details_brief_end = final.details_brief_end;
   }
-  index_of(job).erase(job.seq);
+  // The set's node moves to the final phase's set: no free and allocation per job.
+  auto node = index_of(job).extract(job.seq);
   job.state = final.state;
-  index_of(job).insert(job.seq);
+  if (node) {
+    index_of(job).insert(std::move(node));
+  } else {
+    index_of(job).insert(job.seq);
+  }
   job.result = std::move(final.result);
   job.error = std::move(final.error);
   job.finished_at = final.at;
@@ -303,8 +308,9 @@ void JobTable::publish(Job& job, JobEvent event) {
   }
   const JobEvent& published = *stored;
   if (auto it = observers_.find(job.seq); it != observers_.end()) {
-    // Observers may unwatch (or watch) while being called: iterate over a copy.
-    const auto watchers = it->second;
+    // Observers may unwatch (or watch) while being called: iterate over a copy, inline for up
+    // to two watchers (a std::function of a few pointers is copied without an allocation).
+    const boost::container::small_vector<Watcher, 2> watchers(it->second.begin(), it->second.end());
     for (const auto& watcher : watchers) {
       if (watcher.what == Watch::events || published.type == EventType::state)
         watcher.observer(job, published);

@@ -24,6 +24,7 @@
 
 #include <array>
 #include <atomic>
+#include <boost/container/small_vector.hpp>
 #include <chrono>
 #include <concepts>
 #include <deque>
@@ -246,7 +247,9 @@ class JobTable {
   std::uint64_t retained_bytes_ = 0;   // retained_bytes_of() summed over finished_order_
   // Every job in exactly one set: by kind (stable pointers into the registry), then by phase.
   std::unordered_map<const kinds::Kind*, std::array<SeqIndex, kPhases>> index_;
-  std::unordered_map<JobSeq, std::vector<Watcher>> observers_;
+  // Most watched jobs have one watcher (a long-poll): inline, so watching allocates one node.
+  using Watchers = boost::container::small_vector<Watcher, 1>;
+  std::unordered_map<JobSeq, Watchers> observers_;
   std::vector<GlobalWatcher> global_observers_;
   std::vector<GlobalWatcher> added_observers_;  // watch_all while notifying: joins after
   int notifying_ = 0;                           // depth of notify_all calls
