@@ -299,12 +299,9 @@ void Scheduler::on_finished(JobSeq ticket, exec::Outcome outcome) {
   const proto::Executor freed = job->executor;
   finish_or_retry(*job, std::move(outcome));
   // The deadline's entry is left in the heap (dead now); when no job can time out any more,
-  // none is needed: the timer stops too, and leaves an idle loop idle.
-  if (!deadlines_.empty() && table_.counts().active == 0) {
-    deadlines_.clear();
-    deadline_armed_.reset();
-    deadline_timer_.cancel();
-  }
+  // none is needed. The timer is left armed: cancelling it and arming it again for the next
+  // job would cost a one-at-a-time client what a timer per job did; it fires once for nothing.
+  if (!deadlines_.empty() && table_.counts().active == 0) deadlines_.clear();
   // A slot of that executor is free: jobs due but blocked on it go first (on the next turn, not
   // inside the executor's own call).
   if (!blocked_[static_cast<std::size_t>(freed)].empty()) {
