@@ -33,7 +33,11 @@ bool printable_ascii(const std::string& text) {
 }
 }  // namespace
 
-std::variant<JobSpec, Problem> parse_job_spec(const nlohmann::json& body) {
+namespace {
+
+// `owned`: the caller gave the body over, so its params may be moved out (a const view of a
+// body that is not const: the const_cast below is sound).
+std::variant<JobSpec, Problem> parse(const nlohmann::json& body, bool owned) {
   if (!body.is_object()) return field_problem("", "request body must be a JSON object");
   JobSpec spec;
   for (const auto& [key, value] : body.items()) {
@@ -51,7 +55,11 @@ std::variant<JobSpec, Problem> parse_job_spec(const nlohmann::json& body) {
       spec.executor = executor;
     } else if (key == "params") {
       if (!value.is_object()) return field_problem("/params", "must be an object");
-      spec.params = value;
+      if (owned) {
+        spec.params = std::move(const_cast<nlohmann::json&>(value));
+      } else {
+        spec.params = value;
+      }
     } else if (key == "timeout_ms") {
       if (!value.is_number_integer() ||
           (value.is_number_unsigned() && value.get<std::uint64_t>() > INT64_MAX) ||
@@ -93,5 +101,11 @@ std::variant<JobSpec, Problem> parse_job_spec(const nlohmann::json& body) {
   if (spec.delay_ms && spec.run_at_ms) return field_problem("/run_at", "give delay_ms or run_at, not both");
   return spec;
 }
+
+}  // namespace
+
+std::variant<JobSpec, Problem> parse_job_spec(const nlohmann::json& body) { return parse(body, false); }
+
+std::variant<JobSpec, Problem> parse_job_spec(nlohmann::json&& body) { return parse(body, true); }
 
 }  // namespace jobd::proto

@@ -95,17 +95,38 @@ void compile(ParamsSchema& schema) {
   }
 }
 
-std::variant<nlohmann::json, ParamError> validate_params(const ParamsSchema& schema,
-                                                         const nlohmann::json& params) {
-  if (params.is_null() && !schema.free_form) return validate_params(schema, nlohmann::json::object());
+namespace {
+
+// What params.dump().size() is, counted without building the text: one serializer per thread
+// writing to a counter (dump() allocates its adapter, an indent string and the text per call).
+class Counter final : public nlohmann::detail::output_adapter_protocol<char> {
+ public:
+  void write_character(char) override { ++size; }
+  void write_characters(const char*, std::size_t length) override { size += length; }
+  std::size_t size = 0;
+};
+
+std::size_t serialized_size(const nlohmann::json& value) {
+  thread_local Counter counter;
+  // The aliasing constructor: points at the counter, owns nothing (no control block).
+  thread_local nlohmann::detail::serializer<nlohmann::json> serializer(
+      nlohmann::detail::output_adapter_t<char>(std::shared_ptr<void>(), &counter), ' ');
+  counter.size = 0;
+  serializer.dump(value, false, false, 0);
+  return counter.size;
+}
+
+template <class Json>
+std::variant<nlohmann::json, ParamError> validate(const ParamsSchema& schema, Json&& params) {
+  if (params.is_null() && !schema.free_form) return validate(schema, nlohmann::json::object());
   if (!params.is_object()) return ParamError{"/params", "must be an object"};
   if (schema.free_form) {
     // Serialized size bounds what a free-form job may carry into the table and its result.
-    if (params.dump().size() > schema.max_free_form_bytes) {
+    if (serialized_size(params) > schema.max_free_form_bytes) {
       return ParamError{"/params",
                         "must serialize to at most " + std::to_string(schema.max_free_form_bytes) + " bytes"};
     }
-    return params;
+    return std::forward<Json>(params);
   }
   for (const auto& [key, value] : params.items()) {
     bool declared = false;
@@ -127,6 +148,18 @@ std::variant<nlohmann::json, ParamError> validate_params(const ParamsSchema& sch
     if (auto error = schema.check(normalized)) return *error;
   }
   return normalized;
+}
+
+}  // namespace
+
+std::variant<nlohmann::json, ParamError> validate_params(const ParamsSchema& schema,
+                                                         const nlohmann::json& params) {
+  return validate(schema, params);
+}
+
+std::variant<nlohmann::json, ParamError> validate_params(const ParamsSchema& schema,
+                                                         nlohmann::json&& params) {
+  return validate(schema, std::move(params));
 }
 
 nlohmann::json to_json_schema(const ParamsSchema& schema) {

@@ -34,7 +34,7 @@ asio::awaitable<Response> Api::submit(Request request, std::string) {
   if (auto* problem = std::get_if<Problem>(&wait)) co_return Response::problem(*problem);
   auto body = http::parse_json_body(request.content_type, request.body, options_.max_json_depth);
   if (auto* problem = std::get_if<Problem>(&body)) co_return Response::problem(*problem);
-  auto spec = proto::parse_job_spec(std::get<nlohmann::json>(body));
+  auto spec = proto::parse_job_spec(std::move(std::get<nlohmann::json>(body)));  // params moved, not copied
   if (auto* problem = std::get_if<Problem>(&spec)) co_return Response::problem(*problem);
   if (options_.cluster) {
     co_return co_await submit_shared(std::get<proto::JobSpec>(std::move(spec)),
@@ -45,7 +45,7 @@ asio::awaitable<Response> Api::submit(Request request, std::string) {
   if (auto* problem = std::get_if<Problem>(&submitted)) co_return Response::problem(*problem);
   auto [job, replayed] = std::get<jobs::Submitted>(submitted);
   const auto seq = job->seq;
-  const std::string location = "/v1/jobs/" + job->id;
+  std::string location = "/v1/jobs/" + job->id;
   // Nothing is acknowledged before it is committed (a durable store): the answer waits for the
   // job's insert. A replay waits too, when the first submit is still waiting.
   if (!scheduler_.table().committed(seq)) {
@@ -81,7 +81,7 @@ asio::awaitable<Response> Api::submit(Request request, std::string) {
   }
   // 200 when the caller gets the finished job, 202 when it is still on its way.
   Response response = record_response(final && wait_for.count() > 0 ? 200 : 202, std::move(*record));
-  response.headers.emplace_back("Location", location);
+  response.headers.emplace_back("Location", std::move(location));
   if (replayed) response.headers.emplace_back("Idempotent-Replayed", "true");
   co_return response;
 }

@@ -1,6 +1,9 @@
 #include "jobs/job.hpp"
 
+#include <openssl/rand.h>
+
 #include <algorithm>
+#include <stdexcept>
 
 namespace jobd::jobs {
 
@@ -83,6 +86,23 @@ std::string format_rfc3339(Clock::time_point time) {
   std::string text;
   append_rfc3339(text, time);
   return text;
+}
+
+void make_job_id(std::string& id) {
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("RAND_bytes failed");
+  static constexpr char kDigits[] = "0123456789abcdef";
+  id.resize(32);
+  for (std::size_t i = 0; i < sizeof bytes; ++i) {
+    id[2 * i] = kDigits[bytes[i] >> 4];
+    id[2 * i + 1] = kDigits[bytes[i] & 0xf];
+  }
+}
+
+std::string make_job_id() {
+  std::string id;
+  make_job_id(id);
+  return id;
 }
 
 }  // namespace jobd::jobs

@@ -99,6 +99,11 @@ struct Job {
   std::vector<JobEvent> history() const;
 };
 
+// 128 random bits from OpenSSL's CSPRNG, as 32 lowercase hex digits.
+std::string make_job_id();
+// The same, written into `id` (whose buffer is reused).
+void make_job_id(std::string& id);
+
 // RFC 3339 UTC with milliseconds: 2026-11-26T16:01:22.123Z
 std::string format_rfc3339(Clock::time_point time);
 void append_rfc3339(std::string& out, Clock::time_point time);

@@ -1,7 +1,5 @@
 #include "jobs/job_table.hpp"
 
-#include <openssl/rand.h>
-
 #include <algorithm>
 #include <stdexcept>
 
@@ -11,18 +9,6 @@
 
 namespace jobd::jobs {
 
-std::string make_job_id() {
-  unsigned char bytes[16];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("RAND_bytes failed");
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string id(32, '0');
-  for (std::size_t i = 0; i < sizeof bytes; ++i) {
-    id[2 * i] = kDigits[bytes[i] >> 4];
-    id[2 * i + 1] = kDigits[bytes[i] & 0xf];
-  }
-  return id;
-}
-
 JobTable::JobTable(RetentionLimits limits, store::JobStore* store)
     : limits_(limits), store_(store), durable_(store != nullptr && store->durable()) {
   if (durable_) store_->set_durable_listener([this](store::Ticket through) { on_durable(through); });
@@ -31,9 +17,16 @@ JobTable::JobTable(RetentionLimits limits, store::JobStore* store)
 const Job& JobTable::create(const kinds::Kind& kind, proto::Executor executor, std::string params,
                             std::chrono::milliseconds timeout, std::optional<std::string> idempotency_key,
                             Clock::time_point now, RunPlan plan) {
-  auto job = std::make_unique<Job>();
+  // An evicted job's node, reset, when there is one (its id's buffer kept): see recycle().
+  JobsMap::node_type node;
+  if (!spare_jobs_.empty()) {
+    node = std::move(spare_jobs_.back());
+    spare_jobs_.pop_back();
+  }
+  std::unique_ptr<Job> fresh = node ? nullptr : std::make_unique<Job>();
+  Job* job = node ? node.mapped().get() : fresh.get();
   job->seq = next_seq_++;
-  job->id = make_job_id();
+  make_job_id(job->id);
   job->kind = &kind;
   job->executor = executor;
   job->params = std::move(params);
@@ -46,10 +39,32 @@ const Job& JobTable::create(const kinds::Kind& kind, proto::Executor executor, s
   job->control = std::make_shared<exec::JobControl>();
   job->control->all_watchers = &live_streams_;
   Job& ref = *job;
-  by_id_.emplace(ref.id, &ref);
+  if (!spare_ids_.empty()) {
+    auto id_node = std::move(spare_ids_.back());
+    spare_ids_.pop_back();
+    id_node.key() = ref.id;
+    id_node.mapped() = &ref;
+    by_id_.insert(std::move(id_node));
+  } else {
+    by_id_.emplace(ref.id, &ref);
+  }
   if (ref.idempotency_key) by_idempotency_key_.emplace(*ref.idempotency_key, &ref);
-  jobs_.emplace(ref.seq, std::move(job));
-  index_of(ref).insert(ref.seq);
+  // Seqs only grow: each goes last.
+  if (node) {
+    node.key() = ref.seq;
+    jobs_.insert(jobs_.end(), std::move(node));
+  } else {
+    jobs_.emplace_hint(jobs_.end(), ref.seq, std::move(fresh));
+  }
+  SeqIndex& phase = index_of(ref);
+  if (!spare_phases_.empty()) {
+    auto phase_node = std::move(spare_phases_.back());
+    spare_phases_.pop_back();
+    phase_node.value() = ref.seq;
+    phase.insert(phase.end(), std::move(phase_node));
+  } else {
+    phase.insert(phase.end(), ref.seq);
+  }
   if (durable_) {
     // Listed once committed: list() skips it until then, its submitter waits (when_committed).
     const store::Ticket ticket = last_ticket_ = store_->write({store::ChangeOp::insert, insert_row(ref)});
@@ -176,9 +191,14 @@ void JobTable::apply_final(Job& job, FinalState final) {
     job.details = std::move(*final.details);
     job.details_brief_end = final.details_brief_end;
   }
-  index_of(job).erase(job.seq);
+  // The set's node moves to the final phase's set: no free and allocation per job.
+  auto node = index_of(job).extract(job.seq);
   job.state = final.state;
-  index_of(job).insert(job.seq);
+  if (node) {
+    index_of(job).insert(std::move(node));
+  } else {
+    index_of(job).insert(job.seq);
+  }
   job.result = std::move(final.result);
   job.error = std::move(final.error);
   job.finished_at = final.at;
@@ -303,8 +323,9 @@ void JobTable::publish(Job& job, JobEvent event) {
   }
   const JobEvent& published = *stored;
   if (auto it = observers_.find(job.seq); it != observers_.end()) {
-    // Observers may unwatch (or watch) while being called: iterate over a copy.
-    const auto watchers = it->second;
+    // Observers may unwatch (or watch) while being called: iterate over a copy, inline for up
+    // to two watchers (a std::function of a few pointers is copied without an allocation).
+    const boost::container::small_vector<Watcher, 2> watchers(it->second.begin(), it->second.end());
     for (const auto& watcher : watchers) {
       if (watcher.what == Watch::events || published.type == EventType::state)
         watcher.observer(job, published);
@@ -328,11 +349,11 @@ void JobTable::evict(JobSeq seq, bool finished) {
   auto it = jobs_.find(seq);
   if (it == jobs_.end()) return;
   const Job& job = *it->second;
-  index_of(job).erase(seq);
-  by_id_.erase(job.id);
+  auto phase = index_of(job).extract(seq);
+  auto id = by_id_.extract(job.id);
   if (job.idempotency_key) by_idempotency_key_.erase(*job.idempotency_key);
   observers_.erase(seq);
-  jobs_.erase(it);
+  recycle(jobs_.extract(it), std::move(id), std::move(phase));
   if (!durable_) return;
   if (finished) {
     store_->evict(seq);  // deferred: a finished job's row reads back as evictable (DESIGN)
@@ -342,6 +363,19 @@ void JobTable::evict(JobSeq seq, bool finished) {
   store::JobRow row;
   row.seq = seq;
   last_ticket_ = store_->write({store::ChangeOp::remove, std::move(row)});
+}
+
+void JobTable::recycle(JobsMap::node_type job, StringIndex::node_type id, SeqIndex::node_type phase) {
+  if (job && spare_jobs_.size() < kSpares) {
+    // As a new Job, but for the id's buffer (32 characters: past the small-string buffer).
+    Job& old = *job.mapped();
+    Job fresh;
+    fresh.id = std::move(old.id);
+    old = std::move(fresh);
+    spare_jobs_.push_back(std::move(job));
+  }
+  if (id && spare_ids_.size() < kSpares) spare_ids_.push_back(std::move(id));
+  if (phase && spare_phases_.size() < kSpares) spare_phases_.push_back(std::move(phase));
 }
 
 JobCounts JobTable::counts() const {

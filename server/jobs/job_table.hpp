@@ -24,6 +24,7 @@
 
 #include <array>
 #include <atomic>
+#include <boost/container/small_vector.hpp>
 #include <chrono>
 #include <concepts>
 #include <deque>
@@ -235,7 +236,8 @@ class JobTable {
   RetentionLimits limits_;
   JobSeq next_seq_ = 1;
   WatchId next_watch_ = 1;
-  std::map<JobSeq, std::unique_ptr<Job>> jobs_;  // ordered by creation
+  using JobsMap = std::map<JobSeq, std::unique_ptr<Job>>;
+  JobsMap jobs_;  // ordered by creation
   // Keys are views of the job's own id and idempotency key (a Job never moves while it is in
   // the table, and leaves these indexes before it is destroyed): no copy of either per job,
   // and a lookup by string_view builds no std::string.
@@ -246,11 +248,21 @@ class JobTable {
   std::uint64_t retained_bytes_ = 0;   // retained_bytes_of() summed over finished_order_
   // Every job in exactly one set: by kind (stable pointers into the registry), then by phase.
   std::unordered_map<const kinds::Kind*, std::array<SeqIndex, kPhases>> index_;
-  std::unordered_map<JobSeq, std::vector<Watcher>> observers_;
+  // Most watched jobs have one watcher (a long-poll): inline, so watching allocates one node.
+  using Watchers = boost::container::small_vector<Watcher, 1>;
+  std::unordered_map<JobSeq, Watchers> observers_;
   std::vector<GlobalWatcher> global_observers_;
   std::vector<GlobalWatcher> added_observers_;  // watch_all while notifying: joins after
   int notifying_ = 0;                           // depth of notify_all calls
   bool observers_removed_ = false;              // some global observers are marked removed
+  // What evicted jobs leave for the next ones to reuse, up to kSpares of each: the job with its
+  // map node (and its id's buffer), the id index's node and the phase set's node. With the
+  // table full every submit evicts: a create then allocates none of them.
+  static constexpr std::size_t kSpares = 16;
+  std::vector<JobsMap::node_type> spare_jobs_;
+  std::vector<StringIndex::node_type> spare_ids_;
+  std::vector<SeqIndex::node_type> spare_phases_;
+  void recycle(JobsMap::node_type job, StringIndex::node_type id, SeqIndex::node_type phase);
   // Live streams of every job's state (WatchAll::stream); read by executor threads through
   // JobControl::all_watchers.
   std::atomic<std::uint32_t> live_streams_{0};
@@ -270,8 +282,5 @@ class JobTable {
   CommitWaiters commit_waiters_;  // waits on those, woken after the table settled the batch
   store::Ticket last_ticket_ = 0;
 };
-
-// 128 random bits from OpenSSL's CSPRNG, as 32 lowercase hex digits.
-std::string make_job_id();
 
 }  // namespace jobd::jobs

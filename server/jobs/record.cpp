@@ -11,6 +11,36 @@ namespace {
 
 constexpr auto kReplace = nlohmann::json::error_handler_t::replace;
 
+// nlohmann's dump() builds a serializer per call: a shared output adapter and a 512-byte indent
+// string, then the text grows by doubling (and to_json_text shrank it): four allocations for a
+// small object. One serializer per thread writes into whatever string `Appender` points at.
+class Appender final : public nlohmann::detail::output_adapter_protocol<char> {
+ public:
+  void write_character(char c) override { target->push_back(c); }
+  void write_characters(const char* s, std::size_t length) override { target->append(s, length); }
+  std::string* target = nullptr;
+};
+
+struct Dumper {
+  Appender appender;
+  // The aliasing constructor: a pointer to the member, owning nothing (no control block).
+  nlohmann::detail::serializer<nlohmann::json> serializer{
+      nlohmann::detail::output_adapter_t<char>(std::shared_ptr<void>(), &appender), ' ', kReplace};
+  std::string scratch;
+};
+
+Dumper& dumper() {
+  thread_local Dumper instance;
+  return instance;
+}
+
+// Appends `value` as compact JSON, exactly as value.dump(-1, ' ', false, kReplace) writes it.
+void append_dump(std::string& out, const nlohmann::json& value) {
+  Dumper& d = dumper();
+  d.appender.target = &out;
+  d.serializer.dump(value, false, false, 0);
+}
+
 // The record's own field names: an executor field by one of these names would make a record
 // with a duplicate member (which readers resolve differently), so it is dropped.
 constexpr std::array<std::string_view, 18> kRecordFields{
@@ -37,7 +67,7 @@ bool is_record_field(std::string_view name) {
 void append_member(std::string& out, std::string_view name, const nlohmann::json& value) {
   append_json_string(out, name);
   out += ':';
-  out += value.dump(-1, ' ', false, kReplace);
+  append_dump(out, value);
 }
 
 void append_time(std::string& out, std::string_view name, Clock::time_point time) {
@@ -51,9 +81,14 @@ void append_time(std::string& out, std::string_view name, Clock::time_point time
 }  // namespace
 
 std::string to_json_text(const nlohmann::json& value) {
-  std::string text = value.dump(-1, ' ', false, kReplace);
-  // The dump grew by doubling; a text that is kept should not keep up to twice its size.
-  text.shrink_to_fit();
+  // Rendered into a scratch string kept per thread, then copied once at its exact size: a
+  // kept text holds no slack.
+  Dumper& d = dumper();
+  d.scratch.clear();
+  d.appender.target = &d.scratch;
+  d.serializer.dump(value, false, false, 0);
+  std::string text(d.scratch);
+  if (d.scratch.capacity() > 64 * 1024) std::string().swap(d.scratch);  // keep no large buffer
   return text;
 }
 
@@ -62,7 +97,7 @@ void append_json_string(std::string& out, std::string_view text) {
   // types, idempotency keys. Anything else takes nlohmann's own escaping, so the two agree.
   for (const unsigned char c : text) {
     if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
-      out += nlohmann::json(text).dump(-1, ' ', false, kReplace);
+      append_dump(out, nlohmann::json(text));
       return;
     }
   }

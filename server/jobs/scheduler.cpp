@@ -1,5 +1,6 @@
 #include "jobs/scheduler.hpp"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -19,6 +20,7 @@ Scheduler::Scheduler(asio::any_io_executor loop, JobTable& table, const kinds::K
       table_(table),
       kinds_(kinds),
       options_(options),
+      deadline_timer_(loop_),
       due_timer_(loop_),
       blocked_timer_(loop_) {}
 
@@ -34,6 +36,11 @@ exec::Executor* Scheduler::executor(proto::Executor id) const {
 }
 
 std::variant<Admission, Problem> Scheduler::admit(const proto::JobSpec& spec) const {
+  return admit(spec, nullptr);
+}
+
+std::variant<Admission, Problem> Scheduler::admit(const proto::JobSpec& spec,
+                                                  nlohmann::json* take_params) const {
   if (draining_) {
     return Problem{problems::draining, "jobd is shutting down and accepts no new jobs", std::nullopt,
                    options_.retry_after_s};
@@ -60,7 +67,8 @@ std::variant<Admission, Problem> Scheduler::admit(const proto::JobSpec& spec) co
     return Problem{problems::executor_not_allowed, "kind '" + kind->name + "' runs on: " + allowed,
                    "/executor", std::nullopt};
   }
-  auto validated = proto::validate_params(kind->params, spec.params);
+  auto validated = take_params ? proto::validate_params(kind->params, std::move(*take_params))
+                               : proto::validate_params(kind->params, spec.params);
   if (auto* error = std::get_if<proto::ParamError>(&validated)) {
     return Problem{problems::invalid_params, error->message, error->pointer, std::nullopt};
   }
@@ -89,7 +97,7 @@ std::variant<Admission, Problem> Scheduler::admit(const proto::JobSpec& spec) co
 }
 
 std::variant<Submitted, Problem> Scheduler::submit(proto::JobSpec spec) {
-  auto admitted = admit(spec);
+  auto admitted = admit(spec, &spec.params);
   if (auto* problem = std::get_if<Problem>(&admitted)) return std::move(*problem);
   auto& [kind, executor_id, params, timeout, now, plan] = std::get<Admission>(admitted);
   const auto& run_at = plan.run_at;
@@ -144,24 +152,63 @@ const Job* Scheduler::job_of(exec::JobSeq ticket) const {
 void Scheduler::dispatch(const Job& job, nlohmann::json params) {
   // The deadline covers this attempt: armed now, not at submission (a delayed job or a retry
   // would otherwise spend its timeout waiting).
-  arm_deadline(job);
-  exec::JobTicket ticket{
-      ticket_seq(job), job.id, job.kind, std::move(params), std::chrono::steady_clock::now() + job.timeout,
-      job.control};
+  const auto deadline = arm_deadline(job);
+  exec::JobTicket ticket{ticket_seq(job), job.id, job.kind, std::move(params), deadline, job.control};
   executor(job.executor)->submit(std::move(ticket));
 }
 
-void Scheduler::arm_deadline(const Job& job) {
-  deadlines_.erase(job.seq);
-  auto [it, inserted] = deadlines_.try_emplace(job.seq, loop_, job.timeout);
-  it->second.async_wait([this, seq = job.seq, attempt = job.attempt](boost::system::error_code error) {
-    if (error) return;  // cancelled: the attempt finished first
-    deadlines_.erase(seq);
-    if (const Job* expired = table_.get(seq);
-        expired && !proto::is_final(expired->state) && expired->attempt == attempt && !held_.contains(seq)) {
-      stop(*expired, exec::StopReason::timed_out);
-    }
+namespace {
+// The heap's order: the earliest deadline on top.
+constexpr auto kLater = [](const auto& a, const auto& b) { return a.at > b.at; };
+}  // namespace
+
+std::chrono::steady_clock::time_point Scheduler::arm_deadline(const Job& job) {
+  const auto at = std::chrono::steady_clock::now() + job.timeout;
+  // Entries of finished attempts stay until they come due; past twice the jobs that can still
+  // time out (and a floor), they are swept, so the heap stays in proportion to the active jobs.
+  if (deadlines_.size() >= 2 * table_.counts().active + 1024) compact_deadlines();
+  deadlines_.push_back({at, job.seq, job.attempt});
+  std::push_heap(deadlines_.begin(), deadlines_.end(), kLater);
+  if (!deadline_armed_ || at < *deadline_armed_) arm_deadline_timer(at);
+  return at;
+}
+
+bool Scheduler::deadline_live(const Deadline& deadline) const {
+  // The attempt it was armed for is still on its executor: not final (nor ended and waiting for
+  // its commit), not retried since, not waiting here.
+  const Job* job = table_.get(deadline.seq);
+  return job != nullptr && !proto::is_final(job->state) && job->attempt == deadline.attempt &&
+         !held_.contains(deadline.seq) && !table_.final_pending(deadline.seq);
+}
+
+void Scheduler::arm_deadline_timer(std::chrono::steady_clock::time_point at) {
+  deadline_armed_ = at;
+  // Re-arming cancels the pending wait, whose handler then sees operation_aborted.
+  deadline_timer_.expires_at(at);
+  deadline_timer_.async_wait([this](boost::system::error_code error) {
+    if (!error) on_deadlines();
   });
+}
+
+void Scheduler::on_deadlines() {
+  deadline_armed_.reset();
+  const auto now = std::chrono::steady_clock::now();
+  while (!deadlines_.empty() && deadlines_.front().at <= now) {
+    std::pop_heap(deadlines_.begin(), deadlines_.end(), kLater);
+    const Deadline due = deadlines_.back();
+    deadlines_.pop_back();
+    // Taken out first: stopping finishes the job at once on some executors, and what that
+    // sets off may arm other deadlines.
+    if (deadline_live(due)) stop(*table_.get(due.seq), exec::StopReason::timed_out);
+  }
+  // (What the stops set off may have armed the timer already, for a later deadline.)
+  if (!deadlines_.empty() && (!deadline_armed_ || deadlines_.front().at < *deadline_armed_))
+    arm_deadline_timer(deadlines_.front().at);
+}
+
+void Scheduler::compact_deadlines() {
+  std::erase_if(deadlines_, [this](const Deadline& deadline) { return !deadline_live(deadline); });
+  std::make_heap(deadlines_.begin(), deadlines_.end(), kLater);
 }
 
 std::variant<const Job*, Problem> Scheduler::cancel(std::string_view id) {
@@ -249,9 +296,12 @@ void Scheduler::on_output(JobSeq ticket, exec::OutputStream stream, std::string_
 void Scheduler::on_finished(JobSeq ticket, exec::Outcome outcome) {
   const Job* job = job_of(ticket);
   if (job == nullptr) return;
-  deadlines_.erase(job->seq);  // cancels a pending deadline wait
   const proto::Executor freed = job->executor;
   finish_or_retry(*job, std::move(outcome));
+  // The deadline's entry is left in the heap (dead now); when no job can time out any more,
+  // none is needed. The timer is left armed: cancelling it and arming it again for the next
+  // job would cost a one-at-a-time client what a timer per job did; it fires once for nothing.
+  if (!deadlines_.empty() && table_.counts().active == 0) deadlines_.clear();
   // A slot of that executor is free: jobs due but blocked on it go first (on the next turn, not
   // inside the executor's own call).
   if (!blocked_[static_cast<std::size_t>(freed)].empty()) {

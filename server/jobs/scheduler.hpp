@@ -29,6 +29,7 @@
 #include <unordered_map>
 #include <unordered_set>
 #include <variant>
+#include <vector>
 
 #include "exec/executor.hpp"
 #include "jobd/proto/job_spec.hpp"
@@ -147,10 +148,23 @@ class Scheduler final : public exec::JobSink {
   }
 
  private:
+  struct Deadline {
+    std::chrono::steady_clock::time_point at;
+    JobSeq seq;
+    std::uint32_t attempt;
+  };
+  // admit(), taking the params over from `take_params` when given (submit's own spec).
+  std::variant<Admission, proto::Problem> admit(const proto::JobSpec& spec,
+                                                nlohmann::json* take_params) const;
   // The job an executor's seq names, or null when it is gone or on another attempt now.
   const Job* job_of(exec::JobSeq ticket) const;
   void dispatch(const Job& job, nlohmann::json params);
-  void arm_deadline(const Job& job);
+  // Returns the attempt's deadline (for its ticket).
+  std::chrono::steady_clock::time_point arm_deadline(const Job& job);
+  bool deadline_live(const Deadline& deadline) const;
+  void arm_deadline_timer(std::chrono::steady_clock::time_point at);
+  void on_deadlines();
+  void compact_deadlines();
   void stop(const Job& job, exec::StopReason reason);
   // Waiting (scheduler_waiting.cpp).
   void hold(JobSeq seq, Clock::time_point due);
@@ -167,7 +181,13 @@ class Scheduler final : public exec::JobSink {
   SchedulerOptions options_;
   bool draining_ = false;
   std::array<std::unique_ptr<exec::Executor>, 4> executors_;  // indexed by proto::Executor
-  std::unordered_map<JobSeq, boost::asio::steady_timer> deadlines_;
+  // Every dispatched attempt's deadline in one min-heap by time, under ONE timer armed for the
+  // earliest (an Asio timer per job cost an allocation, a cancel and a posted handler each).
+  // An entry is dropped lazily: when it comes due, or when the heap outgrows twice the active
+  // jobs (compact_deadlines), or when no job is active; a finished attempt's entry is dead.
+  std::vector<Deadline> deadlines_;
+  boost::asio::steady_timer deadline_timer_;
+  std::optional<std::chrono::steady_clock::time_point> deadline_armed_;  // the timer's expiry, when waiting
   // Cancelled or stopped at shutdown: whatever the attempt ends with, it is not retried.
   std::unordered_set<JobSeq> no_retry_;
   // Waiting jobs: every queued job in no executor is in held_, and either in due_ (waiting for

@@ -49,3 +49,24 @@ TEST(JsonBody, DuplicateMemberNamesAreRefusedAtAnyDepth) {
   EXPECT_EQ(problem_type(parse_json_body("application/json", R"({"kind":"echo","kind":"sleep"})", 64)),
             problems::bad_json.type);
 }
+
+TEST(JsonBody, DuplicatesAreFoundInObjectsOfAnySize) {
+  // Up to 16 members an object's names are compared one by one; past that, hashed.
+  const auto object = [](int members, bool repeat_first) {
+    std::string text = "{\"outer\":1,\"o\":{";
+    for (int i = 0; i < members; ++i)
+      text += (i ? ",\"k" : "\"k") + std::to_string(i) + "\":" + std::to_string(i);
+    if (repeat_first) text += ",\"k0\":0";
+    return text + "},\"tail\":{\"outer\":2}}";
+  };
+  for (int members : {1, 15, 16, 17, 200}) {
+    EXPECT_FALSE(duplicate_json_key(object(members, false)).has_value()) << members;
+    EXPECT_EQ(duplicate_json_key(object(members, true)), "k0") << members;
+  }
+  // A closed object's names are forgotten: the outer object's "outer" is not the inner one's.
+  EXPECT_FALSE(duplicate_json_key(R"({"a":{"b":1,"c":2},"b":3,"c":{"a":1}})").has_value());
+  EXPECT_EQ(duplicate_json_key(R"({"a":{"b":1},"c":[1,{"d":1}],"a":2})"), "a");
+  EXPECT_TRUE(is_json_media_type("APPLICATION/VND.API+JSON"));
+  EXPECT_FALSE(is_json_media_type("application/+jso"));
+  EXPECT_FALSE(is_json_media_type("text/+json"));
+}

@@ -237,6 +237,24 @@ TEST(JsonString, EscapesExactlyAsNlohmannDoes) {
   }
 }
 
+TEST(JsonText, IsWhatDumpWritesAndHoldsNoSlack) {
+  // to_json_text renders through one serializer kept per thread (no allocation of its own):
+  // the text must be dump()'s, whatever came before it (an invalid string left no state).
+  const json samples[] = {
+      json::object(),
+      json::array(),
+      json{{"hello", "world"}, {"n", 1}, {"f", 0.1}, {"neg", -7}, {"big", 18446744073709551615ull}},
+      json{{"deep", {{"a", json::array({1, 2.5, "x", nullptr, true})}}}},
+      json("invalid \xff\xfe utf-8 \xc3"),
+      json{{"after invalid", "ünïcödé ✓"}},
+      json(std::string(100000, 'x'))};
+  for (const auto& sample : samples) {
+    const std::string text = to_json_text(sample);
+    EXPECT_EQ(text, sample.dump(-1, ' ', false, kReplace));
+    EXPECT_LE(text.capacity(), std::max<std::size_t>(text.size(), 15));
+  }
+}
+
 TEST(Rfc3339, MatchesStrftimeAcrossYearsLeapDaysAndMilliseconds) {
   std::uint64_t random = 88172645463325252ULL;
   for (int i = 0; i < 20000; ++i) {

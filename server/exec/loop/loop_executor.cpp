@@ -15,13 +15,19 @@ LoopExecutor::LoopExecutor(asio::any_io_executor loop, JobSink& sink, std::size_
     : loop_(std::move(loop)), sink_(sink), capacity_(capacity), on_activity_(std::move(on_activity)) {}
 
 void LoopExecutor::submit(JobTicket ticket) {
-  auto [it, inserted] = running_.emplace(ticket.seq, std::make_unique<Running>());
-  Running& running = *it->second;
   const JobSeq seq = ticket.seq;
+  auto [it, inserted] = running_.try_emplace(seq);
+  Running& running = it->second;
+  running.owner = this;
+  running.seq = seq;
+  running.control = std::move(ticket.control);
   kinds::LoopContext ctx{loop_, {}};
-  if (ticket.control) {
-    ctx.progress = [this, seq, control = ticket.control](double fraction, std::string_view text) {
-      if (control->wants_progress()) sink_.on_progress(seq, fraction, std::string(text));
+  if (running.control) {
+    // One pointer: std::function keeps it inline (a shared_ptr captured with it was allocated).
+    // The entry outlives the coroutine, which holds this callback.
+    ctx.progress = [entry = &running](double fraction, std::string_view text) {
+      if (entry->control->wants_progress())
+        entry->owner->sink_.on_progress(entry->seq, fraction, std::string(text));
     };
   }
   sink_.on_started(seq, nullptr);
@@ -30,7 +36,7 @@ void LoopExecutor::submit(JobTicket ticket) {
                  asio::bind_cancellation_slot(
                      running.cancel.slot(), [this, seq](const std::exception_ptr& error, Outcome result) {
                        auto node = running_.extract(seq);
-                       if (node.empty() || node.mapped()->stopped) return;
+                       if (node.empty() || node.mapped().stopped) return;
                        Outcome outcome = error ? proto::outcome_from_exception(error) : std::move(result);
                        sink_.on_finished(seq, std::move(outcome));
                      }));
@@ -38,15 +44,15 @@ void LoopExecutor::submit(JobTicket ticket) {
 
 void LoopExecutor::stop(JobSeq seq, StopReason reason) {
   auto it = running_.find(seq);
-  if (it == running_.end() || it->second->stopped) return;
-  it->second->stopped = true;
-  it->second->cancel.emit(asio::cancellation_type::terminal);
+  if (it == running_.end() || it->second.stopped) return;
+  it->second.stopped = true;
+  it->second.cancel.emit(asio::cancellation_type::terminal);
   sink_.on_finished(seq, stopped_outcome(reason));
 }
 
 ExecutorStats LoopExecutor::stats() const {
   std::size_t active = 0;
-  for (const auto& [seq, running] : running_) active += running->stopped ? 0 : 1;
+  for (const auto& [seq, running] : running_) active += running.stopped ? 0 : 1;
   return {0, active, capacity_, 0};
 }
 

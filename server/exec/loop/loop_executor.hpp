@@ -30,6 +30,9 @@ class LoopExecutor final : public Executor {
 
  private:
   struct Running {
+    LoopExecutor* owner = nullptr;
+    JobSeq seq = 0;
+    std::shared_ptr<JobControl> control;  // for the progress reports
     boost::asio::cancellation_signal cancel;
     bool stopped = false;  // finished by stop(); the coroutine's own ending is then ignored
   };
@@ -39,8 +42,9 @@ class LoopExecutor final : public Executor {
   std::size_t capacity_;
   std::function<void(std::string_view)> on_activity_;
   // The signal must outlive the coroutine bound to it, so an entry leaves only when the
-  // coroutine has completed, even after stop().
-  std::unordered_map<JobSeq, std::unique_ptr<Running>> running_;
+  // coroutine has completed, even after stop(). Held in the map's node itself (one allocation
+  // per job, and a node never moves): the progress callback points at it.
+  std::unordered_map<JobSeq, Running> running_;
 };
 
 }  // namespace jobd::exec

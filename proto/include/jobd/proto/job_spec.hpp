@@ -39,5 +39,7 @@ struct JobSpec {
 // Checks the shape of the request (not the kind's params: that needs the kind's schema).
 // Unknown fields are refused so that a misspelt `timeout_ms` is not silently ignored.
 std::variant<JobSpec, Problem> parse_job_spec(const nlohmann::json& body);
+// The same, taking the body over: its params are moved into the spec, not copied.
+std::variant<JobSpec, Problem> parse_job_spec(nlohmann::json&& body);
 
 }  // namespace jobd::proto

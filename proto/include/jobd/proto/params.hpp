@@ -60,6 +60,8 @@ void compile(ParamsSchema& schema);
 // Unknown fields are refused (a typo must not silently fall back to a default).
 std::variant<nlohmann::json, ParamError> validate_params(const ParamsSchema& schema,
                                                          const nlohmann::json& params);
+// The same, taking `params` over: free-form params are returned as they came, not copied.
+std::variant<nlohmann::json, ParamError> validate_params(const ParamsSchema& schema, nlohmann::json&& params);
 
 // JSON Schema (draft 2020-12 subset) describing the params object.
 nlohmann::json to_json_schema(const ParamsSchema& schema);
