@@ -178,9 +178,17 @@ TEST(SchedulerDelayed, ADelayedJobWaitsQueuedWithRunAtUntilDue) {
 
 TEST(SchedulerDelayed, DueJobsAreDispatchedInDueOrder) {
   ApiHarness h;
-  const Job& late = admitted(h.scheduler.submit(delayed(90, 1)));
-  const Job& early = admitted(h.scheduler.submit(delayed(30, 2)));
-  const Job& middle = admitted(h.scheduler.submit(delayed(60, 3)));
+  // Absolute times from one instant: with delay_ms, a test thread descheduled for 30 ms between
+  // two submits (a loaded machine) would give them due times in another order.
+  const std::int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(jobd::jobs::Clock::now().time_since_epoch())
+          .count();
+  const auto at = [now_ms](std::int64_t after_ms, int n) {
+    return JobSpec{.kind = "work", .params = {{"n", n}}, .run_at_ms = now_ms + after_ms};
+  };
+  const Job& late = admitted(h.scheduler.submit(at(90, 1)));
+  const Job& early = admitted(h.scheduler.submit(at(30, 2)));
+  const Job& middle = admitted(h.scheduler.submit(at(60, 3)));
   ASSERT_TRUE(run_until(h, [&] { return h.executor->tickets().size() == 3; }));
   EXPECT_EQ(h.executor->tickets()[0].seq, early.seq);
   EXPECT_EQ(h.executor->tickets()[1].seq, middle.seq);
