@@ -88,7 +88,7 @@ std::string to_json_text(const nlohmann::json& value) {
   d.appender.target = &d.scratch;
   d.serializer.dump(value, false, false, 0);
   std::string text(d.scratch);
-  if (d.scratch.capacity() > 64 * 1024) std::string().swap(d.scratch);  // keep no large buffer
+  if (d.scratch.capacity() > std::size_t{64} * 1024) std::string().swap(d.scratch);  // keep no large buffer
   return text;
 }
 
