@@ -19,6 +19,9 @@ enum class LogFormat { text, json };
 // What a committed job survives (--durability; README): a kill -9 of jobd, or a power loss.
 enum class Durability { process, machine };
 
+// How the thread pool's threads are scheduled against the loop (--thread-policy; README).
+enum class ThreadPolicy { normal, batch, idle };
+
 // The default --store: a SQLite file in the working directory.
 inline constexpr const char* kDefaultStore = "sqlite:jobd.db";
 
@@ -27,6 +30,7 @@ struct Config {
   std::string port_file;    // written with the bound port once listening (tests use port 0)
   std::size_t threads = 0;  // thread pool size; 0 = hardware threads
   int thread_nice = 10;     // added niceness of pool threads: the loop wins the CPU
+  ThreadPolicy thread_policy = ThreadPolicy::normal;
   std::size_t workers = 0;  // process executor's workers (flag default: hardware threads); 0 = none
   std::uint64_t worker_memory = std::uint64_t{1} << 30;  // RLIMIT_AS of a worker
   std::uint64_t worker_cpu = 0;                          // CPU seconds per job in a worker; 0 = no limit

@@ -40,6 +40,7 @@ ParseResult parse_command_line(int argc, char** argv) {
   std::string listen = "127.0.0.1:8080";
   std::string log_format = "text";
   std::string durability = "process";
+  std::string thread_policy = "normal";
   std::vector<Duration> durations;
   std::vector<Size> sizes;
   std::uint64_t max_header = config.max_header;
@@ -57,6 +58,10 @@ ParseResult parse_command_line(int argc, char** argv) {
   add("--threads", config.threads, "thread pool size (0 = hardware threads)");
   add("--thread-nice", config.thread_nice, "niceness added to pool threads (0..19)")
       ->check(CLI::Range(0, 19));
+  add("--thread-policy", thread_policy,
+      "scheduling of pool threads: normal (by --thread-nice), batch, or idle (they run only on a CPU "
+      "nothing else wants: the loop and other processes always preempt them)")
+      ->check(CLI::IsMember({"normal", "batch", "idle"}));
   config.workers = std::max(1u, std::thread::hardware_concurrency());
   add("--workers", config.workers, "worker processes of the process executor (0 = no process executor)")
       ->check(CLI::Range(std::size_t{0}, std::size_t{4096}));
@@ -201,6 +206,9 @@ ParseResult parse_command_line(int argc, char** argv) {
   config.listen = *address;
   config.log_format = log_format == "json" ? LogFormat::json : LogFormat::text;
   config.durability = durability == "machine" ? Durability::machine : Durability::process;
+  config.thread_policy = thread_policy == "idle"    ? ThreadPolicy::idle
+                         : thread_policy == "batch" ? ThreadPolicy::batch
+                                                    : ThreadPolicy::normal;
   if (config.threads == 0) config.threads = std::max(1u, std::thread::hardware_concurrency());
   if (config.max_subprocesses == 0) {
     config.max_subprocesses = 4 * std::size_t{std::max(1u, std::thread::hardware_concurrency())};

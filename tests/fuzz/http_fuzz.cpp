@@ -98,7 +98,7 @@ void run_one(std::string_view input) {
   jobd::jobs::Scheduler scheduler(loop.get_executor(), table, kinds(), {20ms, 50ms, 1});
   scheduler.add_executor(std::make_unique<jobd::exec::LoopExecutor>(loop.get_executor(), scheduler, 8));
   scheduler.add_executor(std::make_unique<jobd::exec::ThreadExecutor>(
-      loop.get_executor(), scheduler, jobd::exec::ThreadPoolOptions{1, 4, 0, 0us}));
+      loop.get_executor(), scheduler, jobd::exec::ThreadPoolOptions{1, 4, 0, 0, 0us}));
 
   jobd::api::TokenSet tokens;
   if (input.size() % 2 == 1) tokens = jobd::api::TokenSet::from_tokens({kToken});

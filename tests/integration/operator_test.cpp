@@ -3,12 +3,14 @@
 // lives through the third.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <array>
 #include <cstdio>
+#include <filesystem>
 #include <thread>
 
 #include "harness.hpp"
@@ -55,6 +57,7 @@ TEST(Operator, FlagValuesThatWouldBreakTheServiceAreRefusedAtStartNamingTheFlag)
       {"--default-timeout 5m --max-timeout 1m", "--max-timeout"},  // every plain submit refused
       {"--slow-handler 0", "--slow-handler"},                      // a warning every 50 ms
       {"--max-header 1", "--max-header"},                          // no request fits
+      {"--thread-policy fifo", "--thread-policy"},                 // real-time: could starve the loop
   };
   for (const auto& [args, flag] : cases) {
     const JobdRun run = run_jobd(args);
@@ -130,4 +133,19 @@ TEST(Operator, AListenHostThatDoesNotResolveStopsJobdWithOneLine) {
   EXPECT_NE(output.find("no-such-host.invalid"), std::string::npos) << output;
   EXPECT_NE(output.find("--listen"), std::string::npos) << output;
   EXPECT_EQ(std::count(output.begin(), output.end(), '\n'), 1) << "one line: " << output;
+}
+
+TEST(Operator, ThreadPolicyIdlePutsEveryPoolThreadAndOnlyThemUnderSchedIdle) {
+  JobdProcess jobd({"--workers", "0", "--threads", "3", "--thread-policy", "idle"});
+  int idle = 0;
+  int other = 0;
+  for (const auto& task :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(jobd.pid()) + "/task")) {
+    const int policy = sched_getscheduler(static_cast<pid_t>(std::stoi(task.path().filename().string())));
+    (policy == SCHED_IDLE ? idle : other) += 1;
+  }
+  EXPECT_EQ(idle, 3);
+  EXPECT_GE(other, 1) << "the loop thread stays SCHED_OTHER";
+  const int loop_policy = sched_getscheduler(jobd.pid());
+  EXPECT_EQ(loop_policy, SCHED_OTHER);
 }

@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <sched.h>
 
 #include <atomic>
 #include <latch>
@@ -89,4 +90,15 @@ TEST(ThreadPool, ShutdownUntilADeadlineGivesUpOnATaskThatKeepsRunning) {
   release = true;  // once the task ends, a later shutdown_until joins every thread
   EXPECT_TRUE(pool.shutdown_until(std::chrono::steady_clock::now() + 10s));
   EXPECT_EQ(pool.threads(), 0u);
+}
+
+TEST(ThreadPool, ThreadsRunUnderTheSchedulingPolicyAsked) {
+  for (const int policy : {SCHED_IDLE, SCHED_BATCH, SCHED_OTHER}) {
+    ThreadPool pool({.threads = 2, .queue_capacity = 10, .policy = policy});
+    std::atomic<int> seen{-1};
+    ASSERT_TRUE(pool.try_push([&] { seen = sched_getscheduler(0); }));
+    pool.shutdown();
+    EXPECT_EQ(seen.load(), policy);
+  }
+  EXPECT_EQ(sched_getscheduler(0), SCHED_OTHER) << "the caller's own thread is left as it was";
 }

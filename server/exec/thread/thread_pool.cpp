@@ -1,8 +1,13 @@
 #include "exec/thread/thread_pool.hpp"
 
+#include <pthread.h>
+#include <sched.h>
+#include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include <cstring>
 
 namespace jobd::exec {
 
@@ -74,6 +79,16 @@ void ThreadPool::run_worker() {
   if (options_.nice != 0) {
     // On Linux, PRIO_PROCESS with a thread id sets that thread's niceness alone.
     setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), options_.nice);
+  }
+  if (options_.policy != SCHED_OTHER) {
+    // SCHED_IDLE: the thread runs only on a CPU nothing else wants, so the loop (and any other
+    // process) preempts it at once; SCHED_BATCH: it never preempts others on waking. Neither
+    // needs privileges to enter.
+    sched_param param{};
+    if (int error = pthread_setschedparam(pthread_self(), options_.policy, &param); error != 0) {
+      spdlog::warn("thread pool: scheduling policy {} refused ({}): the thread keeps its own",
+                   options_.policy, std::strerror(error));
+    }
   }
   for (;;) {
     Task task;

@@ -22,6 +22,7 @@ struct ThreadPoolOptions {
   std::size_t threads = 2;
   std::size_t queue_capacity = 1024;   // tasks waiting for a thread; try_push fails beyond
   int nice = 0;                        // added niceness of the pool threads (0 = same as loop)
+  int policy = 0;                      // their Linux scheduling policy: SCHED_OTHER (0), _BATCH, _IDLE
   std::chrono::microseconds spin{50};  // how long an idle thread polls before parking
 };
 
