@@ -1,8 +1,10 @@
 // SqliteStore: the embedded durable store (`--store sqlite:PATH`), one file in WAL mode.
 //
 // Owns the file (StoreLock + SQLite's exclusive locking mode), one connection, and one writer
-// thread: the only thread that calls SQLite once start-up is over. The loop thread pushes
-// changes onto a vector under a mutex and wakes the writer only when it sleeps; the writer takes
+// thread: the only thread that calls SQLite once start-up is over. The loop thread appends
+// changes (and evictions) to a loop-local buffer and hands the whole buffer over once per loop
+// turn (one posted flush, armed by the first change after the last one): one lock and at most
+// one wake-up per turn's changes, not per change. The writer takes
 // everything that piled up during its previous commit and commits it as one transaction (group
 // commit), then posts one completion per batch to the loop, which calls the durable listener
 // (the job table's walk of what the batch settled) and runs the when_durable callbacks up to
@@ -55,6 +57,8 @@ class SqliteStore final : public JobStore {
  private:
   struct LoopSide;  // the loop's half: waiters, health, observer (sqlite_store.cpp)
   SqliteStore(std::string path, const StoreOptions& options, boost::asio::any_io_executor loop);
+  void arm_flush();
+  void flush();  // loop: hands local_ and local_evicted_ to the writer
   void run_writer();
   std::string commit(const std::vector<Change>& batch, std::uint64_t high, std::uint64_t max_removed);
   void take_evictions(bool stopping);
@@ -81,6 +85,12 @@ class SqliteStore final : public JobStore {
   // Shared with completions posted to the loop, which may outlive the store in a stopped loop.
   std::shared_ptr<LoopSide> loop_side_;
   Ticket last_ticket_ = 0;  // loop: tickets handed out
+  // Loop: what write() and evict() gathered since the last flush(), and whether one is posted.
+  // local_changes_ counts changes written (folded ones too), as pending_changes_ does.
+  std::vector<Change> local_;
+  std::size_t local_changes_ = 0;
+  std::vector<std::uint64_t> local_evicted_;
+  bool flush_armed_ = false;
 
   // The hand-off, guarded by mutex_.
   std::mutex mutex_;
