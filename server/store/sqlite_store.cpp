@@ -120,8 +120,14 @@ Ticket SqliteStore::write(Change change) {
   // (a loop job's start, written right after its insert): one change less to hand over.
   if (local_.empty() || !fold_update(local_.back(), change)) local_.push_back(std::move(change));
   ++local_changes_;
-  arm_flush();
-  return ++last_ticket_;
+  ++last_ticket_;
+  // The writer waits for this one (it sleeps, or it gathers and this completes its count):
+  // handed over now, as each change was before, so that the batch is not late by a turn.
+  if (local_changes_ >= need_.load(std::memory_order_relaxed))
+    hand_over();
+  else
+    arm_flush();
+  return last_ticket_;
 }
 
 void SqliteStore::evict(std::uint64_t seq) {
@@ -131,17 +137,18 @@ void SqliteStore::evict(std::uint64_t seq) {
 }
 
 // Posted behind whatever the loop has ready now: the flush runs once this turn's handlers did,
-// so a turn's changes cost one lock and at most one wake-up. The completion holds LoopSide, not
-// the store: one still queued in a stopped loop finds `store` cleared by close().
+// so a turn's changes the writer is not waiting for cost one lock and at most one wake-up. The completion
+// holds LoopSide, not the store: one still queued in a stopped loop finds `store` cleared by close().
 void SqliteStore::arm_flush() {
   if (std::exchange(flush_armed_, true)) return;
   asio::post(loop_, [side = loop_side_] {
-    if (side->store != nullptr) side->store->flush();
+    if (side->store == nullptr) return;
+    side->store->flush_armed_ = false;
+    side->store->hand_over();
   });
 }
 
-void SqliteStore::flush() {
-  flush_armed_ = false;
+void SqliteStore::hand_over() {
   if (local_changes_ == 0 && local_evicted_.empty()) return;
   bool wake = false;
   {
@@ -169,6 +176,10 @@ void SqliteStore::flush() {
       gather_target_ = 0;  // one wake-up per gathering
       wake = true;
     }
+    if (gather_target_ != 0)
+      need_.store(gather_target_ - pending_changes_ - evicted_.size(), std::memory_order_relaxed);
+    else if (wake)
+      need_.store(kNever, std::memory_order_relaxed);
   }
   local_changes_ = 0;
   local_evicted_.clear();
@@ -202,7 +213,7 @@ void SqliteStore::set_observer(StoreObserver observer) { loop_side_->observer = 
 
 StoreHealth SqliteStore::close() {
   if (closed_) return {};
-  flush();  // what this turn wrote: written, so committed like the rest (or reported not)
+  hand_over();  // what this turn wrote: written, so committed like the rest (or reported not)
   closed_ = true;
   loop_side_->store = nullptr;
   {
@@ -241,20 +252,24 @@ void SqliteStore::run_writer() {
       if (!failing) {
         while (pending_.empty() && evicted_.size() < kEvictFlush && !stopping_) {
           writer_sleeping_ = true;
+          need_.store(1, std::memory_order_relaxed);
           wake_.wait(lock);
         }
         writer_sleeping_ = false;
+        need_.store(kNever, std::memory_order_relaxed);
         // Stopping, and everything is committed (the evictions too: see take_evictions).
         if (pending_.empty() && evicted_.empty() && deferred_.empty()) return;
         // Evictions count as changes here, as when each was a remove in the batch: the load
         // signal (gathering_after) and the gathering's target stay what they were tuned on.
         const Gathering gather = gathering_after(last_taken);
         if (!pending_.empty() && pending_changes_ + evicted_.size() < gather.changes && !stopping_) {
-          gather_target_ = gather.changes;  // write() or evict() wakes us once they are there
+          gather_target_ = gather.changes;  // hand_over() wakes us once they are there
+          need_.store(gather.changes - pending_changes_ - evicted_.size(), std::memory_order_relaxed);
           wake_.wait_for(lock, gather.window, [this, &gather] {
             return pending_changes_ + evicted_.size() >= gather.changes || stopping_;
           });
           gather_target_ = 0;
+          need_.store(kNever, std::memory_order_relaxed);
         }
         last_taken = pending_changes_ + evicted_.size();
         batch.swap(pending_);  // the loop fills the emptied vector, capacity kept

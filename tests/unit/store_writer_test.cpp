@@ -1,6 +1,7 @@
 // SqliteStore's writer and its hand-off: what write() folds before handing a change over, a
-// change after a busy batch committed without company, and the loop's once-a-turn hand-off (a
-// turn's changes reach the writer together, by one posted flush; close() flushes what is left).
+// change after a busy batch committed without company, and the loop's hand-off (at once when
+// the writer waits for the change, else once a turn by one posted flush; close() flushes what
+// is left).
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -70,9 +71,10 @@ TEST(StoreWriter, AfterABusyBatchALoneChangeIsStillCommitted) {
   store->close();
 }
 
-TEST(StoreWriter, ATurnsChangesReachTheWriterOnlyWhenTheLoopRunsTheFlush) {
-  // write() only appends to the loop's buffer and posts one flush: until the loop runs it, the
-  // writer has nothing to commit (the faulty VFS counts every write SQLite makes).
+TEST(StoreWriter, AChangeTheWriterWaitsForGoesAtOnceTheRestAtTheEndOfTheTurn) {
+  // A change a sleeping writer waits for is handed over as it is written (the commit begins
+  // without the loop running); changes written while the writer commits stay in the loop's
+  // buffer until its flush, and then go together (the faulty VFS counts SQLite's writes).
   use_faulty_vfs();
   TempDir dir;
   Loop loop;
@@ -80,15 +82,23 @@ TEST(StoreWriter, ATurnsChangesReachTheWriterOnlyWhenTheLoopRunsTheFlush) {
   ASSERT_TRUE(store);
   std::vector<std::size_t> batches;
   store->set_observer({.committed = [&](const CommitReport& report) { batches.push_back(report.changes); }});
-  const long writes_before = faults.writes.load();
-  Ticket last = 0;
-  for (std::uint64_t seq = 1; seq <= 20; ++seq) last = store->write(insert(job_row(seq)));
-  std::this_thread::sleep_for(50ms);  // a writer woken per change would have committed by now
-  EXPECT_EQ(faults.writes.load(), writes_before) << "a change reached the writer before the loop's flush";
   bool durable = false;
+  store->when_durable(store->write(insert(job_row(1))), [&] { durable = true; });
+  ASSERT_TRUE(loop.run_until([&] { return durable; }));
+  std::this_thread::sleep_for(50ms);  // the writer is asleep again
+  const long writes_before = faults.writes.load();
+  faults.delay_next_write_ms = 300;  // its next commit takes long
+  store->write(insert(job_row(2)));
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (faults.writes.load() == writes_before && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(1ms);
+  ASSERT_NE(faults.writes.load(), writes_before) << "the change waited for the loop's turn";
+  Ticket last = 0;
+  for (std::uint64_t seq = 3; seq <= 22; ++seq) last = store->write(insert(job_row(seq)));
+  durable = false;
   store->when_durable(last, [&] { durable = true; });
   ASSERT_TRUE(loop.run_until([&] { return durable; }));
-  EXPECT_EQ(batches, (std::vector<std::size_t>{20})) << "one turn's changes are one hand-off, one batch";
+  EXPECT_EQ(batches, (std::vector<std::size_t>{1, 1, 20}));
   store->close();
 }
 
