@@ -7,7 +7,7 @@
 // whose ticket is committed. A waiter that goes away first (its coroutine destroyed: the client
 // left, the loop stopped) unlinks itself; a list destroyed first detaches its waiters, so a later
 // waiter destructor touches nothing. Sans-I/O and loop thread only: what "wake" means is the
-// waiter's (Scheduler: set a flag, cancel the coroutine's timer).
+// waiter's (Scheduler: post the parked coroutine's resumption, jobs/scheduler_commits.cpp).
 #pragma once
 
 #include <cstddef>
@@ -30,10 +30,11 @@ class CommitWaiters {
     virtual ~Waiter() { unlink(); }
     // Runs once, from wake_through(), after this waiter was unlinked (it may destroy itself).
     virtual void woken() = 0;
+    // Leaves the list unwoken (a cancelled wait); nothing when not linked.
+    void unlink();
 
    private:
     friend class CommitWaiters;
-    void unlink();
 
     CommitWaiters* owner_ = nullptr;
     Waiter* prev_ = nullptr;

@@ -1,8 +1,11 @@
 // Scheduler: the waits on the job table's commits (a durable store shows nothing to a client
 // before it is committed: jobs/job_table.hpp). Without one, each wait returns at once.
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/execution_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <optional>
 
 #include "jobs/scheduler.hpp"
 
@@ -12,40 +15,122 @@ namespace asio = boost::asio;
 
 namespace {
 
-// One wait, in the waiting coroutine's frame: no allocation of its own. The table's batch
-// completion unlinks it, sets `done` and cancels the timer, which resumes the coroutine; a
-// cancellation (the client left: http/peer_watch.hpp) ends the timer wait with `done` false,
-// and the waiter unlinks itself when the frame goes.
-class TimerWaiter final : public CommitWaiters::Waiter {
- public:
-  explicit TimerWaiter(const asio::any_io_executor& loop)
-      : timer(loop, std::chrono::steady_clock::time_point::max()) {}
-  ~TimerWaiter() override = default;
+// The suspended coroutine: resuming it is calling this once; destroying it uncalled destroys
+// the coroutine's frames.
+using Resume = asio::async_result<asio::use_awaitable_t<>, void(bool)>::handler_type;
 
-  asio::steady_timer timer;
-  bool done = false;
+class ParkedWaiter;
+
+// The coroutines parked in a commit wait, per io_context: its shutdown destroys them, as it
+// destroys a pending timer's handler (each holds the only reference to its coroutine's frames).
+class ParkedWaiters final : public asio::execution_context::service {
+ public:
+  static inline asio::execution_context::id id;
+  explicit ParkedWaiters(asio::execution_context& context) : asio::execution_context::service(context) {}
+  void link(ParkedWaiter& waiter);
+  void unlink(ParkedWaiter& waiter);
 
  private:
-  void woken() override {
-    done = true;
-    timer.cancel();
-  }
+  void shutdown() override;
+  ParkedWaiter* head_ = nullptr;
 };
+
+// One wait, in the waiting coroutine's frame. The coroutine parks its own resumption here (no
+// timer: a timer cost a reactor registration, two cancellations and their locks per wait); the
+// table's batch completion unlinks it and posts the resumption with true. A cancellation (the
+// client left: http/peer_watch.hpp) unlinks it and resumes with false. Loop thread only.
+class ParkedWaiter final : public CommitWaiters::Waiter {
+ public:
+  explicit ParkedWaiter(const asio::any_io_executor& loop)
+      : loop_(loop), parked_(asio::use_service<ParkedWaiters>(asio::query(loop, asio::execution::context))) {}
+  ~ParkedWaiter() override { parked_.unlink(*this); }
+
+  // Completes with true once woken, false when cancelled first.
+  auto wait() {
+    return asio::async_initiate<const asio::use_awaitable_t<>&, void(bool)>(
+        [this](Resume resume) { park(std::move(resume)); }, asio::use_awaitable);
+  }
+
+  // Shutdown: destroys the coroutine (and so this waiter, which lives in its frame).
+  void abandon() {
+    Resume resume = std::move(*resume_);
+    resume_.reset();
+  }
+
+ private:
+  friend class ParkedWaiters;
+  struct Cancel {
+    ParkedWaiter* waiter;
+    void operator()(asio::cancellation_type_t) const { waiter->cancelled(); }
+  };
+
+  void park(Resume resume) {
+    resume_.emplace(std::move(resume));
+    parked_.link(*this);
+    // Cleared by the coroutine itself when it resumes (asio clears its slot then); until then
+    // a cancellation after the wake finds resume_ empty and does nothing.
+    auto slot = asio::get_associated_cancellation_slot(*resume_);
+    if (slot.is_connected()) slot.template emplace<Cancel>(Cancel{this});
+  }
+  void woken() override { resume(true); }
+  void cancelled() {
+    if (!resume_) return;
+    unlink();
+    resume(false);
+  }
+  void resume(bool committed) {
+    parked_.unlink(*this);
+    // Posted, as the timer's completion was: the coroutine runs after the batch is settled.
+    asio::post(loop_, [resume = std::move(*resume_), committed]() mutable { std::move(resume)(committed); });
+    resume_.reset();
+  }
+
+  asio::any_io_executor loop_;
+  ParkedWaiters& parked_;
+  std::optional<Resume> resume_;
+  ParkedWaiter* prev_parked_ = nullptr;
+  ParkedWaiter* next_parked_ = nullptr;
+  bool in_parked_ = false;
+};
+
+void ParkedWaiters::link(ParkedWaiter& waiter) {
+  waiter.prev_parked_ = nullptr;
+  waiter.next_parked_ = head_;
+  if (head_ != nullptr) head_->prev_parked_ = &waiter;
+  head_ = &waiter;
+  waiter.in_parked_ = true;
+}
+
+void ParkedWaiters::unlink(ParkedWaiter& waiter) {
+  if (!waiter.in_parked_) return;
+  (waiter.prev_parked_ ? waiter.prev_parked_->next_parked_ : head_) = waiter.next_parked_;
+  if (waiter.next_parked_ != nullptr) waiter.next_parked_->prev_parked_ = waiter.prev_parked_;
+  waiter.prev_parked_ = waiter.next_parked_ = nullptr;
+  waiter.in_parked_ = false;
+}
+
+void ParkedWaiters::shutdown() {
+  while (head_ != nullptr) {
+    ParkedWaiter& waiter = *head_;
+    unlink(waiter);
+    waiter.abandon();
+  }
+}
 
 }  // namespace
 
 asio::awaitable<bool> Scheduler::wait_committed(JobSeq seq) {
-  TimerWaiter waiter(loop_);
+  ParkedWaiter waiter(loop_);
   if (!table_.wait_committed(seq, waiter)) co_return true;
-  co_await waiter.timer.async_wait(asio::as_tuple(asio::use_awaitable));
-  co_return waiter.done;
+  const bool committed = co_await waiter.wait();
+  co_return committed;
 }
 
 asio::awaitable<bool> Scheduler::wait_final_applied(JobSeq seq) {
-  TimerWaiter waiter(loop_);
+  ParkedWaiter waiter(loop_);
   if (!table_.wait_final_applied(seq, waiter)) co_return true;
-  co_await waiter.timer.async_wait(asio::as_tuple(asio::use_awaitable));
-  co_return waiter.done;
+  const bool applied = co_await waiter.wait();
+  co_return applied;
 }
 
 }  // namespace jobd::jobs

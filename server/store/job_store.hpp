@@ -80,8 +80,8 @@ class JobStore {
   // max_seq, so a removed newest job's seq is never handed out twice.
   virtual LoadResult load(const RowVisitor& visit) = 0;
 
-  // Loop thread. Queues a change; cheap (a push under a mutex, a wake-up only when the writer
-  // sleeps). Tickets increase by one per change.
+  // Loop thread. Queues a change; cheap (SqliteStore: a push onto a loop-local buffer, handed to
+  // the writer once per loop turn). Tickets increase by one per change.
   virtual Ticket write(Change change) = 0;
   // Loop thread. Removes the row of a finished job the table evicted (retention, the limits),
   // possibly later, together with other evictions (SqliteStore defers them and deletes them in

@@ -47,6 +47,7 @@ constexpr std::size_t kEvictFlush = 1024;
 // methods and by the completions the writer posts, which hold it by shared_ptr so that one
 // still queued in a stopped loop never reaches a destroyed store.
 struct SqliteStore::LoopSide {
+  SqliteStore* store = nullptr;  // cleared by close(): a flush still posted then does nothing
   Ticket durable_through = 0;
   StoreHealth health;
   StoreObserver observer;
@@ -79,7 +80,9 @@ SqliteStore::SqliteStore(std::string path, const StoreOptions& options, asio::an
     : path_(std::move(path)),
       options_(options),
       loop_(std::move(loop)),
-      loop_side_(std::make_shared<LoopSide>()) {}
+      loop_side_(std::make_shared<LoopSide>()) {
+  loop_side_->store = this;
+}
 
 SqliteStore::~SqliteStore() { close(); }
 
@@ -113,40 +116,74 @@ LoadResult SqliteStore::load(const RowVisitor& visit) {
 Ticket SqliteStore::write(Change change) {
   if (closed_) return ++last_ticket_;  // after close nothing is written, nor acknowledged
   if (!writer_.joinable()) writer_ = std::thread([this] { run_writer(); });
-  bool wake = false;
-  const Ticket ticket = ++last_ticket_;
-  {
-    std::lock_guard lock(mutex_);
-    // Folded here rather than by the writer's coalescer when it follows the change it folds into
-    // (a loop job's start, written right after its insert): one change less to hand over.
-    if (pending_.empty() || !fold_update(pending_.back(), change)) pending_.push_back(std::move(change));
-    pending_through_ = ticket;
-    ++pending_changes_;
-    wake = std::exchange(writer_sleeping_, false);
-    if (gather_target_ != 0 && pending_changes_ + evicted_.size() >= gather_target_) {
-      gather_target_ = 0;  // one wake-up per gathering
-      wake = true;
-    }
-  }
-  // Outside the lock, so that the writer does not wake into a held mutex.
-  if (wake) wake_.notify_one();
-  return ticket;
+  // Folded here rather than by the writer's coalescer when it follows the change it folds into
+  // (a loop job's start, written right after its insert): one change less to hand over.
+  if (local_.empty() || !fold_update(local_.back(), change)) local_.push_back(std::move(change));
+  ++local_changes_;
+  ++last_ticket_;
+  // The writer waits for this one (it sleeps, or it gathers and this completes its count):
+  // handed over now, as each change was before, so that the batch is not late by a turn.
+  if (local_changes_ >= need_.load(std::memory_order_relaxed))
+    hand_over();
+  else
+    arm_flush();
+  return last_ticket_;
 }
 
 void SqliteStore::evict(std::uint64_t seq) {
   if (closed_) return;
+  local_evicted_.push_back(seq);
+  arm_flush();
+}
+
+// Posted behind whatever the loop has ready now: the flush runs once this turn's handlers did,
+// so a turn's changes the writer is not waiting for cost one lock and at most one wake-up. The completion
+// holds LoopSide, not the store: one still queued in a stopped loop finds `store` cleared by close().
+void SqliteStore::arm_flush() {
+  if (std::exchange(flush_armed_, true)) return;
+  asio::post(loop_, [side = loop_side_] {
+    if (side->store == nullptr) return;
+    side->store->flush_armed_ = false;
+    side->store->hand_over();
+  });
+}
+
+void SqliteStore::hand_over() {
+  if (local_changes_ == 0 && local_evicted_.empty()) return;
   bool wake = false;
   {
     std::lock_guard lock(mutex_);
-    evicted_.push_back(seq);
-    // Only a running writer is woken: before the first write() (start-up evicting what the
-    // limits no longer keep) they wait for it, or for close().
-    wake = evicted_.size() >= kEvictFlush && writer_.joinable() && std::exchange(writer_sleeping_, false);
+    if (pending_.empty()) {
+      pending_.swap(local_);  // local_ takes the emptied vector the writer left, capacity kept
+    } else {
+      pending_.insert(pending_.end(), std::make_move_iterator(local_.begin()),
+                      std::make_move_iterator(local_.end()));
+      local_.clear();
+    }
+    evicted_.insert(evicted_.end(), local_evicted_.begin(), local_evicted_.end());
+    if (local_changes_ != 0) {
+      pending_through_ = last_ticket_;  // every ticket handed out is in pending_ now
+      pending_changes_ += local_changes_;
+      wake = std::exchange(writer_sleeping_, false);
+    } else {
+      // Evictions alone wake a sleeping writer only at kEvictFlush, and only a running one:
+      // before the first write() (start-up evicting what the limits no longer keep) they wait
+      // for it, or for close().
+      wake = evicted_.size() >= kEvictFlush && writer_.joinable() && std::exchange(writer_sleeping_, false);
+    }
+    // Evictions count towards a gathering: see run_writer.
     if (gather_target_ != 0 && pending_changes_ + evicted_.size() >= gather_target_) {
-      gather_target_ = 0;  // evictions count towards a gathering: see run_writer
+      gather_target_ = 0;  // one wake-up per gathering
       wake = true;
     }
+    if (gather_target_ != 0)
+      need_.store(gather_target_ - pending_changes_ - evicted_.size(), std::memory_order_relaxed);
+    else if (wake)
+      need_.store(kNever, std::memory_order_relaxed);
   }
+  local_changes_ = 0;
+  local_evicted_.clear();
+  // Outside the lock, so that the writer does not wake into a held mutex.
   if (wake) wake_.notify_one();
 }
 
@@ -176,7 +213,9 @@ void SqliteStore::set_observer(StoreObserver observer) { loop_side_->observer = 
 
 StoreHealth SqliteStore::close() {
   if (closed_) return {};
+  hand_over();  // what this turn wrote: written, so committed like the rest (or reported not)
   closed_ = true;
+  loop_side_->store = nullptr;
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
@@ -213,20 +252,24 @@ void SqliteStore::run_writer() {
       if (!failing) {
         while (pending_.empty() && evicted_.size() < kEvictFlush && !stopping_) {
           writer_sleeping_ = true;
+          need_.store(1, std::memory_order_relaxed);
           wake_.wait(lock);
         }
         writer_sleeping_ = false;
+        need_.store(kNever, std::memory_order_relaxed);
         // Stopping, and everything is committed (the evictions too: see take_evictions).
         if (pending_.empty() && evicted_.empty() && deferred_.empty()) return;
         // Evictions count as changes here, as when each was a remove in the batch: the load
         // signal (gathering_after) and the gathering's target stay what they were tuned on.
         const Gathering gather = gathering_after(last_taken);
         if (!pending_.empty() && pending_changes_ + evicted_.size() < gather.changes && !stopping_) {
-          gather_target_ = gather.changes;  // write() or evict() wakes us once they are there
+          gather_target_ = gather.changes;  // hand_over() wakes us once they are there
+          need_.store(gather.changes - pending_changes_ - evicted_.size(), std::memory_order_relaxed);
           wake_.wait_for(lock, gather.window, [this, &gather] {
             return pending_changes_ + evicted_.size() >= gather.changes || stopping_;
           });
           gather_target_ = 0;
+          need_.store(kNever, std::memory_order_relaxed);
         }
         last_taken = pending_changes_ + evicted_.size();
         batch.swap(pending_);  // the loop fills the emptied vector, capacity kept

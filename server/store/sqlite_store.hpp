@@ -1,8 +1,11 @@
 // SqliteStore: the embedded durable store (`--store sqlite:PATH`), one file in WAL mode.
 //
 // Owns the file (StoreLock + SQLite's exclusive locking mode), one connection, and one writer
-// thread: the only thread that calls SQLite once start-up is over. The loop thread pushes
-// changes onto a vector under a mutex and wakes the writer only when it sleeps; the writer takes
+// thread: the only thread that calls SQLite once start-up is over. The loop thread appends
+// changes (and evictions) to a loop-local buffer and hands the whole buffer over once per loop
+// turn (one posted flush, armed by the first change after the last one), or at once when the
+// change is one the writer waits for (it sleeps, or its gathering is one change short): one lock
+// and at most one wake-up per hand-off, not per change. The writer takes
 // everything that piled up during its previous commit and commits it as one transaction (group
 // commit), then posts one completion per batch to the loop, which calls the durable listener
 // (the job table's walk of what the batch settled) and runs the when_durable callbacks up to
@@ -17,6 +20,7 @@
 // callback anywhere but on the loop.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <chrono>
 #include <condition_variable>
@@ -55,6 +59,8 @@ class SqliteStore final : public JobStore {
  private:
   struct LoopSide;  // the loop's half: waiters, health, observer (sqlite_store.cpp)
   SqliteStore(std::string path, const StoreOptions& options, boost::asio::any_io_executor loop);
+  void arm_flush();
+  void hand_over();  // loop: moves local_ and local_evicted_ to the writer, under the lock
   void run_writer();
   std::string commit(const std::vector<Change>& batch, std::uint64_t high, std::uint64_t max_removed);
   void take_evictions(bool stopping);
@@ -81,6 +87,18 @@ class SqliteStore final : public JobStore {
   // Shared with completions posted to the loop, which may outlive the store in a stopped loop.
   std::shared_ptr<LoopSide> loop_side_;
   Ticket last_ticket_ = 0;  // loop: tickets handed out
+  // Loop: what write() and evict() gathered since the last flush(), and whether one is posted.
+  // local_changes_ counts changes written (folded ones too), as pending_changes_ does.
+  std::vector<Change> local_;
+  std::size_t local_changes_ = 0;
+  std::vector<std::uint64_t> local_evicted_;
+  bool flush_armed_ = false;
+  // How many more changes would wake the writer (1 while it sleeps, what its gathering still
+  // waits for), or kNever while it commits: set under mutex_ by both sides, read by write()
+  // without it, as a hint to hand over at once rather than at the turn's end (a stale value
+  // only moves the hand-off; hand_over() decides under the lock).
+  static constexpr std::size_t kNever = static_cast<std::size_t>(-1);
+  std::atomic<std::size_t> need_{kNever};
 
   // The hand-off, guarded by mutex_.
   std::mutex mutex_;

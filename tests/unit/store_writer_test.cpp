@@ -1,7 +1,10 @@
-// SqliteStore's writer and its hand-off: what write() folds before handing a change over, and a
-// change after a busy batch committed without company.
+// SqliteStore's writer and its hand-off: what write() folds before handing a change over, a
+// change after a busy batch committed without company, and the loop's hand-off (at once when
+// the writer waits for the change, else once a turn by one posted flush; close() flushes what
+// is left).
 #include <gtest/gtest.h>
 
+#include <thread>
 #include <vector>
 
 #include "store_test_support.hpp"
@@ -66,6 +69,90 @@ TEST(StoreWriter, AfterABusyBatchALoneChangeIsStillCommitted) {
   }
   EXPECT_EQ(batches.back(), 1u);
   store->close();
+}
+
+TEST(StoreWriter, AChangeTheWriterWaitsForGoesAtOnceTheRestAtTheEndOfTheTurn) {
+  // A change a sleeping writer waits for is handed over as it is written (the commit begins
+  // without the loop running); changes written while the writer commits stay in the loop's
+  // buffer until its flush, and then go together (the faulty VFS counts SQLite's writes).
+  use_faulty_vfs();
+  TempDir dir;
+  Loop loop;
+  auto store = open_or_fail(dir.file("jobs.db"), loop.io, {.vfs = kFaultyVfs});
+  ASSERT_TRUE(store);
+  std::vector<std::size_t> batches;
+  store->set_observer({.committed = [&](const CommitReport& report) { batches.push_back(report.changes); }});
+  bool durable = false;
+  store->when_durable(store->write(insert(job_row(1))), [&] { durable = true; });
+  ASSERT_TRUE(loop.run_until([&] { return durable; }));
+  std::this_thread::sleep_for(50ms);  // the writer is asleep again
+  const long writes_before = faults.writes.load();
+  faults.delay_next_write_ms = 300;  // its next commit takes long
+  store->write(insert(job_row(2)));
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (faults.writes.load() == writes_before && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(1ms);
+  ASSERT_NE(faults.writes.load(), writes_before) << "the change waited for the loop's turn";
+  Ticket last = 0;
+  for (std::uint64_t seq = 3; seq <= 22; ++seq) last = store->write(insert(job_row(seq)));
+  durable = false;
+  store->when_durable(last, [&] { durable = true; });
+  ASSERT_TRUE(loop.run_until([&] { return durable; }));
+  EXPECT_EQ(batches, (std::vector<std::size_t>{1, 1, 20}));
+  store->close();
+}
+
+TEST(StoreWriter, AChangeWrittenAfterTheFlushRanIsHandedOverByTheNextOne) {
+  // The flush is armed by the first change after the last flush: a change written while one is
+  // posted joins it, and one written later (here, by a completion of the first batch) arms the
+  // next. Every ticket is settled, in order, and every row stored.
+  TempDir dir;
+  const auto path = dir.file("jobs.db");
+  Loop loop;
+  auto store = open_or_fail(path, loop.io);
+  ASSERT_TRUE(store);
+  std::vector<Ticket> order;
+  const Ticket first = store->write(insert(job_row(1)));
+  const Ticket joined = store->write(insert(job_row(2)));  // while the flush is posted
+  Ticket later = 0;
+  store->when_durable(first, [&] {
+    order.push_back(first);
+    later = store->write(update(job_row(1, 3)));
+    store->when_durable(later, [&] { order.push_back(later); });
+  });
+  store->when_durable(joined, [&] { order.push_back(joined); });
+  ASSERT_TRUE(loop.run_until([&] { return order.size() == 3; }));
+  EXPECT_EQ(order, (std::vector<Ticket>{first, joined, later}));
+  store->close();
+  const auto rows = load_all(path);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows.at(1), job_row(1, 3));
+  EXPECT_EQ(rows.at(2), job_row(2));
+}
+
+TEST(StoreWriter, CloseCommitsWhatTheLoopHadNotHandedOverYet) {
+  // The loop stopped with changes (and evictions) still in its buffer, their flush never run:
+  // close() hands them over and commits them, as it commits everything written.
+  TempDir dir;
+  const auto path = dir.file("jobs.db");
+  {
+    Loop loop;
+    auto store = open_or_fail(path, loop.io);
+    ASSERT_TRUE(store);
+    bool durable = false;
+    store->when_durable(store->write(insert(job_row(1, 3))), [&] { durable = true; });
+    ASSERT_TRUE(loop.run_until([&] { return durable; }));
+    for (std::uint64_t seq = 2; seq <= 30; ++seq) store->write(insert(job_row(seq)));
+    store->write(update(job_row(5, 3)));
+    store->evict(1);
+    EXPECT_TRUE(store->close().ok);
+  }
+  const auto rows = load_all(path);
+  ASSERT_EQ(rows.size(), 29u);
+  EXPECT_EQ(rows.count(1), 0u) << "the eviction in the buffer was lost";
+  EXPECT_EQ(rows.at(2), job_row(2));
+  EXPECT_EQ(rows.at(5), job_row(5, 3));
+  EXPECT_EQ(rows.at(30), job_row(30));
 }
 
 }  // namespace
