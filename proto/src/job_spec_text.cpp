@@ -94,24 +94,19 @@ class Reader {
     return integer();
   }
 
-  // A flat object of scalars; a name given twice is declined (the DOM path refuses it).
-  std::optional<nlohmann::json> flat_object() {
-    if (!eat('{')) return std::nullopt;
-    nlohmann::json object = nlohmann::json::object();
-    if (eat('}')) return object;
+  // A flat object of scalars, its members added to `object` (an empty object: the spec's own,
+  // so no second document is made); a name given twice is declined (the DOM path refuses it).
+  bool flat_object(nlohmann::json& object) {
+    if (!eat('{')) return false;
+    if (eat('}')) return true;
+    auto& members = object.get_ref<nlohmann::json::object_t&>();
     do {
       auto name = string();
-      if (!name || !eat(':')) return std::nullopt;
+      if (!name || !eat(':')) return false;
       auto value = scalar();
-      if (!value) return std::nullopt;
-      if (!object.get_ref<nlohmann::json::object_t&>()
-               .emplace(std::string(*name), std::move(*value))
-               .second) {
-        return std::nullopt;
-      }
+      if (!value || !members.emplace(std::string(*name), std::move(*value)).second) return false;
     } while (eat(','));
-    if (!eat('}')) return std::nullopt;
-    return object;
+    return eat('}');
   }
 
  private:
@@ -136,9 +131,7 @@ std::optional<JobSpec> parse_common_job_spec(std::string_view body) {
       if ((seen & bit) != 0) return std::nullopt;
       seen |= bit;
       if (field == Field::params) {
-        auto params = in.flat_object();
-        if (!params) return std::nullopt;
-        spec.params = std::move(*params);
+        if (!in.flat_object(spec.params)) return std::nullopt;
       } else if (detail::is_text_field(field)) {
         const auto text = in.string();
         if (!text || detail::set_text_field(spec, field, &*text)) return std::nullopt;
