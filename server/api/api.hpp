@@ -87,10 +87,12 @@ class Api final : public http::Handler {
   http::Response ui_file(const http::Request& request, std::string_view);
   http::Response metrics(const http::Request& request, std::string_view);
   // The jobs resource (job_handlers.cpp).
-  boost::asio::awaitable<http::Response> submit(http::Request request, std::string);
+  boost::asio::awaitable<http::Response> submit(const http::Request& request, std::string_view);
+  // The body of POST /v1/jobs as a spec, or its 400/415.
+  std::variant<proto::JobSpec, proto::Problem> parse_submission(const http::Request& request) const;
   http::Response list_jobs(const http::Request& request, std::string_view);
   // GET /v1/jobs on a shared store (cluster_handlers.cpp): the route's `shared` handler.
-  boost::asio::awaitable<http::Response> list_shared(http::Request request, std::string);
+  boost::asio::awaitable<http::Response> list_shared(const http::Request& request, std::string_view);
   // The query of GET /v1/jobs: the filter and the record view, or a 400.
   std::variant<std::pair<jobs::ListFilter, jobs::RecordView>, proto::Problem> parse_list_query(
       const http::Request& request) const;
@@ -100,12 +102,13 @@ class Api final : public http::Handler {
   boost::asio::awaitable<http::Response> cancel_shared(std::string job_id);
   // The job store's health: the local one, or the shared one.
   store::StoreHealth store_health() const;
-  boost::asio::awaitable<http::Response> get_job(http::Request request, std::string job_id);
-  boost::asio::awaitable<http::Response> cancel_job(http::Request request, std::string job_id);
+  boost::asio::awaitable<http::Response> get_job(const http::Request& request, std::string_view job_id);
+  boost::asio::awaitable<http::Response> cancel_job(const http::Request& request, std::string_view job_id);
   // Event streams (event_handlers.cpp).
   http::Response job_events(const http::Request& request, std::string_view job_id);
   // GET /v1/jobs/{id}/events on a shared store: the route's `shared` handler.
-  boost::asio::awaitable<http::Response> job_events_shared(http::Request request, std::string job_id);
+  boost::asio::awaitable<http::Response> job_events_shared(const http::Request& request,
+                                                           std::string_view job_id);
   // The Last-Event-ID header or ?last_event_id= (0: from the start), or a 400.
   static std::variant<std::uint64_t, proto::Problem> resume_point(const http::Request& request);
   http::Response all_events(const http::Request& request, std::string_view);

@@ -54,7 +54,7 @@ asio::awaitable<Response> Api::cancel_shared(std::string job_id) {
   co_return record_response(answer.final ? 200 : 202, std::move(answer.record));
 }
 
-asio::awaitable<Response> Api::list_shared(Request request, std::string) {
+asio::awaitable<Response> Api::list_shared(const Request& request, std::string_view) {
   auto parsed = parse_list_query(request);
   if (auto* problem = std::get_if<Problem>(&parsed)) co_return Response::problem(*problem);
   auto& [filter, view] = std::get<0>(parsed);

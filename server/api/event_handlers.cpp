@@ -59,16 +59,17 @@ Response Api::job_events(const Request& request, std::string_view job_id) {
                                                                 *job, std::get<std::uint64_t>(after)));
 }
 
-asio::awaitable<Response> Api::job_events_shared(Request request, std::string job_id) {
+asio::awaitable<Response> Api::job_events_shared(const Request& request, std::string_view job_id) {
   auto after = resume_point(request);
   if (auto* problem = std::get_if<Problem>(&after)) co_return Response::problem(*problem);
   const std::uint64_t from = std::get<std::uint64_t>(after);
   // Read before the stream starts: an unknown job is a 404, Redis away a 503, never a hang.
-  auto first = co_await options_.cluster->read_events(job_id, from);
+  std::string id(job_id);  // kept by the stream
+  auto first = co_await options_.cluster->read_events(id, from);
   if (auto* problem = std::get_if<Problem>(&first)) co_return Response::problem(*problem);
   co_return event_stream_response(
-      std::make_shared<SharedJobEventStream>(loop_, options_.events, *options_.cluster, std::move(job_id),
-                                             from, std::get<cluster::JobEventPage>(first)));
+      std::make_shared<SharedJobEventStream>(loop_, options_.events, *options_.cluster, std::move(id), from,
+                                             std::get<cluster::JobEventPage>(first)));
 }
 
 Response Api::all_events(const Request& request, std::string_view) {

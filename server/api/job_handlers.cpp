@@ -22,6 +22,18 @@ namespace {
 constexpr std::size_t kPageTailBytes = 40;
 }  // namespace
 
+std::variant<proto::JobSpec, Problem> Api::parse_submission(const Request& request) const {
+  if (auto problem = http::check_json_body(request.content_type, request.body, options_.max_json_depth)) {
+    return std::move(*problem);
+  }
+  // The usual body without a document for it (~12 allocations fewer per submit); anything else,
+  // and every refusal, by the document.
+  if (auto spec = proto::parse_common_job_spec(request.body)) return std::move(*spec);
+  auto body = http::parse_json_body(request.content_type, request.body, options_.max_json_depth);
+  if (auto* problem = std::get_if<Problem>(&body)) return std::move(*problem);
+  return proto::parse_job_spec(std::move(std::get<nlohmann::json>(body)));  // params moved, not copied
+}
+
 Response Api::record_response(unsigned status, std::string record) {
   Response response;
   response.status = status;
@@ -29,12 +41,10 @@ Response Api::record_response(unsigned status, std::string record) {
   return response;
 }
 
-asio::awaitable<Response> Api::submit(Request request, std::string) {
+asio::awaitable<Response> Api::submit(const Request& request, std::string_view) {
   auto wait = parse_wait(request.query(), options_.max_wait);
   if (auto* problem = std::get_if<Problem>(&wait)) co_return Response::problem(*problem);
-  auto body = http::parse_json_body(request.content_type, request.body, options_.max_json_depth);
-  if (auto* problem = std::get_if<Problem>(&body)) co_return Response::problem(*problem);
-  auto spec = proto::parse_job_spec(std::move(std::get<nlohmann::json>(body)));  // params moved, not copied
+  auto spec = parse_submission(request);
   if (auto* problem = std::get_if<Problem>(&spec)) co_return Response::problem(*problem);
   if (options_.cluster) {
     co_return co_await submit_shared(std::get<proto::JobSpec>(std::move(spec)),
@@ -86,11 +96,13 @@ asio::awaitable<Response> Api::submit(Request request, std::string) {
   co_return response;
 }
 
-asio::awaitable<Response> Api::get_job(Request request, std::string job_id) {
+asio::awaitable<Response> Api::get_job(const Request& request, std::string_view job_id) {
   auto wait = parse_wait(request.query(), options_.max_wait);
   if (auto* problem = std::get_if<Problem>(&wait)) co_return Response::problem(*problem);
-  if (options_.cluster)
-    co_return co_await get_shared(std::move(job_id), std::get<std::chrono::milliseconds>(wait));
+  if (options_.cluster) {
+    std::string id(job_id);  // a named local: no temporary in a co_await (DESIGN §9)
+    co_return co_await get_shared(std::move(id), std::get<std::chrono::milliseconds>(wait));
+  }
   const jobs::Job* job = scheduler_.table().get(job_id);
   if (job == nullptr) {
     co_return Response::problem(
@@ -110,8 +122,11 @@ asio::awaitable<Response> Api::get_job(Request request, std::string job_id) {
   co_return record_response(200, jobs::render_record(*job));
 }
 
-asio::awaitable<Response> Api::cancel_job(Request, std::string job_id) {
-  if (options_.cluster) co_return co_await cancel_shared(std::move(job_id));
+asio::awaitable<Response> Api::cancel_job(const Request&, std::string_view job_id) {
+  if (options_.cluster) {
+    std::string id(job_id);
+    co_return co_await cancel_shared(std::move(id));
+  }
   auto cancelled = scheduler_.cancel(job_id);
   if (auto* problem = std::get_if<Problem>(&cancelled)) co_return Response::problem(*problem);
   const jobs::JobSeq seq = std::get<const jobs::Job*>(cancelled)->seq;

@@ -55,9 +55,12 @@ enum class Access {
 };
 
 // A handler: a function from request to response. `id` is the pattern's {id} segment, if any.
-// Most answer at once; a route that waits (a long-poll) is a coroutine, which owns its request.
+// Most answer at once; a route that waits (a long-poll) is a coroutine. It takes the request and
+// the id by reference, not by copy: the session awaits it at once and keeps the request (and so
+// the path the id points into) until the answer is written (http/handler.hpp).
 using AnswerNow = http::Response (Api::*)(const http::Request& request, std::string_view id);
-using AnswerLater = boost::asio::awaitable<http::Response> (Api::*)(http::Request request, std::string id);
+using AnswerLater = boost::asio::awaitable<http::Response> (Api::*)(const http::Request& request,
+                                                                    std::string_view id);
 
 struct Route {
   // The path, literal but for at most one {name} segment (non-empty, without '/'), or a last

@@ -148,8 +148,8 @@ std::optional<std::string> duplicate_json_key(std::string_view text) {
   return duplicate_hashed(text);
 }
 
-std::variant<nlohmann::json, proto::Problem> parse_json_body(std::string_view content_type,
-                                                             std::string_view body, std::size_t max_depth) {
+std::optional<proto::Problem> check_json_body(std::string_view content_type, std::string_view body,
+                                              std::size_t max_depth) {
   using proto::Problem;
   namespace problems = proto::problems;
   if (!is_json_media_type(content_type)) {
@@ -167,6 +167,14 @@ std::variant<nlohmann::json, proto::Problem> parse_json_body(std::string_view co
     return Problem{problems::bad_json, "member name \"" + *name + "\" appears twice in one object",
                    std::nullopt, std::nullopt};
   }
+  return std::nullopt;
+}
+
+std::variant<nlohmann::json, proto::Problem> parse_json_body(std::string_view content_type,
+                                                             std::string_view body, std::size_t max_depth) {
+  using proto::Problem;
+  namespace problems = proto::problems;
+  if (auto problem = check_json_body(content_type, body, max_depth)) return std::move(*problem);
   auto parsed = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) {
     // Parse again with exceptions only to get the position for the message; the slow path

@@ -22,6 +22,11 @@ bool json_depth_within(std::string_view text, std::size_t max_depth);
 // written (an escaped spelling of the same name is not caught); nlohmann would silently keep
 // the last value, and two readers of one body must never disagree on what it says.
 std::optional<std::string> duplicate_json_key(std::string_view text);
+// The checks made before any parse (media type, depth, duplicate names): none allocates unless it
+// refuses. A caller with its own parser for the body's usual shape runs these first.
+std::optional<proto::Problem> check_json_body(std::string_view content_type, std::string_view body,
+                                              std::size_t max_depth);
+// The checks above, then nlohmann's document.
 std::variant<nlohmann::json, proto::Problem> parse_json_body(std::string_view content_type,
                                                              std::string_view body, std::size_t max_depth);
 

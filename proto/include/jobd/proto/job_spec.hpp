@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 
 #include "jobd/proto/job.hpp"
@@ -41,5 +42,12 @@ struct JobSpec {
 std::variant<JobSpec, Problem> parse_job_spec(const nlohmann::json& body);
 // The same, taking the body over: its params are moved into the spec, not copied.
 std::variant<JobSpec, Problem> parse_job_spec(nlohmann::json&& body);
+// The usual body read straight from its text, without a document for the whole body: the spec
+// parse_job_spec would give, or nullopt. Declines anything outside a small grammar (params a flat
+// object of strings, integers, booleans and null; strings printable ASCII without escapes) and
+// anything parse_job_spec would refuse: the caller then takes the DOM path, whose answers and
+// errors stay the only ones. The body's media type, depth and duplicate names are checked first
+// by the caller (http/json_body.hpp), as for the DOM path.
+std::optional<JobSpec> parse_common_job_spec(std::string_view body);
 
 }  // namespace jobd::proto
