@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "exec/sanitizer.hpp"
 #include "jobs/job_rows.hpp"
 #include "jobs/record.hpp"
 #include "kinds/kind.hpp"
@@ -366,6 +367,8 @@ void JobTable::evict(JobSeq seq, bool finished) {
 }
 
 void JobTable::recycle(JobsMap::node_type job, StringIndex::node_type id, SeqIndex::node_type phase) {
+  // Under AddressSanitizer every evicted node is freed, so that a use after eviction is caught.
+  if constexpr (exec::kAddressSanitizer) return;
   if (job && spare_jobs_.size() < kSpares) {
     // As a new Job, but for the id's buffer (32 characters: past the small-string buffer).
     Job& old = *job.mapped();

@@ -19,26 +19,16 @@
 
 #include "exec/posix/child_process.hpp"
 #include "exec/process/worker_main.hpp"
+#include "exec/sanitizer.hpp"
 #include "kinds/kind.hpp"
 
 namespace jobd::exec {
 
-namespace {
 // AddressSanitizer reserves terabytes of address space for its shadow memory, so RLIMIT_AS
 // cannot bound a worker of a sanitizer build (it could not even start): such builds, for
-// testing only, leave --worker-memory unenforced (and jobd logs so at start).
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kAddressSanitizer = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kAddressSanitizer = true;
-#else
-constexpr bool kAddressSanitizer = false;
-#endif
-#else
-constexpr bool kAddressSanitizer = false;
-#endif
+// testing only, leave --worker-memory unenforced (and jobd logs so at start): kAddressSanitizer.
 
+namespace {
 // The control protocol: SOCK_SEQPACKET, one fixed-size message each way per worker.
 struct Request {
   std::uint64_t token;
