@@ -139,11 +139,18 @@ TEST(Operator, ThreadPolicyIdlePutsEveryPoolThreadAndOnlyThemUnderSchedIdle) {
   JobdProcess jobd({"--workers", "0", "--threads", "3", "--thread-policy", "idle"});
   int idle = 0;
   int other = 0;
-  for (const auto& task :
-       std::filesystem::directory_iterator("/proc/" + std::to_string(jobd.pid()) + "/task")) {
-    const int policy = sched_getscheduler(static_cast<pid_t>(std::stoi(task.path().filename().string())));
-    (policy == SCHED_IDLE ? idle : other) += 1;
-  }
+  const auto count = [&] {
+    idle = other = 0;
+    for (const auto& task :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(jobd.pid()) + "/task")) {
+      const int policy = sched_getscheduler(static_cast<pid_t>(std::stoi(task.path().filename().string())));
+      (policy == SCHED_IDLE ? idle : other) += 1;
+    }
+    return idle >= 3;
+  };
+  // Each pool thread sets its policy first thing, which may come after /readyz answers (a slow
+  // sanitizer build): wait for it, then check that no other thread took it.
+  EXPECT_TRUE(eventually(count)) << idle << " threads under SCHED_IDLE";
   EXPECT_EQ(idle, 3);
   EXPECT_GE(other, 1) << "the loop thread stays SCHED_OTHER";
   const int loop_policy = sched_getscheduler(jobd.pid());
