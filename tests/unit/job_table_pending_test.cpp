@@ -32,7 +32,7 @@ class HandCommittedStore final : public store::JobStore {
       done();
       return;
     }
-    waiting.emplace_back(ticket, std::move(done));
+    waiting_.emplace_back(ticket, std::move(done));
   }
   void set_durable_listener(std::function<void(store::Ticket)> listener) override {
     listener_ = std::move(listener);
@@ -45,9 +45,9 @@ class HandCommittedStore final : public store::JobStore {
   void commit_through(store::Ticket ticket) {
     through = ticket;
     if (listener_) listener_(ticket);
-    while (!waiting.empty() && waiting.front().first <= ticket) {
-      auto done = std::move(waiting.front().second);
-      waiting.pop_front();
+    while (!waiting_.empty() && waiting_.front().first <= ticket) {
+      auto done = std::move(waiting_.front().second);
+      waiting_.pop_front();
       done();
     }
   }
@@ -59,7 +59,7 @@ class HandCommittedStore final : public store::JobStore {
 
  private:
   std::function<void(store::Ticket)> listener_;
-  std::deque<std::pair<store::Ticket, std::function<void()>>> waiting;
+  std::deque<std::pair<store::Ticket, std::function<void()>>> waiting_;
 };
 
 class JobTablePendingTest : public ::testing::Test {
