@@ -58,7 +58,7 @@ asio::awaitable<Response> Api::submit(const Request& request, std::string_view) 
   std::string location = "/v1/jobs/" + job->id;
   // Nothing is acknowledged before it is committed (a durable store): the answer waits for the
   // job's insert. A replay waits too, when the first submit is still waiting.
-  if (!scheduler_.table().committed(seq)) {
+  if (!scheduler_.table().committed(*job)) {
     const bool committed = co_await scheduler_.wait_committed(seq);
     if (!committed) {
       co_return Response::problem(Problem{problems::store_unavailable,
@@ -129,9 +129,10 @@ asio::awaitable<Response> Api::cancel_job(const Request&, std::string_view job_i
   }
   auto cancelled = scheduler_.cancel(job_id);
   if (auto* problem = std::get_if<Problem>(&cancelled)) co_return Response::problem(*problem);
-  const jobs::JobSeq seq = std::get<const jobs::Job*>(cancelled)->seq;
+  const jobs::Job* stopped = std::get<const jobs::Job*>(cancelled);
+  const jobs::JobSeq seq = stopped->seq;
   // Stopped at once, but its final state waits for its commit (a durable store): answer with it.
-  if (scheduler_.table().final_pending(seq)) {
+  if (scheduler_.table().final_pending(*stopped)) {
     const bool applied = co_await scheduler_.wait_final_applied(seq);
     if (!applied)
       co_return Response::problem(Problem{problems::store_unavailable,

@@ -91,6 +91,13 @@ struct Job {
   std::unique_ptr<std::deque<JobEvent>> other_events;
   std::uint32_t event_subscribers = 0;  // open SSE streams on this job (progress is kept for them)
 
+  // A durable store's writes of this job not committed yet (jobs/job_table_store.cpp), kept
+  // here rather than in maps keyed by seq (a node, a hash insert and an erase per job each):
+  // the slot of its pending final state in the table (index + 1; 0: none; next to
+  // event_subscribers, in what was padding), and the store::Ticket of its insert (0: committed).
+  std::uint32_t final_slot = 0;
+  std::uint64_t insert_ticket = 0;
+
   // The state a reader sees: a thread job is running as soon as its pool thread says so
   // (through an atomic), before any hand-off back to the loop.
   proto::JobState visible_state() const;

@@ -69,8 +69,8 @@ const Job& JobTable::create(const kinds::Kind& kind, proto::Executor executor, s
   if (durable_) {
     // Listed once committed: list() skips it until then, its submitter waits (when_committed).
     const store::Ticket ticket = last_ticket_ = store_->write({store::ChangeOp::insert, insert_row(ref)});
-    pending_inserts_.emplace(ref.seq, ticket);
-    pending_by_ticket_.push_back({ticket, ref.seq, false});
+    ref.insert_ticket = ticket;
+    pending_by_ticket_.push_back({ticket, &ref, false});
   }
   publish(ref, JobEvent{.type = EventType::state, .state = proto::JobState::queued, .at = now});
   return ref;
@@ -151,7 +151,7 @@ void JobTable::output(JobSeq seq, EventType stream, std::string line) {
 bool JobTable::finish(JobSeq seq, proto::Outcome outcome, Clock::time_point now) {
   Job* found = find(seq);
   if (found == nullptr || proto::is_final(found->state) || !proto::is_final(outcome.state)) return false;
-  if (durable_ && pending_finals_.contains(seq)) return false;  // final already, not yet committed
+  if (final_pending(*found)) return false;  // final already, not yet committed
   Job& job = *found;
   // A start nobody was told about (it travelled with the result) is published first, at the
   // time it happened, so every reader of the history sees queued -> running -> final.
@@ -167,8 +167,7 @@ bool JobTable::finish(JobSeq seq, proto::Outcome outcome, Clock::time_point now)
   const store::Ticket ticket = last_ticket_ =
       store_->write({store::ChangeOp::update, update_row(job, &final)});
   final.ticket = ticket;
-  pending_finals_.emplace(seq, std::move(final));
-  pending_by_ticket_.push_back({ticket, seq, true});
+  hold_final(job, std::move(final));
   return true;
 }
 
@@ -276,7 +275,7 @@ ListPage JobTable::list(const ListFilter& filter) const {
     if (newest == nullptr) break;
     const Job& job = *jobs_.at(*newest->next);
     ++newest->next;
-    if (!committed(job.seq)) continue;  // its submitter has not been answered yet
+    if (!committed(job)) continue;  // its submitter has not been answered yet
     // Queued and running share a set: tell them apart as a reader sees them.
     if (filter.state && job.visible_state() != *filter.state) continue;
     if (page.jobs.size() == filter.limit) {
@@ -349,7 +348,8 @@ std::size_t JobTable::evict_expired(Clock::time_point now) {
 void JobTable::evict(JobSeq seq, bool finished) {
   auto it = jobs_.find(seq);
   if (it == jobs_.end()) return;
-  const Job& job = *it->second;
+  Job& job = *it->second;
+  if (durable_) drop_pending(job);
   auto phase = index_of(job).extract(seq);
   auto id = by_id_.extract(job.id);
   if (job.idempotency_key) by_idempotency_key_.erase(*job.idempotency_key);

@@ -151,14 +151,17 @@ class JobTable {
   bool durable() const { return durable_; }
   // The store's health (always ok without a durable store).
   store::StoreHealth store_health() const;
-  // Whether the job's insert is committed (always, without a durable store).
-  bool committed(JobSeq seq) const { return pending_inserts_.empty() || !pending_inserts_.contains(seq); }
+  // Whether the job's insert is committed (always, without a durable store; and for a job no
+  // longer in the table).
+  bool committed(JobSeq seq) const;
+  static bool committed(const Job& job) { return job.insert_ticket == 0; }
   // Runs `done` on the loop once the job's insert is committed: at once when it is.
   void when_committed(JobSeq seq, std::function<void()> done);
   // Links `waiter` to wake once the job's insert is committed; false (not linked) when it is.
   bool wait_committed(JobSeq seq, CommitWaiters::Waiter& waiter);
   // Whether the job has ended but its final state waits for its commit (it reads as before).
-  bool final_pending(JobSeq seq) const { return !pending_finals_.empty() && pending_finals_.contains(seq); }
+  bool final_pending(JobSeq seq) const;
+  static bool final_pending(const Job& job) { return job.final_slot != 0; }
   // Runs `done` once the job's pending final state is applied: at once when none is pending.
   void when_final_applied(JobSeq seq, std::function<void()> done);
   // Links `waiter` to wake once the job's pending final is applied; false when none is pending.
@@ -229,7 +232,11 @@ class JobTable {
   void evict_oldest_finished();
   FinalState final_state(Job& job, proto::Outcome outcome, Clock::time_point now) const;
   void apply_final(Job& job, FinalState final);
-  void apply_pending_final(JobSeq seq);
+  void hold_final(Job& job, FinalState final);  // until the commit holding it (final.ticket)
+  void apply_pending_final(Job& job);
+  // A job leaving the table with writes not yet committed: the batch that settles them finds
+  // nothing to do (its Job may be gone, or reused by another job).
+  void drop_pending(Job& job);
   void write_update(const Job& job);
   void on_durable(store::Ticket through);
 
@@ -269,13 +276,17 @@ class JobTable {
   // The store, when durable (null otherwise); and what waits for its commits.
   store::JobStore* store_ = nullptr;
   bool durable_ = false;
-  std::unordered_map<JobSeq, store::Ticket> pending_inserts_;  // inserted, not yet committed
-  std::unordered_map<JobSeq, FinalState> pending_finals_;      // final, not yet committed
-  // Both of those by ticket (tickets only grow): what a batch's completion settles, walked once
-  // per batch (on_durable) rather than a store callback per change.
+  // A job's insert not yet committed is its Job::insert_ticket; a final state not yet committed
+  // waits in one of these slots (Job::final_slot), reused by later jobs: a batch's worth of
+  // slots, then no allocation per job.
+  std::vector<FinalState> final_slots_;
+  std::vector<std::uint32_t> free_final_slots_;  // indexes into final_slots_
+  // Both by ticket (tickets only grow): what a batch's completion settles, walked once per
+  // batch (on_durable) rather than a store callback per change. `job` is null once the job left
+  // the table (drop_pending): a Job is reached here without a lookup, and never after it went.
   struct Pending {
     store::Ticket ticket;
-    JobSeq seq;
+    Job* job;
     bool final;  // a pending final; else a pending insert
   };
   std::deque<Pending> pending_by_ticket_;

@@ -42,7 +42,7 @@ bool JobTable::retry(JobSeq seq, const proto::Outcome& outcome, Clock::time_poin
       found->attempt >= found->max_attempts) {
     return false;
   }
-  if (durable_ && pending_finals_.contains(seq)) return false;  // final already, not yet committed
+  if (final_pending(*found)) return false;  // final already, not yet committed
   Job& job = *found;
   // As in finish: a start that travelled with the result is published first.
   if (job.state == proto::JobState::queued) {

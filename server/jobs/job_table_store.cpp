@@ -3,6 +3,7 @@
 // that). Loop thread, or start-up before the loop serves.
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "jobs/job_rows.hpp"
 #include "jobs/job_table.hpp"
@@ -21,48 +22,61 @@ void JobTable::on_durable(store::Ticket through) {
   while (!pending_by_ticket_.empty() && pending_by_ticket_.front().ticket <= through) {
     const Pending pending = pending_by_ticket_.front();
     pending_by_ticket_.pop_front();
+    if (pending.job == nullptr) continue;  // it left the table before this commit
     if (pending.final)
-      apply_pending_final(pending.seq);
+      apply_pending_final(*pending.job);
     else
-      pending_inserts_.erase(pending.seq);
+      pending.job->insert_ticket = 0;
   }
   commit_waiters_.wake_through(through);
 }
 
+bool JobTable::committed(JobSeq seq) const {
+  if (!durable_) return true;
+  const Job* job = get(seq);
+  return job == nullptr || committed(*job);
+}
+
+bool JobTable::final_pending(JobSeq seq) const {
+  if (!durable_) return false;
+  const Job* job = get(seq);
+  return job != nullptr && final_pending(*job);
+}
+
 bool JobTable::wait_committed(JobSeq seq, CommitWaiters::Waiter& waiter) {
-  const auto pending = pending_inserts_.find(seq);
-  if (pending == pending_inserts_.end()) return false;
-  commit_waiters_.add(waiter, pending->second);
+  const Job* job = durable_ ? get(seq) : nullptr;
+  if (job == nullptr || committed(*job)) return false;
+  commit_waiters_.add(waiter, job->insert_ticket);
   return true;
 }
 
 bool JobTable::wait_final_applied(JobSeq seq, CommitWaiters::Waiter& waiter) {
-  const auto pending = pending_finals_.find(seq);
-  if (pending == pending_finals_.end()) return false;
-  commit_waiters_.add(waiter, pending->second.ticket);
+  const Job* job = durable_ ? get(seq) : nullptr;
+  if (job == nullptr || !final_pending(*job)) return false;
+  commit_waiters_.add(waiter, final_slots_[job->final_slot - 1].ticket);
   return true;
 }
 
 store::StoreHealth JobTable::store_health() const { return store_ ? store_->health() : store::StoreHealth{}; }
 
 void JobTable::when_committed(JobSeq seq, std::function<void()> done) {
-  const auto pending = pending_inserts_.find(seq);
-  if (pending == pending_inserts_.end()) {
+  const Job* job = durable_ ? get(seq) : nullptr;
+  if (job == nullptr || committed(*job)) {
     done();
     return;
   }
-  store_->when_durable(pending->second, std::move(done));
+  store_->when_durable(job->insert_ticket, std::move(done));
 }
 
 void JobTable::when_final_applied(JobSeq seq, std::function<void()> done) {
-  const auto pending = pending_finals_.find(seq);
-  if (pending == pending_finals_.end()) {
+  const Job* job = durable_ ? get(seq) : nullptr;
+  if (job == nullptr || !final_pending(*job)) {
     done();
     return;
   }
   // The table settles a batch (on_durable) before the store runs its callbacks: this one runs
   // after the final is applied.
-  store_->when_durable(pending->second.ticket, std::move(done));
+  store_->when_durable(final_slots_[job->final_slot - 1].ticket, std::move(done));
 }
 
 void JobTable::when_all_committed(std::function<void()> done) {
@@ -77,12 +91,42 @@ void JobTable::write_update(const Job& job) {
   last_ticket_ = store_->write({store::ChangeOp::update, update_row(job)});
 }
 
-void JobTable::apply_pending_final(JobSeq seq) {
-  const auto pending = pending_finals_.find(seq);
-  if (pending == pending_finals_.end()) return;
-  FinalState final = std::move(pending->second);
-  pending_finals_.erase(pending);
-  if (Job* job = find(seq)) apply_final(*job, std::move(final));
+void JobTable::hold_final(Job& job, FinalState final) {
+  const store::Ticket ticket = final.ticket;
+  if (free_final_slots_.empty()) {
+    final_slots_.push_back(std::move(final));
+    job.final_slot = static_cast<std::uint32_t>(final_slots_.size());
+  } else {
+    job.final_slot = free_final_slots_.back() + 1;
+    free_final_slots_.pop_back();
+    final_slots_[job.final_slot - 1] = std::move(final);
+  }
+  pending_by_ticket_.push_back({ticket, &job, true});
+}
+
+void JobTable::apply_pending_final(Job& job) {
+  const std::uint32_t slot = job.final_slot - 1;
+  FinalState final = std::move(final_slots_[slot]);
+  free_final_slots_.push_back(slot);
+  job.final_slot = 0;  // no longer pending for whoever apply_final wakes
+  apply_final(job, std::move(final));
+}
+
+void JobTable::drop_pending(Job& job) {
+  // Pending entries are in ticket order: each of this job's is found by a binary search.
+  const auto forget = [this, &job](store::Ticket ticket) {
+    const auto it =
+        std::lower_bound(pending_by_ticket_.begin(), pending_by_ticket_.end(), ticket,
+                         [](const Pending& pending, store::Ticket t) { return pending.ticket < t; });
+    if (it != pending_by_ticket_.end() && it->ticket == ticket && it->job == &job) it->job = nullptr;
+  };
+  if (job.insert_ticket != 0) forget(std::exchange(job.insert_ticket, 0));
+  if (job.final_slot != 0) {
+    const std::uint32_t slot = std::exchange(job.final_slot, 0) - 1;
+    forget(final_slots_[slot].ticket);
+    final_slots_[slot] = FinalState{};  // its result and error go with the job
+    free_final_slots_.push_back(slot);
+  }
 }
 
 const Job& JobTable::restore(store::JobRow& row, const kinds::Kind& kind) {

@@ -67,7 +67,7 @@ RecoveryReport recover_jobs(store::JobStore& store, Scheduler& scheduler, const 
       scheduler.resume(*job);
       const Job* after = table.get(seq);
       // With a durable store a final state is pending until its commit: the job ended here.
-      if (after == nullptr || proto::is_final(after->state) || table.final_pending(seq)) {
+      if (after == nullptr || proto::is_final(after->state) || table.final_pending(*after)) {
         ++(was_running ? report.interrupted : report.failed);
       } else {
         ++(was_running ? report.retried : report.queued);

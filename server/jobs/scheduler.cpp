@@ -178,7 +178,7 @@ bool Scheduler::deadline_live(const Deadline& deadline) const {
   // its commit), not retried since, not waiting here.
   const Job* job = table_.get(deadline.seq);
   return job != nullptr && !proto::is_final(job->state) && job->attempt == deadline.attempt &&
-         !held_.contains(deadline.seq) && !table_.final_pending(deadline.seq);
+         !held_.contains(deadline.seq) && !table_.final_pending(*job);
 }
 
 void Scheduler::arm_deadline_timer(std::chrono::steady_clock::time_point at) {

@@ -1,0 +1,190 @@
+// The job table's writes that wait for a durable store's commit (a pending insert, a pending
+// final), over a store whose commits the test makes by hand: each settles exactly its own job,
+// even when that job left the table first and its memory went to the next job, and a final
+// state waiting for its commit cannot be overtaken by a retry.
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <utility>
+
+#include "jobs/job_table.hpp"
+#include "kinds/builtin.hpp"
+
+using namespace jobd;
+using namespace jobd::jobs;
+using namespace std::chrono_literals;
+using proto::JobState;
+
+namespace {
+
+// A durable store that commits only when told (commit_through), on the caller's thread.
+class HandCommittedStore final : public store::JobStore {
+ public:
+  bool durable() const noexcept override { return true; }
+  store::LoadResult load(const store::RowVisitor&) override { return {}; }
+  store::Ticket write(store::Change change) override {
+    written.push_back(std::move(change));
+    return ++last;
+  }
+  void evict(std::uint64_t seq) override { evicted.push_back(seq); }
+  void when_durable(store::Ticket ticket, std::function<void()> done) override {
+    if (ticket <= through) {
+      done();
+      return;
+    }
+    waiting_.emplace_back(ticket, std::move(done));
+  }
+  void set_durable_listener(std::function<void(store::Ticket)> listener) override {
+    listener_ = std::move(listener);
+  }
+  store::StoreHealth health() const override { return {}; }
+  void set_observer(store::StoreObserver) override {}
+  store::StoreHealth close() override { return {}; }
+
+  // As a committed batch: the listener (the table settles it), then the callbacks.
+  void commit_through(store::Ticket ticket) {
+    through = ticket;
+    if (listener_) listener_(ticket);
+    while (!waiting_.empty() && waiting_.front().first <= ticket) {
+      auto done = std::move(waiting_.front().second);
+      waiting_.pop_front();
+      done();
+    }
+  }
+
+  std::vector<store::Change> written;
+  std::vector<std::uint64_t> evicted;
+  store::Ticket last = 0;
+  store::Ticket through = 0;
+
+ private:
+  std::function<void(store::Ticket)> listener_;
+  std::deque<std::pair<store::Ticket, std::function<void()>>> waiting_;
+};
+
+class JobTablePendingTest : public ::testing::Test {
+ protected:
+  HandCommittedStore store;
+  JobTable table{{}, &store};
+  kinds::Kind echo = kinds::make_echo_kind();
+  Clock::time_point t0 = Clock::now();
+
+  const Job& add(RunPlan plan = {}) {
+    return table.create(echo, proto::Executor::loop, R"({"x":1})", 1s, std::nullopt, t0, plan);
+  }
+};
+
+}  // namespace
+
+TEST_F(JobTablePendingTest, AnInsertSettlesOnlyOnceTheCommitHoldingItCompleted) {
+  const Job& job = add();
+  const JobSeq seq = job.seq;
+  EXPECT_FALSE(table.committed(seq));
+  EXPECT_FALSE(JobTable::committed(job));
+  bool told = false;
+  table.when_committed(seq, [&told] { told = true; });
+  store.commit_through(store.last - 1);  // an earlier batch (none): nothing settles
+  EXPECT_FALSE(told);
+  EXPECT_TRUE(table.list({}).jobs.empty());
+  store.commit_through(store.last);
+  EXPECT_TRUE(told);
+  EXPECT_TRUE(table.committed(seq));
+  EXPECT_EQ(table.list({}).jobs.size(), 1u);
+}
+
+// A job discarded before its insert committed: that commit settles nothing, in particular not
+// the next job, which may be the same Job object reused (JobTable::recycle).
+TEST_F(JobTablePendingTest, ACommitOfADiscardedJobsInsertLeavesTheNextJobWaiting) {
+  const JobSeq gone = add().seq;
+  const store::Ticket gone_insert = store.last;
+  table.discard(gone);
+  EXPECT_TRUE(table.committed(gone)) << "not in the table: nothing to wait for";
+  const Job& next = add();
+  const JobSeq seq = next.seq;
+  store.commit_through(gone_insert);
+  EXPECT_FALSE(table.committed(seq)) << "settled by another job's commit";
+  EXPECT_TRUE(table.list({}).jobs.empty());
+  store.commit_through(store.last);
+  EXPECT_TRUE(table.committed(seq));
+  ASSERT_EQ(table.list({}).jobs.size(), 1u);
+  EXPECT_EQ(table.list({}).jobs[0]->seq, seq);
+}
+
+// A job that left the table while its final state waited for the commit: the commit applies
+// nothing, and the next job's own pending final (in the slot it freed, in the Job it may reuse)
+// is applied by its own commit, with its own result.
+TEST_F(JobTablePendingTest, ACommitOfAForgottenJobsFinalDoesNotApplyTheNextJobsFinal) {
+  const JobSeq gone = add().seq;
+  store.commit_through(store.last);
+  ASSERT_TRUE(table.finish(gone, proto::Outcome::success(1), t0));
+  const store::Ticket gone_final = store.last;
+  ASSERT_TRUE(table.final_pending(gone));
+  table.forget(gone);
+  EXPECT_FALSE(table.final_pending(gone));
+  const JobSeq seq = add().seq;
+  table.start(seq, nullptr, t0);
+  ASSERT_TRUE(table.finish(seq, proto::Outcome::success(2), t0 + 1ms));
+  std::vector<JobState> seen;
+  table.watch(seq, [&seen](const Job&, const JobEvent& event) { seen.push_back(event.state); });
+  store.commit_through(gone_final);
+  EXPECT_TRUE(table.final_pending(seq));
+  EXPECT_EQ(table.get(seq)->state, JobState::running) << "another job's commit applied this final";
+  EXPECT_TRUE(seen.empty());
+  EXPECT_EQ(table.counts().finished, 0u);
+  store.commit_through(store.last);
+  EXPECT_FALSE(table.final_pending(seq));
+  EXPECT_EQ(table.get(seq)->state, JobState::succeeded);
+  EXPECT_EQ(table.get(seq)->result, "2");
+  EXPECT_EQ(seen, std::vector<JobState>{JobState::succeeded});
+  EXPECT_EQ(table.counts().finished, 1u);
+}
+
+// Many jobs ending before one commit each keep their own final (slots are reused only once
+// applied), and the commit applies them all, in order.
+TEST_F(JobTablePendingTest, FinalsPendingTogetherAreEachAppliedWithTheirOwnResult) {
+  std::vector<JobSeq> seqs;
+  for (int round = 0; round < 3; ++round) {
+    seqs.clear();
+    for (int i = 0; i < 5; ++i) {
+      seqs.push_back(add().seq);
+      ASSERT_TRUE(table.finish(seqs.back(), proto::Outcome::success(round * 10 + i), t0));
+    }
+    for (JobSeq seq : seqs) EXPECT_TRUE(table.final_pending(seq));
+    store.commit_through(store.last);
+    for (int i = 0; i < 5; ++i) {
+      const Job* job = table.get(seqs[static_cast<std::size_t>(i)]);
+      ASSERT_NE(job, nullptr);
+      EXPECT_EQ(job->state, JobState::succeeded);
+      EXPECT_EQ(job->result, std::to_string(round * 10 + i));
+      EXPECT_FALSE(table.final_pending(*job));
+    }
+  }
+}
+
+// A final state waiting for its commit is the job's end: a retry of the same attempt is refused
+// and the final is applied as it was.
+TEST_F(JobTablePendingTest, ARetryWhileTheFinalIsPendingIsRefused) {
+  const JobSeq seq = add({.max_attempts = 3}).seq;
+  table.start(seq, nullptr, t0);
+  const auto crashed = proto::Outcome::failure(proto::job_error::crashed, "worker died");
+  ASSERT_TRUE(table.finish(seq, crashed, t0 + 1ms));
+  EXPECT_FALSE(table.retry(seq, crashed, t0 + 1s, t0 + 1ms));
+  store.commit_through(store.last);
+  EXPECT_EQ(table.get(seq)->state, JobState::failed);
+  EXPECT_EQ(table.get(seq)->attempt, 1u);
+}
+
+// A retry while the insert is still pending keeps the job waiting for that insert; its own
+// update is not gated.
+TEST_F(JobTablePendingTest, ARetriedJobStillWaitsForItsInsert) {
+  const JobSeq seq = add({.max_attempts = 2}).seq;
+  const store::Ticket insert = store.last;
+  table.start(seq, nullptr, t0);
+  ASSERT_TRUE(
+      table.retry(seq, proto::Outcome::failure(proto::job_error::crashed, "worker died"), t0 + 1s, t0));
+  EXPECT_FALSE(table.committed(seq));
+  store.commit_through(insert);
+  EXPECT_TRUE(table.committed(seq));
+  EXPECT_EQ(table.get(seq)->state, JobState::queued);
+  EXPECT_EQ(table.get(seq)->attempt, 2u);
+}
