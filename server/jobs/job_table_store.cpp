@@ -128,7 +128,7 @@ const Job& JobTable::restore(store::JobRow& row, const kinds::Kind& kind) {
     job->control->all_watchers = &live_streams_;
   }
   Job& ref = *job;
-  by_id_.emplace(ref.id, &ref);
+  by_id_.insert(ref.id, &ref);
   if (ref.idempotency_key) by_idempotency_key_.emplace(*ref.idempotency_key, &ref);
   SeqIndex& index = index_of(ref);
   index.insert(index.end(), ref.seq);  // rows come in seq order
