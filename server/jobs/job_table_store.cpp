@@ -87,8 +87,10 @@ void JobTable::apply_pending_final(JobSeq seq) {
 
 const Job& JobTable::restore(store::JobRow& row, const kinds::Kind& kind) {
   // A file with jobs usually holds about as many as the limits keep: size the id index once
-  // rather than rehashing it ~20 times on the way to a million (10 % of a recovery's CPU).
-  if (jobs_.empty()) by_id_.reserve(std::min<std::size_t>(limits_.max_finished, std::size_t{1} << 22));
+  // rather than growing it ~17 times on the way to a million. Up to 1 M ids (48 MiB of slots
+  // at most, made at once even for a small file); past that, each doubling is one sequential
+  // pass over the slots.
+  if (jobs_.empty()) by_id_.reserve(std::min<std::size_t>(limits_.max_finished, std::size_t{1} << 20));
   auto job = std::make_unique<Job>();
   job->seq = row.seq;
   job->id = std::move(row.id);
