@@ -40,15 +40,7 @@ const Job& JobTable::create(const kinds::Kind& kind, proto::Executor executor, s
   job->control = std::make_shared<exec::JobControl>();
   job->control->all_watchers = &live_streams_;
   Job& ref = *job;
-  if (!spare_ids_.empty()) {
-    auto id_node = std::move(spare_ids_.back());
-    spare_ids_.pop_back();
-    id_node.key() = ref.id;
-    id_node.mapped() = &ref;
-    by_id_.insert(std::move(id_node));
-  } else {
-    by_id_.emplace(ref.id, &ref);
-  }
+  by_id_.insert(ref.id, &ref);
   if (ref.idempotency_key) by_idempotency_key_.emplace(*ref.idempotency_key, &ref);
   // Seqs only grow: each goes last.
   if (node) {
@@ -88,10 +80,7 @@ const Job* JobTable::get(JobSeq seq) const {
   return it == jobs_.end() ? nullptr : it->second.get();
 }
 
-const Job* JobTable::get(std::string_view id) const {
-  auto it = by_id_.find(id);
-  return it == by_id_.end() ? nullptr : it->second;
-}
+const Job* JobTable::get(std::string_view id) const { return by_id_.find(id); }
 
 const Job* JobTable::find_by_idempotency_key(std::string_view key) const {
   auto it = by_idempotency_key_.find(key);
@@ -351,10 +340,10 @@ void JobTable::evict(JobSeq seq, bool finished) {
   Job& job = *it->second;
   if (durable_) drop_pending(job);
   auto phase = index_of(job).extract(seq);
-  auto id = by_id_.extract(job.id);
+  by_id_.erase(job.id);
   if (job.idempotency_key) by_idempotency_key_.erase(*job.idempotency_key);
   observers_.erase(seq);
-  recycle(jobs_.extract(it), std::move(id), std::move(phase));
+  recycle(jobs_.extract(it), std::move(phase));
   if (!durable_) return;
   if (finished) {
     store_->evict(seq);  // deferred: a finished job's row reads back as evictable (DESIGN)
@@ -366,7 +355,7 @@ void JobTable::evict(JobSeq seq, bool finished) {
   last_ticket_ = store_->write({store::ChangeOp::remove, std::move(row)});
 }
 
-void JobTable::recycle(JobsMap::node_type job, StringIndex::node_type id, SeqIndex::node_type phase) {
+void JobTable::recycle(JobsMap::node_type job, SeqIndex::node_type phase) {
   // Under AddressSanitizer every evicted node is freed, so that a use after eviction is caught.
   if constexpr (exec::kAddressSanitizer) return;
   if (job && spare_jobs_.size() < kSpares) {
@@ -377,7 +366,6 @@ void JobTable::recycle(JobsMap::node_type job, StringIndex::node_type id, SeqInd
     old = std::move(fresh);
     spare_jobs_.push_back(std::move(job));
   }
-  if (id && spare_ids_.size() < kSpares) spare_ids_.push_back(std::move(id));
   if (phase && spare_phases_.size() < kSpares) spare_phases_.push_back(std::move(phase));
 }
 

@@ -40,6 +40,7 @@
 
 #include "jobd/proto/outcome.hpp"
 #include "jobs/commit_waiters.hpp"
+#include "jobs/id_index.hpp"
 #include "jobs/job.hpp"
 #include "store/job_store.hpp"
 
@@ -248,8 +249,8 @@ class JobTable {
   // Keys are views of the job's own id and idempotency key (a Job never moves while it is in
   // the table, and leaves these indexes before it is destroyed): no copy of either per job,
   // and a lookup by string_view builds no std::string.
+  IdIndex by_id_;  // flat, keyed by the id's 16 bytes (jobs/id_index.hpp)
   using StringIndex = std::unordered_map<std::string_view, Job*>;
-  StringIndex by_id_;
   StringIndex by_idempotency_key_;
   std::deque<JobSeq> finished_order_;  // by finish time, for eviction
   std::uint64_t retained_bytes_ = 0;   // retained_bytes_of() summed over finished_order_
@@ -263,13 +264,12 @@ class JobTable {
   int notifying_ = 0;                           // depth of notify_all calls
   bool observers_removed_ = false;              // some global observers are marked removed
   // What evicted jobs leave for the next ones to reuse, up to kSpares of each: the job with its
-  // map node (and its id's buffer), the id index's node and the phase set's node. With the
-  // table full every submit evicts: a create then allocates none of them.
+  // map node (and its id's buffer) and the phase set's node. With the table full every submit
+  // evicts: a create then allocates none of them.
   static constexpr std::size_t kSpares = 16;
   std::vector<JobsMap::node_type> spare_jobs_;
-  std::vector<StringIndex::node_type> spare_ids_;
   std::vector<SeqIndex::node_type> spare_phases_;
-  void recycle(JobsMap::node_type job, StringIndex::node_type id, SeqIndex::node_type phase);
+  void recycle(JobsMap::node_type job, SeqIndex::node_type phase);
   // Live streams of every job's state (WatchAll::stream); read by executor threads through
   // JobControl::all_watchers.
   std::atomic<std::uint32_t> live_streams_{0};

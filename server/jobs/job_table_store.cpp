@@ -131,8 +131,10 @@ void JobTable::drop_pending(Job& job) {
 
 const Job& JobTable::restore(store::JobRow& row, const kinds::Kind& kind) {
   // A file with jobs usually holds about as many as the limits keep: size the id index once
-  // rather than rehashing it ~20 times on the way to a million (10 % of a recovery's CPU).
-  if (jobs_.empty()) by_id_.reserve(std::min<std::size_t>(limits_.max_finished, std::size_t{1} << 22));
+  // rather than growing it ~17 times on the way to a million. Up to 1 M ids (48 MiB of slots
+  // at most, made at once even for a small file); past that, each doubling is one sequential
+  // pass over the slots.
+  if (jobs_.empty()) by_id_.reserve(std::min<std::size_t>(limits_.max_finished, std::size_t{1} << 20));
   auto job = std::make_unique<Job>();
   job->seq = row.seq;
   job->id = std::move(row.id);
@@ -172,7 +174,7 @@ const Job& JobTable::restore(store::JobRow& row, const kinds::Kind& kind) {
     job->control->all_watchers = &live_streams_;
   }
   Job& ref = *job;
-  by_id_.emplace(ref.id, &ref);
+  by_id_.insert(ref.id, &ref);
   if (ref.idempotency_key) by_idempotency_key_.emplace(*ref.idempotency_key, &ref);
   SeqIndex& index = index_of(ref);
   index.insert(index.end(), ref.seq);  // rows come in seq order

@@ -232,7 +232,7 @@ std::variant<const Job*, Problem> Scheduler::cancel(std::string_view id) {
 
 void Scheduler::stop(const Job& job, exec::StopReason reason) {
   if (reason != exec::StopReason::timed_out) no_retry_.insert(job.seq);
-  job.control->stop.request_stop();
+  job.control->request_stop();
   if (exec::Executor* executor = this->executor(job.executor)) executor->stop(ticket_seq(job), reason);
 }
 

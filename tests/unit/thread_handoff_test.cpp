@@ -115,3 +115,47 @@ TEST(ThreadHandoff, EveryJobIsFinishedExactlyOnceOnTheLoopWhileStopsRace) {
     EXPECT_EQ(seq % 2, 0u) << "progress of unwatched job " << seq;
   EXPECT_FALSE(sink.progress.empty());
 }
+
+TEST(JobControl, AStopRequestedBeforeItsStateIsMadeIsCarriedOverAndTokensFollowLaterOnes) {
+  exec::JobControl early;
+  EXPECT_FALSE(early.stop.stop_possible()) << "no shared state (an allocation) until prepare_stop";
+  early.request_stop();
+  EXPECT_TRUE(early.prepare_stop().stop_requested());
+  exec::JobControl later;
+  const std::stop_token token = later.prepare_stop().get_token();
+  EXPECT_FALSE(token.stop_requested());
+  later.prepare_stop();  // made once: the token stays linked
+  later.request_stop();
+  EXPECT_TRUE(token.stop_requested());
+}
+
+TEST(ThreadHandoff, AJobStoppedBeforeItWasSubmittedNeverRuns) {
+  boost::asio::io_context loop(1);
+  RecordingSink sink(std::this_thread::get_id());
+  std::atomic<int> runs{0};
+  kinds::Kind kind;
+  kind.name = "count";
+  kind.executors = {proto::Executor::thread};
+  kind.run_on_cpu = [&runs](const nlohmann::json&, kinds::CpuContext&) {
+    ++runs;
+    return kinds::Outcome::success(nullptr);
+  };
+  // One thread: the tasks run in order, so once the second job finished the first was taken.
+  exec::ThreadExecutor executor(loop.get_executor(), sink, {.threads = 1, .queue_capacity = 4, .nice = 0});
+  auto stopped = std::make_shared<exec::JobControl>();
+  stopped->request_stop();  // as the scheduler does for a job cancelled before it was submitted
+  executor.submit(
+      {1, "job-1", &kind, nlohmann::json::object(), std::chrono::steady_clock::time_point::max(), stopped});
+  executor.submit({2, "job-2", &kind, nlohmann::json::object(), std::chrono::steady_clock::time_point::max(),
+                   std::make_shared<exec::JobControl>()});
+  for (int turn = 0; turn < 10000 && !sink.finished.contains(2); ++turn) {
+    loop.run_for(1ms);  // returns at once while nothing was posted yet
+    loop.restart();
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_TRUE(sink.finished.contains(2));
+  EXPECT_EQ(runs.load(), 1) << "only the job that was not stopped ran";
+  EXPECT_FALSE(sink.finished.contains(1));
+  executor.stop(1, exec::StopReason::cancelled);
+  executor.shutdown();
+}

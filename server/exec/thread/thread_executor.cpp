@@ -29,6 +29,7 @@ ThreadExecutor::~ThreadExecutor() { pool_.shutdown(); }
 void ThreadExecutor::submit(JobTicket ticket) {
   const JobSeq seq = ticket.seq;
   active_.insert(seq);
+  ticket.control->prepare_stop();  // the task polls it: made here, on the loop (job_control.hpp)
   // Runs on a pool thread: touches only the ticket it owns and its JobControl.
   auto task = [this, seq, ticket = std::move(ticket)]() mutable {
     const auto& control = ticket.control;
