@@ -155,14 +155,14 @@ class JobTable {
   // Whether the job's insert is committed (always, without a durable store; and for a job no
   // longer in the table).
   bool committed(JobSeq seq) const;
-  static bool committed(const Job& job) { return job.insert_ticket == 0; }
+  bool committed(const Job& job) const { return job.insert_ticket == 0; }
   // Runs `done` on the loop once the job's insert is committed: at once when it is.
   void when_committed(JobSeq seq, std::function<void()> done);
   // Links `waiter` to wake once the job's insert is committed; false (not linked) when it is.
   bool wait_committed(JobSeq seq, CommitWaiters::Waiter& waiter);
   // Whether the job has ended but its final state waits for its commit (it reads as before).
   bool final_pending(JobSeq seq) const;
-  static bool final_pending(const Job& job) { return job.final_slot != 0; }
+  bool final_pending(const Job& job) const { return job.final_slot != 0; }
   // Runs `done` once the job's pending final state is applied: at once when none is pending.
   void when_final_applied(JobSeq seq, std::function<void()> done);
   // Links `waiter` to wake once the job's pending final is applied; false when none is pending.

@@ -21,8 +21,11 @@ using jobd::jobs::parse_job_id;
 
 namespace {
 
-// A distinct, never dereferenced, non-null pointer per number.
-Job* fake_job(std::uint64_t n) { return reinterpret_cast<Job*>(static_cast<std::uintptr_t>(8 * (n + 1))); }
+// A distinct, never dereferenced, non-null pointer per number: the index stores it as a value.
+Job* fake_job(std::uint64_t n) {
+  // NOLINTNEXTLINE(performance-no-int-to-ptr): an opaque value, never dereferenced
+  return reinterpret_cast<Job*>(static_cast<std::uintptr_t>(8 * (n + 1)));
+}
 
 // `count` distinct random keys whose probe starts at `home` in `index` (at its capacity now).
 std::vector<IdKey> keys_at(const IdIndex& index, std::size_t home, std::size_t count,
@@ -180,6 +183,7 @@ TEST(IdIndex, BehavesAsAnUnorderedMapUnderRandomInsertsFindsAndErases) {
   // A small pool of ids makes duplicates and erasures of absent ids common; a few ids of another
   // form ride along. Ids homed in a few slots of a small table make long runs that wrap.
   std::vector<std::string> pool;
+  pool.reserve(400);
   for (int i = 0; i < 400; ++i) pool.push_back(hex_of({random(), random()}));
   {
     IdIndex probe;

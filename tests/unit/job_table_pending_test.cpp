@@ -80,7 +80,7 @@ TEST_F(JobTablePendingTest, AnInsertSettlesOnlyOnceTheCommitHoldingItCompleted) 
   const Job& job = add();
   const JobSeq seq = job.seq;
   EXPECT_FALSE(table.committed(seq));
-  EXPECT_FALSE(JobTable::committed(job));
+  EXPECT_FALSE(table.committed(job));
   bool told = false;
   table.when_committed(seq, [&told] { told = true; });
   store.commit_through(store.last - 1);  // an earlier batch (none): nothing settles
