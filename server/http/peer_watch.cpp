@@ -2,7 +2,6 @@
 
 #include <sys/socket.h>
 
-#include <boost/asio/post.hpp>
 #include <cerrno>
 
 namespace jobd::http {
@@ -10,18 +9,24 @@ namespace jobd::http {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
-void PeerWatch::arm(tcp::socket& socket) {
+namespace {
+// The timer starts every watch due within this of the earliest one: one wake-up for a burst.
+constexpr auto kStartSlack = std::chrono::milliseconds(2);
+}  // namespace
+
+void PeerWatch::arm(tcp::socket& socket, WatchStarter& starter) {
   socket_ = &socket;
   armed_ = true;
   gone_ = false;
   waiting_ = false;
-  asio::post(socket.get_executor(), [self = shared_from_this(), generation = ++generation_] {
-    if (self->armed_ && self->generation_ == generation) self->look();
-  });
+  ++generation_;
+  armed_at_ = std::chrono::steady_clock::now();
+  starter.add(*this);
 }
 
 bool PeerWatch::disarm() {
   armed_ = false;
+  hook_.unlink();  // (no-op when not in the starter's list)
   if (waiting_) {
     // The session reads or writes next, so nothing else is pending on the socket: cancel() ends
     // only this wait, whose handler then finds the watch disarmed.
@@ -30,6 +35,35 @@ bool PeerWatch::disarm() {
     socket_->cancel(ignored);
   }
   return gone_;
+}
+
+void WatchStarter::add(PeerWatch& watch) {
+  watch.hook_.unlink();
+  waiting_.push_back(watch);
+  arm_timer();
+}
+
+void WatchStarter::arm_timer() {
+  if (timer_armed_ || waiting_.empty()) return;
+  timer_armed_ = true;
+  timer_.expires_at(waiting_.front().armed_at_ + kWatchDelay);
+  timer_.async_wait([this](boost::system::error_code error) {
+    if (error) return;  // the server is going away
+    timer_armed_ = false;
+    start_due();
+  });
+}
+
+void WatchStarter::start_due() {
+  const auto due = std::chrono::steady_clock::now() + kStartSlack - kWatchDelay;
+  while (!waiting_.empty() && waiting_.front().armed_at_ <= due) {
+    PeerWatch& watch = waiting_.front();
+    waiting_.pop_front();
+    // look() may emit the cancellation, which resumes nothing inline (the session's await
+    // completes through the loop), so the list is not touched meanwhile.
+    watch.look();
+  }
+  arm_timer();
 }
 
 void PeerWatch::look() {

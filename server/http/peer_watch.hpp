@@ -10,30 +10,45 @@
 // event queue's wait). A byte means a pipelined request, not an end: the watch stops, and the
 // request is read after the answer. A client that half-closes (shutdown(SHUT_WR)) while it waits
 // is taken as gone, as nginx does. Loop thread only; never reads a byte off the socket.
+//
+// Most awaits end within microseconds (an echo job, a short thread job): a watch begins looking
+// only once its await has lasted kWatchDelay, from one timer for all watches (WatchStarter).
+// Looking at once cost every such request a peek, an epoll_ctl (a readiness wait is never
+// speculative in Asio) and a cancellation. A client that leaves is noticed that much later.
 #pragma once
 
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/intrusive/list.hpp>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 
 namespace jobd::http {
+
+class WatchStarter;
+
+// How long an await runs before its watch begins looking at the socket.
+constexpr std::chrono::milliseconds kWatchDelay{10};
 
 class PeerWatch : public std::enable_shared_from_this<PeerWatch> {
  public:
   // Bound to the session coroutine at co_spawn: emitting on it cancels what the session awaits.
   boost::asio::cancellation_slot slot() { return cancel_.slot(); }
 
-  // Starts watching `socket` once the loop turns: an await that completes at once (most handlers
-  // answer without waiting) costs one post and no system call. The session must not read from
-  // the socket until disarm().
-  void arm(boost::asio::ip::tcp::socket& socket);
-  // Stops watching; true when the client went away meanwhile (nobody will read the answer).
+  // Starts watching `socket` once the await has lasted kWatchDelay (see above): an await that
+  // ends sooner costs no system call. The session must not read from the socket until disarm().
+  void arm(boost::asio::ip::tcp::socket& socket, WatchStarter& starter);
+  // Stops watching; true when the client went away meanwhile (nobody would read the answer).
   // Idempotent.
   bool disarm();
   bool gone() const { return gone_; }
 
  private:
+  friend class WatchStarter;
+  using Hook = boost::intrusive::list_member_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
+
   // Peeks at the socket: gone (cancel the session's await), data (stop), or nothing yet (wait).
   void look();
 
@@ -43,12 +58,38 @@ class PeerWatch : public std::enable_shared_from_this<PeerWatch> {
   bool armed_ = false;
   bool waiting_ = false;  // an async_wait on the socket is pending
   bool gone_ = false;
+  std::chrono::steady_clock::time_point armed_at_;
+  Hook hook_;  // in WatchStarter's list until it begins looking, or is disarmed
+};
+
+// The armed watches that have not begun looking yet, oldest first, and the one timer that starts
+// them. One per server; loop thread only. A watch leaves the list when disarmed or destroyed.
+class WatchStarter {
+ public:
+  explicit WatchStarter(const boost::asio::any_io_executor& executor) : timer_(executor) {}
+  WatchStarter(const WatchStarter&) = delete;
+  WatchStarter& operator=(const WatchStarter&) = delete;
+
+  void add(PeerWatch& watch);
+
+ private:
+  void arm_timer();
+  void start_due();
+
+  boost::intrusive::list<PeerWatch,
+                         boost::intrusive::member_hook<PeerWatch, PeerWatch::Hook, &PeerWatch::hook_>,
+                         boost::intrusive::constant_time_size<false>>
+      waiting_;
+  boost::asio::steady_timer timer_;
+  bool timer_armed_ = false;
 };
 
 // Disarms a watch when the await it covers ends, however it ends.
 struct WatchScope {
   PeerWatch& watch;
-  WatchScope(PeerWatch& w, boost::asio::ip::tcp::socket& socket) : watch(w) { watch.arm(socket); }
+  WatchScope(PeerWatch& w, boost::asio::ip::tcp::socket& socket, WatchStarter& starter) : watch(w) {
+    watch.arm(socket, starter);
+  }
   ~WatchScope() { watch.disarm(); }
   WatchScope(const WatchScope&) = delete;
   WatchScope& operator=(const WatchScope&) = delete;

@@ -1,5 +1,7 @@
 #include "http/response_writer.hpp"
 
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <array>
@@ -8,6 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http.hpp>
+#include <cerrno>
 #include <charconv>
 #include <ctime>
 #include <vector>
@@ -74,6 +77,22 @@ void render_head(std::string& out, const Response& response, bool keep_alive, un
   out.append("Content-Length: ");
   out.append(length, end);
   out.append("\r\n\r\n");
+}
+
+SentNow send_now(tcp::socket& socket, std::string_view head, std::string_view body) {
+  std::array<iovec, 2> parts{iovec{const_cast<char*>(head.data()), head.size()},
+                             iovec{const_cast<char*>(body.data()), body.size()}};
+  msghdr message{};
+  message.msg_iov = parts.data();
+  message.msg_iovlen = body.empty() ? 1 : 2;
+  for (;;) {
+    // MSG_NOSIGNAL: a client that left is EPIPE here, as in Asio's own sends.
+    const ssize_t sent = ::sendmsg(socket.native_handle(), &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (sent >= 0) return {static_cast<std::size_t>(sent), false};
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return {0, false};
+    return {0, true};
+  }
 }
 
 asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> write_rendered(

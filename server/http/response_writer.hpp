@@ -24,6 +24,17 @@ std::string_view http_date();
 // Content-Length is the body's size, for HEAD too (RFC 9110 §9.3.2).
 void render_head(std::string& out, const Response& response, bool keep_alive, unsigned version);
 
+// What send_now() got out: the bytes the socket took, or a failure (the client is gone).
+struct SentNow {
+  std::size_t bytes = 0;
+  bool failed = false;
+};
+
+// Sends as much of a rendered head and body as the socket takes at once, in one gather write,
+// without waiting (EAGAIN is 0 bytes, not a failure). Most answers fit the send buffer, and then
+// need no asynchronous write: no timer armed and cancelled, no completion a loop turn later.
+SentNow send_now(boost::asio::ip::tcp::socket& socket, std::string_view head, std::string_view body);
+
 // Writes a rendered head and a body in one gather write, bounded by `timeout`. No coroutine
 // frame of its own: the session awaits the write itself. Both views must outlive the await.
 boost::asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> write_rendered(

@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <spdlog/spdlog.h>
+#include <algorithm>
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -283,7 +284,7 @@ asio::awaitable<void> run_session(ServerState& state, Session& session) {
       // past this request already are a pipelined request, not an end: nothing to watch.
       auto& later = std::get<asio::awaitable<Response>>(answer.response);
       if (buffer.size() == 0) {
-        WatchScope watching(watch, stream.socket());
+        WatchScope watching(watch, stream.socket(), state.watch_starter);
         response = co_await std::move(later);
       } else {
         response = co_await std::move(later);
@@ -303,7 +304,8 @@ asio::awaitable<void> run_session(ServerState& state, Session& session) {
         // what the client sends (that is how it notices the client leave).
         peer_gone = co_await write_handed_over(stream, response, version, limits.idle_timeout);
       } else if (!head && buffer.size() == 0) {
-        WatchScope watching(watch, stream.socket());  // a client leaving ends the stream at once
+        WatchScope watching(watch, stream.socket(),
+                            state.watch_starter);  // a client leaving ends the stream at once
         co_await write_streamed(stream, response, version, limits.idle_timeout, head);
       } else {
         co_await write_streamed(stream, response, version, limits.idle_timeout, head);
@@ -319,11 +321,21 @@ asio::awaitable<void> run_session(ServerState& state, Session& session) {
     const bool draining = state.draining;
     const bool again = keep_alive && !response.close && !draining;
     // The head is rendered into the exchange's buffer, and head and body go out in one
-    // gather write, awaited here: no Beast message, no coroutine frame per answer.
+    // gather write: sent at once when the socket takes it all (nearly always), awaited here for
+    // what it did not take. No Beast message, no coroutine frame per answer.
     render_head(x.head, response, again, version);
-    const std::string_view body = head ? std::string_view{} : response.body_text();
-    auto [write_error, written_bytes] = co_await write_rendered(stream, x.head, body, limits.idle_timeout);
-    const bool written = !write_error;
+    std::string_view rest_head = x.head;
+    std::string_view rest_body = head ? std::string_view{} : response.body_text();
+    const SentNow now = send_now(stream.socket(), rest_head, rest_body);
+    bool written = !now.failed;
+    if (written && now.bytes < rest_head.size() + rest_body.size()) {
+      const std::size_t of_head = std::min(now.bytes, rest_head.size());
+      rest_head.remove_prefix(of_head);
+      rest_body.remove_prefix(now.bytes - of_head);
+      auto [write_error, written_bytes] =
+          co_await write_rendered(stream, rest_head, rest_body, limits.idle_timeout);
+      written = !write_error;
+    }
     if (state.observer) {
       state.observer({session.peer, to_string(request.method), request.target, answer.route, status,
                       body_size, std::chrono::steady_clock::now() - started});

@@ -28,13 +28,13 @@
 
 #include "http/handler.hpp"
 #include "http/idle.hpp"
+#include "http/peer_watch.hpp"
 #include "http/refusals.hpp"
 #include "http/server.hpp"
 
 namespace jobd::http {
 
 class BodyStream;
-class PeerWatch;
 
 // What serving one request takes (its parser, the request, the answer), kept off the session's
 // coroutine frame, which every idle keep-alive connection holds for as long as it is open: GCC
@@ -126,7 +126,11 @@ struct ServerState {
                              boost::intrusive::constant_time_size<false>>;
 
   ServerState(const boost::asio::any_io_executor& executor, Handler& h, const ServerLimits& l)
-      : handler(h), limits(l), idle(executor, *this, l.idle_timeout), linger_timer(executor) {}
+      : handler(h),
+        limits(l),
+        idle(executor, *this, l.idle_timeout),
+        linger_timer(executor),
+        watch_starter(executor) {}
   ServerState(const ServerState&) = delete;
   ServerState& operator=(const ServerState&) = delete;
   // Open connections: served by a session, or parked.
@@ -143,8 +147,9 @@ struct ServerState {
   Lingering lingering;
   boost::asio::steady_timer linger_timer;
   bool linger_armed = false;
-  bool draining = false;  // shutdown began: every answer says Connection: close
-  bool closing = false;   // the drain is over: idle connections close, unless a request is waiting
+  WatchStarter watch_starter;  // starts the peer watches of awaits that last (peer_watch.hpp)
+  bool draining = false;       // shutdown began: every answer says Connection: close
+  bool closing = false;        // the drain is over: idle connections close, unless a request is waiting
   std::function<void(const RequestRecord&)> observer;
   std::vector<std::unique_ptr<Exchange>> spare_exchanges;
   std::vector<std::unique_ptr<Session>> spare_sessions;
