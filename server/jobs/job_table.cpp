@@ -49,6 +49,7 @@ const Job& JobTable::create(const kinds::Kind& kind, proto::Executor executor, s
   } else {
     jobs_.emplace_hint(jobs_.end(), ref.seq, std::move(fresh));
   }
+  remember(ref);
   SeqIndex& phase = index_of(ref);
   if (!spare_phases_.empty()) {
     auto phase_node = std::move(spare_phases_.back());
@@ -71,11 +72,13 @@ const Job& JobTable::create(const kinds::Kind& kind, proto::Executor executor, s
 void JobTable::discard(JobSeq seq) { evict(seq, false); }
 
 Job* JobTable::find(JobSeq seq) {
+  if (Job* recent = recent_[seq % kRecent]; recent != nullptr && recent->seq == seq) return recent;
   auto it = jobs_.find(seq);
   return it == jobs_.end() ? nullptr : it->second.get();
 }
 
 const Job* JobTable::get(JobSeq seq) const {
+  if (const Job* recent = recent_[seq % kRecent]; recent != nullptr && recent->seq == seq) return recent;
   auto it = jobs_.find(seq);
   return it == jobs_.end() ? nullptr : it->second.get();
 }
@@ -343,6 +346,7 @@ void JobTable::evict(JobSeq seq, bool finished) {
   by_id_.erase(job.id);
   if (job.idempotency_key) by_idempotency_key_.erase(*job.idempotency_key);
   observers_.erase(seq);
+  if (recent_[seq % kRecent] == &job) recent_[seq % kRecent] = nullptr;
   recycle(jobs_.extract(it), std::move(phase));
   if (!durable_) return;
   if (finished) {

@@ -246,6 +246,13 @@ class JobTable {
   WatchId next_watch_ = 1;
   using JobsMap = std::map<JobSeq, std::unique_ptr<Job>>;
   JobsMap jobs_;  // ordered by creation
+  // The newest jobs by seq, direct-mapped (seq modulo kRecent), in front of jobs_: the scheduler
+  // looks a job up by seq several times in its life, nearly always while it is among the newest,
+  // and the map's walk missed the cache with 100,000 jobs retained. A slot is cleared when its
+  // job leaves the table, so it never points at a job that is gone.
+  static constexpr std::size_t kRecent = 4096;
+  std::array<Job*, kRecent> recent_{};
+  void remember(Job& job) { recent_[job.seq % kRecent] = &job; }
   // Keys are views of the job's own id and idempotency key (a Job never moves while it is in
   // the table, and leaves these indexes before it is destroyed): no copy of either per job,
   // and a lookup by string_view builds no std::string.

@@ -179,6 +179,7 @@ const Job& JobTable::restore(store::JobRow& row, const kinds::Kind& kind) {
   SeqIndex& index = index_of(ref);
   index.insert(index.end(), ref.seq);  // rows come in seq order
   jobs_.emplace_hint(jobs_.end(), ref.seq, std::move(job));
+  remember(ref);
   if (proto::is_final(ref.state)) retained_bytes_ += retained_bytes_of(ref);
   return ref;
 }

@@ -265,3 +265,24 @@ TEST_F(JobTableTest, AFinishedJobReleasesItsControlAndKeepsNoEventDeque) {
   EXPECT_EQ(job.history().size(), 3u);
   EXPECT_EQ(job.visible_state(), JobState::succeeded);
 }
+
+TEST_F(JobTableTest, LookupsBySeqFindEachJobThroughSlotCollisionsAndNoneOnceItLeft) {
+  // The table keeps its newest jobs direct-mapped by seq (modulo a few thousand) in front of its
+  // ordered map: seqs that share a slot, and jobs that left, must still read true.
+  JobTable table({.max_finished = 100000});
+  std::vector<const Job*> jobs;
+  for (int i = 0; i < 10000; ++i) jobs.push_back(&add(table, echo));
+  for (const Job* job : jobs) ASSERT_EQ(table.get(job->seq), job);
+  const JobSeq newest = jobs.back()->seq;
+  table.discard(newest);
+  EXPECT_EQ(table.get(newest), nullptr);
+  for (JobSeq gap = 1024; gap <= 8192; gap *= 2) {  // the seqs sharing its slot, whatever its size
+    if (gap < newest) {
+      EXPECT_EQ(table.get(newest - gap), jobs[newest - gap - jobs.front()->seq]);
+    }
+  }
+  const Job& next = add(table, echo);  // a later job may take the freed node
+  EXPECT_EQ(table.get(next.seq), &next);
+  EXPECT_EQ(table.get(newest), nullptr);
+  for (std::size_t i = 0; i + 1 < jobs.size(); i += 997) EXPECT_EQ(table.get(jobs[i]->seq), jobs[i]);
+}
