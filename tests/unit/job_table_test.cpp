@@ -1,4 +1,6 @@
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <set>
 #include <string_view>
@@ -285,4 +287,29 @@ TEST_F(JobTableTest, LookupsBySeqFindEachJobThroughSlotCollisionsAndNoneOnceItLe
   EXPECT_EQ(table.get(next.seq), &next);
   EXPECT_EQ(table.get(newest), nullptr);
   for (std::size_t i = 0; i + 1 < jobs.size(); i += 997) EXPECT_EQ(table.get(jobs[i]->seq), jobs[i]);
+}
+
+TEST(JobIds, AForkedChildDrawsIdsOfItsOwnNotItsParentsNext) {
+  // Ids come from a block of random bytes drawn ahead: a child must not hand out the ids its
+  // parent will hand out next.
+  (void)make_job_id();  // the block is drawn, most of it still unused
+  int pipe_fds[2];
+  ASSERT_EQ(pipe(pipe_fds), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    const std::string id = make_job_id();
+    const bool written = write(pipe_fds[1], id.data(), id.size()) == static_cast<ssize_t>(id.size());
+    _exit(written ? 0 : 1);
+  }
+  close(pipe_fds[1]);
+  std::string from_child(32, '\0');
+  const ssize_t got = read(pipe_fds[0], from_child.data(), from_child.size());
+  close(pipe_fds[0]);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_EQ(got, 32);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_NE(from_child, make_job_id());
+  EXPECT_EQ(from_child.find_first_not_of("0123456789abcdef"), std::string::npos);
 }
