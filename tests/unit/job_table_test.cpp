@@ -273,6 +273,7 @@ TEST_F(JobTableTest, LookupsBySeqFindEachJobThroughSlotCollisionsAndNoneOnceItLe
   // ordered map: seqs that share a slot, and jobs that left, must still read true.
   JobTable table({.max_finished = 100000});
   std::vector<const Job*> jobs;
+  jobs.reserve(10000);
   for (int i = 0; i < 10000; ++i) jobs.push_back(&add(table, echo));
   for (const Job* job : jobs) ASSERT_EQ(table.get(job->seq), job);
   const JobSeq newest = jobs.back()->seq;
