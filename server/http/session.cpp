@@ -305,7 +305,7 @@ asio::awaitable<void> run_session(ServerState& state, Session& session) {
         peer_gone = co_await write_handed_over(stream, response, version, limits.idle_timeout);
       } else if (!head && buffer.size() == 0) {
         WatchScope watching(watch, stream.socket(),
-                            state.watch_starter);  // a client leaving ends the stream at once
+                            state.watch_starter);  // a client leaving ends the stream
         co_await write_streamed(stream, response, version, limits.idle_timeout, head);
       } else {
         co_await write_streamed(stream, response, version, limits.idle_timeout, head);
