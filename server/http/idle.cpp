@@ -23,13 +23,21 @@ constexpr auto kSweepSlack = std::chrono::milliseconds(10);
 
 IdleConnections::IdleConnections(const asio::any_io_executor& executor, ServerState& state,
                                  std::chrono::milliseconds timeout)
-    : executor_(executor), state_(state), timeout_(timeout), sweep_timer_(executor) {}
+    : executor_(executor),
+      state_(state),
+      timeout_(timeout),
+      // (Woken kSweepSlack late: the earliest connection is never closed before its timeout.)
+      parked_(executor, {.deadline = [](const Parked& record) { return record.deadline; },
+                         .expire = [this](Parked& record) { expire(record); },
+                         .window = kSweepSlack,
+                         .late = kSweepSlack}) {}
 
 IdleConnections::~IdleConnections() {
   // The pending waits' handlers own the records: they must not reach this object any more.
-  while (!parked_.empty()) {
-    Parked& record = parked_.front();
-    parked_.pop_front();
+  auto& parked = parked_.entries();
+  while (!parked.empty()) {
+    Parked& record = parked.front();
+    parked.pop_front();
     record.owner = nullptr;
     boost::system::error_code ignored;
     record.socket.close(ignored);
@@ -61,7 +69,6 @@ void IdleConnections::park(tcp::socket socket, bool checked, std::chrono::steady
   record->expired = false;
   parked_.push_back(*record);
   ++count_;
-  arm_sweep();
   wait(std::move(record));
 }
 
@@ -95,37 +102,20 @@ void IdleConnections::ready(std::unique_ptr<Parked> record, boost::system::error
 }
 
 void IdleConnections::wake_all() {
-  for (Parked& record : parked_) {
+  for (Parked& record : parked_.entries()) {
     boost::system::error_code ignored;
     record.socket.cancel(ignored);
   }
 }
 
-void IdleConnections::arm_sweep() {
-  if (sweep_armed_ || parked_.empty()) return;
-  sweep_armed_ = true;
-  sweep_timer_.expires_at(parked_.front().deadline + kSweepSlack);
-  sweep_timer_.async_wait([this](boost::system::error_code error) {
-    if (error) return;  // the server is going away
-    sweep_armed_ = false;
-    sweep();
-  });
-}
-
-void IdleConnections::sweep() {
-  const auto now = std::chrono::steady_clock::now() + kSweepSlack;
-  while (!parked_.empty() && parked_.front().deadline <= now) {
-    Parked& record = parked_.front();
-    parked_.pop_front();
-    --count_;
-    // As a session ends an idle connection: our FIN, then the close (which ends the wait; its
-    // handler frees the record).
-    record.expired = true;
-    boost::system::error_code ignored;
-    record.socket.shutdown(tcp::socket::shutdown_send, ignored);
-    record.socket.close(ignored);
-  }
-  arm_sweep();
+void IdleConnections::expire(Parked& record) {
+  --count_;
+  // As a session ends an idle connection: our FIN, then the close (which ends the wait; its
+  // handler frees the record).
+  record.expired = true;
+  boost::system::error_code ignored;
+  record.socket.shutdown(tcp::socket::shutdown_send, ignored);
+  record.socket.close(ignored);
 }
 
 void IdleConnections::recycle(std::unique_ptr<Parked> record) {

@@ -9,20 +9,17 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/intrusive/list.hpp>
 #include <chrono>
 #include <cstddef>
 #include <memory>
 #include <vector>
 
+#include "http/deadline_list.hpp"
+
 namespace jobd::http {
 
 struct ServerState;
 class IdleConnections;
-
-using AutoUnlinkHook =
-    boost::intrusive::list_member_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
 
 // One parked connection. Owned by its pending readiness wait's handler (which runs exactly once,
 // or is destroyed with the loop), so a record is never freed under a pending operation.
@@ -56,23 +53,16 @@ class IdleConnections {
   std::size_t size() const { return count_; }
 
  private:
-  using List =
-      boost::intrusive::list<Parked, boost::intrusive::member_hook<Parked, AutoUnlinkHook, &Parked::hook>,
-                             boost::intrusive::constant_time_size<false>>;
-
   void wait(std::unique_ptr<Parked> record);
   void ready(std::unique_ptr<Parked> record, boost::system::error_code error);
-  void arm_sweep();
-  void sweep();
+  void expire(Parked& record);
   void recycle(std::unique_ptr<Parked> record);
 
   boost::asio::any_io_executor executor_;
   ServerState& state_;
   std::chrono::milliseconds timeout_;
-  List parked_;            // in deadline order
-  std::size_t count_ = 0;  // parked_.size(), which is linear with auto-unlink hooks
-  boost::asio::steady_timer sweep_timer_;
-  bool sweep_armed_ = false;
+  DeadlineList<Parked, &Parked::hook> parked_;
+  std::size_t count_ = 0;                        // parked_'s size, which is linear with auto-unlink hooks
   std::vector<std::unique_ptr<Parked>> spares_;  // records kept for the next parks
 };
 

@@ -37,34 +37,12 @@ bool PeerWatch::disarm() {
   return gone_;
 }
 
-void WatchStarter::add(PeerWatch& watch) {
-  watch.hook_.unlink();
-  waiting_.push_back(watch);
-  arm_timer();
-}
-
-void WatchStarter::arm_timer() {
-  if (timer_armed_ || waiting_.empty()) return;
-  timer_armed_ = true;
-  timer_.expires_at(waiting_.front().armed_at_ + kWatchDelay);
-  timer_.async_wait([this](boost::system::error_code error) {
-    if (error) return;  // the server is going away
-    timer_armed_ = false;
-    start_due();
-  });
-}
-
-void WatchStarter::start_due() {
-  const auto due = std::chrono::steady_clock::now() + kStartSlack - kWatchDelay;
-  while (!waiting_.empty() && waiting_.front().armed_at_ <= due) {
-    PeerWatch& watch = waiting_.front();
-    waiting_.pop_front();
-    // look() may emit the cancellation, which resumes nothing inline (the session's await
-    // completes through the loop), so the list is not touched meanwhile.
-    watch.look();
-  }
-  arm_timer();
-}
+WatchStarter::WatchStarter(const asio::any_io_executor& executor)
+    : waiting_(executor, {.deadline = [](const PeerWatch& watch) { return watch.armed_at_ + kWatchDelay; },
+                          // look() may emit the cancellation, which resumes nothing inline (the
+                          // session's await completes through the loop): the list stays as it is.
+                          .expire = [](PeerWatch& watch) { watch.look(); },
+                          .window = kStartSlack}) {}
 
 void PeerWatch::look() {
   char byte = 0;

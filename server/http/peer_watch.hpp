@@ -19,11 +19,11 @@
 
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/intrusive/list.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
+
+#include "http/deadline_list.hpp"
 
 namespace jobd::http {
 
@@ -47,8 +47,6 @@ class PeerWatch : public std::enable_shared_from_this<PeerWatch> {
 
  private:
   friend class WatchStarter;
-  using Hook = boost::intrusive::list_member_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
-
   // Peeks at the socket: gone (cancel the session's await), data (stop), or nothing yet (wait).
   void look();
 
@@ -59,29 +57,18 @@ class PeerWatch : public std::enable_shared_from_this<PeerWatch> {
   bool waiting_ = false;  // an async_wait on the socket is pending
   bool gone_ = false;
   std::chrono::steady_clock::time_point armed_at_;
-  Hook hook_;  // in WatchStarter's list until it begins looking, or is disarmed
+  AutoUnlinkHook hook_;  // in WatchStarter's list until it begins looking, or is disarmed
 };
 
 // The armed watches that have not begun looking yet, oldest first, and the one timer that starts
 // them. One per server; loop thread only. A watch leaves the list when disarmed or destroyed.
 class WatchStarter {
  public:
-  explicit WatchStarter(const boost::asio::any_io_executor& executor) : timer_(executor) {}
-  WatchStarter(const WatchStarter&) = delete;
-  WatchStarter& operator=(const WatchStarter&) = delete;
-
-  void add(PeerWatch& watch);
+  explicit WatchStarter(const boost::asio::any_io_executor& executor);
+  void add(PeerWatch& watch) { waiting_.push_back(watch); }
 
  private:
-  void arm_timer();
-  void start_due();
-
-  boost::intrusive::list<PeerWatch,
-                         boost::intrusive::member_hook<PeerWatch, PeerWatch::Hook, &PeerWatch::hook_>,
-                         boost::intrusive::constant_time_size<false>>
-      waiting_;
-  boost::asio::steady_timer timer_;
-  bool timer_armed_ = false;
+  DeadlineList<PeerWatch, &PeerWatch::hook_> waiting_;
 };
 
 // Disarms a watch when the await it covers ends, however it ends.

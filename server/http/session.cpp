@@ -187,7 +187,6 @@ asio::awaitable<void> run_session(ServerState& state, Session& session) {
       idle_started = true;
       session.demoted = false;
       state.lingering.push_back(session);
-      arm_linger(state);
       stream.expires_never();  // the idle timeout is the parked connection's
       auto [error, n] = co_await stream.async_read_some(asio::buffer(session.first_bytes), use_tuple);
       session.linger_hook.unlink();

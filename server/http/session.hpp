@@ -10,7 +10,6 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -26,6 +25,7 @@
 #include <tuple>
 #include <vector>
 
+#include "http/deadline_list.hpp"
 #include "http/handler.hpp"
 #include "http/idle.hpp"
 #include "http/peer_watch.hpp"
@@ -109,6 +109,9 @@ struct Session {
   AutoUnlinkHook linger_hook;
 };
 
+// When a lingering session is woken to park its connection, and how (session_spawn.cpp).
+DeadlineList<Session, &Session::linger_hook>::Policy linger_policy(const ServerLimits& limits);
+
 // What the sessions of one server share. Loop thread only.
 struct ServerState {
   // Idle exchanges kept for the next requests (beyond these, one is freed when its connection
@@ -120,16 +123,13 @@ struct ServerState {
   using Sessions =
       boost::intrusive::list<Session, boost::intrusive::member_hook<Session, AutoUnlinkHook, &Session::hook>,
                              boost::intrusive::constant_time_size<false>>;
-  using Lingering =
-      boost::intrusive::list<Session,
-                             boost::intrusive::member_hook<Session, AutoUnlinkHook, &Session::linger_hook>,
-                             boost::intrusive::constant_time_size<false>>;
+  using Lingering = DeadlineList<Session, &Session::linger_hook>;
 
   ServerState(const boost::asio::any_io_executor& executor, Handler& h, const ServerLimits& l)
       : handler(h),
         limits(l),
         idle(executor, *this, l.idle_timeout),
-        linger_timer(executor),
+        lingering(executor, linger_policy(l)),
         watch_starter(executor) {}
   ServerState(const ServerState&) = delete;
   ServerState& operator=(const ServerState&) = delete;
@@ -142,11 +142,9 @@ struct ServerState {
   std::size_t active = 0;  // sessions.size() (linear with auto-unlink hooks)
   IdleConnections idle;
   // Sessions waiting a moment for their connection's next request, in the order they began
-  // (parking at once would spawn a session per request on a busy keep-alive connection), and
-  // the timer that parks those that waited long enough.
+  // (parking at once would spawn a session per request on a busy keep-alive connection): those
+  // that waited long enough are woken to park their connection.
   Lingering lingering;
-  boost::asio::steady_timer linger_timer;
-  bool linger_armed = false;
   WatchStarter watch_starter;  // starts the peer watches of awaits that last (peer_watch.hpp)
   bool draining = false;       // shutdown began: every answer says Connection: close
   bool closing = false;        // the drain is over: idle connections close, unless a request is waiting
@@ -161,8 +159,6 @@ void spawn_session(ServerState& state, boost::asio::ip::tcp::socket socket);
 // Serves `session`'s connection until it closes or goes idle (session.cpp). Spawned by
 // spawn_session with `session.watch->slot()` as its cancellation slot (peer_watch.hpp).
 boost::asio::awaitable<void> run_session(ServerState& state, Session& session);
-// Arms the timer that parks the connections of sessions lingering long enough.
-void arm_linger(ServerState& state);
 // Shutdown: ends the lingering sessions' waits (each then closes its connection, or answers the
 // request that already arrived on it).
 void wake_lingering(ServerState& state);

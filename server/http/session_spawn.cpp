@@ -24,24 +24,16 @@ constexpr auto kLingerSlack = std::chrono::milliseconds(5);
 
 }  // namespace
 
-void arm_linger(ServerState& state) {
-  if (state.linger_armed || state.lingering.empty()) return;
-  state.linger_armed = true;
-  const auto linger = std::min<std::chrono::steady_clock::duration>(kLinger, state.limits.idle_timeout);
-  state.linger_timer.expires_at(state.lingering.front().idle_since + linger);
-  state.linger_timer.async_wait([&state, linger](boost::system::error_code error) {
-    if (error) return;  // the server is going away
-    state.linger_armed = false;
-    const auto now = std::chrono::steady_clock::now() + kLingerSlack;
-    while (!state.lingering.empty() && state.lingering.front().idle_since + linger <= now) {
-      Session& session = state.lingering.front();
-      state.lingering.pop_front();
-      session.demoted = true;
-      boost::system::error_code ignored;
-      session.stream.socket().cancel(ignored);  // its only pending operation is the wait
-    }
-    arm_linger(state);
-  });
+DeadlineList<Session, &Session::linger_hook>::Policy linger_policy(const ServerLimits& limits) {
+  const auto linger = std::min<std::chrono::steady_clock::duration>(kLinger, limits.idle_timeout);
+  return {.deadline = [linger](const Session& session) { return session.idle_since + linger; },
+          .expire =
+              [](Session& session) {
+                session.demoted = true;
+                boost::system::error_code ignored;
+                session.stream.socket().cancel(ignored);  // its only pending operation is the wait
+              },
+          .window = kLingerSlack};
 }
 
 namespace {
@@ -72,7 +64,7 @@ Session::Session(const asio::any_io_executor& executor)
 Session::~Session() = default;
 
 void wake_lingering(ServerState& state) {
-  for (Session& session : state.lingering) {
+  for (Session& session : state.lingering.entries()) {
     boost::system::error_code ignored;
     session.stream.socket().cancel(ignored);
   }
