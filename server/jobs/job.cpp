@@ -6,8 +6,6 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <cstring>
-#include <mutex>
 #include <stdexcept>
 
 namespace jobd::jobs {
@@ -109,11 +107,11 @@ struct IdBlock {
   unsigned generation = 0;
 };
 
+// Registered once, at start-up (before main, so before any fork).
+[[maybe_unused]] const bool fork_generation_counted =
+    pthread_atfork(nullptr, nullptr, [] { fork_generation.fetch_add(1, std::memory_order_relaxed); }) == 0;
+
 const unsigned char* next_id_bytes() {
-  static std::once_flag registered;
-  std::call_once(registered, [] {
-    pthread_atfork(nullptr, nullptr, [] { fork_generation.fetch_add(1, std::memory_order_relaxed); });
-  });
   thread_local IdBlock block;
   const unsigned generation = fork_generation.load(std::memory_order_relaxed);
   if (block.used == block.bytes.size() || block.generation != generation) {
@@ -130,11 +128,10 @@ const unsigned char* next_id_bytes() {
 }  // namespace
 
 void make_job_id(std::string& id) {
-  unsigned char bytes[kIdBytes];
-  std::memcpy(bytes, next_id_bytes(), sizeof bytes);
+  const unsigned char* bytes = next_id_bytes();
   static constexpr char kDigits[] = "0123456789abcdef";
   id.resize(2 * kIdBytes);
-  for (std::size_t i = 0; i < sizeof bytes; ++i) {
+  for (std::size_t i = 0; i < kIdBytes; ++i) {
     id[2 * i] = kDigits[bytes[i] >> 4];
     id[2 * i + 1] = kDigits[bytes[i] & 0xf];
   }

@@ -240,6 +240,10 @@ class JobTable {
   void drop_pending(Job& job);
   void write_update(const Job& job);
   void on_durable(store::Ticket through);
+  // The job, when its insert (its final state) is held for a commit; else null, as it is
+  // without a durable store or for a job not in the table.
+  const Job* awaiting_insert(JobSeq seq) const;
+  const Job* awaiting_final(JobSeq seq) const;
 
   RetentionLimits limits_;
   JobSeq next_seq_ = 1;

@@ -31,28 +31,30 @@ void JobTable::on_durable(store::Ticket through) {
   commit_waiters_.wake_through(through);
 }
 
-bool JobTable::committed(JobSeq seq) const {
-  if (!durable_) return true;
-  const Job* job = get(seq);
-  return job == nullptr || committed(*job);
+const Job* JobTable::awaiting_insert(JobSeq seq) const {
+  const Job* job = durable_ ? get(seq) : nullptr;
+  return job != nullptr && !committed(*job) ? job : nullptr;
 }
 
-bool JobTable::final_pending(JobSeq seq) const {
-  if (!durable_) return false;
-  const Job* job = get(seq);
-  return job != nullptr && final_pending(*job);
+const Job* JobTable::awaiting_final(JobSeq seq) const {
+  const Job* job = durable_ ? get(seq) : nullptr;
+  return job != nullptr && final_pending(*job) ? job : nullptr;
 }
+
+bool JobTable::committed(JobSeq seq) const { return awaiting_insert(seq) == nullptr; }
+
+bool JobTable::final_pending(JobSeq seq) const { return awaiting_final(seq) != nullptr; }
 
 bool JobTable::wait_committed(JobSeq seq, CommitWaiters::Waiter& waiter) {
-  const Job* job = durable_ ? get(seq) : nullptr;
-  if (job == nullptr || committed(*job)) return false;
+  const Job* job = awaiting_insert(seq);
+  if (job == nullptr) return false;
   commit_waiters_.add(waiter, job->insert_ticket);
   return true;
 }
 
 bool JobTable::wait_final_applied(JobSeq seq, CommitWaiters::Waiter& waiter) {
-  const Job* job = durable_ ? get(seq) : nullptr;
-  if (job == nullptr || !final_pending(*job)) return false;
+  const Job* job = awaiting_final(seq);
+  if (job == nullptr) return false;
   commit_waiters_.add(waiter, final_slots_[job->final_slot - 1].ticket);
   return true;
 }
@@ -60,8 +62,8 @@ bool JobTable::wait_final_applied(JobSeq seq, CommitWaiters::Waiter& waiter) {
 store::StoreHealth JobTable::store_health() const { return store_ ? store_->health() : store::StoreHealth{}; }
 
 void JobTable::when_committed(JobSeq seq, std::function<void()> done) {
-  const Job* job = durable_ ? get(seq) : nullptr;
-  if (job == nullptr || committed(*job)) {
+  const Job* job = awaiting_insert(seq);
+  if (job == nullptr) {
     done();
     return;
   }
@@ -69,8 +71,8 @@ void JobTable::when_committed(JobSeq seq, std::function<void()> done) {
 }
 
 void JobTable::when_final_applied(JobSeq seq, std::function<void()> done) {
-  const Job* job = durable_ ? get(seq) : nullptr;
-  if (job == nullptr || !final_pending(*job)) {
+  const Job* job = awaiting_final(seq);
+  if (job == nullptr) {
     done();
     return;
   }
