@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -29,19 +30,29 @@ using store::redis::Reply;
 
 namespace {
 
+// A port below the kernel's ephemeral range (net.ipv4.ip_local_port_range) that binds now. One
+// from that range (a bind to port 0) is free only until redis-server binds it, and again while a
+// test restarts redis on it: meanwhile every port-0 listener and outgoing connection of the tests
+// running beside this one (ctest -j) may be given it. Below the range only a process that asks for
+// the number can take it (docker/free-port.sh does the same for the container tests).
 std::uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+  int low = 32768;
+  if (std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range"); range) range >> low;
+  if (low <= 11024) low = 32768;  // a range that starts low leaves no room below it
+  std::random_device seed;
+  std::uniform_int_distribution<int> pick(10000, low - 1);
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) break;
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(static_cast<std::uint16_t>(pick(seed)));
+    const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
     ::close(fd);
-    throw std::runtime_error("no free port");
+    if (bound) return ntohs(address.sin_port);
   }
-  ::close(fd);
-  return ntohs(address.sin_port);
+  throw std::runtime_error("no free port below the ephemeral range");
 }
 
 std::string read_file(const std::string& path) {
