@@ -3,9 +3,13 @@
 
 #include <cstdio>
 #include <fstream>
+#include <string>
+
+#include <spdlog/spdlog.h>
 
 #include "app/app.hpp"
 #include "app/logging.hpp"
+#include "app/malloc_tuning.hpp"
 #include "config/config.hpp"
 #include "exec/process/fork_server.hpp"
 #include "kinds/kind.hpp"
@@ -26,6 +30,8 @@ std::uint64_t own_address_space() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // First: it may re-execute jobd (app/malloc_tuning.hpp).
+  const jobd::app::MallocTuning malloc_tuning = jobd::app::tune_malloc(argv);
   auto parsed = jobd::config::parse_command_line(argc, argv);
   if (const int* exit_code = std::get_if<int>(&parsed)) return *exit_code;
   const auto& config = std::get<jobd::config::Config>(parsed);
@@ -61,5 +67,7 @@ int main(int argc, char** argv) {
     }
   }
   jobd::app::setup_logging(config.log_level, config.log_format);
+  if (malloc_tuning.outcome == jobd::app::MallocTuning::Outcome::tuned) spdlog::debug("{}", malloc_tuning.message);
+  if (malloc_tuning.outcome == jobd::app::MallocTuning::Outcome::failed) spdlog::warn("{}", malloc_tuning.message);
   return jobd::app::run(config, kinds, std::move(fork_server));
 }

@@ -11,6 +11,8 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "harness.hpp"
@@ -155,4 +157,41 @@ TEST(Operator, ThreadPolicyIdlePutsEveryPoolThreadAndOnlyThemUnderSchedIdle) {
   EXPECT_GE(other, 1) << "the loop thread stays SCHED_OTHER";
   const int loop_policy = sched_getscheduler(jobd.pid());
   EXPECT_EQ(loop_policy, SCHED_OTHER);
+}
+
+namespace {
+// The environment `pid` was executed with (/proc/PID/environ: what execve passed, which later
+// setenv/unsetenv calls do not change), NUL-separated.
+std::string executed_environment(pid_t pid) {
+  std::ifstream file("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+  return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+}
+}  // namespace
+
+// jobd sizes glibc's per-thread cache by re-executing itself once with GLIBC_TUNABLES
+// (app/malloc_tuning.hpp): in place (the pid the harness started is the one executed with the
+// tunable, and it serves), and only in a build with glibc's malloc. An operator's own
+// GLIBC_TUNABLES is left exactly as it was.
+TEST(Operator, JobdSizesMallocsThreadCacheByReexecutingItselfUnlessTheOperatorSetTunables) {
+  {
+    JobdProcess jobd({"--workers", "0", "--log-level", "debug"});
+    const std::string environment = executed_environment(jobd.pid());
+    ASSERT_FALSE(environment.empty());
+    EXPECT_EQ(get(jobd.port(), "/healthz").status, 200);
+    if (JOBD_GLIBC_MALLOC_TUNED) {
+      EXPECT_NE(environment.find(std::string("GLIBC_TUNABLES=glibc.malloc.tcache_count=128") + '\0'),
+                std::string::npos);
+      EXPECT_NE(jobd.log().find("malloc: glibc.malloc.tcache_count=128"), std::string::npos) << jobd.log();
+    } else {  // a sanitizer's or another allocator's build
+      EXPECT_EQ(environment.find("GLIBC_TUNABLES="), std::string::npos);
+      EXPECT_EQ(jobd.log().find("malloc:"), std::string::npos) << jobd.log();
+    }
+  }
+  JobdProcess jobd({"--workers", "0", "--log-level", "debug"}, {"GLIBC_TUNABLES=glibc.malloc.perturb=0"});
+  const std::string environment = executed_environment(jobd.pid());
+  EXPECT_NE(environment.find(std::string("GLIBC_TUNABLES=glibc.malloc.perturb=0") + '\0'), std::string::npos);
+  EXPECT_EQ(environment.find("tcache_count"), std::string::npos);
+  EXPECT_EQ(environment.find("JOBD_MALLOC_TUNED"), std::string::npos);
+  EXPECT_EQ(jobd.log().find("malloc:"), std::string::npos) << jobd.log();
+  EXPECT_EQ(get(jobd.port(), "/healthz").status, 200);
 }

@@ -1,0 +1,49 @@
+#include "app/malloc_tuning.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+namespace jobd::app {
+
+#if defined(JOBD_GLIBC_MALLOC_TUNING) && defined(__GLIBC__)
+
+namespace {
+constexpr const char* kTunables = "GLIBC_TUNABLES";
+// Measured: 64 left part of the gain, 128 took it all for 50 to 200 connections (RESULTS).
+constexpr const char* kTcache = "glibc.malloc.tcache_count=128";
+// Set for the re-executed jobd alone: it tells it that the tunable is ours, to remove.
+constexpr const char* kMarker = "JOBD_MALLOC_TUNED";
+}  // namespace
+
+MallocTuning tune_malloc(char** argv) {
+  using enum MallocTuning::Outcome;
+  if (std::getenv(kMarker) != nullptr) {
+    ::unsetenv(kMarker);
+    ::unsetenv(kTunables);
+    return {tuned, std::string("malloc: ") + kTcache + " (jobd re-executed itself with it)"};
+  }
+  if (std::getenv(kTunables) != nullptr) return {};  // the operator's choice
+  if (::setenv(kTunables, kTcache, 1) != 0 || ::setenv(kMarker, "1", 1) != 0) {
+    const int error = errno;
+    ::unsetenv(kMarker);
+    ::unsetenv(kTunables);
+    return {failed, std::string("malloc: cannot set ") + kTcache + ": " + std::strerror(error)};
+  }
+  ::execv("/proc/self/exe", argv);
+  const int error = errno;  // still the untuned jobd: run as it is
+  ::unsetenv(kMarker);
+  ::unsetenv(kTunables);
+  return {failed, std::string("malloc: cannot re-execute /proc/self/exe to set ") + kTcache + ": " +
+                      std::strerror(error) + " (running with glibc's default)"};
+}
+
+#else
+
+MallocTuning tune_malloc(char**) { return {}; }
+
+#endif
+
+}  // namespace jobd::app
