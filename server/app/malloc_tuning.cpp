@@ -12,7 +12,8 @@ namespace jobd::app {
 
 namespace {
 constexpr const char* kTunables = "GLIBC_TUNABLES";
-// Measured: 64 left part of the gain, 128 took it all for 50 to 200 connections (RESULTS).
+// CPU per job with the sqlite store at 50 connections (bench/RESULTS.md, stop 27): 32 kept less
+// of the gain; 64, 128 and 512 were alike within the noise. 128 leaves room for larger bursts.
 constexpr const char* kTcache = "glibc.malloc.tcache_count=128";
 // Set for the re-executed jobd alone: it tells it that the tunable is ours, to remove.
 constexpr const char* kMarker = "JOBD_MALLOC_TUNED";
