@@ -1,6 +1,9 @@
 #include "app/malloc_tuning.hpp"
 
+#include <sys/prctl.h>
 #include <unistd.h>
+
+#include <array>
 
 #include <cerrno>
 #include <cstdlib>
@@ -15,19 +18,24 @@ constexpr const char* kTunables = "GLIBC_TUNABLES";
 // CPU per job with the sqlite store at 50 connections (bench/RESULTS.md, stop 27): 32 kept less
 // of the gain; 64, 128 and 512 were alike within the noise. 128 leaves room for larger bursts.
 constexpr const char* kTcache = "glibc.malloc.tcache_count=128";
-// Set for the re-executed jobd alone: it tells it that the tunable is ours, to remove.
+// Set for the re-executed jobd alone: it tells it that the tunable is ours, to remove, and
+// carries the process name (comm) jobd had, which exec'ing /proc/self/exe would turn into "exe"
+// (and pgrep, top and killall would no longer find jobd by its name).
 constexpr const char* kMarker = "JOBD_MALLOC_TUNED";
 }  // namespace
 
 MallocTuning tune_malloc(char** argv) {
   using enum MallocTuning::Outcome;
-  if (std::getenv(kMarker) != nullptr) {
+  if (const char* name = std::getenv(kMarker); name != nullptr) {
+    ::prctl(PR_SET_NAME, name, 0, 0, 0);
     ::unsetenv(kMarker);
     ::unsetenv(kTunables);
     return {tuned, std::string("malloc: ") + kTcache + " (jobd re-executed itself with it)"};
   }
   if (std::getenv(kTunables) != nullptr) return {};  // the operator's choice
-  if (::setenv(kTunables, kTcache, 1) != 0 || ::setenv(kMarker, "1", 1) != 0) {
+  std::array<char, 17> name{};  // comm: at most 15 characters and a NUL
+  if (::prctl(PR_GET_NAME, name.data(), 0, 0, 0) != 0 || name[0] == '\0') return {};
+  if (::setenv(kTunables, kTcache, 1) != 0 || ::setenv(kMarker, name.data(), 1) != 0) {
     const int error = errno;
     ::unsetenv(kMarker);
     ::unsetenv(kTunables);

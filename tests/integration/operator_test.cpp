@@ -178,6 +178,10 @@ TEST(Operator, JobdSizesMallocsThreadCacheByReexecutingItselfUnlessTheOperatorSe
     const std::string environment = executed_environment(jobd.pid());
     ASSERT_FALSE(environment.empty());
     EXPECT_EQ(get(jobd.port(), "/healthz").status, 200);
+    // Still called jobd (pgrep, top, killall), not "exe" after the re-execution.
+    std::string name;
+    std::ifstream("/proc/" + std::to_string(jobd.pid()) + "/comm") >> name;
+    EXPECT_EQ(name, "jobd");
     if (JOBD_GLIBC_MALLOC_TUNED) {
       EXPECT_NE(environment.find(std::string("GLIBC_TUNABLES=glibc.malloc.tcache_count=128") + '\0'),
                 std::string::npos);
