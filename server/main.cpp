@@ -67,7 +67,8 @@ int main(int argc, char** argv) {
     }
   }
   jobd::app::setup_logging(config.log_level, config.log_format);
-  if (malloc_tuning.outcome == jobd::app::MallocTuning::Outcome::tuned) spdlog::debug("{}", malloc_tuning.message);
-  if (malloc_tuning.outcome == jobd::app::MallocTuning::Outcome::failed) spdlog::warn("{}", malloc_tuning.message);
+  using MallocOutcome = jobd::app::MallocTuning::Outcome;
+  if (malloc_tuning.outcome == MallocOutcome::tuned) spdlog::debug("{}", malloc_tuning.message);
+  if (malloc_tuning.outcome == MallocOutcome::failed) spdlog::warn("{}", malloc_tuning.message);
   return jobd::app::run(config, kinds, std::move(fork_server));
 }

@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <array>
-
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -26,14 +25,20 @@ constexpr const char* kMarker = "JOBD_MALLOC_TUNED";
 
 MallocTuning tune_malloc(char** argv) {
   using enum MallocTuning::Outcome;
+  const char* tunables = std::getenv(kTunables);
   if (const char* name = std::getenv(kMarker); name != nullptr) {
-    ::prctl(PR_SET_NAME, name, 0, 0, 0);
+    // Ours only with our tunable; a marker someone else set is dropped, and jobd goes on as if
+    // it had not been there.
+    if (tunables != nullptr && std::strcmp(tunables, kTcache) == 0) {
+      ::prctl(PR_SET_NAME, name, 0, 0, 0);
+      ::unsetenv(kMarker);
+      ::unsetenv(kTunables);
+      return {tuned, std::string("malloc: ") + kTcache + " (jobd re-executed itself with it)"};
+    }
     ::unsetenv(kMarker);
-    ::unsetenv(kTunables);
-    return {tuned, std::string("malloc: ") + kTcache + " (jobd re-executed itself with it)"};
   }
-  if (std::getenv(kTunables) != nullptr) return {};  // the operator's choice
-  std::array<char, 17> name{};  // comm: at most 15 characters and a NUL
+  if (tunables != nullptr) return {};  // the operator's choice
+  std::array<char, 17> name{};         // comm: at most 15 characters and a NUL
   if (::prctl(PR_GET_NAME, name.data(), 0, 0, 0) != 0 || name[0] == '\0') return {};
   if (::setenv(kTunables, kTcache, 1) != 0 || ::setenv(kMarker, name.data(), 1) != 0) {
     const int error = errno;

@@ -191,6 +191,19 @@ TEST(Operator, JobdSizesMallocsThreadCacheByReexecutingItselfUnlessTheOperatorSe
       EXPECT_EQ(jobd.log().find("malloc:"), std::string::npos) << jobd.log();
     }
   }
+  {
+    // A marker nobody of jobd's set (no tunable with it) changes nothing: not the name, not the
+    // tuning.
+    JobdProcess jobd({"--workers", "0", "--log-level", "debug"}, {"JOBD_MALLOC_TUNED=impostor"});
+    std::string name;
+    std::ifstream("/proc/" + std::to_string(jobd.pid()) + "/comm") >> name;
+    EXPECT_EQ(name, "jobd");
+    const std::string environment = executed_environment(jobd.pid());
+    EXPECT_EQ(environment.find("GLIBC_TUNABLES=glibc.malloc.tcache_count=128") != std::string::npos,
+              JOBD_GLIBC_MALLOC_TUNED);
+    EXPECT_EQ(environment.find("JOBD_MALLOC_TUNED=impostor") != std::string::npos, !JOBD_GLIBC_MALLOC_TUNED)
+        << "dropped before the re-execution";
+  }
   JobdProcess jobd({"--workers", "0", "--log-level", "debug"}, {"GLIBC_TUNABLES=glibc.malloc.perturb=0"});
   const std::string environment = executed_environment(jobd.pid());
   EXPECT_NE(environment.find(std::string("GLIBC_TUNABLES=glibc.malloc.perturb=0") + '\0'), std::string::npos);
