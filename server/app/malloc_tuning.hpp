@@ -7,8 +7,8 @@
 // and all but 7 go through malloc's slow paths (the unsorted bin, consolidation). jobd asks for
 // 128 per class through GLIBC_TUNABLES, which glibc reads only at exec: so jobd re-executes
 // itself once, first thing in main(), with the tunable set (same pid, same arguments and
-// descriptors). bench/RESULTS.md, stop 27: the loop's CPU per echo job -9 % with --store memory:
-// and -15 % with the default sqlite store.
+// descriptors). bench/RESULTS.md, stop 27: jobd's CPU per echo job -7 % with --store memory:
+// and -13 % with the default sqlite store.
 //
 // An operator's own GLIBC_TUNABLES (even empty) is left alone: `GLIBC_TUNABLES= jobd ...` turns
 // this off. Builds with another allocator or a sanitizer never do it (JOBD_GLIBC_MALLOC_TUNING).

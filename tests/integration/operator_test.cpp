@@ -166,6 +166,12 @@ std::string executed_environment(pid_t pid) {
   std::ifstream file("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
   return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
 }
+// The process's name (/proc/PID/comm): what pgrep, top and killall go by.
+std::string process_name(pid_t pid) {
+  std::string name;
+  std::ifstream("/proc/" + std::to_string(pid) + "/comm") >> name;
+  return name;
+}
 }  // namespace
 
 // jobd sizes glibc's per-thread cache by re-executing itself once with GLIBC_TUNABLES
@@ -178,10 +184,7 @@ TEST(Operator, JobdSizesMallocsThreadCacheByReexecutingItselfUnlessTheOperatorSe
     const std::string environment = executed_environment(jobd.pid());
     ASSERT_FALSE(environment.empty());
     EXPECT_EQ(get(jobd.port(), "/healthz").status, 200);
-    // Still called jobd (pgrep, top, killall), not "exe" after the re-execution.
-    std::string name;
-    std::ifstream("/proc/" + std::to_string(jobd.pid()) + "/comm") >> name;
-    EXPECT_EQ(name, "jobd");
+    EXPECT_EQ(process_name(jobd.pid()), "jobd") << "not \"exe\" after the re-execution";
     if (JOBD_GLIBC_MALLOC_TUNED) {
       EXPECT_NE(environment.find(std::string("GLIBC_TUNABLES=glibc.malloc.tcache_count=128") + '\0'),
                 std::string::npos);
@@ -195,9 +198,7 @@ TEST(Operator, JobdSizesMallocsThreadCacheByReexecutingItselfUnlessTheOperatorSe
     // A marker nobody of jobd's set (no tunable with it) changes nothing: not the name, not the
     // tuning.
     JobdProcess jobd({"--workers", "0", "--log-level", "debug"}, {"JOBD_MALLOC_TUNED=impostor"});
-    std::string name;
-    std::ifstream("/proc/" + std::to_string(jobd.pid()) + "/comm") >> name;
-    EXPECT_EQ(name, "jobd");
+    EXPECT_EQ(process_name(jobd.pid()), "jobd");
     const std::string environment = executed_environment(jobd.pid());
     EXPECT_EQ(environment.find("GLIBC_TUNABLES=glibc.malloc.tcache_count=128") != std::string::npos,
               JOBD_GLIBC_MALLOC_TUNED);
