@@ -59,8 +59,10 @@ int main(int argc, char** argv) {
   }
   if (config.workers > 0) {
     try {
-      fork_server = jobd::exec::ForkServer::start(
-          {{config.worker_memory, config.worker_cpu, config.worker_files}}, kinds);
+      fork_server =
+          jobd::exec::ForkServer::start({{config.worker_memory, config.worker_cpu, config.worker_files},
+                                         jobd::app::sched_policy(config.worker_policy)},
+                                        kinds);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "jobd: cannot start the worker fork server: %s\n", e.what());
       return 1;

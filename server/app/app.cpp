@@ -180,16 +180,16 @@ void raise_open_file_limit(std::size_t max_connections) {
   }
 }
 
-int pool_policy(const config::Config& config) {
-  switch (config.thread_policy) {
-    case config::ThreadPolicy::batch: return SCHED_BATCH;
-    case config::ThreadPolicy::idle: return SCHED_IDLE;
-    case config::ThreadPolicy::normal: break;
+}  // namespace
+
+int sched_policy(config::CpuPolicy policy) {
+  switch (policy) {
+    case config::CpuPolicy::batch: return SCHED_BATCH;
+    case config::CpuPolicy::idle: return SCHED_IDLE;
+    case config::CpuPolicy::normal: break;
   }
   return SCHED_OTHER;
 }
-
-}  // namespace
 
 int run(const config::Config& config, kinds::KindRegistry& kinds,
         std::unique_ptr<exec::ForkServer> fork_server) {
@@ -221,8 +221,8 @@ int run(const config::Config& config, kinds::KindRegistry& kinds,
                                                               config.loop_jobs, metrics::note_loop_activity));
   auto threads = std::make_unique<exec::ThreadExecutor>(
       loop.get_executor(), scheduler,
-      exec::ThreadPoolOptions{config.threads, config.queue_depth, config.thread_nice, pool_policy(config),
-                              50us});
+      exec::ThreadPoolOptions{config.threads, config.queue_depth, config.thread_nice,
+                              sched_policy(config.thread_policy), 50us});
   exec::ThreadExecutor& thread_executor = *threads;
   scheduler.add_executor(std::move(threads));
   auto subprocess = std::make_unique<exec::SubprocessExecutor>(

@@ -21,4 +21,8 @@ namespace jobd::app {
 int run(const config::Config& config, kinds::KindRegistry& kinds,
         std::unique_ptr<exec::ForkServer> fork_server = nullptr);
 
+// The Linux scheduling policy (SCHED_OTHER, SCHED_BATCH, SCHED_IDLE) of a --thread-policy or
+// --worker-policy.
+int sched_policy(config::CpuPolicy policy);
+
 }  // namespace jobd::app

@@ -19,8 +19,9 @@ enum class LogFormat { text, json };
 // What a committed job survives (--durability; README): a kill -9 of jobd, or a power loss.
 enum class Durability { process, machine };
 
-// How the thread pool's threads are scheduled against the loop (--thread-policy; README).
-enum class ThreadPolicy { normal, batch, idle };
+// How CPU work is scheduled against the loop: the thread pool's threads (--thread-policy) and
+// the process executor's workers (--worker-policy); README.
+enum class CpuPolicy { normal, batch, idle };
 
 // The default --store: a SQLite file in the working directory.
 inline constexpr const char* kDefaultStore = "sqlite:jobd.db";
@@ -30,12 +31,13 @@ struct Config {
   std::string port_file;    // written with the bound port once listening (tests use port 0)
   std::size_t threads = 0;  // thread pool size; 0 = hardware threads
   int thread_nice = 10;     // added niceness of pool threads: the loop wins the CPU
-  ThreadPolicy thread_policy = ThreadPolicy::normal;
+  CpuPolicy thread_policy = CpuPolicy::normal;
   std::size_t workers = 0;  // process executor's workers (flag default: hardware threads); 0 = none
   std::uint64_t worker_memory = std::uint64_t{1} << 30;  // RLIMIT_AS of a worker
   std::uint64_t worker_cpu = 0;                          // CPU seconds per job in a worker; 0 = no limit
   std::uint64_t worker_files = 256;                      // RLIMIT_NOFILE of a worker
   std::uint64_t worker_max_jobs = 0;                     // recycle a worker after this many jobs; 0 = never
+  CpuPolicy worker_policy = CpuPolicy::normal;           // how workers share the CPU with the loop
   std::size_t queue_depth = 1024;                        // per executor: jobs waiting beyond the running ones
   std::size_t loop_jobs = 10000;                         // loop jobs in flight at once
   std::uint64_t max_body = 1 << 20;

@@ -41,6 +41,7 @@ ParseResult parse_command_line(int argc, char** argv) {
   std::string log_format = "text";
   std::string durability = "process";
   std::string thread_policy = "normal";
+  std::string worker_policy = "normal";
   std::vector<Duration> durations;
   std::vector<Size> sizes;
   std::uint64_t max_header = config.max_header;
@@ -72,6 +73,11 @@ ParseResult parse_command_line(int argc, char** argv) {
       ->check(CLI::Range(std::uint64_t{16}, std::uint64_t{1} << 20));
   add("--worker-max-jobs", config.worker_max_jobs,
       "jobs a worker runs before it is replaced (0 = never; 1 = fresh process per job)");
+  add("--worker-policy", worker_policy,
+      "scheduling of worker processes: normal, batch (a worker woken by a job does not preempt the "
+      "loop), or idle (they run only on a CPU nothing else wants: the loop and other processes always "
+      "preempt them)")
+      ->check(CLI::IsMember({"normal", "batch", "idle"}));
   add("--queue-depth", config.queue_depth, "jobs an executor queues beyond those running; full = 429")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 24));
   add("--loop-jobs", config.loop_jobs, "loop-executor jobs in flight at once; beyond = 429")
@@ -206,9 +212,11 @@ ParseResult parse_command_line(int argc, char** argv) {
   config.listen = *address;
   config.log_format = log_format == "json" ? LogFormat::json : LogFormat::text;
   config.durability = durability == "machine" ? Durability::machine : Durability::process;
-  config.thread_policy = thread_policy == "idle"    ? ThreadPolicy::idle
-                         : thread_policy == "batch" ? ThreadPolicy::batch
-                                                    : ThreadPolicy::normal;
+  const auto cpu_policy = [](const std::string& name) {
+    return name == "idle" ? CpuPolicy::idle : name == "batch" ? CpuPolicy::batch : CpuPolicy::normal;
+  };
+  config.thread_policy = cpu_policy(thread_policy);
+  config.worker_policy = cpu_policy(worker_policy);
   if (config.threads == 0) config.threads = std::max(1u, std::thread::hardware_concurrency());
   if (config.max_subprocesses == 0) {
     config.max_subprocesses = 4 * std::size_t{std::max(1u, std::thread::hardware_concurrency())};

@@ -60,6 +60,7 @@ TEST(Operator, FlagValuesThatWouldBreakTheServiceAreRefusedAtStartNamingTheFlag)
       {"--slow-handler 0", "--slow-handler"},                      // a warning every 50 ms
       {"--max-header 1", "--max-header"},                          // no request fits
       {"--thread-policy fifo", "--thread-policy"},                 // real-time: could starve the loop
+      {"--worker-policy rr", "--worker-policy"},                   // the same, for the workers
   };
   for (const auto& [args, flag] : cases) {
     const JobdRun run = run_jobd(args);

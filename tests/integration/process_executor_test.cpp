@@ -1,6 +1,7 @@
 // The `process` executor against a real jobd: results, crash isolation, resource limits,
 // deadlines and cancellation by kill, recycling, and a shutdown that leaves no process behind.
 #include <gtest/gtest.h>
+#include <sched.h>
 
 #include <signal.h>
 #include <sys/stat.h>
@@ -68,6 +69,27 @@ TEST(ProcessExecutor, JobRecordNamesAWorkerPidThatIsNotJobds) {
   EXPECT_NE(worker, server.pid());
   const auto below = descendants(server.pid());
   EXPECT_NE(std::find(below.begin(), below.end(), worker), below.end()) << "worker is not jobd's descendant";
+}
+
+// --worker-policy puts every worker (the spare too) under its policy, and neither the loop nor
+// the fork server: a worker is one process, the others are jobd's own.
+TEST(ProcessExecutor, WorkerPolicyPutsEveryWorkerAndOnlyThemUnderIt) {
+  const std::vector<std::pair<std::string, int>> policies = {
+      {"normal", SCHED_OTHER}, {"batch", SCHED_BATCH}, {"idle", SCHED_IDLE}};
+  for (const auto& [name, policy] : policies) {
+    JobdProcess server({"--workers", "2", "--worker-policy", name});
+    const auto job = run(server.port(), on_process("primes", {{"n", 1000}}));
+    ASSERT_EQ(job["state"], "succeeded") << name << ": " << job;
+    EXPECT_EQ(sched_getscheduler(job["worker_pid"].get<pid_t>()), policy) << name;
+    EXPECT_EQ(sched_getscheduler(server.pid()), SCHED_OTHER) << name << ": the loop keeps its own";
+    int under = 0;
+    int other = 0;
+    for (const pid_t pid : descendants(server.pid()))
+      (sched_getscheduler(pid) == policy ? under : other) += 1;
+    if (policy == SCHED_OTHER) continue;
+    EXPECT_GE(under, 2) << name << ": both workers";
+    EXPECT_EQ(other, 1) << name << ": only the fork server keeps jobd's policy";
+  }
 }
 
 TEST(ProcessExecutor, ReadyMeansTheWholePoolIsUp) {

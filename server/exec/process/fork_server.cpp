@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/sched.h>  // struct clone_args, CLONE_PIDFD
 #include <poll.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -81,6 +82,13 @@ void close_fd(int fd) {
       (!kAddressSanitizer && ::setrlimit(RLIMIT_AS, &memory) != 0)) {
     std::fprintf(stderr, "worker: setrlimit: %s\n", std::strerror(errno));
     ::_exit(113);
+  }
+  if (options.sched_policy != SCHED_OTHER) {
+    // Lowering one's own policy needs no privilege; a refusal leaves the worker as it was.
+    const sched_param param{};
+    if (::sched_setscheduler(0, options.sched_policy, &param) != 0)
+      std::fprintf(stderr, "worker: scheduling policy %d refused: %s\n", options.sched_policy,
+                   std::strerror(errno));
   }
   // Nothing may unwind out of here: below this frame is the fork server's, and below that
   // jobd's main().

@@ -49,6 +49,10 @@ struct WorkerLimits {
 
 struct ForkServerOptions {
   WorkerLimits limits;
+  // Each worker's Linux scheduling policy (--worker-policy): SCHED_OTHER, SCHED_BATCH (a worker
+  // woken by a RUN frame does not preempt the loop that sent it) or SCHED_IDLE (it runs only on a
+  // CPU nothing else wants). The fork server itself keeps jobd's.
+  int sched_policy = 0;  // SCHED_OTHER
 };
 
 // A worker that was just forked: jobd owns these descriptors now (all close-on-exec).
