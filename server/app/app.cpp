@@ -235,7 +235,8 @@ int run(const config::Config& config, kinds::KindRegistry& kinds,
     }
     scheduler.add_executor(std::make_unique<exec::ProcessExecutor>(
         loop.get_executor(), scheduler, *fork_server,
-        exec::ProcessPoolOptions{config.workers, config.queue_depth, config.worker_max_jobs}));
+        exec::ProcessPoolOptions{config.workers, config.queue_depth, config.worker_max_jobs,
+                                 config.worker_pipeline}));
   }
 
   jobs::RecoveryReport recovered;

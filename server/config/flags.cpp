@@ -73,6 +73,10 @@ ParseResult parse_command_line(int argc, char** argv) {
       ->check(CLI::Range(std::uint64_t{16}, std::uint64_t{1} << 20));
   add("--worker-max-jobs", config.worker_max_jobs,
       "jobs a worker runs before it is replaced (0 = never; 1 = fresh process per job)");
+  add("--worker-pipeline", config.worker_pipeline,
+      "jobs a worker holds while jobs wait: the one it runs and up to N-1 sent ahead, started one "
+      "after the other without a round trip (1 = one at a time)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{64}));
   add("--worker-policy", worker_policy,
       "scheduling of worker processes: normal, batch (a worker woken by a job does not preempt the "
       "loop), or idle (they run only on a CPU nothing else wants: the loop and other processes always "

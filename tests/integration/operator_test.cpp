@@ -61,6 +61,7 @@ TEST(Operator, FlagValuesThatWouldBreakTheServiceAreRefusedAtStartNamingTheFlag)
       {"--max-header 1", "--max-header"},                          // no request fits
       {"--thread-policy fifo", "--thread-policy"},                 // real-time: could starve the loop
       {"--worker-policy rr", "--worker-policy"},                   // the same, for the workers
+      {"--worker-pipeline 0", "--worker-pipeline"},                // no job could be sent
   };
   for (const auto& [args, flag] : cases) {
     const JobdRun run = run_jobd(args);

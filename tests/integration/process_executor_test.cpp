@@ -214,6 +214,75 @@ TEST(ProcessExecutor, CancelOfAQueuedJobNeverRunsIt) {
   EXPECT_FALSE(cancelled.json().contains("worker_pid"));
 }
 
+namespace {
+// Submits without waiting; the job's id.
+std::string submit_async(std::uint16_t port, const json& body) {
+  const auto accepted = submit(port, body);
+  EXPECT_EQ(accepted.status, 202) << accepted.body;
+  return accepted.status == 202 ? accepted.json()["id"].get<std::string>() : "";
+}
+json final_record(std::uint16_t port, const std::string& id) {
+  const auto waited = get(port, "/v1/jobs/" + id + "?wait=20");
+  EXPECT_EQ(waited.status, 200) << waited.body;
+  return waited.status == 200 ? waited.json() : json::object();
+}
+}  // namespace
+
+// With --worker-pipeline, jobs that wait are sent ahead to the busy worker: they read as queued
+// until it starts them, in order. One cancelled there ends at once, without a worker pid, and
+// the worker is killed when it reaches it; the job behind it runs on the replacement.
+TEST(ProcessExecutor, JobsSentAheadStartInOrderAndOneCancelledThereNeverReportsAWorker) {
+  JobdProcess server({"--test-kinds", "--workers", "1", "--worker-pipeline", "4"});
+  const auto port = server.port();
+  const std::string first = submit_async(port, on_process("spin", {{"ms", 400}}));
+  ASSERT_TRUE(eventually([&] { return get(port, "/v1/jobs/" + first).json()["state"] == "running"; }));
+  const std::string second = submit_async(port, on_process("primes", {{"n", 100}}));
+  const std::string third = submit_async(port, on_process("primes", {{"n", 100}}));
+  const std::string fourth = submit_async(port, on_process("primes", {{"n", 100}}));
+  const json waiting = get(port, "/v1/jobs/" + second).json();
+  EXPECT_EQ(waiting["state"], "queued") << waiting;
+  EXPECT_FALSE(waiting.contains("worker_pid")) << waiting;
+  const auto cancelled = http_request(port, "DELETE", "/v1/jobs/" + third);
+  ASSERT_EQ(cancelled.status, 200) << cancelled.body;
+  EXPECT_EQ(cancelled.json()["state"], "cancelled");
+
+  const json a = final_record(port, first);
+  const json b = final_record(port, second);
+  const json c = final_record(port, third);
+  const json d = final_record(port, fourth);
+  EXPECT_EQ(a["state"], "succeeded") << a;
+  EXPECT_EQ(b["state"], "succeeded") << b;
+  EXPECT_EQ(b["worker_pid"], a["worker_pid"]) << "sent ahead to the busy worker";
+  // Started when the worker reached it (after the 400 ms spin), not when it was sent.
+  EXPECT_GT(b["started_at"].get<std::string>(), a["started_at"].get<std::string>()) << b << a;
+  EXPECT_EQ(c["state"], "cancelled") << c;
+  EXPECT_FALSE(c.contains("worker_pid")) << c;
+  EXPECT_EQ(d["state"], "succeeded") << d;
+  EXPECT_NE(d["worker_pid"], a["worker_pid"]) << "the worker was killed when it reached the cancelled job";
+  EXPECT_TRUE(eventually([&] { return !alive(a["worker_pid"].get<pid_t>()); }, 1s));
+  EXPECT_EQ(scraped_metric(port, "jobd_worker_restarts_total{cause=\"kill\"}"), 1.0);
+}
+
+// A crash in a job sent ahead fails that job alone: the one before it keeps its result (the
+// worker's frames are read before its exit is reported, should the exit come first), and the
+// one after it goes back to the queue and runs on the replacement.
+TEST(ProcessExecutor, AResultWrittenJustBeforeTheWorkerDiesIsNotBlamedForTheCrash) {
+  JobdProcess server({"--test-kinds", "--workers", "1", "--worker-pipeline", "4"});
+  const auto port = server.port();
+  for (int round = 0; round < 5; ++round) {
+    const std::string fine = submit_async(port, on_process("spin", {{"ms", 50}}));
+    const std::string crash = submit_async(port, on_process("crash", json::object()));
+    const std::string after = submit_async(port, on_process("primes", {{"n", 100}}));
+    const json a = final_record(port, fine);
+    const json b = final_record(port, crash);
+    const json c = final_record(port, after);
+    EXPECT_EQ(a["state"], "succeeded") << round << ": " << a;
+    EXPECT_EQ(b["state"], "failed") << round << ": " << b;
+    EXPECT_EQ(b.value("error", json::object()).value("type", ""), "crashed") << b;
+    EXPECT_EQ(c["state"], "succeeded") << round << ": " << c;
+  }
+}
+
 TEST(ProcessExecutor, RecyclesAWorkerAfterMaxJobs) {
   JobdProcess server({"--workers", "1", "--worker-max-jobs", "2"});
   std::vector<json> pids;

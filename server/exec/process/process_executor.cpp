@@ -8,10 +8,13 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <cerrno>
 #include <cstring>
+#include <utility>
+#include <vector>
 
 #include "exec/posix/child_process.hpp"
 #include "exec/posix/watched.hpp"
@@ -77,7 +80,9 @@ struct ProcessExecutor::Worker : std::enable_shared_from_this<Worker> {
   posix::WatchedFd output;
   posix::WatchedFd pidfd;
   proto::FrameDecoder decoder;
-  std::string outgoing;  // the RUN frame being written
+  std::string pending;   // RUN frames of this turn, written together when it ends
+  std::string outgoing;  // the frames being written
+  bool writing = false;  // Asio writes the rest of `outgoing` (the socket was full)
 };
 
 ProcessExecutor::ProcessExecutor(asio::any_io_executor loop, JobSink& sink, ForkServer& fork_server,
@@ -110,8 +115,8 @@ void ProcessExecutor::apply(WorkerSlots::Actions actions) {
       request_spawn(spawn->token);
     } else if (auto* run = std::get_if<WorkerSlots::SendRun>(&action)) {
       if (Worker* worker = find(run->worker)) {
-        worker->outgoing = proto::encode(run->run);
-        send_run_frame(*worker);
+        worker->pending += proto::encode(run->run);
+        flush_at_turn_end();
       }
     } else if (auto* started = std::get_if<WorkerSlots::ReportStarted>(&action)) {
       sink_.on_started(started->seq, {{"worker_pid", started->worker_pid}});
@@ -192,19 +197,36 @@ asio::awaitable<void> ProcessExecutor::read_frames(WorkerPtr worker) {
     auto [error, n] = co_await worker->socket.async_read_some(asio::buffer(buffer), use_tuple);
     // EOF or an error: the worker is gone or going; reap() reports it with its exit status.
     if (error || slots_.shut_down()) co_return;
-    if (!slots_.listening_to(worker->id)) continue;  // dying: drained, dropped
-    worker->decoder.feed(buffer.data(), n);
-    while (slots_.listening_to(worker->id)) {
-      proto::DecodeResult next = worker->decoder.next();
-      if (std::holds_alternative<proto::NeedMoreBytes>(next)) break;
-      if (const auto* failure = std::get_if<proto::DecodeError>(&next)) {
-        std::string why = std::string(proto::to_string(*failure)) + " (" +
-                          std::string(worker->decoder.error_detail()) + ")";
-        apply(slots_.broken_frame(worker->id, std::move(why), Clock::now()));
-        break;
-      }
-      apply(slots_.message(worker->id, std::move(std::get<proto::Message>(next)), Clock::now()));
+    decode_frames(*worker, buffer.data(), n);
+  }
+}
+
+void ProcessExecutor::decode_frames(Worker& worker, const char* bytes, std::size_t size) {
+  if (!slots_.listening_to(worker.id)) return;  // dying: drained, dropped
+  worker.decoder.feed(bytes, size);
+  while (slots_.listening_to(worker.id)) {
+    proto::DecodeResult next = worker.decoder.next();
+    if (std::holds_alternative<proto::NeedMoreBytes>(next)) break;
+    if (const auto* failure = std::get_if<proto::DecodeError>(&next)) {
+      std::string why =
+          std::string(proto::to_string(*failure)) + " (" + std::string(worker.decoder.error_detail()) + ")";
+      apply(slots_.broken_frame(worker.id, std::move(why), Clock::now()));
+      break;
     }
+    apply(slots_.message(worker.id, std::move(std::get<proto::Message>(next)), Clock::now()));
+  }
+}
+
+// The frames a worker wrote before it exited, read before its exit is reported: with jobs sent
+// ahead, a worker may finish one job, write its result and die in the next; that result must
+// reach the pool first, or the finished job would be blamed for the crash.
+void ProcessExecutor::drain_frames(Worker& worker) {
+  std::vector<char> buffer(kReadChunk);
+  for (;;) {
+    const ssize_t n = ::recv(worker.socket.native_handle(), buffer.data(), buffer.size(), MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    decode_frames(worker, buffer.data(), static_cast<std::size_t>(n));
   }
 }
 
@@ -241,27 +263,50 @@ asio::awaitable<void> ProcessExecutor::reap(WorkerPtr worker) {
   } else {
     spdlog::error("process pool: waitid on worker {}: {}", worker->pid, std::strerror(errno));
   }
+  drain_frames(*worker);
   workers_.erase(worker->id);  // the coroutines still reading hold it until they end
   apply(slots_.exited(worker->id, status, Clock::now()));
 }
 
-void ProcessExecutor::send_run_frame(Worker& worker) {
-  // An idle worker's socket buffer is empty, so the frame nearly always fits at once: write it
-  // now, without a completion handler to allocate and dispatch (this is on every job's path).
+// RUN frames wait for the end of the loop's turn, so that the jobs a turn hands one worker go in
+// one write: a worker woken by a write takes the CPU from the loop at once on a shared core, so a
+// write per job cost a switch to the worker and back per job (bench/RESULTS.md, stop 28).
+void ProcessExecutor::flush_at_turn_end() {
+  if (std::exchange(flush_armed_, true)) return;
+  asio::post(loop_, [flush = flush_]() {
+    if (flush->owner == nullptr) return;  // shut down meanwhile
+    ProcessExecutor& self = *flush->owner;
+    self.flush_armed_ = false;
+    for (const auto& [id, worker] : self.workers_) send_pending(*worker);
+  });
+}
+
+void ProcessExecutor::send_pending(Worker& worker) {
+  if (worker.writing || worker.pending.empty()) return;
+  worker.outgoing.swap(worker.pending);
+  worker.pending.clear();
+  // A worker's socket buffer is nearly always empty, so the frames fit at once: written now,
+  // without a completion handler to allocate and dispatch (this is on every job's path).
   const ssize_t sent = ::send(worker.socket.native_handle(), worker.outgoing.data(), worker.outgoing.size(),
                               MSG_DONTWAIT | MSG_NOSIGNAL);
   if (sent == static_cast<ssize_t>(worker.outgoing.size())) return;
   // A worker that died fails the write; reap() reports the death, so errors are not handled
-  // here. Only a full buffer (large params) leaves a remainder for Asio to write when it can.
+  // here. Only a full buffer (large params) leaves a remainder for Asio to write when it can;
+  // what the loop adds meanwhile follows it.
   if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return;
   const auto offset = static_cast<std::size_t>(std::max<ssize_t>(sent, 0));
+  worker.writing = true;
   asio::async_write(worker.socket, asio::buffer(worker.outgoing) + offset,
-                    [self = worker.shared_from_this()](boost::system::error_code, std::size_t) {});
+                    [self = worker.shared_from_this()](boost::system::error_code error, std::size_t) {
+                      self->writing = false;
+                      if (!error) send_pending(*self);
+                    });
 }
 
 // ---- shutdown (the loop has stopped: blocking, bounded) -------------------------------------
 
 void ProcessExecutor::shutdown() {
+  flush_->owner = nullptr;
   if (slots_.shut_down()) return;
   backoff_.cancel();
   // Every job finishes; busy workers are killed, the others get EOF and exit.

@@ -59,7 +59,10 @@ class ProcessExecutor final : public Executor {
   Worker* find(WorkerId id);
   void request_spawn(std::uint64_t token);
   void flush_spawn_requests();
-  void send_run_frame(Worker& worker);
+  void flush_at_turn_end();
+  static void send_pending(Worker& worker);
+  void decode_frames(Worker& worker, const char* bytes, std::size_t size);
+  void drain_frames(Worker& worker);
   boost::asio::awaitable<void> receive_spawns();
   void adopt(const SpawnedWorker& spawned);
   boost::asio::awaitable<void> read_frames(WorkerPtr worker);
@@ -76,6 +79,12 @@ class ProcessExecutor final : public Executor {
   boost::asio::steady_timer backoff_;        // delays spawns while workers die at start
   std::map<WorkerId, WorkerPtr> workers_;    // alive or not yet reaped
   std::deque<std::uint64_t> unsent_tokens_;  // spawn requests the control socket could not take yet
+  // The turn's flush holds this, not the executor: one still queued after shutdown finds no owner.
+  struct Flush {
+    ProcessExecutor* owner;
+  };
+  std::shared_ptr<Flush> flush_ = std::make_shared<Flush>(Flush{this});
+  bool flush_armed_ = false;
 };
 
 }  // namespace jobd::exec

@@ -156,6 +156,7 @@ void WorkerSlots::kill(Actions& out, Slot& slot, TimePoint now) {
   remove_idle(slot);
   out.emplace_back(KillGroup{slot.id});
   if (was_counted) top_up(out, now, now);
+  requeue_ahead(out, slot, now);
 }
 
 void WorkerSlots::retire(Actions& out, Slot& slot) {
@@ -210,6 +211,7 @@ WorkerSlots::Actions WorkerSlots::exited(WorkerId worker, posix::ExitStatus exit
     out.emplace_back(
         Log{LogLevel::warn, "worker " + pid + " died running job " + slot.job->job_id + ": " + how});
     out.emplace_back(FinishJob{slot.job->seq, Outcome::failure(proto::job_error::crashed, how)});
+    requeue_ahead(out, slot, now);  // they never started: the next worker runs them
   } else if (slot.state != State::dying) {
     out.emplace_back(Log{LogLevel::warn, "worker " + pid + " died while " +
                                              (slot.state == State::starting ? "starting" : "idle") + ": " +
@@ -240,6 +242,7 @@ WorkerSlots::Actions WorkerSlots::submit(JobTicket ticket, TimePoint now) {
     return out;
   }
   queue_.push_back(std::move(ticket));
+  send_ahead(out, now);
   return out;
 }
 
@@ -252,6 +255,7 @@ void WorkerSlots::make_idle(Actions& out, Slot& slot, TimePoint now) {
     JobTicket ticket = std::move(queue_.front());
     queue_.pop_front();
     run_on(out, slot, std::move(ticket), now);
+    send_ahead(out, now);
     return;
   }
   slot.state = State::idle;
@@ -260,9 +264,15 @@ void WorkerSlots::make_idle(Actions& out, Slot& slot, TimePoint now) {
 
 void WorkerSlots::run_on(Actions& out, Slot& slot, JobTicket ticket, TimePoint now) {
   slot.state = State::busy;
-  ++slot.jobs_started;
   slot.job = RunningJob{ticket.seq, ticket.job_id, ticket.control};
   running_[ticket.seq] = slot.id;
+  send_run(out, slot, ticket, std::move(ticket.params), now);
+  out.emplace_back(ReportStarted{ticket.seq, slot.pid});
+}
+
+void WorkerSlots::send_run(Actions& out, Slot& slot, const JobTicket& ticket, nlohmann::json params,
+                           TimePoint now) {
+  ++slot.jobs_started;
   if (options_.max_jobs_per_worker > 0 && slot.jobs_started >= options_.max_jobs_per_worker) {
     // Its last job: ask for the replacement now, so that it is ready when this one retires.
     slot.counted = false;
@@ -274,15 +284,75 @@ void WorkerSlots::run_on(Actions& out, Slot& slot, JobTicket ticket, TimePoint n
           ? 0
           : std::chrono::duration_cast<std::chrono::milliseconds>(ticket.deadline.time_since_epoch()).count();
   out.emplace_back(
-      SendRun{slot.id, proto::Run{ticket.job_id, ticket.kind->name, std::move(ticket.params), deadline_ms}});
-  out.emplace_back(ReportStarted{ticket.seq, slot.pid});
+      SendRun{slot.id, proto::Run{ticket.job_id, ticket.kind->name, std::move(params), deadline_ms}});
+}
+
+// While jobs wait and no worker is idle, each busy worker that still counts (not on its last job
+// before recycling) is sent jobs ahead, up to the pipeline, the least loaded first: a worker then
+// goes from one job to the next without a round trip through the loop, and one write carries a
+// turn's jobs (bench/RESULTS.md, stop 28). O(workers) per job sent ahead.
+void WorkerSlots::send_ahead(Actions& out, TimePoint now) {
+  if (options_.pipeline <= 1) return;
+  while (!queue_.empty()) {
+    Slot* least = nullptr;
+    for (auto& [id, slot] : slots_) {
+      if (slot.state != State::busy || !slot.counted || slot.ahead.size() + 1 >= options_.pipeline) continue;
+      if (least == nullptr || slot.ahead.size() < least->ahead.size()) least = &slot;
+    }
+    if (least == nullptr) return;
+    JobTicket ticket = std::move(queue_.front());
+    queue_.pop_front();
+    running_[ticket.seq] = least->id;
+    ++ahead_;
+    send_run(out, *least, ticket, ticket.params, now);  // a copy: the ticket may go back to the queue
+    least->ahead.push_back(AheadJob{std::move(ticket)});
+  }
+}
+
+// The worker finished its job: it is already running the next one sent ahead, if any.
+void WorkerSlots::start_next(Actions& out, Slot& slot, TimePoint now) {
+  if (slot.ahead.empty()) {
+    make_idle(out, slot, now);
+    return;
+  }
+  AheadJob next = std::move(slot.ahead.front());
+  slot.ahead.pop_front();
+  if (next.withdrawn) {  // stopped while it waited: it runs now, and only a kill ends it
+    ++kills_;
+    kill(out, slot, now);
+    return;
+  }
+  --ahead_;
+  slot.job = RunningJob{next.ticket.seq, next.ticket.job_id, next.ticket.control};
+  out.emplace_back(ReportStarted{next.ticket.seq, slot.pid});
+  send_ahead(out, now);
+}
+
+// A worker that dies or is killed never started the jobs sent ahead of it: they go back to the
+// front of the queue in their order, to the idle workers first.
+void WorkerSlots::requeue_ahead(Actions& out, Slot& slot, TimePoint now) {
+  for (auto it = slot.ahead.rbegin(); it != slot.ahead.rend(); ++it) {
+    if (it->withdrawn) continue;  // finished when it was stopped
+    --ahead_;
+    running_.erase(it->ticket.seq);
+    queue_.push_front(std::move(it->ticket));
+  }
+  slot.ahead.clear();
+  while (!queue_.empty() && !idle_.empty()) {
+    Slot& idle = slots_.at(idle_.back());
+    idle_.pop_back();
+    JobTicket ticket = std::move(queue_.front());
+    queue_.pop_front();
+    run_on(out, idle, std::move(ticket), now);
+  }
+  send_ahead(out, now);
 }
 
 void WorkerSlots::on_result(Actions& out, Slot& slot, proto::Result result, TimePoint now) {
   const JobSeq seq = slot.job->seq;
   slot.job.reset();
   running_.erase(seq);
-  make_idle(out, slot, now);  // the next job first: the worker works while the loop answers this one
+  start_next(out, slot, now);  // the next job first: the worker works while the loop answers this one
   out.emplace_back(FinishJob{seq, std::move(result.outcome)});
 }
 
@@ -300,6 +370,18 @@ WorkerSlots::Actions WorkerSlots::stop(JobSeq seq, StopReason reason, TimePoint 
   if (running == running_.end()) return out;
   Slot& slot = slots_.at(running->second);
   running_.erase(running);
+  if (!slot.job || slot.job->seq != seq) {
+    // Sent ahead, not started: it ends now; the worker runs what is before it, then is killed
+    // when it reaches this one (it cannot be taken back out of the socket).
+    for (AheadJob& ahead : slot.ahead) {
+      if (ahead.ticket.seq != seq) continue;
+      ahead.withdrawn = true;
+      --ahead_;
+      break;
+    }
+    out.emplace_back(FinishJob{seq, stopped_outcome(reason)});
+    return out;
+  }
   slot.job.reset();
   ++kills_;
   // A worker cannot be asked to stop a kind that does not look; it is killed with its group
@@ -324,18 +406,25 @@ WorkerSlots::Actions WorkerSlots::shutdown() {
       out.emplace_back(KillGroup{id});
       out.emplace_back(FinishJob{slot.job->seq, stopped_outcome(StopReason::shutdown)});
       slot.job.reset();
+      for (const AheadJob& ahead : slot.ahead) {
+        if (!ahead.withdrawn)
+          out.emplace_back(FinishJob{ahead.ticket.seq, stopped_outcome(StopReason::shutdown)});
+      }
+      slot.ahead.clear();
     } else {
       out.emplace_back(CloseSocket{id});  // it exits at EOF
     }
   }
   running_.clear();
   idle_.clear();
+  ahead_ = 0;
   return out;
 }
 
 ExecutorStats WorkerSlots::stats() const {
-  return {queue_.size(),
-          running_.size(),
+  // running_ holds the jobs sent ahead too; they count as waiting.
+  return {queue_.size() + ahead_,
+          running_.size() - ahead_,
           options_.queue_depth + options_.workers,
           counted_workers(),
           {{"crash", crashes_}, {"kill", kills_}, {"recycle", recycles_}}};

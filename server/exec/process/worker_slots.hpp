@@ -14,8 +14,13 @@
 //   counting (dies, is killed, or starts its last job before recycling);
 // - recycling after --worker-max-jobs K: the replacement is asked for when the worker starts
 //   its K-th job, so capacity has no gap; the worker retires (its socket is closed) after it;
-// - dispatch: one job per worker; jobs wait in a FIFO queue; the idle worker that went idle
-//   last runs the next job (LIFO: it is warm in the caches);
+// - dispatch: jobs wait in a FIFO queue; the idle worker that went idle last runs the next job
+//   (LIFO: it is warm in the caches). With a pipeline of P > 1, a busy worker is also sent up
+//   to P - 1 jobs ahead while jobs wait: they queue in its socket and it runs them one after
+//   the other without waiting for jobd in between. A job sent ahead counts as queued and is
+//   started (ReportStarted) when the result before it comes in; stopped there, it finishes at
+//   once and its worker is killed when it reaches it; when the worker dies or is killed, the
+//   jobs ahead of it go back to the front of the queue;
 // - why a worker was replaced: crash (died on its own or sent a broken frame), kill (deadline,
 //   cancel), recycle;
 // - start-up failures (a worker that dies before its hello or before its first job, a fork
@@ -49,6 +54,7 @@ struct ProcessPoolOptions {
   std::size_t workers = 2;                // M: workers kept ready (--workers)
   std::size_t queue_depth = 1024;         // jobs waiting beyond the running ones; full = 429
   std::uint64_t max_jobs_per_worker = 0;  // K: recycle after K jobs; 0 = never (--worker-max-jobs)
+  std::size_t pipeline = 1;  // P: jobs a worker holds, running and sent ahead (--worker-pipeline)
 };
 
 // One spawned worker, for as long as it lives; never reused (a pid may be, once reaped).
@@ -142,7 +148,7 @@ class WorkerSlots {
   Actions shutdown();
 
   // ---- state -------------------------------------------------------------------------------
-  bool has_room() const { return queue_.size() < options_.queue_depth; }
+  bool has_room() const { return queue_.size() + ahead_ < options_.queue_depth; }
   // True once the pool first had M workers ready, as long as the fork server lives.
   bool ready() const { return pool_was_up_ && fork_server_alive_; }
   bool shut_down() const { return shut_down_; }
@@ -161,13 +167,18 @@ class WorkerSlots {
     std::string job_id;
     std::shared_ptr<JobControl> control;
   };
+  struct AheadJob {
+    JobTicket ticket;        // kept whole: a job sent ahead may go back to the queue
+    bool withdrawn = false;  // stopped: finished already; its worker is killed when it reaches it
+  };
   struct Slot {
     WorkerId id = 0;
     pid_t pid = 0;
     State state = State::starting;
     bool counted = true;  // one of the M workers; false once it is on its way out
     std::uint64_t jobs_started = 0;
-    std::optional<RunningJob> job;
+    std::optional<RunningJob> job;      // the one it runs
+    std::deque<AheadJob> ahead;         // sent after it, in order, not started
     std::optional<std::string> broken;  // why it was killed for a protocol error
     TimePoint requested;
     std::optional<TimePoint> replaces_death;  // when the worker it replaces was lost
@@ -185,6 +196,10 @@ class WorkerSlots {
   void on_result(Actions& out, Slot& slot, proto::Result result, TimePoint now);
   void make_idle(Actions& out, Slot& slot, TimePoint now);
   void run_on(Actions& out, Slot& slot, JobTicket ticket, TimePoint now);
+  void send_run(Actions& out, Slot& slot, const JobTicket& ticket, nlohmann::json params, TimePoint now);
+  void send_ahead(Actions& out, TimePoint now);
+  void start_next(Actions& out, Slot& slot, TimePoint now);
+  void requeue_ahead(Actions& out, Slot& slot, TimePoint now);
   void kill(Actions& out, Slot& slot, TimePoint now);
   void broken(Actions& out, Slot& slot, std::string why, TimePoint now);
   void retire(Actions& out, Slot& slot);
@@ -195,6 +210,7 @@ class WorkerSlots {
   std::map<WorkerId, Slot> slots_;                        // alive or not yet reaped
   std::vector<WorkerId> idle_;                            // last in runs next (warm)
   std::deque<JobTicket> queue_;                           // accepted, waiting for an idle worker
+  std::size_t ahead_ = 0;                                 // jobs sent ahead, not withdrawn
   std::unordered_map<JobSeq, WorkerId> running_;          // job -> the worker running it
   std::map<std::uint64_t, PendingSpawn> pending_spawns_;  // asked, not yet answered
   std::uint64_t next_token_ = 0;
