@@ -125,7 +125,10 @@ void ProcessExecutor::apply(WorkerSlots::Actions actions) {
     } else if (auto* finish = std::get_if<WorkerSlots::FinishJob>(&action)) {
       sink_.on_finished(finish->seq, std::move(finish->outcome));
     } else if (auto* kill = std::get_if<WorkerSlots::KillGroup>(&action)) {
-      if (Worker* worker = find(kill->worker)) posix::kill_group(worker->pid, worker->pidfd.native_handle());
+      if (Worker* worker = find(kill->worker)) {
+        worker->pending.clear();  // frames of jobs it will not run (they went back to the queue)
+        posix::kill_group(worker->pid, worker->pidfd.native_handle());
+      }
     } else if (auto* close = std::get_if<WorkerSlots::CloseSocket>(&action)) {
       if (Worker* worker = find(close->worker)) ::shutdown(worker->socket.native_handle(), SHUT_RDWR);
     } else if (auto* backoff = std::get_if<WorkerSlots::StartBackoff>(&action)) {
