@@ -22,6 +22,8 @@ TEST(Subprocess, AChildIgnoringSigtermIsKilledAfterTheGrace) {
   Fixture f({"--kill-grace", "500ms"});
   const auto id = submit_id(f.port(), "stubborn");
   ASSERT_TRUE(eventually([&] { return fs::exists(f.ws.path("stubborn.ready")); }));
+  // The child can write its file before the loop has taken the spawner's start notice.
+  ASSERT_TRUE(eventually([&] { return get(f.port(), "/v1/jobs/" + id).json()["state"] == "running"; }));
   const auto start = Clock::now();
   auto cancel = http_request(f.port(), "DELETE", "/v1/jobs/" + id);
   EXPECT_EQ(cancel.status, 202);  // accepted: the job ends when its process group is gone
