@@ -8,6 +8,7 @@
 // insert and a cancellation. Loop thread only.
 #pragma once
 
+#include <algorithm>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/intrusive/list.hpp>
@@ -50,12 +51,28 @@ class DeadlineList {
   // For walking or emptying the list (shutdown); entries taken out are never expired.
   List& entries() { return list_; }
 
+  // Shutdown: from now on the timer also wakes every kClosingPoll and is left unarmed once the
+  // list is empty. Entries leave unseen (auto-unlink), so without this the timer would stay
+  // armed for the deadline of an entry long gone, and a loop run until it has no work left (the
+  // HTTP fuzzer's, an embedding's) would wait for it. Deadlines are kept as before.
+  void close() {
+    closing_ = true;
+    armed_ = false;
+    timer_.cancel();
+    arm();
+  }
+
  private:
+  static constexpr Clock::duration kClosingPoll = std::chrono::milliseconds(2);
+
   void arm() {
     if (armed_ || list_.empty()) return;
     armed_ = true;
-    timer_.expires_at(policy_.deadline(list_.front()) + policy_.late);
-    // (A cancelled wait means the list is being destroyed with the server: `this` is not used.)
+    auto at = policy_.deadline(list_.front()) + policy_.late;
+    if (closing_) at = std::min(at, Clock::now() + kClosingPoll);
+    timer_.expires_at(at);
+    // (A cancelled wait means the list is being destroyed with the server, or close() replaced
+    // the wait: `this` is not used.)
     timer_.async_wait([this](boost::system::error_code error) {
       if (error) return;
       armed_ = false;
@@ -77,6 +94,7 @@ class DeadlineList {
   boost::asio::steady_timer timer_;
   Policy policy_;
   bool armed_ = false;
+  bool closing_ = false;
 };
 
 }  // namespace jobd::http

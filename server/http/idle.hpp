@@ -50,6 +50,8 @@ class IdleConnections {
   // Shutdown: wakes every parked connection, whose session then closes it (or answers the
   // request that already arrived on it).
   void wake_all();
+  // Shutdown: no timer is left behind once every parked connection is gone (DeadlineList::close).
+  void close() { parked_.close(); }
   std::size_t size() const { return count_; }
 
  private:

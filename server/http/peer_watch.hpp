@@ -66,6 +66,8 @@ class WatchStarter {
  public:
   explicit WatchStarter(const boost::asio::any_io_executor& executor);
   void add(PeerWatch& watch) { waiting_.push_back(watch); }
+  // Shutdown: no timer is left behind once every watch has started or left (DeadlineList::close).
+  void close() { waiting_.close(); }
 
  private:
   DeadlineList<PeerWatch, &PeerWatch::hook_> waiting_;

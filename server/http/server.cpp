@@ -112,6 +112,10 @@ void HttpServer::close_connections() {
   for (Session& session : impl_->state.sessions) {
     if (session.body_stream) session.body_stream->close();
   }
+  // The three waits' timers stop once their entries are gone, so that a loop run dry ends.
+  impl_->state.idle.close();
+  impl_->state.lingering.close();
+  impl_->state.watch_starter.close();
 }
 
 void HttpServer::serve(int fd) {

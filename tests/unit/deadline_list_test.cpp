@@ -1,8 +1,9 @@
 // DeadlineList (http/deadline_list.hpp): entries expire in deadline order, never before their
 // deadline less the window, those within the window of a wake-up together; an entry that leaves
-// first never expires; the timer re-arms for entries that join after the list emptied. The loop
-// is run by hand; deadlines are ~100 ms apart, so that a busy machine may delay the wake-ups
-// (which the checks allow) without making them look reordered or merged.
+// first never expires; the timer re-arms for entries that join after the list emptied; a closed
+// list leaves no timer behind once its entries are gone. The loop is run by hand; deadlines are
+// ~100 ms apart, so that a busy machine may delay the wake-ups (which the checks allow) without
+// making them look reordered or merged.
 #include "http/deadline_list.hpp"
 
 #include <gtest/gtest.h>
@@ -153,4 +154,36 @@ TEST(DeadlineList, AnEntryJoiningAfterTheListEmptiedIsServedByANewWakeUp) {
   rig.list.push_back(b);
   rig.run_until_expired(2);
   EXPECT_EQ(rig.names(), std::vector<std::string>({"a", "b"}));
+}
+
+TEST(DeadlineList, AClosedListLeavesNoTimerOnceItsEntriesLeftAndStillExpiresTheOthers) {
+  Rig rig;
+  const auto now = Clock::now();
+  Entry a{"a", now + 100ms, {}}, far{"far", now + 60s, {}};
+  rig.list.push_back(a);
+  rig.list.push_back(far);
+  // The loop stops once it has no work: the list's timer is all that is left (a guard let go
+  // with nothing else pending would stop it at once).
+  rig.busy.reset();
+  rig.list.close();
+  rig.run_until_expired(1);
+  EXPECT_EQ(rig.names(), std::vector<std::string>({"a"}));
+  ASSERT_EQ(rig.expired.size(), 1U);
+  EXPECT_GE(rig.expired[0].at, a.due);  // the closing wake-ups did not expire it early
+  far.hook.unlink();  // leaves unseen, as a session does at shutdown, the timer armed for it
+  // The list is empty: the loop runs dry (stops) within seconds, not at far's deadline a minute
+  // away.
+  rig.loop.run_for(5s);
+  EXPECT_TRUE(rig.loop.stopped());
+}
+
+TEST(DeadlineList, AnOpenListKeepsItsTimerForAnEntryThatLeftUnseen) {
+  // The case close() exists for: without it the wait for a gone entry's deadline stays.
+  Rig rig;
+  Entry far{"far", Clock::now() + 60s, {}};
+  rig.list.push_back(far);
+  rig.busy.reset();
+  far.hook.unlink();
+  EXPECT_EQ(rig.loop.run_for(50ms), 0U);
+  EXPECT_FALSE(rig.loop.stopped());
 }
