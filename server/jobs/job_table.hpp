@@ -222,6 +222,7 @@ class JobTable {
   static Phase phase_of(proto::JobState state);
   using SeqIndex = std::set<JobSeq>;
   SeqIndex& index_of(const Job& job);
+  static SeqIndex::node_type extract_seq(SeqIndex& set, JobSeq seq);
 
   Job* find(JobSeq seq);
   void set_running(Job& job, Clock::time_point at);
