@@ -4,6 +4,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <exception>
 
+#include "exec/sanitizer.hpp"
 #include "kinds/kind.hpp"
 
 namespace jobd::exec {
@@ -16,8 +17,7 @@ LoopExecutor::LoopExecutor(asio::any_io_executor loop, JobSink& sink, std::size_
 
 void LoopExecutor::submit(JobTicket ticket) {
   const JobSeq seq = ticket.seq;
-  auto [it, inserted] = running_.try_emplace(seq);
-  Running& running = it->second;
+  Running& running = add_running(seq)->second;
   running.owner = this;
   running.seq = seq;
   running.control = std::move(ticket.control);
@@ -36,10 +36,37 @@ void LoopExecutor::submit(JobTicket ticket) {
                  asio::bind_cancellation_slot(
                      running.cancel.slot(), [this, seq](const std::exception_ptr& error, Outcome result) {
                        auto node = running_.extract(seq);
-                       if (node.empty() || node.mapped().stopped) return;
-                       Outcome outcome = error ? proto::outcome_from_exception(error) : std::move(result);
-                       sink_.on_finished(seq, std::move(outcome));
+                       if (node.empty()) return;
+                       if (!node.mapped().stopped) {
+                         Outcome outcome = error ? proto::outcome_from_exception(error) : std::move(result);
+                         sink_.on_finished(seq, std::move(outcome));
+                       }
+                       recycle(std::move(node));
                      }));
+}
+
+LoopExecutor::RunningMap::iterator LoopExecutor::add_running(JobSeq seq) {
+  if (spares_.empty()) return running_.try_emplace(seq).first;
+  RunningMap::node_type node = std::move(spares_.back());
+  spares_.pop_back();
+  node.key() = seq;
+  auto inserted = running_.insert(std::move(node));
+  // A seq is never running twice; were it, the spare is dropped and the running entry kept.
+  return inserted.position;
+}
+
+void LoopExecutor::recycle(RunningMap::node_type node) {
+  // Under AddressSanitizer every node is freed, so that a use after the job ended is caught.
+  if constexpr (kAddressSanitizer) return;
+  if (spares_.size() >= kSpares) return;
+  Running& running = node.mapped();
+  running.owner = nullptr;
+  running.seq = 0;
+  running.control.reset();
+  running.stopped = false;
+  // `cancel` keeps the ended coroutine's handler: the next co_spawn destroys it and reuses its
+  // memory. Nothing emits on a spare's signal.
+  spares_.push_back(std::move(node));
 }
 
 void LoopExecutor::stop(JobSeq seq, StopReason reason) {

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "exec/executor.hpp"
 
@@ -42,9 +43,17 @@ class LoopExecutor final : public Executor {
   std::size_t capacity_;
   std::function<void(std::string_view)> on_activity_;
   // The signal must outlive the coroutine bound to it, so an entry leaves only when the
-  // coroutine has completed, even after stop(). Held in the map's node itself (one allocation
-  // per job, and a node never moves): the progress callback points at it.
-  std::unordered_map<JobSeq, Running> running_;
+  // coroutine has completed, even after stop(). Held in the map's node itself (a node never
+  // moves): the progress callback points at it.
+  using RunningMap = std::unordered_map<JobSeq, Running>;
+  RunningMap running_;
+  // Nodes of finished jobs, kept for the next ones: a job then allocates neither the node nor its
+  // signal's handler memory (co_spawn's handler is emplaced where the last job's was; Asio's own
+  // cache of that memory holds two blocks, fewer than the jobs that run at once).
+  static constexpr std::size_t kSpares = 64;
+  std::vector<RunningMap::node_type> spares_;
+  RunningMap::iterator add_running(JobSeq seq);
+  void recycle(RunningMap::node_type node);
 };
 
 }  // namespace jobd::exec
