@@ -1,4 +1,6 @@
 // Connection-level behaviour: keep-alive, pipelining, size limits, timeouts, connection limit.
+#include <sys/socket.h>
+
 #include <gtest/gtest.h>
 
 #include <optional>
@@ -201,6 +203,51 @@ TEST(Http, AConnectionIdleBeyondTheLingerIsParkedAndServedAgain) {
   EXPECT_NE(answers[0].body.find("ready"), std::string::npos);
   EXPECT_EQ(answers[1].status, 200);
   EXPECT_NE(answers[1].body.find("status"), std::string::npos);
+}
+
+// An answer given at once (no await between reading the request and sending it) has the
+// session wait for readiness before it reads the next request, rather than read at once (its
+// client is still reading the answer). However that next request comes, it is served: at once,
+// after a pause within the linger, in pieces, pipelined, with a body that comes later; and a
+// client that leaves after an answer has its connection closed.
+TEST(Http, AfterAnAnswerGivenAtOnceTheNextRequestIsServedHoweverItComes) {
+  JobdProcess server;
+  RawConnection connection(server.port());
+  const std::string healthz = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  const auto answered = [&connection](std::size_t count) {
+    const auto answers = connection.read_responses(count, 5s);
+    if (answers.size() != count) return false;
+    for (const auto& answer : answers)
+      if (answer.status != 200) return false;
+    return true;
+  };
+  for (int i = 0; i < 20; ++i) {  // at once
+    ASSERT_TRUE(connection.send(healthz));
+    ASSERT_TRUE(answered(1)) << i;
+  }
+  ASSERT_TRUE(connection.send(healthz));  // after a pause shorter than the 50 ms linger
+  ASSERT_TRUE(answered(1));
+  std::this_thread::sleep_for(20ms);
+  ASSERT_TRUE(connection.send(healthz));
+  ASSERT_TRUE(answered(1));
+  ASSERT_TRUE(connection.send("GET /hea"));  // in pieces: the first read takes part of the head
+  std::this_thread::sleep_for(20ms);
+  ASSERT_TRUE(connection.send("lthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(answered(1));
+  ASSERT_TRUE(connection.send(healthz + healthz + "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(answered(3));
+  const std::string post = post_echo(7);  // a head now, its body a moment later
+  const std::size_t head_end = post.find("\r\n\r\n") + 4;
+  ASSERT_TRUE(connection.send(post.substr(0, head_end)));
+  std::this_thread::sleep_for(20ms);
+  ASSERT_TRUE(connection.send(post.substr(head_end)));
+  const auto echoed = connection.read_responses(1, 5s);
+  ASSERT_EQ(echoed.size(), 1u);
+  EXPECT_EQ(echoed[0].json()["result"]["n"], 7);
+  ASSERT_TRUE(connection.send(healthz));  // then the client leaves
+  ASSERT_TRUE(answered(1));
+  ::shutdown(connection.fd(), SHUT_WR);
+  EXPECT_TRUE(connection.closed_by_peer(5s));
 }
 
 namespace {
