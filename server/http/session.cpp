@@ -176,9 +176,6 @@ asio::awaitable<void> run_session(ServerState& state, Session& session) {
   bool parked = false;        // the connection went idle: it lives on in state.idle
   bool idle_started = false;  // session.idle_since is this idle period's start
   bool first = true;          // the session's first read
-  // The last request was read by recv_now and answered with no await since: its client is
-  // most likely still reading the answer (see the idle wait below).
-  bool read_in_turn = false;
   for (;;) {
     if (buffer.size() == 0) {
       // The drain is over: close, unless the client already sent its next request.
@@ -188,9 +185,7 @@ asio::awaitable<void> run_session(ServerState& state, Session& session) {
       if (first) {
         // Spawned because bytes arrived: read them now, without an asynchronous operation.
         first = false;
-        const RecvNow got = recv_now(stream.socket(), session);
-        if (got == RecvNow::gone) break;  // the client left (or reset)
-        read_in_turn = got == RecvNow::bytes;
+        if (recv_now(stream.socket(), session) == RecvNow::gone) break;  // the client left (or reset)
       }
     }
     if (buffer.size() == 0 && session.fresh == 0) {
@@ -202,21 +197,17 @@ asio::awaitable<void> run_session(ServerState& state, Session& session) {
       session.demoted = false;
       state.lingering.push_back(session);
       stream.expires_never();  // the idle timeout is the parked connection's
-      boost::system::error_code error;
-      std::size_t n = 0;
-      RecvNow got = RecvNow::nothing;
-      if (read_in_turn) {
-        // The answer left in the same turn as the read of its request, so its client has not
-        // sent the next one yet: the speculative recvmsg of Asio's async_read_some would find
-        // nothing (one in two for a client that waits for its answers). A wait costs the
-        // reactor an epoll_ctl instead, which is cheaper (bench/RESULTS.md, stop 29), and the
-        // read after it finds the bytes. (Asio re-arms the descriptor for a wait: bytes that
-        // are there already wake it too.)
-        std::tie(error) = co_await stream.socket().async_wait(tcp::socket::wait_read, use_tuple);
-        if (!error) got = recv_now(stream.socket(), session);
-      }
-      read_in_turn = got == RecvNow::bytes;
-      if (!error && got == RecvNow::nothing) {  // a read of Asio's, or woken with nothing to read
+      // A wait for readiness, then a read: a client that waits for its answers sends its next
+      // request after this one's answer arrived, so Asio's speculative recvmsg (async_read_some
+      // reads before it waits) would nearly always find nothing: one recvmsg in two. The wait
+      // costs the reactor an epoll_ctl instead, which is cheaper (bench/RESULTS.md, stop 29).
+      // Asio re-arms the descriptor for a wait (EPOLL_CTL_MOD polls it), so bytes that are
+      // there already wake it too. Woken with nothing to read, the session reads as before: an
+      // operation that stays queued until bytes come, never a wait that keeps waking.
+      auto [error] = co_await stream.socket().async_wait(tcp::socket::wait_read, use_tuple);
+      const RecvNow got = error ? RecvNow::nothing : recv_now(stream.socket(), session);
+      if (!error && got == RecvNow::nothing) {
+        std::size_t n = 0;
         std::tie(error, n) = co_await stream.async_read_some(asio::buffer(session.first_bytes), use_tuple);
         session.fresh = n;
       }
@@ -266,7 +257,6 @@ asio::awaitable<void> run_session(ServerState& state, Session& session) {
         parse.error = parse_buffered(parser, buffer, /*header_only=*/true);
       }
       if (!parse.error && !parser.is_header_done()) {
-        read_in_turn = false;
         stream.expires_after(limits.header_timeout);
         auto [error, bytes] = co_await bhttp::async_read_header(stream, buffer, parser, use_tuple);
         parse.error = error;
@@ -286,7 +276,6 @@ asio::awaitable<void> run_session(ServerState& state, Session& session) {
     }
     spill(in_place, buffer);  // a pipelined request, or the part of this body still to come
     if (!problem && !parser.is_done()) {
-      read_in_turn = false;
       if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
         const bool sent = co_await write_continue(stream, version, limits.body_timeout);
         if (!sent) break;
@@ -315,7 +304,6 @@ asio::awaitable<void> run_session(ServerState& state, Session& session) {
       // A long-poll: a client that leaves meanwhile ends the wait and frees its slot. Bytes read
       // past this request already are a pipelined request, not an end: nothing to watch.
       auto& later = std::get<asio::awaitable<Response>>(answer.response);
-      read_in_turn = false;
       if (buffer.size() == 0) {
         WatchScope watching(watch, stream.socket(), state.watch_starter);
         response = co_await std::move(later);
@@ -362,7 +350,6 @@ asio::awaitable<void> run_session(ServerState& state, Session& session) {
     const SentNow now = send_now(stream.socket(), rest_head, rest_body);
     bool written = !now.failed;
     if (written && now.bytes < rest_head.size() + rest_body.size()) {
-      read_in_turn = false;
       const std::size_t of_head = std::min(now.bytes, rest_head.size());
       rest_head.remove_prefix(of_head);
       rest_body.remove_prefix(now.bytes - of_head);

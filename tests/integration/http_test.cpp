@@ -205,12 +205,12 @@ TEST(Http, AConnectionIdleBeyondTheLingerIsParkedAndServedAgain) {
   EXPECT_NE(answers[1].body.find("status"), std::string::npos);
 }
 
-// An answer given at once (no await between reading the request and sending it) has the
-// session wait for readiness before it reads the next request, rather than read at once (its
-// client is still reading the answer). However that next request comes, it is served: at once,
-// after a pause within the linger, in pieces, pipelined, with a body that comes later; and a
-// client that leaves after an answer has its connection closed.
-TEST(Http, AfterAnAnswerGivenAtOnceTheNextRequestIsServedHoweverItComes) {
+// After an answer the session waits for readiness before it reads the next request, rather
+// than read at once (its client is still reading the answer). However that next request comes,
+// it is served: at once, after a pause within the linger, in pieces, pipelined, with a body that
+// comes later, after a job's answer; and a client that leaves after an answer has its
+// connection closed.
+TEST(Http, AfterAnAnswerTheNextRequestIsServedHoweverItComes) {
   JobdProcess server;
   RawConnection connection(server.port());
   const std::string healthz = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -244,6 +244,12 @@ TEST(Http, AfterAnAnswerGivenAtOnceTheNextRequestIsServedHoweverItComes) {
   const auto echoed = connection.read_responses(1, 5s);
   ASSERT_EQ(echoed.size(), 1u);
   EXPECT_EQ(echoed[0].json()["result"]["n"], 7);
+  ASSERT_TRUE(connection.send(post_echo(8)));  // a job's answer comes a turn later
+  ASSERT_TRUE(connection.send(healthz));
+  const auto after_job = connection.read_responses(2, 5s);
+  ASSERT_EQ(after_job.size(), 2u);
+  EXPECT_EQ(after_job[0].json()["result"]["n"], 8);
+  EXPECT_EQ(after_job[1].status, 200);
   ASSERT_TRUE(connection.send(healthz));  // then the client leaves
   ASSERT_TRUE(answered(1));
   ::shutdown(connection.fd(), SHUT_WR);
