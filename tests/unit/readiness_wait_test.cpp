@@ -1,0 +1,79 @@
+// What the HTTP session's idle read relies on (http/session.cpp): a readiness wait on a socket
+// wakes for bytes that arrived before the wait began, even when the reactor's epoll_wait already
+// reported their edge while nothing waited (Asio re-arms the descriptor with EPOLL_CTL_MOD for a
+// wait). Were that lost, a client whose request came in such a gap would wait for the idle
+// timeout. Over a real connection on 127.0.0.1, the loop run by hand.
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <optional>
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Pair {
+  asio::io_context loop;
+  tcp::socket server{loop};  // the session's side
+  tcp::socket client{loop};
+
+  Pair() {
+    tcp::acceptor acceptor(loop, {asio::ip::make_address("127.0.0.1"), 0});
+    client.connect(acceptor.local_endpoint());
+    acceptor.accept(server);
+  }
+
+  // Runs the loop through epoll_wait calls for `span` while nothing waits on `server`.
+  void turn_for(std::chrono::milliseconds span) {
+    loop.restart();  // (a loop that ran out of work stays stopped until restarted)
+    asio::steady_timer timer(loop, span);
+    bool fired = false;
+    timer.async_wait([&fired](boost::system::error_code) { fired = true; });
+    const auto until = std::chrono::steady_clock::now() + span + 2s;
+    while (!fired && std::chrono::steady_clock::now() < until) loop.run_one_for(100ms);
+  }
+
+  std::optional<boost::system::error_code> wait_read(std::chrono::milliseconds limit) {
+    loop.restart();
+    std::optional<boost::system::error_code> woken;
+    server.async_wait(tcp::socket::wait_read, [&woken](boost::system::error_code error) { woken = error; });
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (!woken && std::chrono::steady_clock::now() < until) loop.run_one_for(5ms);
+    if (!woken) {
+      server.cancel();  // ends the wait, whose handler refers to `woken`
+      const auto cancelled_by = std::chrono::steady_clock::now() + 2s;
+      while (!woken && std::chrono::steady_clock::now() < cancelled_by) loop.run_one_for(5ms);
+      EXPECT_TRUE(woken.has_value()) << "a cancelled wait did not end";
+      return std::nullopt;
+    }
+    return woken;
+  }
+};
+
+}  // namespace
+
+TEST(ReadinessWait, WakesForBytesWhoseEdgeTheReactorTookBeforeTheWaitBegan) {
+  Pair p;
+  asio::write(p.client, asio::buffer("GET /", 5));
+  p.turn_for(30ms);  // epoll_wait runs (for the timer) and reports the socket, which nothing reads
+  const auto woken = p.wait_read(2s);
+  ASSERT_TRUE(woken.has_value()) << "a wait begun after the edge never woke";
+  EXPECT_FALSE(*woken);
+  char bytes[8];
+  EXPECT_EQ(p.server.read_some(asio::buffer(bytes)), 5U);
+}
+
+TEST(ReadinessWait, DoesNotWakeWithNothingToRead) {
+  Pair p;
+  p.turn_for(10ms);
+  EXPECT_FALSE(p.wait_read(100ms).has_value());
+  asio::write(p.client, asio::buffer("x", 1));  // and wakes for bytes that come while it waits
+  const auto woken = p.wait_read(2s);
+  ASSERT_TRUE(woken.has_value());
+  EXPECT_FALSE(*woken);
+}
