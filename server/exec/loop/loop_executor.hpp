@@ -49,7 +49,8 @@ class LoopExecutor final : public Executor {
   RunningMap running_;
   // Nodes of finished jobs, kept for the next ones: a job then allocates neither the node nor its
   // signal's handler memory (co_spawn's handler is emplaced where the last job's was; Asio's own
-  // cache of that memory holds two blocks, fewer than the jobs that run at once).
+  // cache of that memory holds 16 blocks per thread, BOOST_ASIO_RECYCLING_ALLOCATOR_CACHE_SIZE,
+  // shared with every other cancellation slot: fewer than the jobs that run at once).
   static constexpr std::size_t kSpares = 64;
   std::vector<RunningMap::node_type> spares_;
   RunningMap::iterator add_running(JobSeq seq);
