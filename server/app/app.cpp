@@ -180,6 +180,12 @@ void raise_open_file_limit(std::size_t max_connections) {
   }
 }
 
+// An idle pool thread polls for work briefly before it parks: a job handed to a parked thread
+// on another core waits ~40-50 us for it to wake (DESIGN section 6). On a single usable CPU
+// nothing can hand it work while it spins: the spin holds the core the loop needs (without it,
+// thread jobs/s on one core won 5 of 6 interleaved pairs, +4 %: bench/RESULTS.md, stop 30).
+std::chrono::microseconds pool_spin(const config::CpuBudget& cpus) { return cpus.usable() > 1 ? 50us : 0us; }
+
 }  // namespace
 
 int sched_policy(config::CpuPolicy policy) {
@@ -222,7 +228,7 @@ int run(const config::Config& config, kinds::KindRegistry& kinds,
   auto threads = std::make_unique<exec::ThreadExecutor>(
       loop.get_executor(), scheduler,
       exec::ThreadPoolOptions{config.threads, config.queue_depth, config.thread_nice,
-                              sched_policy(config.thread_policy), 50us});
+                              sched_policy(config.thread_policy), pool_spin(config.cpus)});
   exec::ThreadExecutor& thread_executor = *threads;
   scheduler.add_executor(std::move(threads));
   auto subprocess = std::make_unique<exec::SubprocessExecutor>(
@@ -327,9 +333,9 @@ int run(const config::Config& config, kinds::KindRegistry& kinds,
   server.start();
   // The address it chose, when --listen named a host: "localhost" may resolve to several.
   const std::string chosen = bound.host == config.listen.host ? "" : " (" + config.listen.host + ")";
-  spdlog::info("jobd listening on {}:{}{} ({} pool threads, queue depth {})",
+  spdlog::info("jobd listening on {}:{}{} ({} pool threads, {} workers, queue depth {}; {})",
                bound.host.find(':') == std::string::npos ? bound.host : "[" + bound.host + "]", port, chosen,
-               config.threads, config.queue_depth);
+               config.threads, fork_server ? config.workers : 0, config.queue_depth, config.cpus.describe());
 
   asio::co_spawn(loop, sweep_retention(table), asio::detached);
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <variant>
 
+#include "config/cpus.hpp"
 #include "config/units.hpp"
 
 namespace jobd::config {
@@ -29,10 +30,11 @@ inline constexpr const char* kDefaultStore = "sqlite:jobd.db";
 struct Config {
   ListenAddress listen{"127.0.0.1", 8080};
   std::string port_file;    // written with the bound port once listening (tests use port 0)
-  std::size_t threads = 0;  // thread pool size; 0 = hardware threads
+  CpuBudget cpus;           // the CPUs jobd may use (config/cpus.hpp): the defaults below follow it
+  std::size_t threads = 0;  // thread pool size; 0 = usable CPUs, at least 2
   int thread_nice = 10;     // added niceness of pool threads: the loop wins the CPU
   CpuPolicy thread_policy = CpuPolicy::normal;
-  std::size_t workers = 0;  // process executor's workers (flag default: hardware threads); 0 = none
+  std::size_t workers = 0;  // process executor's workers (flag default: usable CPUs, at least 2); 0 = none
   std::uint64_t worker_memory = std::uint64_t{1} << 30;  // RLIMIT_AS of a worker
   std::uint64_t worker_cpu = 0;                          // CPU seconds per job in a worker; 0 = no limit
   std::uint64_t worker_files = 256;                      // RLIMIT_NOFILE of a worker
@@ -69,7 +71,7 @@ struct Config {
   LogFormat log_format = LogFormat::text;
   bool test_kinds = false;
   std::string command_config;             // --config: JSON file of subprocess command kinds
-  std::size_t max_subprocesses = 0;       // subprocess jobs running at once; 0 = 4 x hardware threads
+  std::size_t max_subprocesses = 0;       // subprocess jobs running at once; 0 = 4 x usable CPUs
   milliseconds kill_grace{2'000};         // SIGTERM -> SIGKILL of a subprocess job's process group
   milliseconds retry_max_delay{600'000};  // cap of one retry's backoff
   std::size_t max_waiting_jobs =

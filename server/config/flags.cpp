@@ -2,10 +2,10 @@
 // converted here, so a bad value stops jobd with a message that names the flag.
 #include <CLI/CLI.hpp>
 #include <iostream>
-#include <thread>
 
 #include "config/checks.hpp"
 #include "config/config.hpp"
+#include "config/cpus.hpp"
 
 namespace jobd::config {
 
@@ -33,6 +33,12 @@ std::string env_name(const std::string& flag) {
 
 ParseResult parse_command_line(int argc, char** argv) {
   Config config;
+  config.cpus = cpu_budget();
+  const unsigned usable_cpus = config.cpus.usable();
+  // At least two of each even on one CPU: a long job then shares the core with the next short
+  // one rather than holding every job of its executor behind it, and a crashed worker's jobs
+  // go on while it is replaced.
+  const unsigned pool_size = std::max(2u, usable_cpus);
   CLI::App app{"jobd: an HTTP job server (loop, thread, process and subprocess executors)", "jobd"};
   app.set_version_flag("--version", "jobd 0.1.0");
   app.get_formatter()->column_width(34);
@@ -56,15 +62,18 @@ ParseResult parse_command_line(int argc, char** argv) {
   add("--listen", listen,
       "HOST:PORT to listen on (an address, [::1]:8080 for IPv6, or a host name; port 0 = any free port)");
   add("--port-file", config.port_file, "write the bound port to this file once listening");
-  add("--threads", config.threads, "thread pool size (0 = hardware threads)");
+  add("--threads", config.threads,
+      "thread pool size (0 = the CPUs jobd may use, by affinity and cgroup quota; at least 2)");
   add("--thread-nice", config.thread_nice, "niceness added to pool threads (0..19)")
       ->check(CLI::Range(0, 19));
   add("--thread-policy", thread_policy,
       "scheduling of pool threads: normal (by --thread-nice), batch, or idle (they run only on a CPU "
       "nothing else wants: the loop and other processes always preempt them)")
       ->check(CLI::IsMember({"normal", "batch", "idle"}));
-  config.workers = std::max(1u, std::thread::hardware_concurrency());
-  add("--workers", config.workers, "worker processes of the process executor (0 = no process executor)")
+  config.workers = pool_size;
+  add("--workers", config.workers,
+      "worker processes of the process executor (default: the CPUs jobd may use, at least 2; 0 = no process "
+      "executor)")
       ->check(CLI::Range(std::size_t{0}, std::size_t{4096}));
   add("--worker-cpu", config.worker_cpu,
       "CPU seconds a job may use in a worker (0 = no limit; SIGXCPU kills it)")
@@ -117,7 +126,7 @@ ParseResult parse_command_line(int argc, char** argv) {
       ->check(CLI::IsMember({"process", "machine"}));
   add("--config", config.command_config, "JSON file of subprocess command kinds (docker/commands.json)");
   add("--max-subprocesses", config.max_subprocesses,
-      "subprocess jobs running at once (0 = 4 x hardware threads); beyond, they queue")
+      "subprocess jobs running at once (0 = 4 x the CPUs jobd may use); beyond, they queue")
       ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 16));
   add("--event-history", config.event_history, "events kept per job for SSE resume (Last-Event-ID)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20));
@@ -221,9 +230,9 @@ ParseResult parse_command_line(int argc, char** argv) {
   };
   config.thread_policy = cpu_policy(thread_policy);
   config.worker_policy = cpu_policy(worker_policy);
-  if (config.threads == 0) config.threads = std::max(1u, std::thread::hardware_concurrency());
+  if (config.threads == 0) config.threads = pool_size;
   if (config.max_subprocesses == 0) {
-    config.max_subprocesses = 4 * std::size_t{std::max(1u, std::thread::hardware_concurrency())};
+    config.max_subprocesses = 4 * std::size_t{usable_cpus};
   }
   if (auto problem = check_config(config)) {
     std::cerr << "jobd: " << *problem << "\n";

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <thread>
 
 #include "harness.hpp"
@@ -214,4 +215,53 @@ TEST(Operator, JobdSizesMallocsThreadCacheByReexecutingItselfUnlessTheOperatorSe
   EXPECT_EQ(environment.find("JOBD_MALLOC_TUNED"), std::string::npos);
   EXPECT_EQ(jobd.log().find("malloc:"), std::string::npos) << jobd.log();
   EXPECT_EQ(get(jobd.port(), "/healthz").status, 200);
+}
+
+// An operator who gives jobd one CPU (taskset, a cpuset, `docker run --cpus 1`) gets pools sized
+// to what it may use, not to the machine: two pool threads and two workers (the floor, so that a
+// long job does not hold every other behind it), and the start-up line says what it found. Two
+// pool threads show in the jobs: of three CPU jobs, two run and one waits.
+TEST(Operator, GivenOneCpuJobdSizesItsPoolsToItAndSaysSo) {
+  cpu_set_t mask;
+  CPU_ZERO(&mask);
+  ASSERT_EQ(sched_getaffinity(0, sizeof mask, &mask), 0);
+  int first = 0;
+  while (!CPU_ISSET(first, &mask)) ++first;
+  // jobd inherits the mask of the thread that starts it, which gets its own back at once. Not
+  // a thread of its own: the harness's PR_SET_PDEATHSIG fires when the starting thread ends.
+  std::unique_ptr<JobdProcess> jobd;
+  {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+    struct Restore {
+      cpu_set_t mask;
+      ~Restore() { sched_setaffinity(0, sizeof mask, &mask); }
+    } restore{mask};
+    jobd = std::make_unique<JobdProcess>(std::vector<std::string>{"--test-kinds", "--store", "memory:"});
+  }
+  const std::string log = jobd->log();
+  EXPECT_NE(log.find("(2 pool threads, 2 workers, queue depth 1024; 1 CPU ("), std::string::npos) << log;
+  EXPECT_NE(log.find("affinity 1,"), std::string::npos) << log;
+
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    const auto answer =
+        submit(jobd->port(), {{"kind", "spin"}, {"executor", "thread"}, {"params", {{"ms", 1500}}}});
+    ASSERT_EQ(answer.status, 202) << answer.body;
+    ids.push_back(answer.json()["id"].get<std::string>());
+  }
+  int running = 0;
+  int queued = 0;
+  EXPECT_TRUE(eventually([&] {
+    running = queued = 0;
+    for (const auto& id : ids) {
+      const std::string state = get(jobd->port(), "/v1/jobs/" + id).json()["state"].get<std::string>();
+      running += state == "running";
+      queued += state == "queued";
+    }
+    return running == 2 && queued == 1;
+  })) << running
+      << " running, " << queued << " queued";
 }
