@@ -13,30 +13,44 @@ namespace {
 
 using nlohmann::json;
 
-// A SAX pass that builds nothing and only checks the shape limits the real
-// (recursive) CBOR parser cannot be trusted with: nesting depth, and declared
-// container sizes that the DOM builder would turn into an exception. Any
-// syntax error also ends up here, via parse_error.
-class CborShapeCheck final : public json::json_sax_t {
+// The DOM builder of json::from_cbor, with the shape limits the (recursive) CBOR reader cannot
+// be trusted with checked as it goes: nesting depth, and declared container sizes that the
+// builder would turn into an exception. One pass over the payload: the limits are enforced
+// before the reader descends or the builder reserves, as a separate checking pass did.
+class CheckedCborBuilder {
  public:
-  explicit CborShapeCheck(std::size_t payload_size) : payload_size_(payload_size) {}
+  using number_integer_t = json::number_integer_t;
+  using number_unsigned_t = json::number_unsigned_t;
+  using number_float_t = json::number_float_t;
+  using string_t = json::string_t;
+  using binary_t = json::binary_t;
+
+  CheckedCborBuilder(json& root, std::size_t payload_size)
+      : dom_(root, /*allow_exceptions_=*/false), payload_size_(payload_size) {}
 
   const std::string& problem() const { return problem_; }
 
-  bool null() override { return true; }
-  bool boolean(bool) override { return true; }
-  bool number_integer(number_integer_t) override { return true; }
-  bool number_unsigned(number_unsigned_t) override { return true; }
-  bool number_float(number_float_t, const string_t&) override { return true; }
-  bool string(string_t&) override { return true; }
-  bool binary(binary_t&) override { return true; }
-  bool key(string_t&) override { return true; }
-  bool start_object(std::size_t elements) override { return enter(elements); }
-  bool end_object() override { return leave(); }
-  bool start_array(std::size_t elements) override { return enter(elements); }
-  bool end_array() override { return leave(); }
+  bool null() { return dom_.null(); }
+  bool boolean(bool value) { return dom_.boolean(value); }
+  bool number_integer(number_integer_t value) { return dom_.number_integer(value); }
+  bool number_unsigned(number_unsigned_t value) { return dom_.number_unsigned(value); }
+  bool number_float(number_float_t value, const string_t& text) { return dom_.number_float(value, text); }
+  bool string(string_t& value) { return dom_.string(value); }
+  bool binary(binary_t& value) { return dom_.binary(value); }
+  bool key(string_t& value) { return dom_.key(value); }
+  bool start_object(std::size_t elements) { return enter(elements) && dom_.start_object(elements); }
+  bool end_object() {
+    --depth_;
+    return dom_.end_object();
+  }
+  bool start_array(std::size_t elements) { return enter(elements) && dom_.start_array(elements); }
+  bool end_array() {
+    --depth_;
+    return dom_.end_array();
+  }
 
-  bool parse_error(std::size_t position, const std::string&, const json::exception& ex) override {
+  template <class Exception>
+  bool parse_error(std::size_t position, const std::string&, const Exception& ex) {
     problem_ = "malformed CBOR at byte " + std::to_string(position) + ": " + ex.what();
     return false;
   }
@@ -59,11 +73,7 @@ class CborShapeCheck final : public json::json_sax_t {
     return true;
   }
 
-  bool leave() {
-    --depth_;
-    return true;
-  }
-
+  nlohmann::detail::json_sax_dom_parser<json> dom_;
   std::size_t payload_size_;
   std::size_t depth_ = 0;
   std::string problem_;
@@ -73,13 +83,14 @@ class CborShapeCheck final : public json::json_sax_t {
 // problem when the field is missing, mistyped or out of range.
 class FieldReader {
  public:
-  FieldReader(const json& map, std::string& problem) : map_(map), problem_(problem) {}
+  // Reads move the values out of `map`: decode_payload drops it afterwards.
+  FieldReader(json& map, std::string& problem) : map_(map), problem_(problem) {}
 
   bool read(const char* key, std::string& out) {
-    const json* value = find(key);
+    json* value = find(key);
     if (value == nullptr) return false;
     if (!value->is_string()) return wrong_type(key, "a string", *value);
-    out = value->get<std::string>();
+    out = std::move(value->get_ref<std::string&>());
     return true;
   }
 
@@ -120,9 +131,9 @@ class FieldReader {
   }
 
   bool read(const char* key, json& out) {
-    const json* value = find(key);
+    json* value = find(key);
     if (value == nullptr) return false;
-    out = *value;
+    out = std::move(*value);
     return true;
   }
 
@@ -132,7 +143,7 @@ class FieldReader {
   }
 
  private:
-  const json* find(const char* key) {
+  json* find(const char* key) {
     const auto it = map_.find(key);
     if (it == map_.end()) {
       problem_ = std::string("missing field \"") + key + "\"";
@@ -147,7 +158,7 @@ class FieldReader {
     return false;
   }
 
-  const json& map_;
+  json& map_;
   std::string& problem_;
 };
 
@@ -217,23 +228,17 @@ std::variant<Message, DecodeError> decode_payload(MessageType type, std::span<co
   const auto* first = reinterpret_cast<const std::uint8_t*>(payload.data());
   const auto* last = first + payload.size();
 
-  CborShapeCheck shape(payload.size());
-  if (!json::sax_parse(first, last, &shape, json::input_format_t::cbor, /*strict=*/true)) {
-    problem = shape.problem().empty() ? "malformed CBOR" : shape.problem();
-    return fail(DecodeError::bad_payload);
-  }
-
   json map;
   try {
-    map = json::from_cbor(first, last, /*strict=*/true, /*allow_exceptions=*/false);
+    CheckedCborBuilder builder(map, payload.size());
+    if (!json::sax_parse(first, last, &builder, json::input_format_t::cbor, /*strict=*/true)) {
+      problem = builder.problem().empty() ? "malformed CBOR" : builder.problem();
+      return fail(DecodeError::bad_payload);
+    }
   } catch (const json::exception& ex) {
-    // Not expected after the shape check, but the DOM builder throws some
-    // errors regardless of allow_exceptions; keep them inside.
+    // Not expected within the limits checked, but the DOM builder throws some errors
+    // regardless of allow_exceptions; keep them inside.
     problem = ex.what();
-    return fail(DecodeError::bad_payload);
-  }
-  if (map.is_discarded()) {
-    problem = "malformed CBOR";
     return fail(DecodeError::bad_payload);
   }
   if (!map.is_object()) {
