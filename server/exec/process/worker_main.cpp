@@ -1,6 +1,8 @@
 #include "exec/process/worker_main.hpp"
 
+#include <poll.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -72,15 +74,26 @@ int run_worker(int fd, const kinds::KindRegistry& kinds, std::uint64_t cpu_secon
   proto::FrameDecoder decoder;
   std::string buffer(kReadChunk, '\0');
   if (!write_all(fd, proto::encode(proto::Hello{::getpid(), proto::kProtocolVersion}))) return 1;
-  // A plain blocking read between jobs. Polling the socket for a while first (as the thread
-  // pool spins before it parks) was measured and lost: on two cores a spinning idle worker
-  // takes the CPU from the loop thread that would send it the next job (-25 % jobs/s).
+  // Between jobs the worker sleeps in poll(), not in a blocking read. A reader blocked in read()
+  // on a Unix socket shares its wait queue with the socket's write-space wake-up, so it was
+  // woken for nothing each time jobd read a batch of its results; poll's wait is woken only for
+  // the events it asked for. Spinning on the socket for a while first (as the thread pool spins
+  // before it parks) was measured and lost: on two cores a spinning idle worker takes the CPU
+  // from the loop thread that would send it the next job (-25 % jobs/s).
   for (;;) {
-    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    const ssize_t n = ::recv(fd, buffer.data(), buffer.size(), MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      pollfd readable{fd, POLLIN, 0};
+      if (::poll(&readable, 1, -1) < 0 && errno != EINTR) {
+        std::fprintf(stderr, "worker: poll: %s\n", std::strerror(errno));
+        return 1;
+      }
+      continue;
+    }
     if (n < 0 && errno == EINTR) continue;
     if (n == 0) return 0;  // jobd closed the socket: retire
     if (n < 0) {
-      std::fprintf(stderr, "worker: read: %s\n", std::strerror(errno));
+      std::fprintf(stderr, "worker: recv: %s\n", std::strerror(errno));
       return 1;
     }
     decoder.feed(buffer.data(), static_cast<std::size_t>(n));
