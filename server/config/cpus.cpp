@@ -22,6 +22,12 @@ std::optional<std::string> read_file(const std::string& path) {
   return text.str();
 }
 
+// The value of a cgroup file: its text without the trailing newline.
+std::string_view trim_end(std::string_view text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+  return text;
+}
+
 std::optional<long long> parse_positive(std::string_view text) {
   long long value = 0;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -62,7 +68,7 @@ std::string CpuBudget::describe() const {
 }
 
 std::optional<double> parse_cpu_max(std::string_view text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+  text = trim_end(text);
   const auto space = text.find(' ');
   if (space == std::string_view::npos) return std::nullopt;
   const auto quota = parse_positive(text.substr(0, space));  // "max": no quota
@@ -72,12 +78,8 @@ std::optional<double> parse_cpu_max(std::string_view text) {
 }
 
 std::optional<double> parse_cfs_quota(std::string_view quota, std::string_view period) {
-  const auto trim = [](std::string_view text) {
-    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
-    return text;
-  };
-  const auto q = parse_positive(trim(quota));  // -1: no quota
-  const auto p = parse_positive(trim(period));
+  const auto q = parse_positive(trim_end(quota));  // -1: no quota
+  const auto p = parse_positive(trim_end(period));
   if (!q || !p) return std::nullopt;
   return static_cast<double>(*q) / static_cast<double>(*p);
 }
