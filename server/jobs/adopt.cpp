@@ -22,7 +22,8 @@ void JobTable::forget(JobSeq seq) {
   if (job == nullptr) return;
   if (proto::is_final(job->state)) {
     // Usually the newest finished job: searched from the back.
-    const auto it = std::find(finished_order_.rbegin(), finished_order_.rend(), seq);
+    const auto it = std::find_if(finished_order_.rbegin(), finished_order_.rend(),
+                                 [seq](const Finished& entry) { return entry.seq == seq; });
     if (it != finished_order_.rend()) {
       retained_bytes_ -= retained_bytes_of(*job);
       finished_order_.erase(std::next(it).base());

@@ -49,6 +49,11 @@ class IdIndex {
   bool erase(std::string_view id);
   // Room for `count` ids without growing.
   void reserve(std::size_t count);
+  // Starts loading the slot where a probe for `key` begins (an insert or erase to come): a
+  // hint, nothing changes.
+  void prefetch(IdKey key) const {
+    if (!slots_.empty()) __builtin_prefetch(&slots_[home_slot(key)]);
+  }
   std::size_t size() const { return size_ + others_.size(); }
 
   // The flat table itself, by key (what the text forms use; tests drive probing with these).

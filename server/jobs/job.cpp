@@ -111,8 +111,13 @@ struct IdBlock {
 [[maybe_unused]] const bool fork_generation_counted =
     pthread_atfork(nullptr, nullptr, [] { fork_generation.fetch_add(1, std::memory_order_relaxed); }) == 0;
 
-const unsigned char* next_id_bytes() {
+IdBlock& id_block() {
   thread_local IdBlock block;
+  return block;
+}
+
+const unsigned char* next_id_bytes() {
+  IdBlock& block = id_block();
   const unsigned generation = fork_generation.load(std::memory_order_relaxed);
   if (block.used == block.bytes.size() || block.generation != generation) {
     if (RAND_bytes(block.bytes.data(), static_cast<int>(block.bytes.size())) != 1)
@@ -135,6 +140,19 @@ void make_job_id(std::string& id) {
     id[2 * i] = kDigits[bytes[i] >> 4];
     id[2 * i + 1] = kDigits[bytes[i] & 0xf];
   }
+}
+
+std::optional<IdKey> next_job_id_key() {
+  const IdBlock& block = id_block();
+  if (block.used == block.bytes.size() || block.generation != fork_generation.load(std::memory_order_relaxed))
+    return std::nullopt;  // the next id draws a new block first
+  const unsigned char* bytes = block.bytes.data() + block.used;
+  IdKey key;
+  for (std::size_t i = 0; i < kIdBytes / 2; ++i) {
+    key.hi = (key.hi << 8) | bytes[i];
+    key.lo = (key.lo << 8) | bytes[kIdBytes / 2 + i];
+  }
+  return key;
 }
 
 std::string make_job_id() {

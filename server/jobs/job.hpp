@@ -12,6 +12,7 @@
 
 #include "exec/job_control.hpp"
 #include "jobd/proto/job.hpp"
+#include "jobs/id_index.hpp"
 
 namespace jobd::kinds {
 struct Kind;
@@ -110,6 +111,9 @@ struct Job {
 std::string make_job_id();
 // The same, written into `id` (whose buffer is reused).
 void make_job_id(std::string& id);
+// The key (jobs/id_index.hpp) of the id this thread's next make_job_id will write, when its
+// bytes are drawn already (nullopt when that call draws a new block): what to prefetch.
+std::optional<IdKey> next_job_id_key();
 
 // RFC 3339 UTC with milliseconds: 2026-11-26T16:01:22.123Z
 std::string format_rfc3339(Clock::time_point time);

@@ -42,6 +42,8 @@ const Job& JobTable::create(const kinds::Kind& kind, proto::Executor executor, s
   job->control->all_watchers = &live_streams_;
   Job& ref = *job;
   by_id_.insert(ref.id, &ref);
+  // The next job's id is drawn already: its slot is loaded while this job runs.
+  if (const auto next = next_job_id_key()) by_id_.prefetch(*next);
   if (ref.idempotency_key) by_idempotency_key_.emplace(*ref.idempotency_key, &ref);
   // Seqs only grow: each goes last.
   if (node) {
@@ -200,7 +202,7 @@ void JobTable::apply_final(Job& job, FinalState final) {
   job.run_at.reset();
   publish(job, JobEvent{.type = EventType::state, .state = job.state, .at = final.at});
   observers_.erase(job.seq);  // a final job changes no more
-  finished_order_.push_back(job.seq);
+  push_finished(job);
   retained_bytes_ += retained_bytes_of(job);  // after the last event: fixed from here on
   job.control.reset();  // nor runs: the executor keeps its own reference while it needs one
   // The newest finished job is always kept: its waiters have read it, but a GET right after
@@ -221,11 +223,25 @@ std::uint64_t JobTable::retained_bytes_of(const Job& job) {
   return bytes;
 }
 
+void JobTable::push_finished(const Job& job) {
+  const auto key = parse_job_id(job.id);
+  finished_order_.push_back({job.seq, key.value_or(IdKey{}), key.has_value()});
+}
+
 void JobTable::evict_oldest_finished() {
-  const JobSeq oldest = finished_order_.front();
+  const Finished oldest = finished_order_.front();
   finished_order_.pop_front();
-  if (const Job* job = get(oldest)) retained_bytes_ -= retained_bytes_of(*job);
-  evict(oldest, true);
+  evict(oldest.seq, true, &oldest);
+  prefetch_next_victim();
+}
+
+void JobTable::prefetch_next_victim() const {
+  if (finished_order_.empty()) return;
+  const Finished& next = finished_order_.front();
+  if (next.keyed) by_id_.prefetch(next.key);
+  if (jobs_.empty() || jobs_.begin()->first != next.seq) return;
+  const auto* job = reinterpret_cast<const char*>(jobs_.begin()->second.get());
+  for (std::size_t line = 0; line < sizeof(Job); line += 64) __builtin_prefetch(job + line);
 }
 
 JobTable::Phase JobTable::phase_of(proto::JobState state) {
@@ -338,7 +354,10 @@ void JobTable::publish(Job& job, JobEvent event) {
 std::size_t JobTable::evict_expired(Clock::time_point now) {
   std::size_t evicted = 0;
   while (!finished_order_.empty()) {
-    const Job* oldest = get(finished_order_.front());
+    const JobSeq seq = finished_order_.front().seq;
+    // The oldest finished job is nearly always the map's first: no walk, no miss in recent_.
+    const Job* oldest =
+        !jobs_.empty() && jobs_.begin()->first == seq ? jobs_.begin()->second.get() : get(seq);
     if (oldest && *oldest->finished_at + limits_.retention > now) break;
     evict_oldest_finished();
     ++evicted;
@@ -346,14 +365,18 @@ std::size_t JobTable::evict_expired(Clock::time_point now) {
   return evicted;
 }
 
-void JobTable::evict(JobSeq seq, bool finished) {
+void JobTable::evict(JobSeq seq, bool finished, const Finished* entry) {
   // Eviction takes the oldest job nearly always: the map's first, found without a walk.
   auto it = !jobs_.empty() && jobs_.begin()->first == seq ? jobs_.begin() : jobs_.find(seq);
   if (it == jobs_.end()) return;
   Job& job = *it->second;
+  if (entry != nullptr) retained_bytes_ -= retained_bytes_of(job);
   if (durable_) drop_pending(job);
   auto phase = extract_seq(index_of(job), seq);
-  by_id_.erase(job.id);
+  if (entry != nullptr && entry->keyed)
+    by_id_.erase(entry->key);
+  else
+    by_id_.erase(job.id);
   if (job.idempotency_key) by_idempotency_key_.erase(*job.idempotency_key);
   observers_.erase(seq);
   if (recent_[seq % kRecent] == &job) recent_[seq % kRecent] = nullptr;

@@ -214,6 +214,13 @@ class JobTable {
     Observer observer;
     bool removed = false;  // unwatched while the observers were being called
   };
+  // A finished job in eviction order. The id's key rides along, so that eviction finds the
+  // id's slot without reading the job's id text, and can prefetch the next victim's slot.
+  struct Finished {
+    JobSeq seq;
+    IdKey key;
+    bool keyed;  // key is the id's (a canonical id: not one a restored row made up)
+  };
 
   // Where a job is listed: queued and running jobs together (a thread job reads as running
   // before the table hears of it, so the two are told apart when listing), then each end.
@@ -230,7 +237,7 @@ class JobTable {
   void notify_all(Job& job, const JobEvent& event);  // the global observers (job_table_watch.cpp)
   // `finished`: its final state is committed, so the store may delete its row later
   // (JobStore::evict); else (discard) the row is removed in the next commit.
-  void evict(JobSeq seq, bool finished);
+  void evict(JobSeq seq, bool finished, const Finished* entry = nullptr);
   void evict_oldest_finished();
   FinalState final_state(Job& job, proto::Outcome outcome, Clock::time_point now) const;
   void apply_final(Job& job, FinalState final);
@@ -264,8 +271,12 @@ class JobTable {
   IdIndex by_id_;  // flat, keyed by the id's 16 bytes (jobs/id_index.hpp)
   using StringIndex = std::unordered_map<std::string_view, Job*>;
   StringIndex by_idempotency_key_;
-  std::deque<JobSeq> finished_order_;  // by finish time, for eviction
-  std::uint64_t retained_bytes_ = 0;   // retained_bytes_of() summed over finished_order_
+  std::deque<Finished> finished_order_;  // by finish time, for eviction
+  std::uint64_t retained_bytes_ = 0;     // retained_bytes_of() summed over finished_order_
+  void push_finished(const Job& job);
+  // Loads what the next eviction touches (the next victim's job and its id's slot) while
+  // this job's work goes on: with 100,000 jobs retained each was a cache miss when needed.
+  void prefetch_next_victim() const;
   // Every job in exactly one set: by kind (stable pointers into the registry), then by phase.
   std::unordered_map<const kinds::Kind*, std::array<SeqIndex, kPhases>> index_;
   // Most watched jobs have one watcher (a long-poll): inline, so watching allocates one node.

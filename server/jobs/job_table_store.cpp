@@ -189,14 +189,14 @@ const Job& JobTable::restore(store::JobRow& row, const kinds::Kind& kind) {
 void JobTable::end_restore(JobSeq max_seq) {
   next_seq_ = std::max(next_seq_, max_seq + 1);
   // Finished jobs leave by finish time (retention, then the limits), not by seq.
-  std::vector<std::pair<Clock::time_point, JobSeq>> finished;
+  std::vector<std::pair<Clock::time_point, const Job*>> finished;
   for (const auto& [seq, job] : jobs_) {
-    if (proto::is_final(job->state)) finished.emplace_back(*job->finished_at, seq);
+    if (proto::is_final(job->state)) finished.emplace_back(*job->finished_at, job.get());
   }
   std::stable_sort(finished.begin(), finished.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
   finished_order_.clear();
-  for (const auto& entry : finished) finished_order_.push_back(entry.second);
+  for (const auto& entry : finished) push_finished(*entry.second);
   while (finished_order_.size() > limits_.max_finished ||
          (retained_bytes_ > limits_.max_retained_bytes && finished_order_.size() > 1)) {
     evict_oldest_finished();

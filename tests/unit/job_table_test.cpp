@@ -314,3 +314,59 @@ TEST(JobIds, AForkedChildDrawsIdsOfItsOwnNotItsParentsNext) {
   EXPECT_NE(from_child, make_job_id());
   EXPECT_EQ(from_child.find_first_not_of("0123456789abcdef"), std::string::npos);
 }
+
+TEST(JobIds, TheNextIdsKeyIsKnownWhileItsBytesAreDrawnAlready) {
+  // The table prefetches the id index's slot for the next job's id: the key it is told must be
+  // the key of the id make_job_id writes next, and none when that call draws a new block.
+  int known = 0;
+  int unknown = 0;
+  for (int i = 0; i < 200; ++i) {
+    const auto next = next_job_id_key();
+    const std::string id = make_job_id();
+    if (!next) {
+      ++unknown;
+      continue;
+    }
+    ++known;
+    const auto key = parse_job_id(id);
+    ASSERT_TRUE(key.has_value()) << id;
+    EXPECT_EQ(*next, *key) << "told a key other than id " << id << "'s";
+  }
+  EXPECT_GT(known, 150);
+  EXPECT_GE(unknown, 3) << "a block holds 64 ids: 200 draw at least three";
+}
+
+TEST_F(JobTableTest, EvictionForgetsRestoredIdsOfEveryFormAndKeepsTheRest) {
+  // Eviction finds an id's slot by the key taken when the job finished; a restored row's id
+  // that is not 32 hex digits has none and is found by its text.
+  JobTable table({.max_finished = 2, .retention = 1h});
+  const std::vector<std::string> ids = {"hand-written-id", make_job_id(), "ANOTHER-ONE", make_job_id()};
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    store::JobRow row;
+    row.seq = i + 1;
+    row.id = ids[i];
+    row.kind = "echo";
+    row.params_json = "{}";
+    row.state = JobState::succeeded;
+    row.result_json = "1";
+    row.created_at_ms = 1'000 + static_cast<std::int64_t>(i);
+    row.finished_at_ms = 2'000 + static_cast<std::int64_t>(i);
+    table.restore(row, echo);
+  }
+  table.end_restore(ids.size());
+  EXPECT_EQ(table.get(ids[0]), nullptr);
+  EXPECT_EQ(table.get(ids[1]), nullptr);
+  ASSERT_NE(table.get(ids[2]), nullptr);
+  ASSERT_NE(table.get(ids[3]), nullptr);
+  // New jobs push the restored ones out, a text-keyed one first.
+  const Job& job = add(table, echo);
+  table.finish(job.seq, succeeded(1), t0);
+  EXPECT_EQ(table.get(ids[2]), nullptr);
+  EXPECT_NE(table.get(ids[3]), nullptr);
+  const Job& second = add(table, echo);
+  table.finish(second.seq, succeeded(2), t0 + 1s);
+  EXPECT_EQ(table.get(ids[3]), nullptr);
+  EXPECT_EQ(table.get(job.id), &job);
+  EXPECT_EQ(table.get(second.id), &second);
+  EXPECT_EQ(table.counts().total, 2u);
+}
