@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cstring>
+#include <limits>
 #include <stdexcept>
 
 namespace jobd::jobs {
@@ -58,29 +60,42 @@ std::string_view to_string(EventType type) noexcept {
 }
 
 void append_rfc3339(std::string& out, Clock::time_point time) {
-  // Civil time from the calendar types (no gmtime_r, no locale): three per record.
+  // Civil time from the calendar types (no gmtime_r, no locale), three per record; the date and
+  // the minute are rendered once per minute (per thread): the records of a minute share them.
   using namespace std::chrono;
-  const auto ms = floor<milliseconds>(time);
-  const auto day = floor<days>(ms);
-  const year_month_day date{day};
-  const hh_mm_ss clock{ms - day};
-  char text[24];
-  const auto digits = [&text](int at, long long value, int width) {
+  struct MinuteText {
+    long long minute = std::numeric_limits<long long>::min();
+    char text[17];  // "YYYY-MM-DDTHH:MM:"
+  };
+  thread_local MinuteText cached;
+  const auto digits = [](char* text, int at, long long value, int width) {
     for (int i = at + width - 1; i >= at; --i, value /= 10) text[i] = static_cast<char>('0' + value % 10);
   };
-  digits(0, static_cast<int>(date.year()), 4);
-  text[4] = '-';
-  digits(5, static_cast<unsigned>(date.month()), 2);
-  text[7] = '-';
-  digits(8, static_cast<unsigned>(date.day()), 2);
-  text[10] = 'T';
-  digits(11, clock.hours().count(), 2);
-  text[13] = ':';
-  digits(14, clock.minutes().count(), 2);
-  text[16] = ':';
-  digits(17, clock.seconds().count(), 2);
+  const auto ms = floor<milliseconds>(time);
+  const auto minute = floor<minutes>(ms);
+  if (minute.time_since_epoch().count() != cached.minute) {
+    const auto day = floor<days>(minute);
+    const year_month_day date{day};
+    const hh_mm_ss clock{minute - day};
+    char* text = cached.text;
+    digits(text, 0, static_cast<int>(date.year()), 4);
+    text[4] = '-';
+    digits(text, 5, static_cast<unsigned>(date.month()), 2);
+    text[7] = '-';
+    digits(text, 8, static_cast<unsigned>(date.day()), 2);
+    text[10] = 'T';
+    digits(text, 11, clock.hours().count(), 2);
+    text[13] = ':';
+    digits(text, 14, clock.minutes().count(), 2);
+    text[16] = ':';
+    cached.minute = minute.time_since_epoch().count();
+  }
+  const auto in_minute = (ms - minute).count();  // 0..59,999
+  char text[24];
+  std::memcpy(text, cached.text, sizeof cached.text);
+  digits(text, 17, in_minute / 1000, 2);
   text[19] = '.';
-  digits(20, clock.subseconds().count(), 3);
+  digits(text, 20, in_minute % 1000, 3);
   text[23] = 'Z';
   out.append(text, sizeof text);
 }

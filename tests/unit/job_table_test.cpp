@@ -2,10 +2,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <random>
 #include <set>
 #include <string_view>
 
 #include "job_table_fixture.hpp"
+#include "jobd/proto/rfc3339.hpp"
 
 using namespace jobd;
 using namespace jobd::jobs;
@@ -163,6 +165,31 @@ TEST_F(JobTableTest, DiscardRemovesAJobThatWasNeverAdmitted) {
 TEST(Rfc3339, FormatsUtcWithMilliseconds) {
   const auto time = Clock::time_point(std::chrono::milliseconds(1700000000123));
   EXPECT_EQ(format_rfc3339(time), "2023-11-14T22:13:20.123Z");
+}
+
+TEST(Rfc3339, EveryTimeReadsBackAsItselfWhicheverMinuteWasFormattedBefore) {
+  // The date and minute are kept from the previous call of the same minute: times that hop
+  // between minutes, days, years and both sides of the epoch must each read back exactly.
+  std::mt19937_64 random(7);
+  std::vector<std::int64_t> times = {
+      0,
+      -1,
+      59'999,
+      60'000,
+      1'709'164'799'999,
+      1'709'164'800'000,
+      7'258'118'399'999};  // 2199-12-31T23:59:59.999Z (the clock counts ns: to 2262)
+  for (int i = 0; i < 2'000; ++i) {
+    const std::int64_t base = static_cast<std::int64_t>(random() % 4'000'000'000'000ULL) - 60'000'000'000LL;
+    times.push_back(base);
+    times.push_back(base + static_cast<std::int64_t>(random() % 120'000));  // often the same minute
+  }
+  for (const std::int64_t ms : times) {
+    const std::string text = format_rfc3339(Clock::time_point(std::chrono::milliseconds(ms)));
+    EXPECT_EQ(text.size(), 24u) << text;
+    EXPECT_EQ(proto::parse_rfc3339_ms(text), ms) << text;
+  }
+  EXPECT_EQ(format_rfc3339(Clock::time_point(std::chrono::milliseconds(-1))), "1969-12-31T23:59:59.999Z");
 }
 
 TEST_F(JobTableTest, IndexedListingMatchesAFullScanForEveryFilterAndCursor) {
