@@ -4,7 +4,6 @@
 #include <stdexcept>
 #include <utility>
 
-#include "exec/sanitizer.hpp"
 #include "jobs/job_rows.hpp"
 #include "jobs/record.hpp"
 #include "kinds/kind.hpp"
@@ -213,37 +212,6 @@ void JobTable::apply_final(Job& job, FinalState final) {
   }
 }
 
-std::uint64_t JobTable::retained_bytes_of(const Job& job) {
-  std::uint64_t bytes = job.params.size() + job.result.size() + job.details.size() + job.attempts.size();
-  if (job.idempotency_key) bytes += job.idempotency_key->size();
-  if (job.error) bytes += job.error->type.size() + job.error->message.size();
-  if (job.other_events) {
-    for (const auto& event : *job.other_events) bytes += event.text.size();
-  }
-  return bytes;
-}
-
-void JobTable::push_finished(const Job& job) {
-  const auto key = parse_job_id(job.id);
-  finished_order_.push_back({job.seq, key.value_or(IdKey{}), key.has_value()});
-}
-
-void JobTable::evict_oldest_finished() {
-  const Finished oldest = finished_order_.front();
-  finished_order_.pop_front();
-  evict(oldest.seq, true, &oldest);
-  prefetch_next_victim();
-}
-
-void JobTable::prefetch_next_victim() const {
-  if (finished_order_.empty()) return;
-  const Finished& next = finished_order_.front();
-  if (next.keyed) by_id_.prefetch(next.key);
-  if (jobs_.empty() || jobs_.begin()->first != next.seq) return;
-  const auto* job = reinterpret_cast<const char*>(jobs_.begin()->second.get());
-  for (std::size_t line = 0; line < sizeof(Job); line += 64) __builtin_prefetch(job + line);
-}
-
 JobTable::Phase JobTable::phase_of(proto::JobState state) {
   switch (state) {
     case proto::JobState::queued:
@@ -349,61 +317,6 @@ void JobTable::publish(Job& job, JobEvent event) {
     }
   }
   if (published.type == EventType::state && !global_observers_.empty()) notify_all(job, published);
-}
-
-std::size_t JobTable::evict_expired(Clock::time_point now) {
-  std::size_t evicted = 0;
-  while (!finished_order_.empty()) {
-    const JobSeq seq = finished_order_.front().seq;
-    // The oldest finished job is nearly always the map's first: no walk, no miss in recent_.
-    const Job* oldest =
-        !jobs_.empty() && jobs_.begin()->first == seq ? jobs_.begin()->second.get() : get(seq);
-    if (oldest && *oldest->finished_at + limits_.retention > now) break;
-    evict_oldest_finished();
-    ++evicted;
-  }
-  return evicted;
-}
-
-void JobTable::evict(JobSeq seq, bool finished, const Finished* entry) {
-  // Eviction takes the oldest job nearly always: the map's first, found without a walk.
-  auto it = !jobs_.empty() && jobs_.begin()->first == seq ? jobs_.begin() : jobs_.find(seq);
-  if (it == jobs_.end()) return;
-  Job& job = *it->second;
-  if (entry != nullptr) retained_bytes_ -= retained_bytes_of(job);
-  if (durable_) drop_pending(job);
-  auto phase = extract_seq(index_of(job), seq);
-  if (entry != nullptr && entry->keyed)
-    by_id_.erase(entry->key);
-  else
-    by_id_.erase(job.id);
-  if (job.idempotency_key) by_idempotency_key_.erase(*job.idempotency_key);
-  observers_.erase(seq);
-  if (recent_[seq % kRecent] == &job) recent_[seq % kRecent] = nullptr;
-  recycle(jobs_.extract(it), std::move(phase));
-  if (!durable_) return;
-  if (finished) {
-    store_->evict(seq);  // deferred: a finished job's row reads back as evictable (DESIGN)
-    return;
-  }
-  // A discarded job never became final: a row of it left behind would come back queued.
-  store::JobRow row;
-  row.seq = seq;
-  last_ticket_ = store_->write({store::ChangeOp::remove, std::move(row)});
-}
-
-void JobTable::recycle(JobsMap::node_type job, SeqIndex::node_type phase) {
-  // Under AddressSanitizer every evicted node is freed, so that a use after eviction is caught.
-  if constexpr (exec::kAddressSanitizer) return;
-  if (job && spare_jobs_.size() < kSpares) {
-    // As a new Job, but for the id's buffer (32 characters: past the small-string buffer).
-    Job& old = *job.mapped();
-    Job fresh;
-    fresh.id = std::move(old.id);
-    old = std::move(fresh);
-    spare_jobs_.push_back(std::move(job));
-  }
-  if (phase && spare_phases_.size() < kSpares) spare_phases_.push_back(std::move(phase));
 }
 
 JobCounts JobTable::counts() const {
