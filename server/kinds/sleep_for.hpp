@@ -4,18 +4,13 @@
 // may include; a loop kind may use it too.
 #pragma once
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 
 namespace jobd::kinds {
 
-inline boost::asio::awaitable<void> sleep_for(std::chrono::milliseconds duration) {
-  boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, duration);
-  co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-}
+// Defined in sleep_for.cpp, not inline here: GCC gives an inline coroutine's frame a type per
+// translation unit, which link-time optimization reports as an ODR violation (-Wodr).
+boost::asio::awaitable<void> sleep_for(std::chrono::milliseconds duration);
 
 }  // namespace jobd::kinds
