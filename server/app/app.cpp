@@ -114,6 +114,10 @@ void register_state_metrics(metrics::Registry& registry, const jobs::Scheduler& 
       registry.callback_gauge("jobd_executor_workers", "Threads or processes of an executor", {"executor"});
   auto& restarts = registry.callback_counter("jobd_worker_restarts_total",
                                              "Worker processes replaced, by cause", {"cause"});
+  auto& yields = registry.callback_counter(
+      "jobd_executor_cpu_yields_total",
+      "Times CPU-bound jobs gave the CPU away at a checkpoint (--thread-yield-us), by executor",
+      {"executor"});
   for (auto id : proto::kAllExecutors) {
     const exec::Executor* executor = scheduler.executor(id);
     if (executor == nullptr) continue;
@@ -122,6 +126,9 @@ void register_state_metrics(metrics::Registry& registry, const jobs::Scheduler& 
     running.with({name}).set([executor] { return static_cast<double>(executor->stats().running); });
     capacity.with({name}).set([executor] { return static_cast<double>(executor->stats().capacity); });
     workers.with({name}).set([executor] { return static_cast<double>(executor->stats().workers); });
+    if (id == proto::Executor::thread) {
+      yields.with({name}).set([executor] { return static_cast<double>(executor->stats().cpu_yields); });
+    }
     if (id == proto::Executor::process) {
       for (const char* cause : {"crash", "kill", "recycle"}) {
         restarts.with({cause}).set([executor, cause] {
@@ -228,7 +235,8 @@ int run(const config::Config& config, kinds::KindRegistry& kinds,
   auto threads = std::make_unique<exec::ThreadExecutor>(
       loop.get_executor(), scheduler,
       exec::ThreadPoolOptions{config.threads, config.queue_depth, config.thread_nice,
-                              sched_policy(config.thread_policy), pool_spin(config.cpus)});
+                              sched_policy(config.thread_policy), pool_spin(config.cpus),
+                              std::chrono::microseconds(config.thread_yield_us)});
   exec::ThreadExecutor& thread_executor = *threads;
   scheduler.add_executor(std::move(threads));
   auto subprocess = std::make_unique<exec::SubprocessExecutor>(

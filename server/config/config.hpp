@@ -34,6 +34,7 @@ struct Config {
   std::size_t threads = 0;  // thread pool size; 0 = usable CPUs, at least 2
   int thread_nice = 10;     // added niceness of pool threads: the loop wins the CPU
   CpuPolicy thread_policy = CpuPolicy::normal;
+  std::uint64_t thread_yield_us = 500;  // pool threads yield the CPU this often (us); 0 = never
   std::size_t workers = 0;  // process executor's workers (flag default: usable CPUs, at least 2); 0 = none
   std::uint64_t worker_memory = std::uint64_t{1} << 30;  // RLIMIT_AS of a worker
   std::uint64_t worker_cpu = 0;                          // CPU seconds per job in a worker; 0 = no limit

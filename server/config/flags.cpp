@@ -70,6 +70,15 @@ ParseResult parse_command_line(int argc, char** argv) {
       "scheduling of pool threads: normal (by --thread-nice), batch, or idle (they run only on a CPU "
       "nothing else wants: the loop and other processes always preempt them)")
       ->check(CLI::IsMember({"normal", "batch", "idle"}));
+  // Only with two CPUs or more: on one, the loop and the pool share the core, and a pool thread that
+  // yields every few milliseconds halved thread jobs/s (the loop, put first, runs until it blocks
+  // while the jobs wait; bench/RESULTS.md, stop 33), which a faster /healthz does not repay.
+  config.thread_yield_us = usable_cpus > 1 ? 500 : 0;
+  add("--thread-yield-us", config.thread_yield_us,
+      "microseconds a pool thread runs CPU-bound jobs before it yields the CPU at a job's checkpoint, so "
+      "that the loop does not wait for the scheduler's next tick behind it (default: 500 with two CPUs or "
+      "more, 0 = never with one)")
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1'000'000}));
   config.workers = pool_size;
   add("--workers", config.workers,
       "worker processes of the process executor (default: the CPUs jobd may use, at least 2; 0 = no process "

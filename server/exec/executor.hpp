@@ -66,6 +66,8 @@ struct ExecutorStats {
   std::size_t workers = 0;   // threads or processes (0 for loop)
   // Worker processes replaced so far, by cause ("crash", "kill", "recycle"); process executor.
   std::vector<std::pair<std::string, std::uint64_t>> restarts;
+  // Times CPU-bound jobs gave the CPU away at a checkpoint (kinds::CpuContext); thread executor.
+  std::uint64_t cpu_yields = 0;
 };
 
 class Executor {

@@ -11,11 +11,9 @@ Kind make_primes_kind();  // thread|process: counts primes <= n
 Kind make_sha256_kind();  // thread|process: iterated SHA-256
 
 // Pure functions behind the CPU kinds, exposed for unit tests.
-// Counts primes <= n with a segmented sieve; returns nullopt when `stop` was requested.
-std::optional<std::int64_t> count_primes(std::int64_t n, const std::stop_token& stop,
-                                         const ProgressFn& progress);
+// Counts primes <= n with a segmented sieve; returns nullopt when a checkpoint says stop.
+std::optional<std::int64_t> count_primes(std::int64_t n, CpuContext& ctx);
 // Hex SHA-256 of `data`, then of the previous digest, `rounds` times in all.
-std::optional<std::string> iterated_sha256(std::string_view data, std::int64_t rounds,
-                                           const std::stop_token& stop, const ProgressFn& progress);
+std::optional<std::string> iterated_sha256(std::string_view data, std::int64_t rounds, CpuContext& ctx);
 
 }  // namespace jobd::kinds

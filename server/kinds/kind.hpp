@@ -4,6 +4,8 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -25,10 +27,22 @@ using proto::Outcome;
 // listens). May be called from any thread.
 using ProgressFn = std::function<void(double fraction, std::string_view text)>;
 
-// Context of CPU-bound code (thread pool or worker process): poll `stop` to be cancellable.
+// Context of CPU-bound code (thread pool or worker process). Long computations call
+// checkpoint() between units of work, well under a millisecond apart: it says whether to stop,
+// and now and then gives the CPU away.
 struct CpuContext {
   std::stop_token stop;
   ProgressFn progress;
+  // A thread that has run this long since it last yielded yields (sched_yield) at its next
+  // checkpoint; zero: never. The event loop needs little CPU but needs it at once: woken behind a
+  // running pool thread, it may wait for the scheduler's next tick (4 ms at 250 Hz) however low
+  // that thread's priority; the yield hands it the CPU when it waits, and costs one system call
+  // when nothing does (bench/RESULTS.md, stop 33).
+  std::chrono::microseconds yield_every{0};
+  std::uint64_t yields = 0;  // the yields checkpoint() made, for the executor's metric
+
+  // True: stop now (cancelled, timed out or shutting down). May yield first (yield_every).
+  bool checkpoint();
 };
 
 // Context of cooperative code on the event loop: asio cancellation stops it at its next

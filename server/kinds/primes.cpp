@@ -9,11 +9,10 @@ namespace jobd::kinds {
 
 inline constexpr std::int64_t kMaxPrimesN = 1'000'000'000;
 // Odd numbers per sieve segment: 256 KiB of flags stays in L2 and bounds the time between two
-// looks at the stop token to well under a millisecond.
+// checkpoints to well under a millisecond.
 inline constexpr std::int64_t kSegmentOdds = std::int64_t{256} * 1024;
 
-std::optional<std::int64_t> count_primes(std::int64_t n, const std::stop_token& stop,
-                                         const ProgressFn& progress) {
+std::optional<std::int64_t> count_primes(std::int64_t n, CpuContext& ctx) {
   if (n < 2) return 0;
   if (n < 3) return 1;
   // Base primes up to sqrt(n), by a plain sieve (at most 31,623 for n = 10^9).
@@ -31,7 +30,7 @@ std::optional<std::int64_t> count_primes(std::int64_t n, const std::stop_token& 
   std::vector<char> segment(static_cast<std::size_t>(std::min(kSegmentOdds, odd_count)));
   std::int64_t count = 1;  // the prime 2
   for (std::int64_t low = 0; low < odd_count; low += kSegmentOdds) {
-    if (stop.stop_requested()) return std::nullopt;
+    if (ctx.checkpoint()) return std::nullopt;
     const std::int64_t high = std::min(low + kSegmentOdds, odd_count);
     std::fill(segment.begin(), segment.begin() + (high - low), 1);
     const std::int64_t low_value = 2 * low + 3;
@@ -45,8 +44,8 @@ std::optional<std::int64_t> count_primes(std::int64_t n, const std::stop_token& 
       }
     }
     count += std::count(segment.begin(), segment.begin() + (high - low), 1);
-    if (progress && high < odd_count) {
-      progress(static_cast<double>(high) / static_cast<double>(odd_count), "sieving");
+    if (ctx.progress && high < odd_count) {
+      ctx.progress(static_cast<double>(high) / static_cast<double>(odd_count), "sieving");
     }
   }
   return count;
@@ -65,7 +64,7 @@ Kind make_primes_kind() {
   kind.executors = {proto::Executor::thread, proto::Executor::process};
   kind.cancellation = "cooperative on thread (checked every sieve segment); kill on process";
   kind.run_on_cpu = [](const nlohmann::json& params, CpuContext& ctx) {
-    auto count = count_primes(params.at("n").get<std::int64_t>(), ctx.stop, ctx.progress);
+    auto count = count_primes(params.at("n").get<std::int64_t>(), ctx);
     if (!count) return Outcome::failure(proto::job_error::cancelled, "stopped");
     return Outcome::success({{"count", *count}});
   };

@@ -25,8 +25,7 @@ std::string to_hex(const unsigned char* bytes, std::size_t size) {
 }
 }  // namespace
 
-std::optional<std::string> iterated_sha256(std::string_view data, std::int64_t rounds,
-                                           const std::stop_token& stop, const ProgressFn& progress) {
+std::optional<std::string> iterated_sha256(std::string_view data, std::int64_t rounds, CpuContext& cpu) {
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned size = 0;
@@ -38,8 +37,8 @@ std::optional<std::string> iterated_sha256(std::string_view data, std::int64_t r
   hash(data.data(), data.size());
   for (std::int64_t round = 1; round < rounds; ++round) {
     if (round % kRoundsPerCheck == 0) {
-      if (stop.stop_requested()) return std::nullopt;
-      if (progress) progress(static_cast<double>(round) / static_cast<double>(rounds), "hashing");
+      if (cpu.checkpoint()) return std::nullopt;
+      if (cpu.progress) cpu.progress(static_cast<double>(round) / static_cast<double>(rounds), "hashing");
     }
     // The previous digest's raw bytes are the next input (hashing the hex would be twice the work
     // for nothing).
@@ -68,7 +67,7 @@ Kind make_sha256_kind() {
   kind.cancellation = "cooperative on thread (checked every 1024 rounds); kill on process";
   kind.run_on_cpu = [](const nlohmann::json& params, CpuContext& ctx) {
     auto digest = iterated_sha256(params.at("data").get_ref<const std::string&>(),
-                                  params.at("rounds").get<std::int64_t>(), ctx.stop, ctx.progress);
+                                  params.at("rounds").get<std::int64_t>(), ctx);
     if (!digest) return Outcome::failure(proto::job_error::cancelled, "stopped");
     return Outcome::success({{"digest", *digest}, {"rounds", params.at("rounds")}});
   };

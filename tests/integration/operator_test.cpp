@@ -63,6 +63,7 @@ TEST(Operator, FlagValuesThatWouldBreakTheServiceAreRefusedAtStartNamingTheFlag)
       {"--thread-policy fifo", "--thread-policy"},                 // real-time: could starve the loop
       {"--worker-policy rr", "--worker-policy"},                   // the same, for the workers
       {"--worker-pipeline 0", "--worker-pipeline"},                // no job could be sent
+      {"--thread-yield-us 2000000", "--thread-yield-us"},          // a loop waiting seconds for a CPU
   };
   for (const auto& [args, flag] : cases) {
     const JobdRun run = run_jobd(args);
@@ -163,6 +164,68 @@ TEST(Operator, ThreadPolicyIdlePutsEveryPoolThreadAndOnlyThemUnderSchedIdle) {
 }
 
 namespace {
+// jobd started with one CPU of the test's affinity mask. jobd inherits the mask of the thread
+// that starts it, which gets its own back at once. Not a thread of its own: the harness's
+// PR_SET_PDEATHSIG fires when the starting thread ends.
+std::unique_ptr<JobdProcess> start_on_one_cpu(const std::vector<std::string>& args) {
+  cpu_set_t mask;
+  CPU_ZERO(&mask);
+  EXPECT_EQ(sched_getaffinity(0, sizeof mask, &mask), 0);
+  int first = 0;
+  while (!CPU_ISSET(first, &mask)) ++first;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(first, &one);
+  EXPECT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+  struct Restore {
+    cpu_set_t mask;
+    ~Restore() { sched_setaffinity(0, sizeof mask, &mask); }
+  } restore{mask};
+  return std::make_unique<JobdProcess>(args);
+}
+}  // namespace
+
+namespace {
+// The CPU yields of one long job on the thread pool: primes 10^8 is ~190 sieve segments, each a
+// checkpoint, of ~1 ms or more each.
+double yields_of_a_long_thread_job(const JobdProcess& jobd) {
+  const HttpResult answer =
+      submit(jobd.port(), {{"kind", "primes"}, {"executor", "thread"}, {"params", {{"n", 100'000'000}}}},
+             "?wait=60");
+  EXPECT_EQ(answer.status, 200) << answer.body;
+  EXPECT_EQ(answer.status == 200 ? answer.json().at("state") : "", "succeeded") << answer.body;
+  return scraped_metric(jobd.port(), R"(jobd_executor_cpu_yields_total{executor="thread"})");
+}
+}  // namespace
+
+// A long job on the thread pool gives the CPU away at its checkpoints every --thread-yield-us
+// (the metric counts each yield), and never with 0.
+TEST(Operator, ThreadYieldGivesTheCpuAwayAtALongJobsCheckpointsAndNeverWithZero) {
+  JobdProcess every_ms(
+      {"--workers", "0", "--threads", "1", "--thread-yield-us", "1000", "--store", "memory:"});
+  EXPECT_GE(yields_of_a_long_thread_job(every_ms), 10) << "a job of ~100 ms or more yields about once a ms";
+  JobdProcess never({"--workers", "0", "--threads", "1", "--thread-yield-us", "0", "--store", "memory:"});
+  EXPECT_EQ(yields_of_a_long_thread_job(never), 0);
+}
+
+// By default pool threads yield only when jobd may use two CPUs or more (its start-up line says
+// how many it found): on one, where the loop and the pool share the core, it would cost thread
+// jobs half their rate.
+TEST(Operator, ThreadYieldIsOnByDefaultWithTwoCpusAndOffWithOne) {
+  JobdProcess as_given({"--workers", "0", "--store", "memory:"});
+  const bool one_cpu = as_given.log().find("; 1 CPU (") != std::string::npos;
+  const double yields = yields_of_a_long_thread_job(as_given);
+  if (one_cpu) {
+    EXPECT_EQ(yields, 0) << as_given.log();
+  } else {
+    EXPECT_GE(yields, 10) << as_given.log();
+  }
+  const auto pinned = start_on_one_cpu({"--workers", "0", "--store", "memory:"});
+  EXPECT_NE(pinned->log().find("; 1 CPU ("), std::string::npos) << pinned->log();
+  EXPECT_EQ(yields_of_a_long_thread_job(*pinned), 0);
+}
+
+namespace {
 // The environment `pid` was executed with (/proc/PID/environ: what execve passed, which later
 // setenv/unsetenv calls do not change), NUL-separated.
 std::string executed_environment(pid_t pid) {
@@ -221,26 +284,9 @@ TEST(Operator, JobdSizesMallocsThreadCacheByReexecutingItselfUnlessTheOperatorSe
 // to what it may use, not to the machine: two pool threads and two workers (the floor, so that a
 // long job does not hold every other behind it), and the start-up line says what it found. Two
 // pool threads show in the jobs: of three CPU jobs, two run and one waits.
+
 TEST(Operator, GivenOneCpuJobdSizesItsPoolsToItAndSaysSo) {
-  cpu_set_t mask;
-  CPU_ZERO(&mask);
-  ASSERT_EQ(sched_getaffinity(0, sizeof mask, &mask), 0);
-  int first = 0;
-  while (!CPU_ISSET(first, &mask)) ++first;
-  // jobd inherits the mask of the thread that starts it, which gets its own back at once. Not
-  // a thread of its own: the harness's PR_SET_PDEATHSIG fires when the starting thread ends.
-  std::unique_ptr<JobdProcess> jobd;
-  {
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(first, &one);
-    ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
-    struct Restore {
-      cpu_set_t mask;
-      ~Restore() { sched_setaffinity(0, sizeof mask, &mask); }
-    } restore{mask};
-    jobd = std::make_unique<JobdProcess>(std::vector<std::string>{"--test-kinds", "--store", "memory:"});
-  }
+  const auto jobd = start_on_one_cpu({"--test-kinds", "--store", "memory:"});
   const std::string log = jobd->log();
   EXPECT_NE(log.find("(2 pool threads, 2 workers, queue depth 1024; 1 CPU ("), std::string::npos) << log;
   EXPECT_NE(log.find("affinity 1,"), std::string::npos) << log;

@@ -12,7 +12,7 @@ using namespace jobd;
 using namespace jobd::kinds;
 
 TEST(Primes, CountsMatchKnownValues) {
-  std::stop_source never;
+  CpuContext plain;
   const std::pair<std::int64_t, std::int64_t> known[] = {{0, 0},
                                                          {1, 0},
                                                          {2, 1},
@@ -24,12 +24,12 @@ TEST(Primes, CountsMatchKnownValues) {
                                                          {7920, 1000},
                                                          {1'000'000, 78498},
                                                          {10'000'000, 664579}};
-  for (auto [n, count] : known) EXPECT_EQ(count_primes(n, never.get_token(), {}), count) << "n=" << n;
+  for (auto [n, count] : known) EXPECT_EQ(count_primes(n, plain), count) << "n=" << n;
 }
 
 TEST(Primes, SegmentBoundariesDoNotLoseOrDoublePrimes) {
   // 2 * 256Ki odd numbers per segment: n around a boundary, checked against a plain sieve.
-  std::stop_source never;
+  CpuContext plain;
   const std::int64_t limit = 2 * 256 * 1024 * 2 + 10;
   std::vector<char> sieve(static_cast<std::size_t>(limit + 1), 1);
   sieve[0] = sieve[1] = 0;
@@ -42,39 +42,65 @@ TEST(Primes, SegmentBoundariesDoNotLoseOrDoublePrimes) {
   for (std::int64_t n = 0; n <= limit; ++n) {
     count += sieve[static_cast<std::size_t>(n)];
     if (n > 524'270 && n < 524'300) {
-      EXPECT_EQ(count_primes(n, never.get_token(), {}), count) << n;
+      EXPECT_EQ(count_primes(n, plain), count) << n;
     }
   }
-  EXPECT_EQ(count_primes(limit, never.get_token(), {}), count);
+  EXPECT_EQ(count_primes(limit, plain), count);
 }
 
 TEST(Primes, StopsWhenAskedAndReportsProgress) {
   std::stop_source stop;
   int reports = 0;
-  auto result = count_primes(1'000'000'000, stop.get_token(), [&](double fraction, std::string_view) {
-    EXPECT_GT(fraction, 0.0);
-    EXPECT_LT(fraction, 1.0);
-    if (++reports == 3) stop.request_stop();
-  });
+  CpuContext ctx{stop.get_token(), [&](double fraction, std::string_view) {
+                   EXPECT_GT(fraction, 0.0);
+                   EXPECT_LT(fraction, 1.0);
+                   if (++reports == 3) stop.request_stop();
+                 }};
+  auto result = count_primes(1'000'000'000, ctx);
   EXPECT_FALSE(result.has_value());
   EXPECT_EQ(reports, 3);
 }
 
 TEST(Sha256, MatchesKnownDigestsAndIterates) {
-  std::stop_source never;
-  EXPECT_EQ(iterated_sha256("abc", 1, never.get_token(), {}),
+  CpuContext plain;
+  EXPECT_EQ(iterated_sha256("abc", 1, plain),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  EXPECT_EQ(iterated_sha256("", 1, never.get_token(), {}),
+  EXPECT_EQ(iterated_sha256("", 1, plain),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   // Two rounds: SHA-256 of the raw 32-byte digest of "abc".
-  EXPECT_EQ(iterated_sha256("abc", 2, never.get_token(), {}),
+  EXPECT_EQ(iterated_sha256("abc", 2, plain),
             "4f8b42c22dd3729b519ba6f68d2da7cc5b2d606d05daed5ad5128cc03e6c6358");
 }
 
 TEST(Sha256, StopsWhenAsked) {
   std::stop_source stop;
   stop.request_stop();
-  EXPECT_FALSE(iterated_sha256("x", 1'000'000, stop.get_token(), {}).has_value());
+  CpuContext ctx{stop.get_token(), {}};
+  EXPECT_FALSE(iterated_sha256("x", 1'000'000, ctx).has_value());
+}
+
+// A thread that ran past yield_every yields at its next checkpoint, at most once per interval
+// (its clock starts at its first checkpoint); with zero it never yields; a stop is reported
+// either way.
+TEST(CpuContext, CheckpointsYieldAtMostOncePerIntervalAndReportStop) {
+  using std::chrono::steady_clock;
+  std::stop_source stop;
+  CpuContext never{stop.get_token(), {}};
+  CpuContext yielding{stop.get_token(), {}};
+  yielding.yield_every = std::chrono::milliseconds(1);
+  const auto started = steady_clock::now();
+  while (yielding.yields < 5 && steady_clock::now() - started < std::chrono::seconds(10)) {
+    EXPECT_FALSE(never.checkpoint());
+    EXPECT_FALSE(yielding.checkpoint());
+  }
+  const auto elapsed = steady_clock::now() - started;
+  EXPECT_EQ(yielding.yields, 5u);
+  // Five yields take four intervals at least (five once this thread's clock has started).
+  EXPECT_GE(elapsed, std::chrono::milliseconds(4));
+  EXPECT_EQ(never.yields, 0u);
+  stop.request_stop();
+  EXPECT_TRUE(never.checkpoint());
+  EXPECT_TRUE(yielding.checkpoint());
 }
 
 TEST(KindRegistry, BuiltinsAreRegisteredAndTestKindsOnlyOnRequest) {

@@ -22,7 +22,7 @@ std::int64_t now_ns() {
 }  // namespace
 
 ThreadExecutor::ThreadExecutor(asio::any_io_executor loop, JobSink& sink, ThreadPoolOptions options)
-    : loop_(std::move(loop)), sink_(sink), pool_(options) {}
+    : loop_(std::move(loop)), sink_(sink), yield_every_(options.yield_every), pool_(options) {}
 
 ThreadExecutor::~ThreadExecutor() { pool_.shutdown(); }
 
@@ -48,12 +48,14 @@ void ThreadExecutor::submit(JobTicket ticket) {
                               sink_.on_progress(seq, fraction, std::move(text));
                             });
                           }};
+    ctx.yield_every = yield_every_;
     Outcome outcome;
     try {
       outcome = ticket.kind->run_on_cpu(ticket.params, ctx);
     } catch (...) {
       outcome = proto::outcome_from_exception(std::current_exception());
     }
+    if (ctx.yields != 0) cpu_yields_.fetch_add(ctx.yields, std::memory_order_relaxed);
     asio::post(loop_, [this, seq, outcome = std::move(outcome)]() mutable {
       if (active_.erase(seq) == 1) sink_.on_finished(seq, std::move(outcome));
     });
@@ -75,7 +77,11 @@ void ThreadExecutor::stop(JobSeq seq, StopReason reason) {
 }
 
 ExecutorStats ThreadExecutor::stats() const {
-  return {pool_.queued(), pool_.busy(), pool_.capacity() + pool_.threads(), pool_.threads()};
+  return {.queued = pool_.queued(),
+          .running = pool_.busy(),
+          .capacity = pool_.capacity() + pool_.threads(),
+          .workers = pool_.threads(),
+          .cpu_yields = cpu_yields_.load(std::memory_order_relaxed)};
 }
 
 }  // namespace jobd::exec

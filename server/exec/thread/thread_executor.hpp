@@ -5,7 +5,9 @@
 // drain timeout + kill grace have passed (shutdown_until, app.cpp).
 #pragma once
 
+#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
+#include <cstdint>
 #include <unordered_set>
 
 #include "exec/executor.hpp"
@@ -34,7 +36,9 @@ class ThreadExecutor final : public Executor {
   boost::asio::any_io_executor loop_;
   JobSink& sink_;
   std::unordered_set<JobSeq> active_;  // loop thread only: accepted and not yet finished
-  ThreadPool pool_;                    // last: its threads stop before the rest goes
+  std::chrono::microseconds yield_every_;
+  std::atomic<std::uint64_t> cpu_yields_{0};  // added by pool threads as their jobs end
+  ThreadPool pool_;                           // last: its threads stop before the rest goes
 };
 
 }  // namespace jobd::exec

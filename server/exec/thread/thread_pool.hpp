@@ -24,6 +24,9 @@ struct ThreadPoolOptions {
   int nice = 0;                        // added niceness of the pool threads (0 = same as loop)
   int policy = 0;                      // their Linux scheduling policy: SCHED_OTHER (0), _BATCH, _IDLE
   std::chrono::microseconds spin{50};  // how long an idle thread polls before parking
+  // How long a thread runs CPU-bound jobs before it yields at a checkpoint (kinds::CpuContext);
+  // zero: never. The pool itself does not use it: the executor hands it to each job.
+  std::chrono::microseconds yield_every{0};
 };
 
 class ThreadPool {
