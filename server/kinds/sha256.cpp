@@ -25,20 +25,20 @@ std::string to_hex(const unsigned char* bytes, std::size_t size) {
 }
 }  // namespace
 
-std::optional<std::string> iterated_sha256(std::string_view data, std::int64_t rounds, CpuContext& cpu) {
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+std::optional<std::string> iterated_sha256(std::string_view data, std::int64_t rounds, CpuContext& ctx) {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> md(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned size = 0;
   auto hash = [&](const void* input, std::size_t length) {
-    EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
-    EVP_DigestUpdate(ctx.get(), input, length);
-    EVP_DigestFinal_ex(ctx.get(), digest.data(), &size);
+    EVP_DigestInit_ex(md.get(), EVP_sha256(), nullptr);
+    EVP_DigestUpdate(md.get(), input, length);
+    EVP_DigestFinal_ex(md.get(), digest.data(), &size);
   };
   hash(data.data(), data.size());
   for (std::int64_t round = 1; round < rounds; ++round) {
     if (round % kRoundsPerCheck == 0) {
-      if (cpu.checkpoint()) return std::nullopt;
-      if (cpu.progress) cpu.progress(static_cast<double>(round) / static_cast<double>(rounds), "hashing");
+      if (ctx.checkpoint()) return std::nullopt;
+      if (ctx.progress) ctx.progress(static_cast<double>(round) / static_cast<double>(rounds), "hashing");
     }
     // The previous digest's raw bytes are the next input (hashing the hex would be twice the work
     // for nothing).
