@@ -10,9 +10,7 @@ Kind make_echo_kind() {
   kind.params.free_form = true;
   kind.executors = {proto::Executor::loop};
   kind.cancellation = "immediate (finishes at once)";
-  kind.run_on_loop = [](nlohmann::json params, LoopContext) -> boost::asio::awaitable<Outcome> {
-    co_return Outcome::success(std::move(params));
-  };
+  kind.run_inline = [](nlohmann::json params) { return Outcome::success(std::move(params)); };
   return kind;
 }
 

@@ -54,6 +54,9 @@ struct LoopContext {
 
 using CpuHandler = std::function<Outcome(const nlohmann::json& params, CpuContext& ctx)>;
 using LoopHandler = std::function<boost::asio::awaitable<Outcome>(nlohmann::json params, LoopContext ctx)>;
+// A loop kind that never waits and takes microseconds (echo; a validation, a small transform):
+// a plain function, called from one handler posted to the loop, with no coroutine to start.
+using InlineHandler = std::function<Outcome(nlohmann::json params)>;
 
 struct CommandSpec;  // a subprocess kind's program and argv rules (exec/subprocess)
 
@@ -66,6 +69,7 @@ struct Kind {
   // How cancellation reaches running code, shown in the catalog so users know what DELETE does.
   std::string cancellation;
   LoopHandler run_on_loop;                     // for Executor::loop
+  InlineHandler run_inline;                    // for Executor::loop, instead of run_on_loop
   CpuHandler run_on_cpu;                       // for Executor::thread and Executor::process
   std::shared_ptr<const CommandSpec> command;  // for Executor::subprocess
   bool test_only = false;                      // registered only with --test-kinds

@@ -16,7 +16,7 @@ void KindRegistry::add(Kind kind) {
   if (kind.executors.empty()) throw std::invalid_argument("kind '" + kind.name + "' has no executor");
   for (auto executor : kind.executors) {
     bool runnable =
-        (executor == proto::Executor::loop && kind.run_on_loop) ||
+        (executor == proto::Executor::loop && (kind.run_on_loop || kind.run_inline)) ||
         ((executor == proto::Executor::thread || executor == proto::Executor::process) && kind.run_on_cpu) ||
         (executor == proto::Executor::subprocess && kind.command);
     if (!runnable) {

@@ -1,7 +1,9 @@
 // LoopExecutor (exec/loop/loop_executor.hpp): every job gets exactly one on_finished, and a stop
 // reaches the coroutine of the job it names, also when the job runs in an entry a finished job
 // left behind (entries are reused: a cancellation must never go to the ended coroutine whose
-// handler the entry last held). Real kinds (echo, sleep) on a real io_context.
+// handler the entry last held). Real kinds (echo, sleep) on a real io_context. A kind that never
+// waits (run_inline, as echo) runs in a handler posted to the loop: after submit returns, once,
+// and not at all when stopped first.
 #include "exec/loop/loop_executor.hpp"
 
 #include <gtest/gtest.h>
@@ -9,6 +11,7 @@
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <map>
+#include <stdexcept>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -37,7 +40,19 @@ struct Rig {
   RecordingSink sink;
   jobd::exec::LoopExecutor executor{loop.get_executor(), sink, 100};
 
-  Rig() { jobd::kinds::register_builtin_kinds(kinds); }
+  Rig() {
+    jobd::kinds::register_builtin_kinds(kinds);
+    jobd::kinds::Kind boom;
+    boom.name = "boom";
+    boom.executors = {jobd::proto::Executor::loop};
+    boom.params.free_form = true;
+    boom.run_inline = [this](nlohmann::json) -> jobd::exec::Outcome {
+      ++boom_calls;
+      throw std::runtime_error("inline kind failed");
+    };
+    kinds.add(std::move(boom));
+  }
+  int boom_calls = 0;
 
   void submit(JobSeq seq, const char* kind, nlohmann::json params) {
     jobd::exec::JobTicket ticket;
@@ -102,4 +117,33 @@ TEST(LoopExecutor, AStopReachesTheJobInAReusedEntryAndEndsItsCoroutine) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);
   EXPECT_EQ(rig.sink.finished.size(), 14U);
   for (const auto& [seq, outcomes] : rig.sink.finished) EXPECT_EQ(outcomes.size(), 1U) << seq;
+}
+
+TEST(LoopExecutor, AnInlineKindRunsAfterSubmitReturnsAndAStopBeforeThatRunsItNever) {
+  Rig rig;
+  rig.submit(1, "echo", {{"n", 1}});
+  rig.submit(2, "echo", {{"n", 2}});
+  rig.submit(3, "boom", nlohmann::json::object());
+  rig.submit(4, "boom", nlohmann::json::object());
+  // Started at once, as a coroutine's job is; nothing has run or finished yet.
+  EXPECT_EQ(rig.sink.started, (std::vector<JobSeq>{1, 2, 3, 4}));
+  EXPECT_TRUE(rig.sink.finished.empty());
+  EXPECT_EQ(rig.executor.stats().running, 4U);
+
+  rig.executor.stop(2, jobd::exec::StopReason::cancelled);
+  rig.executor.stop(4, jobd::exec::StopReason::timed_out);
+  ASSERT_EQ(rig.sink.finished.count(2), 1U);  // a stop finishes the job at once
+  rig.run_dry();
+
+  ASSERT_EQ(rig.sink.finished.size(), 4U);
+  for (const auto& [seq, outcomes] : rig.sink.finished) ASSERT_EQ(outcomes.size(), 1U) << seq;
+  EXPECT_EQ(rig.sink.finished[1][0].state, jobd::proto::JobState::succeeded);
+  EXPECT_EQ(rig.sink.finished[1][0].result, nlohmann::json({{"n", 1}}));
+  EXPECT_EQ(rig.sink.finished[2][0].state, jobd::proto::JobState::cancelled);
+  // The kind's exception is the job's failure, not the loop's.
+  EXPECT_EQ(rig.sink.finished[3][0].state, jobd::proto::JobState::failed);
+  EXPECT_NE(rig.sink.finished[3][0].error_message.find("inline kind failed"), std::string::npos);
+  EXPECT_EQ(rig.sink.finished[4][0].state, jobd::proto::JobState::timed_out);
+  EXPECT_EQ(rig.boom_calls, 1);  // job 4 was stopped before its handler ran
+  EXPECT_EQ(rig.executor.stats().running, 0U);
 }

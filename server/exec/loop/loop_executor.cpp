@@ -2,6 +2,7 @@
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <exception>
 
 #include "exec/sanitizer.hpp"
@@ -16,6 +17,10 @@ LoopExecutor::LoopExecutor(asio::any_io_executor loop, JobSink& sink, std::size_
     : loop_(std::move(loop)), sink_(sink), capacity_(capacity), on_activity_(std::move(on_activity)) {}
 
 void LoopExecutor::submit(JobTicket ticket) {
+  if (ticket.kind->run_inline) {
+    submit_inline(std::move(ticket));
+    return;
+  }
   const JobSeq seq = ticket.seq;
   Running& running = add_running(seq)->second;
   running.owner = this;
@@ -43,6 +48,31 @@ void LoopExecutor::submit(JobTicket ticket) {
                        }
                        recycle(std::move(node));
                      }));
+}
+
+// The job's entry is made now, as for a coroutine, so that stop() before the handler runs
+// finishes the job and the handler then finds it stopped.
+void LoopExecutor::submit_inline(JobTicket ticket) {
+  const JobSeq seq = ticket.seq;
+  Running& running = add_running(seq)->second;
+  running.owner = this;
+  running.seq = seq;
+  sink_.on_started(seq, nullptr);
+  asio::post(loop_, [this, seq, kind = ticket.kind, params = std::move(ticket.params)]() mutable {
+    auto node = running_.extract(seq);
+    if (node.empty()) return;
+    if (!node.mapped().stopped) {
+      if (on_activity_) on_activity_(kind->name);
+      Outcome outcome;
+      try {
+        outcome = kind->run_inline(std::move(params));
+      } catch (...) {
+        outcome = proto::outcome_from_exception(std::current_exception());
+      }
+      sink_.on_finished(seq, std::move(outcome));
+    }
+    recycle(std::move(node));
+  });
 }
 
 LoopExecutor::RunningMap::iterator LoopExecutor::add_running(JobSeq seq) {

@@ -1,7 +1,9 @@
 // `loop` executor: cooperative coroutines on the event loop itself (the asyncio model).
 // For I/O-shaped kinds only: a loop kind must never compute for more than ~100 µs between
 // two co_awaits. Cancellation is asio's: a terminal cancellation stops the kind at its next
-// co_await.
+// co_await. A kind that never waits (Kind::run_inline) is called from one handler posted to the
+// loop instead: no coroutine frame, no cancellation slot; a stop before that handler runs
+// finishes the job, and the handler then skips it.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -54,6 +56,7 @@ class LoopExecutor final : public Executor {
   static constexpr std::size_t kSpares = 64;
   std::vector<RunningMap::node_type> spares_;
   RunningMap::iterator add_running(JobSeq seq);
+  void submit_inline(JobTicket ticket);  // a kind's run_inline
   void recycle(RunningMap::node_type node);
 };
 
