@@ -61,7 +61,8 @@ int main(int argc, char** argv) {
     try {
       fork_server =
           jobd::exec::ForkServer::start({{config.worker_memory, config.worker_cpu, config.worker_files},
-                                         jobd::app::sched_policy(config.worker_policy)},
+                                         jobd::app::sched_policy(config.worker_policy),
+                                         std::chrono::microseconds(config.worker_yield_us)},
                                         kinds);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "jobd: cannot start the worker fork server: %s\n", e.what());

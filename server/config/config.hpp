@@ -41,6 +41,7 @@ struct Config {
   std::uint64_t worker_files = 256;                      // RLIMIT_NOFILE of a worker
   std::uint64_t worker_max_jobs = 0;                     // recycle a worker after this many jobs; 0 = never
   CpuPolicy worker_policy = CpuPolicy::normal;           // how workers share the CPU with the loop
+  std::uint64_t worker_yield_us = 0;                     // workers yield the CPU this often (us); 0 = never
   std::size_t worker_pipeline = 4;                       // jobs a worker holds: running and sent ahead
   std::size_t queue_depth = 1024;                        // per executor: jobs waiting beyond the running ones
   std::size_t loop_jobs = 10000;                         // loop jobs in flight at once

@@ -100,6 +100,13 @@ ParseResult parse_command_line(int argc, char** argv) {
       "loop), or idle (they run only on a CPU nothing else wants: the loop and other processes always "
       "preempt them)")
       ->check(CLI::IsMember({"normal", "batch", "idle"}));
+  // Off by default, unlike the pool's: workers run at the loop's own weight, so a loop that gets
+  // the CPU at once also gets more of it, which cost short process jobs ~7 % of their rate on two
+  // CPUs and long ones a third while the loop was flooded (bench/RESULTS.md, stop 34).
+  add("--worker-yield-us", config.worker_yield_us,
+      "microseconds a worker process runs a CPU-bound job before it yields the CPU at the job's "
+      "checkpoint, as --thread-yield-us does for pool threads (0 = never, the default)")
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1'000'000}));
   add("--queue-depth", config.queue_depth, "jobs an executor queues beyond those running; full = 429")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 24));
   add("--loop-jobs", config.loop_jobs, "loop-executor jobs in flight at once; beyond = 429")

@@ -64,6 +64,7 @@ TEST(Operator, FlagValuesThatWouldBreakTheServiceAreRefusedAtStartNamingTheFlag)
       {"--worker-policy rr", "--worker-policy"},                   // the same, for the workers
       {"--worker-pipeline 0", "--worker-pipeline"},                // no job could be sent
       {"--thread-yield-us 2000000", "--thread-yield-us"},          // a loop waiting seconds for a CPU
+      {"--worker-yield-us 2000000", "--worker-yield-us"},          // the same, behind a worker
   };
   for (const auto& [args, flag] : cases) {
     const JobdRun run = run_jobd(args);
@@ -223,6 +224,44 @@ TEST(Operator, ThreadYieldIsOnByDefaultWithTwoCpusAndOffWithOne) {
   const auto pinned = start_on_one_cpu({"--workers", "0", "--store", "memory:"});
   EXPECT_NE(pinned->log().find("; 1 CPU ("), std::string::npos) << pinned->log();
   EXPECT_EQ(yields_of_a_long_thread_job(*pinned), 0);
+}
+
+namespace {
+// The CPU yields of a 100 ms job of the `checkpoints` test kind (a checkpoint every ~100 us) on
+// `executor`, as the job's own CpuContext counted them; -1 when the job did not succeed.
+std::int64_t yields_of_a_checkpoints_job(const JobdProcess& jobd, const char* executor) {
+  const HttpResult answer = submit(
+      jobd.port(), {{"kind", "checkpoints"}, {"executor", executor}, {"params", {{"ms", 100}}}}, "?wait=60");
+  EXPECT_EQ(answer.status, 200) << answer.body;
+  if (answer.status != 200) return -1;
+  const nlohmann::json record = answer.json();
+  EXPECT_EQ(record.at("state"), "succeeded") << answer.body;
+  if (record.at("state") != "succeeded") return -1;
+  EXPECT_GE(record.at("result").at("checkpoints").get<std::int64_t>(), 100) << answer.body;
+  return record.at("result").at("yields").get<std::int64_t>();
+}
+}  // namespace
+
+// Worker processes yield the CPU at a job's checkpoints every --worker-yield-us, as pool threads
+// do every --thread-yield-us, and never with 0; each flag reaches its own executor only.
+TEST(Operator, WorkerYieldGivesTheCpuAwayInAWorkerProcessAndNeverWithZero) {
+  JobdProcess every_ms({"--test-kinds", "--workers", "1", "--threads", "1", "--worker-yield-us", "1000",
+                        "--thread-yield-us", "0", "--store", "memory:"});
+  EXPECT_GE(yields_of_a_checkpoints_job(every_ms, "process"), 10) << "about one a ms";
+  EXPECT_EQ(yields_of_a_checkpoints_job(every_ms, "thread"), 0);
+  JobdProcess never({"--test-kinds", "--workers", "1", "--threads", "1", "--worker-yield-us", "0",
+                     "--thread-yield-us", "1000", "--store", "memory:"});
+  EXPECT_EQ(yields_of_a_checkpoints_job(never, "process"), 0);
+  EXPECT_GE(yields_of_a_checkpoints_job(never, "thread"), 10);
+}
+
+// Unlike the pool's, the workers' yield is off by default, with two CPUs or one (it costs process
+// jobs part of their rate: README, --worker-yield-us).
+TEST(Operator, WorkerYieldIsOffByDefault) {
+  JobdProcess as_given({"--test-kinds", "--workers", "1", "--store", "memory:"});
+  EXPECT_EQ(yields_of_a_checkpoints_job(as_given, "process"), 0) << as_given.log();
+  const auto pinned = start_on_one_cpu({"--test-kinds", "--workers", "1", "--store", "memory:"});
+  EXPECT_EQ(yields_of_a_checkpoints_job(*pinned, "process"), 0);
 }
 
 namespace {

@@ -46,7 +46,7 @@ struct Rig {
     boom.name = "boom";
     boom.executors = {jobd::proto::Executor::loop};
     boom.params.free_form = true;
-    boom.run_inline = [this](nlohmann::json) -> jobd::exec::Outcome {
+    boom.run_inline = [this](const nlohmann::json&) -> jobd::exec::Outcome {
       ++boom_calls;
       throw std::runtime_error("inline kind failed");
     };

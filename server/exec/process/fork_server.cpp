@@ -94,7 +94,7 @@ void close_fd(int fd) {
   // jobd's main().
   int code = 114;
   try {
-    code = run_worker(kWorkerSocketFd, kinds, options.limits.cpu_seconds);
+    code = run_worker(kWorkerSocketFd, kinds, options.limits.cpu_seconds, options.yield_every);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "worker: %s\n", e.what());
   } catch (...) {

@@ -28,6 +28,8 @@
 // which glibc >= 2.34 no longer uses to raise() or abort() (tests cover both).
 #pragma once
 
+#include <chrono>
+
 #include <sys/types.h>
 
 #include <cstdint>
@@ -53,6 +55,9 @@ struct ForkServerOptions {
   // woken by a RUN frame does not preempt the loop that sent it) or SCHED_IDLE (it runs only on a
   // CPU nothing else wants). The fork server itself keeps jobd's.
   int sched_policy = 0;  // SCHED_OTHER
+  // A worker yields the CPU at a job's checkpoint once it has run this long since its last
+  // yield (--worker-yield-us; kinds::CpuContext::yield_every); zero: never.
+  std::chrono::microseconds yield_every{0};
 };
 
 // A worker that was just forked: jobd owns these descriptors now (all close-on-exec).

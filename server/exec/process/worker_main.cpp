@@ -51,7 +51,7 @@ void arm_cpu_budget(std::uint64_t seconds) {
 }  // namespace
 
 proto::Result run_job(const proto::Run& run, const kinds::KindRegistry& kinds,
-                      const kinds::ProgressFn& progress) {
+                      const kinds::ProgressFn& progress, std::chrono::microseconds yield_every) {
   const kinds::Kind* kind = kinds.find(run.kind);
   if (kind == nullptr || !kind->run_on_cpu) {
     return proto::Result::failure(run.job_id, std::string(proto::job_error::internal),
@@ -59,6 +59,7 @@ proto::Result run_job(const proto::Run& run, const kinds::KindRegistry& kinds,
   }
   // Nothing in a worker can request a stop: ending a job early is done by killing the worker.
   kinds::CpuContext ctx{std::stop_token{}, progress};
+  ctx.yield_every = yield_every;
   proto::Result result{run.job_id, {}};
   try {
     result.outcome = kind->run_on_cpu(run.params, ctx);
@@ -68,7 +69,8 @@ proto::Result run_job(const proto::Run& run, const kinds::KindRegistry& kinds,
   return result;
 }
 
-int run_worker(int fd, const kinds::KindRegistry& kinds, std::uint64_t cpu_seconds_per_job) {
+int run_worker(int fd, const kinds::KindRegistry& kinds, std::uint64_t cpu_seconds_per_job,
+               std::chrono::microseconds yield_every) {
   // Allocated before the hello, so that a worker whose limits leave it unable to work dies
   // before it counts as ready (jobd then backs off instead of respawning in a loop).
   proto::FrameDecoder decoder;
@@ -122,7 +124,7 @@ int run_worker(int fd, const kinds::KindRegistry& kinds, std::uint64_t cpu_secon
         const double bounded = fraction >= 0.0 ? std::min(fraction, 1.0) : 0.0;
         connected = write_all(fd, proto::encode(proto::Progress{run->job_id, bounded, std::string(text)}));
       };
-      const proto::Result result = run_job(*run, kinds, progress);
+      const proto::Result result = run_job(*run, kinds, progress, yield_every);
       if (!connected || !write_all(fd, proto::encode(result))) return 1;
     }
   }

@@ -11,16 +11,23 @@ namespace jobd::kinds::testing {
 
 inline constexpr std::int64_t kMaxSpinMs = 600'000;
 
-Kind make_spin_kind() {
-  Kind kind;
-  kind.name = "spin";
-  kind.description = "Burns CPU for `ms` milliseconds and ignores cancellation (test kind).";
+namespace {
+// The params and executors of a kind that burns CPU for {ms}.
+void burns_cpu_for_ms(Kind& kind) {
   kind.params.params = {{.name = "ms",
                          .type = proto::ParamType::integer,
                          .required = true,
                          .minimum = 0,
                          .maximum = static_cast<double>(kMaxSpinMs)}};
   kind.executors = {proto::Executor::thread, proto::Executor::process};
+}
+}  // namespace
+
+Kind make_spin_kind() {
+  Kind kind;
+  kind.name = "spin";
+  kind.description = "Burns CPU for `ms` milliseconds and ignores cancellation (test kind).";
+  burns_cpu_for_ms(kind);
   kind.cancellation = "none on thread (runs to the end); kill on process";
   kind.test_only = true;
   kind.run_on_cpu = [](const nlohmann::json& params, CpuContext&) {
@@ -29,6 +36,31 @@ Kind make_spin_kind() {
     std::uint64_t spins = 0;
     while (std::chrono::steady_clock::now() < until) ++spins;
     return Outcome::success({{"spins", spins}});
+  };
+  return kind;
+}
+
+Kind make_checkpoints_kind() {
+  Kind kind;
+  kind.name = "checkpoints";
+  kind.description =
+      "Burns CPU for `ms` milliseconds with a checkpoint every ~100 us; returns the checkpoints and "
+      "the CPU yields they made (test kind).";
+  burns_cpu_for_ms(kind);
+  kind.cancellation = "at the next checkpoint on thread; kill on process";
+  kind.test_only = true;
+  kind.run_on_cpu = [](const nlohmann::json& params, CpuContext& ctx) {
+    const auto until =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(params.at("ms").get<std::int64_t>());
+    std::uint64_t checkpoints = 0;
+    for (auto next = std::chrono::steady_clock::now(); next < until; next = std::chrono::steady_clock::now()) {
+      const auto segment_end = next + std::chrono::microseconds(100);
+      while (std::chrono::steady_clock::now() < segment_end) {
+      }
+      ++checkpoints;
+      if (ctx.checkpoint()) return Outcome::failure(proto::job_error::cancelled, "stopped");
+    }
+    return Outcome::success({{"checkpoints", checkpoints}, {"yields", ctx.yields}});
   };
   return kind;
 }
@@ -119,6 +151,7 @@ Kind make_chatter_kind() {
 
 void register_test_kinds(KindRegistry& registry) {
   registry.add(make_spin_kind());
+  registry.add(make_checkpoints_kind());
   registry.add(make_fail_kind());
   registry.add(make_block_kind());
   registry.add(make_chatter_kind());

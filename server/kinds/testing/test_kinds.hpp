@@ -8,6 +8,7 @@
 namespace jobd::kinds::testing {
 
 Kind make_spin_kind();     // burns CPU for {ms}, ignoring cancellation
+Kind make_checkpoints_kind();  // burns CPU for {ms} with a checkpoint every ~100 us: counts yields
 Kind make_fail_kind();     // fails with {message}
 Kind make_chatter_kind();  // reports {events} progress events quickly: SSE fan-out benchmark
 Kind make_block_kind();    // holds the event loop for {ms}: proves the lag monitor sees it
