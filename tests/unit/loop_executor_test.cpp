@@ -11,8 +11,8 @@
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <map>
-#include <stdexcept>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 #include <vector>
 
 #include "kinds/kind.hpp"

@@ -53,7 +53,8 @@ Kind make_checkpoints_kind() {
     const auto until =
         std::chrono::steady_clock::now() + std::chrono::milliseconds(params.at("ms").get<std::int64_t>());
     std::uint64_t checkpoints = 0;
-    for (auto next = std::chrono::steady_clock::now(); next < until; next = std::chrono::steady_clock::now()) {
+    for (auto next = std::chrono::steady_clock::now(); next < until;
+         next = std::chrono::steady_clock::now()) {
       const auto segment_end = next + std::chrono::microseconds(100);
       while (std::chrono::steady_clock::now() < segment_end) {
       }
