@@ -128,6 +128,18 @@ void raise_open_file_limit(std::size_t max_connections) {
 // thread jobs/s on one core won 5 of 6 interleaved pairs, +4 %: bench/RESULTS.md, stop 30).
 std::chrono::microseconds pool_spin(const config::CpuBudget& cpus) { return cpus.usable() > 1 ? 50us : 0us; }
 
+// io_context::run(), telling `idle` each time the loop ran everything that was ready and is
+// about to wait: poll() runs what is ready (a non-blocking look at the sockets included), and
+// run_one() waits for the next event and runs it.
+void run_loop(asio::io_context& loop, const std::function<void()>& idle) {
+  for (;;) {
+    loop.poll();
+    if (loop.stopped()) return;
+    idle();
+    if (loop.run_one() == 0) return;
+  }
+}
+
 }  // namespace
 
 int sched_policy(config::CpuPolicy policy) {
@@ -310,7 +322,7 @@ int run(const config::Config& config, kinds::KindRegistry& kinds,
   };
   signals.async_wait(on_signal);
 
-  loop.run();
+  run_loop(loop, [&store] { store->loop_idle(); });
   if (shared) shared->stop();
   // A thread job that ignores its stop token was reported cancelled at the drain timeout, but its
   // thread cannot be killed: jobd exits without it by drain timeout + kill grace, abandoning its

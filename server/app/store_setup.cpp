@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <boost/asio/executor_work_guard.hpp>
 
 #include "jobs/scheduler.hpp"
@@ -15,6 +16,7 @@ std::unique_ptr<store::JobStore> open_configured_store(const config::Config& con
   store::StoreOptions options;
   options.durability = config.durability == config::Durability::machine ? store::Durability::machine
                                                                         : store::Durability::process;
+  options.writer_has_own_cpu = config.cpus.usable() > 1;
   // Replicas on Redis (app/cluster_setup.hpp): the table keeps only the jobs running here, in memory.
   const bool shared = config.store.starts_with("redis://") || config.store.starts_with("redis+unix://");
   auto opened = store::open_store(shared ? "memory:" : config.store, options, loop.get_executor());
@@ -60,6 +62,7 @@ void observe_store(store::JobStore& store, metrics::Registry* registry, const jo
   metrics::Histogram* batch = nullptr;
   metrics::Histogram* latency = nullptr;
   metrics::Counter* errors = nullptr;
+  std::array<metrics::Counter*, 4> gatherings{};  // by store::GatheringEnd
   if (registry != nullptr) {
     batch = &registry
                  ->histogram("jobd_store_commit_batch_size", "Changes committed per store transaction",
@@ -71,6 +74,11 @@ void observe_store(store::JobStore& store, metrics::Registry* registry, const jo
                    .with();
     errors =
         &registry->counter("jobd_store_errors_total", "Store commits that failed (each is retried)").with();
+    auto& commits = registry->counter("jobd_store_commits_total",
+                                      "Store commits, by what ended the group commit's wait for more changes",
+                                      {"gathering"});
+    gatherings = {&commits.with({"none"}), &commits.with({"count"}), &commits.with({"idle"}),
+                  &commits.with({"window"})};
     auto& recovered = registry->counter("jobd_store_recovered_jobs_total",
                                         "Jobs recovered from the store at start-up, by outcome", {"outcome"});
     recovered.with({"queued"}).inc(static_cast<double>(report.queued));
@@ -80,7 +88,8 @@ void observe_store(store::JobStore& store, metrics::Registry* registry, const jo
     recovered.with({"failed"}).inc(static_cast<double>(report.failed));
   }
   store::StoreObserver observer;
-  observer.committed = [batch, latency](const store::CommitReport& commit) {
+  observer.committed = [batch, latency, gatherings](const store::CommitReport& commit) {
+    if (auto* counter = gatherings[static_cast<std::size_t>(commit.gathering)]) counter->inc();
     if (batch) batch->observe(static_cast<double>(commit.changes));
     if (latency) latency->observe(std::chrono::duration<double>(commit.latency).count());
   };

@@ -105,8 +105,8 @@ void BatchCoalescer::coalesce(std::vector<Change>& batch) {
 }
 
 Gathering gathering_after(std::size_t previous) {
-  if (previous < kBusyBatch) return {kGatherChanges, kGatherWindow};
-  return {std::min(previous, kGatherChangesMax), kGatherWindowBusy};
+  if (previous < kBusyBatch) return {kGatherChanges, kGatherWindow, false};
+  return {std::min(previous, kGatherChangesMax), kGatherWindowBusy, true};
 }
 
 }  // namespace jobd::store

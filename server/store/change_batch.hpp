@@ -45,6 +45,7 @@ class BatchCoalescer {
 struct Gathering {
   std::size_t changes;
   std::chrono::microseconds window;
+  bool busy;  // after a batch that counts as load
 };
 // After a batch of `previous` changes: after a small one (light load), a lone change waits up
 // to 200 us for up to 64 others; after one of 32 or more (load), the writer waits up to 1 ms for

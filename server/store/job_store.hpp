@@ -36,10 +36,19 @@ struct StoreHealth {
   std::string reason;  // one line when !ok: "jobd.db: commit failed, retrying: database or disk is full (13)"
 };
 
+// What ended the writer's gathering before a commit (group commit: its wait for more changes).
+enum class GatheringEnd : std::uint8_t {
+  none,       // it did not gather: enough changes were waiting, or a retry, or close()
+  count,      // the changes it waited for arrived
+  loop_idle,  // the loop had nothing left to run (JobStore::loop_idle)
+  window,     // its time ran out
+};
+
 // One committed batch, for the commit batch-size and latency histograms.
 struct CommitReport {
   std::size_t changes = 0;
   std::chrono::microseconds latency{0};  // BEGIN to the end of COMMIT, on the writer thread
+  GatheringEnd gathering = GatheringEnd::none;
 };
 
 // Called on the loop thread; any may be empty. Feeds metrics and logs; must not block.
@@ -57,6 +66,11 @@ struct StoreOptions {
   // close() gives up on changes it cannot commit after this long (they were never acknowledged).
   std::chrono::milliseconds close_timeout{10000};
   std::string vfs;  // SQLite VFS name; empty: the default one (tests register a faulty one)
+  // jobd may use more than one CPU: a group commit under load ends as soon as the loop goes idle
+  // too, its commit running beside the loop (SqliteStore::loop_idle).
+  bool writer_has_own_cpu = false;
+  // Tests: every gathering waits up to this long (0: change_batch.hpp's windows).
+  std::chrono::microseconds gather_window{0};
 };
 
 struct LoadResult {
@@ -101,6 +115,11 @@ class JobStore {
   // last ticket, before that batch's when_durable callbacks: the job table's own waits (a
   // pending insert or final per change) cost one call per batch, not a callback per change.
   virtual void set_durable_listener(std::function<void(Ticket through)> listener) = 0;
+  // Loop thread, each time the loop has run everything that was ready and is about to wait for
+  // the next event. A store that gathers a batch for its writer commits it now: with the loop
+  // idle, no more changes are coming until some client hears back (a closed loop of clients,
+  // each waiting for its own job's commit).
+  virtual void loop_idle() {}
   // Loop thread.
   virtual StoreHealth health() const = 0;
   // Before the loop runs, or on it.

@@ -162,6 +162,7 @@ void SqliteStore::hand_over() {
     }
     evicted_.insert(evicted_.end(), local_evicted_.begin(), local_evicted_.end());
     if (local_changes_ != 0) {
+      loop_went_idle_ = false;          // the loop is busy again: the gathering may wait for more
       pending_through_ = last_ticket_;  // every ticket handed out is in pending_ now
       pending_changes_ += local_changes_;
       wake = std::exchange(writer_sleeping_, false);
@@ -202,6 +203,32 @@ void SqliteStore::when_durable(Ticket ticket, std::function<void()> done) {
                                    [](Ticket t, const auto& waiter) { return t < waiter.first; });
   waiters.emplace(at, ticket, std::move(done));
 }
+
+// A gathering waits for changes that, with the loop idle, are not coming: the clients whose jobs
+// are in it wait for its commit (a closed loop of clients), or there are no more clients (light
+// load), so it ends here. Under load on a single CPU it keeps its target: the writer's commit
+// would take the loop's core, and a bigger batch costs less CPU per job (bench/RESULTS.md, stop
+// 35). The writer may not be gathering yet (woken, not yet run, or still committing the
+// previous batch): then it is told to commit what it finds without gathering.
+void SqliteStore::loop_idle() {
+  if (closed_ || !writer_.joinable()) return;
+  hand_over();  // nothing, usually: the turn's posted flush ran before the loop went idle
+  {
+    std::lock_guard lock(mutex_);
+    if (pending_changes_ == 0) return;
+    if (gather_target_ == 0) {
+      loop_went_idle_ = true;
+      return;
+    }
+    if (!ends_at_idle(gather_busy_)) return;
+    gather_target_ = 0;
+    gather_cut_ = true;
+    need_.store(kNever, std::memory_order_relaxed);
+  }
+  wake_.notify_one();
+}
+
+bool SqliteStore::ends_at_idle(bool busy) const { return !busy || options_.writer_has_own_cpu; }
 
 StoreHealth SqliteStore::health() const { return loop_side_->health; }
 
@@ -247,6 +274,7 @@ void SqliteStore::run_writer() {
   for (;;) {
     std::size_t fresh = 0;  // where the changes taken this time start in `batch`
     bool stopping = false;
+    GatheringEnd gathered = GatheringEnd::none;
     {
       std::unique_lock lock(mutex_);
       if (!failing) {
@@ -261,16 +289,29 @@ void SqliteStore::run_writer() {
         if (pending_.empty() && evicted_.empty() && deferred_.empty()) return;
         // Evictions count as changes here, as when each was a remove in the batch: the load
         // signal (gathering_after) and the gathering's target stay what they were tuned on.
-        const Gathering gather = gathering_after(last_taken);
+        Gathering gather = gathering_after(last_taken);
+        if (options_.gather_window.count() != 0) gather.window = options_.gather_window;
         if (!pending_.empty() && pending_changes_ + evicted_.size() < gather.changes && !stopping_) {
-          gather_target_ = gather.changes;  // hand_over() wakes us once they are there
-          need_.store(gather.changes - pending_changes_ - evicted_.size(), std::memory_order_relaxed);
-          wake_.wait_for(lock, gather.window, [this, &gather] {
-            return pending_changes_ + evicted_.size() >= gather.changes || stopping_;
-          });
-          gather_target_ = 0;
-          need_.store(kNever, std::memory_order_relaxed);
+          if (loop_went_idle_ && ends_at_idle(gather.busy)) {
+            gathered = GatheringEnd::loop_idle;
+          } else {
+            gather_target_ = gather.changes;  // hand_over() wakes us once they are there, loop_idle() sooner
+            gather_busy_ = gather.busy;
+            need_.store(gather.changes - pending_changes_ - evicted_.size(), std::memory_order_relaxed);
+            const bool woken = wake_.wait_for(lock, gather.window, [this, &gather] {
+              return pending_changes_ + evicted_.size() >= gather.changes || gather_cut_ || stopping_;
+            });
+            gathered = !woken        ? GatheringEnd::window
+                       : gather_cut_ ? GatheringEnd::loop_idle
+                       : stopping_ && pending_changes_ + evicted_.size() < gather.changes
+                           ? GatheringEnd::none
+                           : GatheringEnd::count;
+            gather_target_ = 0;
+            gather_cut_ = false;
+            need_.store(kNever, std::memory_order_relaxed);
+          }
         }
+        loop_went_idle_ = false;
         last_taken = pending_changes_ + evicted_.size();
         batch.swap(pending_);  // the loop fills the emptied vector, capacity kept
       } else {  // a retry (of a batch that may have folded to nothing) takes on what arrived since
@@ -297,8 +338,9 @@ void SqliteStore::run_writer() {
     const auto started = steady_clock::now();
     std::string error = commit(batch, std::max(max_inserted, max_removed), max_removed);
     if (error.empty()) {
-      const CommitReport report{taken - committed, std::chrono::duration_cast<std::chrono::microseconds>(
-                                                       steady_clock::now() - started)};
+      const CommitReport report{
+          taken - committed,
+          std::chrono::duration_cast<std::chrono::microseconds>(steady_clock::now() - started), gathered};
       // A commit of evictions alone settles no ticket: it is not a batch anyone waits for.
       if (taken != committed || failing) {
         asio::post(loop_, [side = loop_side_, taken, report, recovered = failing] {

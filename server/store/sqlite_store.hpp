@@ -9,7 +9,8 @@
 // everything that piled up during its previous commit and commits it as one transaction (group
 // commit), then posts one completion per batch to the loop, which calls the durable listener
 // (the job table's walk of what the batch settled) and runs the when_durable callbacks up to
-// the batch's last ticket. The loop never waits for the disk.
+// the batch's last ticket. The writer stops gathering when the loop has nothing left to run
+// (loop_idle()). The loop never waits for the disk.
 //
 // A failed commit (a full disk, an I/O error) is rolled back and kept: health() turns failing
 // with the reason, the observer hears it, and the writer retries the same changes (plus any that
@@ -51,6 +52,7 @@ class SqliteStore final : public JobStore {
   Ticket write(Change change) override;
   void evict(std::uint64_t seq) override;
   void when_durable(Ticket ticket, std::function<void()> done) override;
+  void loop_idle() override;
   void set_durable_listener(std::function<void(Ticket through)> listener) override;
   StoreHealth health() const override;
   void set_observer(StoreObserver observer) override;
@@ -66,6 +68,7 @@ class SqliteStore final : public JobStore {
   void take_evictions(bool stopping);
   bool wait_before_retry(std::chrono::milliseconds backoff);
   void checkpoint_if_due();
+  bool ends_at_idle(bool busy) const;  // whether the loop's idle ends a gathering of this kind
   void start_wal_writeback();
 
   const std::string path_;
@@ -111,6 +114,11 @@ class SqliteStore final : public JobStore {
   std::vector<std::uint64_t> evicted_;  // evict()'s seqs, for the writer to delete later
   bool writer_sleeping_ = false;
   std::size_t gather_target_ = 0;  // while the writer gathers: wake it once pending_ holds this many
+  bool gather_busy_ = false;       // while the writer gathers: whether gathering_after() saw load
+  bool gather_cut_ = false;        // loop_idle() ended the gathering: commit what is there
+  // The loop went idle with changes in pending_ that no gathering held yet, and has handed over
+  // none since: the writer commits them without gathering (when ends_at_idle allows).
+  bool loop_went_idle_ = false;
   bool stopping_ = false;
   std::chrono::steady_clock::time_point close_deadline_;
   std::string close_error_;  // writer: set when it gave up at close

@@ -234,6 +234,14 @@ TEST(Metrics, ExpositionParsesAndCountersMoveAsJobsRun) {
   EXPECT_GE(metric_value(after, "jobd_store_commit_batch_size_sum"), 8);
   EXPECT_GE(metric_value(after, "jobd_store_commit_seconds_count"), 1);
   EXPECT_EQ(metric_value(after, "jobd_store_errors_total"), 0);
+  // One client, one job at a time: each commit's gathering for company ends as soon as the loop
+  // has nothing left to run, not by its window (an acknowledgement 200 us later for nothing).
+  EXPECT_GE(metric_value(after, R"(jobd_store_commits_total{gathering="idle"})"), 6);
+  EXPECT_EQ(metric_value(after, R"(jobd_store_commits_total{gathering="none"})") +
+                metric_value(after, R"(jobd_store_commits_total{gathering="count"})") +
+                metric_value(after, R"(jobd_store_commits_total{gathering="idle"})") +
+                metric_value(after, R"(jobd_store_commits_total{gathering="window"})"),
+            metric_value(after, "jobd_store_commit_seconds_count"));
   EXPECT_EQ(metric_value(after, R"(jobd_store_recovered_jobs_total{outcome="finished"})"), 0);
 
   // A real Prometheus parser reads it (Debian's python3-prometheus-client).

@@ -1,7 +1,7 @@
 // SqliteStore's writer and its hand-off: what write() folds before handing a change over, a
 // change after a busy batch committed without company, and the loop's hand-off (at once when
 // the writer waits for the change, else once a turn by one posted flush; close() flushes what
-// is left).
+// is left); and the loop's idle, which ends a gathering (loop_idle).
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -153,6 +153,111 @@ TEST(StoreWriter, CloseCommitsWhatTheLoopHadNotHandedOverYet) {
   EXPECT_EQ(rows.at(2), job_row(2));
   EXPECT_EQ(rows.at(5), job_row(5, 3));
   EXPECT_EQ(rows.at(30), job_row(30));
+}
+
+// The tests below stretch every gathering to a window no test waits for, so that a change that
+// is committed at all was committed because the loop went idle (or the gathering's count).
+constexpr auto kLongWindow = std::chrono::microseconds(std::chrono::seconds(60));
+
+TEST(StoreWriter, TheLoopGoingIdleEndsAGathering) {
+  // A lone change: the writer gathers for company (light load) that will not come, since the
+  // loop has nothing left to run. Its idle ends the gathering, so the change is committed now.
+  TempDir dir;
+  Loop loop;
+  auto store = open_or_fail(dir.file("jobs.db"), loop.io, {.gather_window = kLongWindow});
+  ASSERT_TRUE(store);
+  std::vector<GatheringEnd> ends;
+  store->set_observer({.committed = [&](const CommitReport& report) { ends.push_back(report.gathering); }});
+  bool durable = false;
+  store->when_durable(store->write(insert(job_row(1))), [&] { durable = true; });
+  loop.run_for(50ms);  // the writer woke for the change and is gathering
+  EXPECT_FALSE(durable) << "committed without the loop's idle: the test's window did not apply";
+  store->loop_idle();
+  EXPECT_TRUE(loop.run_until([&] { return durable; }, 5s)) << "the idle loop did not end the gathering";
+  EXPECT_EQ(ends, std::vector<GatheringEnd>{GatheringEnd::loop_idle});
+  store->close();
+}
+
+TEST(StoreWriter, AnIdleLoopBeforeTheGatheringBeganStillEndsIt) {
+  // The loop goes idle while the writer is still busy with the previous commit: there is no
+  // gathering to end yet, so the writer is told to commit what it then finds without one.
+  use_faulty_vfs();
+  TempDir dir;
+  Loop loop;
+  auto store = open_or_fail(dir.file("jobs.db"), loop.io, {.vfs = kFaultyVfs, .gather_window = kLongWindow});
+  ASSERT_TRUE(store);
+  std::vector<Ticket> order;
+  const Ticket first = store->write(insert(job_row(1)));
+  store->when_durable(first, [&] { order.push_back(first); });
+  loop.run_for(50ms);
+  faults.delay_next_write_ms = 300;  // the commit the idle loop starts takes long
+  store->loop_idle();
+  const long writes_before = faults.writes.load();
+  const auto until = std::chrono::steady_clock::now() + 5s;
+  while (faults.writes.load() == writes_before && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(1ms);
+  ASSERT_NE(faults.writes.load(), writes_before) << "the first gathering was not ended";
+  const Ticket second = store->write(insert(job_row(2)));  // while the first commits
+  store->when_durable(second, [&] { order.push_back(second); });
+  store->loop_idle();  // hands it over; the writer is not gathering
+  EXPECT_TRUE(loop.run_until([&] { return order.size() == 2; }, 5s)) << "the second change waited";
+  EXPECT_EQ(order, (std::vector<Ticket>{first, second}));
+  store->close();
+}
+
+// A store whose last batch counted as load, then a lone change, which the writer is gathering
+// company for (the loop's idle not told yet).
+struct LoneChangeAfterLoad {
+  TempDir dir;
+  Loop loop;
+  std::unique_ptr<JobStore> store;
+  std::vector<std::size_t> batches;
+  std::vector<GatheringEnd> gatherings;
+  bool durable = false;
+
+  explicit LoneChangeAfterLoad(const StoreOptions& options) {
+    store = open_or_fail(dir.file("jobs.db"), loop.io, options);
+    if (!store) return;
+    store->set_observer({.committed = [this](const CommitReport& report) {
+      batches.push_back(report.changes);
+      gatherings.push_back(report.gathering);
+    }});
+    Ticket last = 0;
+    for (std::uint64_t seq = 1; seq <= 100; ++seq) last = store->write(insert(job_row(seq)));
+    store->when_durable(last, [this] { durable = true; });
+    store->loop_idle();  // the 100 are in one gathering (or handed over in two)
+    EXPECT_TRUE(loop.run_until([this] { return durable; }, 5s));
+    EXPECT_GE(batches.back(), 32u) << "the setup wants a batch that counts as load";
+    durable = false;
+    store->when_durable(store->write(insert(job_row(200))), [this] { durable = true; });
+    loop.run_for(50ms);
+    EXPECT_FALSE(durable) << "committed without the loop's idle: the test's window did not apply";
+  }
+  ~LoneChangeAfterLoad() {
+    if (store) store->close();
+  }
+};
+
+TEST(StoreWriter, UnderLoadOnOneCpuTheIdleLoopLetsTheGatheringRun) {
+  // With loop and writer on one CPU, a gathering under load keeps its target and window: a
+  // commit now would take the core the loop is about to need, and a bigger batch costs less.
+  LoneChangeAfterLoad lone({.writer_has_own_cpu = false, .gather_window = std::chrono::milliseconds(1500)});
+  ASSERT_TRUE(lone.store);
+  lone.store->loop_idle();
+  lone.loop.run_for(500ms);
+  EXPECT_FALSE(lone.durable) << "the idle loop ended a gathering under load on one CPU";
+  EXPECT_TRUE(lone.loop.run_until([&] { return lone.durable; }, 5s)) << "the window did not end it either";
+  EXPECT_EQ(lone.gatherings.back(), GatheringEnd::window);
+}
+
+TEST(StoreWriter, UnderLoadWithACpuOfItsOwnTheWriterCommitsWhenTheLoopIsIdle) {
+  LoneChangeAfterLoad lone({.writer_has_own_cpu = true, .gather_window = kLongWindow});
+  ASSERT_TRUE(lone.store);
+  lone.store->loop_idle();
+  EXPECT_TRUE(lone.loop.run_until([&] { return lone.durable; }, 5s))
+      << "the idle loop did not end the gathering";
+  EXPECT_EQ(lone.batches.back(), 1u);
+  EXPECT_EQ(lone.gatherings.back(), GatheringEnd::loop_idle);
 }
 
 }  // namespace
