@@ -63,13 +63,25 @@ class SqliteStore final : public JobStore {
   SqliteStore(std::string path, const StoreOptions& options, boost::asio::any_io_executor loop);
   void arm_flush();
   void hand_over();  // loop: moves local_ and local_evicted_ to the writer, under the lock
+  // The writer thread's half (sqlite_writer.cpp).
   void run_writer();
+  void post_committed(Ticket through, CommitReport report, bool recovered);  // to the loop
+  void post_failed(std::string reason);                                      // to the loop
   std::string commit(const std::vector<Change>& batch, std::uint64_t high, std::uint64_t max_removed);
   void take_evictions(bool stopping);
   bool wait_before_retry(std::chrono::milliseconds backoff);
   void checkpoint_if_due();
   bool ends_at_idle(bool busy) const;  // whether the loop's idle ends a gathering of this kind
   void start_wal_writeback();
+
+  // Evictions (evict()) are deleted once this many piled up, in one commit, as range deletes of
+  // consecutive seqs: an eviction per job then costs the writer a share of one statement and of
+  // the freed pages' frames, rather than a statement and frames in every commit
+  // (bench/RESULTS.md, branch w-evict). The loop wakes a sleeping writer for them only at this
+  // count. Until then the rows stay in the file as the finished jobs they were, which start-up
+  // evicts again (DESIGN, the store seam): a kill -9 can bring back no job that the limits and
+  // retention would keep out.
+  static constexpr std::size_t kEvictFlush = 1024;
 
   const std::string path_;
   const StoreOptions options_;

@@ -216,7 +216,7 @@ TEST(StoreSqlite, ReopenedStoreContinuesAfterTheLoadedRows) {
   }
 }
 
-// store_meta's max_seq is written only when a row above it is removed (sqlite_store.cpp,
+// store_meta's max_seq is written only when a row above it is removed (sqlite_writer.cpp,
 // commit()): the newest seq must still never come back, whether its row was removed in the
 // batch that inserted it, in a later batch, or after a restart (a restored row above the mark).
 TEST(StoreSqlite, TheHighWaterMarkSurvivesRemovingTheNewestRowsInAnyRun) {
@@ -251,7 +251,7 @@ TEST(StoreSqlite, TheHighWaterMarkSurvivesRemovingTheNewestRowsInAnyRun) {
   EXPECT_EQ(last.rows, 3u);  // 1, 2, 4
 }
 
-// evict() defers a finished job's delete (sqlite_store.cpp, kEvictFlush): the writer deletes
+// evict() defers a finished job's delete (sqlite_store.hpp, kEvictFlush): the writer deletes
 // the evictions in ranges once enough piled up, close() deletes the rest, evictions made before
 // the first write (start-up) are deleted too, and the high-water mark survives a deferred
 // delete of the newest row.

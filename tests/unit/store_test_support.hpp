@@ -162,6 +162,14 @@ struct Faults {
 inline Faults faults;
 inline constexpr const char* kFaultyVfs = "jobd-faulty";
 
+// Waits (up to `limit`) until the writer wrote anything since `writes_before`: its commit began.
+inline bool commit_began_since(long writes_before, std::chrono::milliseconds limit = 5s) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (faults.writes.load() == writes_before && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(1ms);
+  return faults.writes.load() != writes_before;
+}
+
 namespace faulty {
 struct File {
   sqlite3_file base;

@@ -89,10 +89,7 @@ TEST(StoreWriter, AChangeTheWriterWaitsForGoesAtOnceTheRestAtTheEndOfTheTurn) {
   const long writes_before = faults.writes.load();
   faults.delay_next_write_ms = 300;  // its next commit takes long
   store->write(insert(job_row(2)));
-  const auto until = std::chrono::steady_clock::now() + 5s;
-  while (faults.writes.load() == writes_before && std::chrono::steady_clock::now() < until)
-    std::this_thread::sleep_for(1ms);
-  ASSERT_NE(faults.writes.load(), writes_before) << "the change waited for the loop's turn";
+  ASSERT_TRUE(commit_began_since(writes_before)) << "the change waited for the loop's turn";
   Ticket last = 0;
   for (std::uint64_t seq = 3; seq <= 22; ++seq) last = store->write(insert(job_row(seq)));
   durable = false;
@@ -193,10 +190,7 @@ TEST(StoreWriter, AnIdleLoopBeforeTheGatheringBeganStillEndsIt) {
   faults.delay_next_write_ms = 300;  // the commit the idle loop starts takes long
   store->loop_idle();
   const long writes_before = faults.writes.load();
-  const auto until = std::chrono::steady_clock::now() + 5s;
-  while (faults.writes.load() == writes_before && std::chrono::steady_clock::now() < until)
-    std::this_thread::sleep_for(1ms);
-  ASSERT_NE(faults.writes.load(), writes_before) << "the first gathering was not ended";
+  ASSERT_TRUE(commit_began_since(writes_before)) << "the first gathering was not ended";
   const Ticket second = store->write(insert(job_row(2)));  // while the first commits
   store->when_durable(second, [&] { order.push_back(second); });
   store->loop_idle();  // hands it over; the writer is not gathering
