@@ -65,6 +65,7 @@ class SqliteStore final : public JobStore {
   void hand_over();  // loop: moves local_ and local_evicted_ to the writer, under the lock
   // The writer thread's half (sqlite_writer.cpp).
   void run_writer();
+  GatheringEnd gather(std::unique_lock<std::mutex>& lock, std::size_t last_taken);
   void post_committed(Ticket through, CommitReport report, bool recovered);  // to the loop
   void post_failed(std::string reason);                                      // to the loop
   std::string commit(const std::vector<Change>& batch, std::uint64_t high, std::uint64_t max_removed);

@@ -59,30 +59,7 @@ void SqliteStore::run_writer() {
         need_.store(kNever, std::memory_order_relaxed);
         // Stopping, and everything is committed (the evictions too: see take_evictions).
         if (pending_.empty() && evicted_.empty() && deferred_.empty()) return;
-        // Evictions count as changes here, as when each was a remove in the batch: the load
-        // signal (gathering_after) and the gathering's target stay what they were tuned on.
-        Gathering gather = gathering_after(last_taken);
-        if (options_.gather_window.count() != 0) gather.window = options_.gather_window;
-        if (!pending_.empty() && pending_changes_ + evicted_.size() < gather.changes && !stopping_) {
-          if (loop_went_idle_ && ends_at_idle(gather.busy)) {
-            gathered = GatheringEnd::loop_idle;
-          } else {
-            gather_target_ = gather.changes;  // hand_over() wakes us once they are there, loop_idle() sooner
-            gather_busy_ = gather.busy;
-            need_.store(gather.changes - pending_changes_ - evicted_.size(), std::memory_order_relaxed);
-            const bool woken = wake_.wait_for(lock, gather.window, [this, &gather] {
-              return pending_changes_ + evicted_.size() >= gather.changes || gather_cut_ || stopping_;
-            });
-            gathered = !woken        ? GatheringEnd::window
-                       : gather_cut_ ? GatheringEnd::loop_idle
-                       : stopping_ && pending_changes_ + evicted_.size() < gather.changes
-                           ? GatheringEnd::none
-                           : GatheringEnd::count;
-            gather_target_ = 0;
-            gather_cut_ = false;
-            need_.store(kNever, std::memory_order_relaxed);
-          }
-        }
+        gathered = gather(lock, last_taken);
         loop_went_idle_ = false;
         last_taken = pending_changes_ + evicted_.size();
         batch.swap(pending_);  // the loop fills the emptied vector, capacity kept
@@ -135,6 +112,35 @@ void SqliteStore::run_writer() {
     }
     backoff = std::min(backoff * 2, options_.retry_max);
   }
+}
+
+// With the lock held and something to commit: waits for company for what is pending, unless
+// there is enough already, the loop went idle since it handed the changes over (loop_idle()),
+// or jobd stops. Returns what ended the gathering. Evictions count as changes here, as when each
+// was a remove in the batch: the load signal (gathering_after) and the gathering's target stay
+// what they were tuned on.
+GatheringEnd SqliteStore::gather(std::unique_lock<std::mutex>& lock, std::size_t last_taken) {
+  Gathering gathering = gathering_after(last_taken);
+  if (options_.gather_window.count() != 0) gathering.window = options_.gather_window;
+  const auto enough = [&] { return pending_changes_ + evicted_.size() >= gathering.changes; };
+  if (pending_.empty() || enough() || stopping_) return GatheringEnd::none;
+  if (loop_went_idle_ && ends_at_idle(gathering.busy)) return GatheringEnd::loop_idle;
+  gather_target_ = gathering.changes;  // hand_over() wakes us once they are there, loop_idle() sooner
+  gather_busy_ = gathering.busy;
+  need_.store(gathering.changes - pending_changes_ - evicted_.size(), std::memory_order_relaxed);
+  const bool woken =
+      wake_.wait_for(lock, gathering.window, [&] { return enough() || gather_cut_ || stopping_; });
+  GatheringEnd end = GatheringEnd::count;
+  if (!woken)
+    end = GatheringEnd::window;
+  else if (gather_cut_)
+    end = GatheringEnd::loop_idle;
+  else if (!enough())
+    end = GatheringEnd::none;  // stopping
+  gather_target_ = 0;
+  gather_cut_ = false;
+  need_.store(kNever, std::memory_order_relaxed);
+  return end;
 }
 
 // Moves the deferred evictions into the commit being prepared once kEvictFlush piled up, or all
