@@ -84,10 +84,13 @@ SentNow send_now(tcp::socket& socket, std::string_view head, std::string_view bo
                              iovec{const_cast<char*>(body.data()), body.size()}};
   msghdr message{};
   message.msg_iov = parts.data();
-  message.msg_iovlen = body.empty() ? 1 : 2;
+  message.msg_iovlen = 2;
+  // MSG_NOSIGNAL: a client that left is EPIPE here, as in Asio's own sends.
+  constexpr int flags = MSG_DONTWAIT | MSG_NOSIGNAL;
   for (;;) {
-    // MSG_NOSIGNAL: a client that left is EPIPE here, as in Asio's own sends.
-    const ssize_t sent = ::sendmsg(socket.native_handle(), &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+    // One buffer goes with send(), which copies no msghdr and iovec array into the kernel.
+    const ssize_t sent = body.empty() ? ::send(socket.native_handle(), head.data(), head.size(), flags)
+                                      : ::sendmsg(socket.native_handle(), &message, flags);
     if (sent >= 0) return {static_cast<std::size_t>(sent), false};
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return {0, false};

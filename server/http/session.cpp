@@ -26,6 +26,11 @@ namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
+// A body up to this size is copied behind the rendered head and sent with it as one buffer
+// (send_now: send() rather than sendmsg(), whose msghdr and iovec array the kernel copies in):
+// the copy costs less than that. A bigger body goes as the second buffer of a gather write.
+constexpr std::size_t kJoinedBody = 1024;
+
 namespace {
 
 using RequestParser = Exchange::Parser;
@@ -341,12 +346,17 @@ asio::awaitable<void> run_session(ServerState& state, Session& session) {
     // While draining, every answer closes the connection (the client learns to go elsewhere).
     const bool draining = state.draining;
     const bool again = keep_alive && !response.close && !draining;
-    // The head is rendered into the exchange's buffer, and head and body go out in one
-    // gather write: sent at once when the socket takes it all (nearly always), awaited here for
-    // what it did not take. No Beast message, no coroutine frame per answer.
+    // The head is rendered into the exchange's buffer, a small body copied behind it, and the
+    // answer goes out in one write (a gather write for a bigger body): sent at once when the
+    // socket takes it all (nearly always), awaited here for what it did not take. No Beast
+    // message, no coroutine frame per answer.
     render_head(x.head, response, again, version);
-    std::string_view rest_head = x.head;
     std::string_view rest_body = head ? std::string_view{} : response.body_text();
+    if (rest_body.size() <= kJoinedBody) {
+      x.head.append(rest_body);
+      rest_body = {};
+    }
+    std::string_view rest_head = x.head;
     const SentNow now = send_now(stream.socket(), rest_head, rest_body);
     bool written = !now.failed;
     if (written && now.bytes < rest_head.size() + rest_body.size()) {

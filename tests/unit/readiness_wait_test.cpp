@@ -11,23 +11,15 @@
 #include <boost/asio/write.hpp>
 #include <optional>
 
+#include "loopback_pair.hpp"
+
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
 
 namespace {
 
-struct Pair {
-  asio::io_context loop;
-  tcp::socket server{loop};  // the session's side
-  tcp::socket client{loop};
-
-  Pair() {
-    tcp::acceptor acceptor(loop, {asio::ip::make_address("127.0.0.1"), 0});
-    client.connect(acceptor.local_endpoint());
-    acceptor.accept(server);
-  }
-
+struct Pair : jobd::testing::LoopbackPair {
   // Runs the loop through epoll_wait calls for `span` while nothing waits on `server`.
   void turn_for(std::chrono::milliseconds span) {
     loop.restart();  // (a loop that ran out of work stays stopped until restarted)
