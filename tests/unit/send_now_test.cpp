@@ -83,7 +83,7 @@ TEST(SendNow, AFullSendBufferTakesPartOfTheAnswerAndIsNoFailure) {
   for (const bool with_body : {false, true}) {
     Pair pair;
     pair.server.set_option(asio::socket_base::send_buffer_size(4096));
-    std::string answer(8 * 1024 * 1024, '\0');
+    std::string answer(std::size_t{8} * 1024 * 1024, '\0');
     for (std::size_t i = 0; i < answer.size(); ++i) answer[i] = static_cast<char>('a' + i % 23);
     const std::string_view all = answer;
     const std::string_view head = with_body ? all.substr(0, 1000) : all;
