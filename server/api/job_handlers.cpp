@@ -51,20 +51,22 @@ asio::awaitable<Response> Api::submit(const Request& request, std::string_view) 
                                      std::get<std::chrono::milliseconds>(wait));
   }
 
-  auto submitted = scheduler_.submit(std::get<proto::JobSpec>(std::move(spec)));
+  const auto wait_for = std::get<std::chrono::milliseconds>(wait);
+  auto submitted = scheduler_.submit(std::get<proto::JobSpec>(std::move(spec)), wait_for.count() > 0);
   if (auto* problem = std::get_if<Problem>(&submitted)) co_return Response::problem(*problem);
   auto [job, replayed] = std::get<jobs::Submitted>(submitted);
   const auto seq = job->seq;
   std::string location = "/v1/jobs/" + job->id;
+  const auto not_stored = [this] {
+    return Response::problem(Problem{problems::store_unavailable,
+                                     "the job was not stored before the wait ended", std::nullopt,
+                                     scheduler_.options().retry_after_s});
+  };
   // Nothing is acknowledged before it is committed (a durable store): the answer waits for the
-  // job's insert. A replay waits too, when the first submit is still waiting.
-  if (!scheduler_.table().committed(*job)) {
-    const bool committed = co_await scheduler_.wait_committed(seq);
-    if (!committed) {
-      co_return Response::problem(Problem{problems::store_unavailable,
-                                          "the job was not stored before the wait ended", std::nullopt,
-                                          scheduler_.options().retry_after_s});
-    }
+  // job's insert. A replay waits too, when the first submit is still waiting. A held insert
+  // (the submit waits for the end) is written with the final state, or after the wait below.
+  if (!scheduler_.table().committed(*job) && !jobs::JobTable::insert_held(*job)) {
+    if (!co_await scheduler_.wait_committed(seq)) co_return not_stored();
     job = scheduler_.table().get(seq);
     if (job == nullptr) {
       co_return Response::problem(
@@ -73,13 +75,16 @@ asio::awaitable<Response> Api::submit(const Request& request, std::string_view) 
   }
   std::optional<std::string> record;
   bool final = proto::is_final(job->state);
-  const auto wait_for = std::get<std::chrono::milliseconds>(wait);
   if (!final && wait_for.count() > 0) {
     auto done = co_await scheduler_.wait_final(seq, std::chrono::steady_clock::now() + wait_for);
     if (done) {
       record = std::move(done);
       final = true;
     }
+  }
+  if (!record && !scheduler_.table().committed(seq)) {
+    // The wait ran out first, and the job's insert was held: a 202 only once it is committed.
+    if (!co_await scheduler_.wait_committed(seq)) co_return not_stored();
   }
   if (!record) {
     const jobs::Job* current = scheduler_.table().get(seq);

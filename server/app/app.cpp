@@ -174,9 +174,9 @@ int run(const config::Config& config, kinds::KindRegistry& kinds,
   std::deque<kinds::Kind> unknown_kinds;  // stand-ins for recovered jobs of unregistered kinds
   jobs::JobTable table({config.max_jobs, config.retention, config.event_history, config.max_retained_bytes},
                        store.get());
-  jobs::Scheduler scheduler(
-      loop.get_executor(), table, kinds,
-      {config.default_timeout, config.max_timeout, 1, config.retry_max_delay, config.max_waiting_jobs});
+  jobs::Scheduler scheduler(loop.get_executor(), table, kinds,
+                            {config.default_timeout, config.max_timeout, 1, config.retry_max_delay,
+                             config.max_waiting_jobs, config.insert_hold});
   scheduler.add_executor(std::make_unique<exec::LoopExecutor>(loop.get_executor(), scheduler,
                                                               config.loop_jobs, metrics::note_loop_activity));
   auto threads = std::make_unique<exec::ThreadExecutor>(

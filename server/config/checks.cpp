@@ -27,6 +27,7 @@ const std::vector<DurationBounds>& duration_bounds() {
       {"--slow-handler", &Config::slow_handler, 1ms, 1h},
       {"--kill-grace", &Config::kill_grace, 0ms, 1h},
       {"--retry-max-delay", &Config::retry_max_delay, 1ms, kDay},
+      {"--insert-hold", &Config::insert_hold, 0ms, 1min},
       {"--redis-lease", &Config::redis_lease, 300ms, kDay},
   };
   return bounds;

@@ -76,6 +76,7 @@ struct Config {
   std::size_t max_subprocesses = 0;       // subprocess jobs running at once; 0 = 4 x usable CPUs
   milliseconds kill_grace{2'000};         // SIGTERM -> SIGKILL of a subprocess job's process group
   milliseconds retry_max_delay{600'000};  // cap of one retry's backoff
+  milliseconds insert_hold{5};            // --insert-hold: a ?wait submit's insert held for its final state
   std::size_t max_waiting_jobs =
       100'000;  // delayed or retry-waiting jobs held before a delayed submit gets 429
   std::string store =

@@ -171,6 +171,9 @@ ParseResult parse_command_line(int argc, char** argv) {
   add_duration("--max-timeout", config.max_timeout, "largest timeout_ms a job may ask for");
   add_duration("--max-wait", config.max_wait, "largest ?wait= of a request");
   add_duration("--retry-max-delay", config.retry_max_delay, "cap of one retry's backoff delay");
+  add_duration("--insert-hold", config.insert_hold,
+               "with a durable store: how long a submit with ?wait (and no idempotency_key) holds its "
+               "job's insert back, so that a job ending by then is written once, final; 0 writes it at once");
   add_duration("--redis-lease", config.redis_lease,
                "with --store redis://: how long a claimed job is kept without renewal before another "
                "replica takes it over");

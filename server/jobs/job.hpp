@@ -95,7 +95,8 @@ struct Job {
   // A durable store's writes of this job not committed yet (jobs/job_table_store.cpp), kept
   // here rather than in maps keyed by seq (a node, a hash insert and an erase per job each):
   // the slot of its pending final state in the table (index + 1; 0: none; next to
-  // event_subscribers, in what was padding), and the store::Ticket of its insert (0: committed).
+  // event_subscribers, in what was padding), and the store::Ticket of its insert (0: committed;
+  // JobTable::kHeldInsert: not written yet, held for its final state, JobTable::create).
   std::uint32_t final_slot = 0;
   std::uint64_t insert_ticket = 0;
 

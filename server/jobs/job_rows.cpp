@@ -44,7 +44,7 @@ void fill_mutable(store::JobRow& row, const Job& job, const FinalState* final) {
 
 }  // namespace
 
-store::JobRow insert_row(const Job& job) {
+store::JobRow insert_row(const Job& job, const FinalState* final) {
   store::JobRow row;
   row.id = job.id;
   row.kind = job.kind->name;
@@ -55,7 +55,7 @@ store::JobRow insert_row(const Job& job) {
   row.created_at_ms = to_unix_ms(job.created_at);
   row.max_attempts = job.max_attempts;
   row.retry_delay_ms = job.retry_delay.count();
-  fill_mutable(row, job, nullptr);
+  fill_mutable(row, job, final);
   return row;
 }
 

@@ -15,7 +15,7 @@ namespace jobd::jobs {
 struct FinalState;
 
 // The whole row of a new job.
-store::JobRow insert_row(const Job& job);
+store::JobRow insert_row(const Job& job, const FinalState* final = nullptr);
 // The mutable columns of a job (an update): its state now, or the final state it is taking.
 store::JobRow update_row(const Job& job, const FinalState* final = nullptr);
 

@@ -17,7 +17,7 @@ JobTable::JobTable(RetentionLimits limits, store::JobStore* store)
 
 const Job& JobTable::create(const kinds::Kind& kind, proto::Executor executor, std::string params,
                             std::chrono::milliseconds timeout, std::optional<std::string> idempotency_key,
-                            Clock::time_point now, RunPlan plan) {
+                            Clock::time_point now, RunPlan plan, bool hold_insert) {
   // An evicted job's node, reset, when there is one (its id's buffer kept): see recycle().
   JobsMap::node_type node;
   if (!spare_jobs_.empty()) {
@@ -61,7 +61,9 @@ const Job& JobTable::create(const kinds::Kind& kind, proto::Executor executor, s
   } else {
     phase.insert(phase.end(), ref.seq);
   }
-  if (durable_) {
+  if (durable_ && hold_insert) {
+    ref.insert_ticket = kHeldInsert;  // written with its final state (finish) or on release
+  } else if (durable_) {
     // Listed once committed: list() skips it until then, its submitter waits (when_committed).
     const store::Ticket ticket = last_ticket_ = store_->write({store::ChangeOp::insert, insert_row(ref)});
     ref.insert_ticket = ticket;
@@ -121,7 +123,8 @@ void JobTable::start(JobSeq seq, nlohmann::json details, Clock::time_point now) 
   }
   job->run_at.reset();
   set_running(*job, job->visible_started_at().value_or(now));
-  if (durable_) write_update(*job);
+  // A held insert will carry the start: nothing to write yet.
+  if (durable_ && !insert_held(*job)) write_update(*job);
 }
 
 void JobTable::progress(JobSeq seq, double fraction, std::string text) {
@@ -157,9 +160,12 @@ bool JobTable::finish(JobSeq seq, proto::Outcome outcome, Clock::time_point now)
     return true;
   }
   // Shown once committed: until then the job reads as it did (jobs/job_table_store.cpp).
-  const store::Ticket ticket = last_ticket_ =
-      store_->write({store::ChangeOp::update, update_row(job, &final)});
-  final.ticket = ticket;
+  if (insert_held(job)) {
+    release_insert(job, &final);  // one row, final: its insert and final settle together
+    final.ticket = job.insert_ticket;
+  } else {
+    final.ticket = last_ticket_ = store_->write({store::ChangeOp::update, update_row(job, &final)});
+  }
   hold_final(job, std::move(final));
   return true;
 }

@@ -114,9 +114,14 @@ class JobTable {
 
   // ---- transitions: the only code that writes job state ------------------------------------
   // Creates a queued job with a fresh unguessable id. `params` is JSON text (to_json_text).
+  // `hold_insert` (a durable store): the insert is not written yet but held, so that a job that
+  // ends soon reaches the store as one row, final, in one commit (a submit that waits for the
+  // end needs no commit before it). The hold ends with the job's final state or retry, or when
+  // release_insert() or a wait for the insert's commit asks. Until then the job is what any job
+  // whose insert is not committed yet is: unlisted, unacknowledged, lost in a crash.
   const Job& create(const kinds::Kind& kind, proto::Executor executor, std::string params,
                     std::chrono::milliseconds timeout, std::optional<std::string> idempotency_key,
-                    Clock::time_point now, RunPlan plan = {});
+                    Clock::time_point now, RunPlan plan = {}, bool hold_insert = false);
   // A DOM would convert to std::string implicitly (and throw unless it is a JSON string).
   template <class Json>
   requires std::same_as<std::remove_cvref_t<Json>, nlohmann::json>
@@ -148,6 +153,7 @@ class JobTable {
   std::size_t evict_expired(Clock::time_point now);
 
   // ---- the store (jobs/job_table_store.cpp) ------------------------------------------------------
+  static constexpr store::Ticket kHeldInsert = ~store::Ticket{0};  // Job::insert_ticket of a held insert
   // Whether transitions are written to a durable store (and gated on its commits).
   bool durable() const { return durable_; }
   // The store's health (always ok without a durable store).
@@ -156,6 +162,10 @@ class JobTable {
   // longer in the table).
   bool committed(JobSeq seq) const;
   bool committed(const Job& job) const { return job.insert_ticket == 0; }
+  // Whether the job's insert is held (create's hold_insert) and not written yet.
+  static bool insert_held(const Job& job) { return job.insert_ticket == kHeldInsert; }
+  // Writes a held insert now (the job as it is); false when there was none.
+  bool release_insert(JobSeq seq);
   // Runs `done` on the loop once the job's insert is committed: at once when it is.
   void when_committed(JobSeq seq, std::function<void()> done);
   // Links `waiter` to wake once the job's insert is committed; false (not linked) when it is.
@@ -247,6 +257,8 @@ class JobTable {
   // nothing to do (its Job may be gone, or reused by another job).
   void drop_pending(Job& job);
   void write_update(const Job& job);
+  // Writes the held insert of `job`, with the final state it is taking when given.
+  void release_insert(Job& job, const FinalState* final = nullptr);
   void on_durable(store::Ticket through);
   // The job, when its insert (its final state) is held for a commit; else null, as it is
   // without a durable store or for a job not in the table.

@@ -73,6 +73,7 @@ void JobTable::evict(JobSeq seq, bool finished, const Finished* entry) {
   if (it == jobs_.end()) return;
   Job& job = *it->second;
   if (entry != nullptr) retained_bytes_ -= retained_bytes_of(job);
+  const bool written = !insert_held(job);
   if (durable_) drop_pending(job);
   auto phase = extract_seq(index_of(job), seq);
   if (entry != nullptr && entry->keyed)
@@ -89,6 +90,7 @@ void JobTable::evict(JobSeq seq, bool finished, const Finished* entry) {
     return;
   }
   // A discarded job never became final: a row of it left behind would come back queued.
+  if (!written) return;  // a held insert: no row was written
   store::JobRow row;
   row.seq = seq;
   last_ticket_ = store_->write({store::ChangeOp::remove, std::move(row)});

@@ -78,7 +78,11 @@ bool JobTable::retry(JobSeq seq, const proto::Outcome& outcome, Clock::time_poin
   publish(job, JobEvent{.type = EventType::state, .state = proto::JobState::queued, .at = now});
   // Kept like any transition; not gated: the job is not final, and a crash before the commit
   // only replays the attempt's end at recovery (running -> interrupted -> retried).
-  if (durable_) write_update(job);
+  if (durable_ && insert_held(job)) {
+    release_insert(job);  // the row as it is now: queued for its next attempt
+  } else if (durable_) {
+    write_update(job);
+  }
   return true;
 }
 

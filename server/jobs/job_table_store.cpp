@@ -45,7 +45,22 @@ bool JobTable::committed(JobSeq seq) const { return awaiting_insert(seq) == null
 
 bool JobTable::final_pending(JobSeq seq) const { return awaiting_final(seq) != nullptr; }
 
+void JobTable::release_insert(Job& job, const FinalState* final) {
+  const store::Ticket ticket = last_ticket_ =
+      store_->write({store::ChangeOp::insert, insert_row(job, final)});
+  job.insert_ticket = ticket;
+  pending_by_ticket_.push_back({ticket, &job, false});
+}
+
+bool JobTable::release_insert(JobSeq seq) {
+  Job* job = durable_ ? find(seq) : nullptr;
+  if (job == nullptr || !insert_held(*job)) return false;
+  release_insert(*job);
+  return true;
+}
+
 bool JobTable::wait_committed(JobSeq seq, CommitWaiters::Waiter& waiter) {
+  release_insert(seq);  // whoever waits for the insert ends its hold
   const Job* job = awaiting_insert(seq);
   if (job == nullptr) return false;
   commit_waiters_.add(waiter, job->insert_ticket);
@@ -62,6 +77,7 @@ bool JobTable::wait_final_applied(JobSeq seq, CommitWaiters::Waiter& waiter) {
 store::StoreHealth JobTable::store_health() const { return store_ ? store_->health() : store::StoreHealth{}; }
 
 void JobTable::when_committed(JobSeq seq, std::function<void()> done) {
+  release_insert(seq);  // whoever waits for the insert ends its hold
   const Job* job = awaiting_insert(seq);
   if (job == nullptr) {
     done();
@@ -117,10 +133,12 @@ void JobTable::apply_pending_final(Job& job) {
 void JobTable::drop_pending(Job& job) {
   // Pending entries are in ticket order: each of this job's is found by a binary search.
   const auto forget = [this, &job](store::Ticket ticket) {
-    const auto it =
-        std::lower_bound(pending_by_ticket_.begin(), pending_by_ticket_.end(), ticket,
-                         [](const Pending& pending, store::Ticket t) { return pending.ticket < t; });
-    if (it != pending_by_ticket_.end() && it->ticket == ticket && it->job == &job) it->job = nullptr;
+    auto it = std::lower_bound(pending_by_ticket_.begin(), pending_by_ticket_.end(), ticket,
+                               [](const Pending& pending, store::Ticket t) { return pending.ticket < t; });
+    // A held insert and its final share one ticket: both entries go.
+    for (; it != pending_by_ticket_.end() && it->ticket == ticket; ++it) {
+      if (it->job == &job) it->job = nullptr;
+    }
   };
   if (job.insert_ticket != 0) forget(std::exchange(job.insert_ticket, 0));
   if (job.final_slot != 0) {

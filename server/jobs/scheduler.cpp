@@ -22,7 +22,8 @@ Scheduler::Scheduler(asio::any_io_executor loop, JobTable& table, const kinds::K
       options_(options),
       deadline_timer_(loop_),
       due_timer_(loop_),
-      blocked_timer_(loop_) {}
+      blocked_timer_(loop_),
+      hold_timer_(loop_) {}
 
 Scheduler::~Scheduler() = default;
 
@@ -96,7 +97,7 @@ std::variant<Admission, Problem> Scheduler::admit(const proto::JobSpec& spec,
   return Admission{kind, executor_id, std::get<nlohmann::json>(std::move(validated)), timeout, now, plan};
 }
 
-std::variant<Submitted, Problem> Scheduler::submit(proto::JobSpec spec) {
+std::variant<Submitted, Problem> Scheduler::submit(proto::JobSpec spec, bool waits_for_end) {
   auto admitted = admit(spec, &spec.params);
   if (auto* problem = std::get_if<Problem>(&admitted)) return std::move(*problem);
   auto& [kind, executor_id, params, timeout, now, plan] = std::get<Admission>(admitted);
@@ -132,8 +133,11 @@ std::variant<Submitted, Problem> Scheduler::submit(proto::JobSpec spec) {
                    options_.retry_after_s};
   }
   // The record keeps the params as text, rendered once here; the executor gets the DOM itself.
+  const bool held_insert = waits_for_end && table_.durable() && !run_at && !spec.idempotency_key &&
+                           options_.insert_hold.count() > 0;
   const Job& job = table_.create(*kind, executor_id, to_json_text(params), timeout,
-                                 std::move(spec.idempotency_key), now, plan);
+                                 std::move(spec.idempotency_key), now, plan, held_insert);
+  if (held_insert) hold_insert(job.seq);
   if (run_at) {
     hold(job.seq, *run_at);
   } else {

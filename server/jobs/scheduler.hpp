@@ -53,6 +53,11 @@ struct SchedulerOptions {
   // Jobs waiting for their time or for room in their executor, beyond which a delayed submit
   // is refused with 429 (--max-waiting-jobs): each holds memory until it runs.
   std::size_t max_waiting = 100'000;
+  // How long at most a submit that waits for its job's end (?wait) holds the job's insert back
+  // (JobTable::create's hold_insert), hoping to write it final in one commit (--insert-hold):
+  // most such jobs end well within it; a longer one is written as it is then, listed and kept
+  // like any other. 0: never held.
+  std::chrono::milliseconds insert_hold{5};
 };
 
 // A slot in a full executor is looked for again at least this often (a job of that executor
@@ -83,7 +88,12 @@ class Scheduler final : public exec::JobSink {
   void add_executor(std::unique_ptr<exec::Executor> executor);
   exec::Executor* executor(proto::Executor id) const;
 
-  std::variant<Submitted, proto::Problem> submit(proto::JobSpec spec);
+  // `waits_for_end`: the caller answers once the job ends (a submit with ?wait). With a durable
+  // store, a job that runs at once and has no idempotency key then has its insert held for up
+  // to options.insert_hold (JobTable::create): ended by then, it is written once, final. A keyed job is
+  // written first, as always: after a crash its row is what makes a retried submit find it
+  // rather than run it again.
+  std::variant<Submitted, proto::Problem> submit(proto::JobSpec spec, bool waits_for_end = false);
   // The checks of submit() that need no job table (draining, store health, kind, executor,
   // params, timeout, run_at): a shared store (cluster/) admits with these, then decides itself.
   std::variant<Admission, proto::Problem> admit(const proto::JobSpec& spec) const;
@@ -125,7 +135,7 @@ class Scheduler final : public exec::JobSink {
   // Shutdown: refuse new jobs and dispatch no waiting ones; later stop whatever is still queued
   // in or running on an executor. Waiting jobs are left queued (a durable store keeps them for
   // the next start), and the drain does not wait for them.
-  void begin_drain() { draining_ = true; }
+  void begin_drain();
   bool draining() const { return draining_; }
   void stop_all(exec::StopReason reason);
   void shutdown_executors();
@@ -174,6 +184,10 @@ class Scheduler final : public exec::JobSink {
   void dispatch_blocked(proto::Executor id);
   void arm_blocked_timer();
   void finish_or_retry(const Job& job, exec::Outcome outcome);
+  // Held inserts (scheduler_commits.cpp).
+  void hold_insert(JobSeq seq);
+  void arm_hold_timer(std::chrono::steady_clock::time_point at);
+  void release_held_inserts(std::chrono::steady_clock::time_point held_since_before);
 
   boost::asio::any_io_executor loop_;
   JobTable& table_;
@@ -198,6 +212,16 @@ class Scheduler final : public exec::JobSink {
   std::array<std::deque<JobSeq>, 4> blocked_;  // by proto::Executor, in due order
   boost::asio::steady_timer blocked_timer_;
   bool blocked_timer_armed_ = false;
+  // Jobs whose insert is held, in the order the holds began (a job may have ended, and its
+  // insert been written, since): ONE timer releases those held insert_hold, armed only while
+  // one waits, so a job costs a deque entry, not a timer.
+  struct HeldInsert {
+    JobSeq seq;
+    std::chrono::steady_clock::time_point since;
+  };
+  std::deque<HeldInsert> held_inserts_;
+  boost::asio::steady_timer hold_timer_;
+  bool hold_timer_armed_ = false;
   std::mt19937_64 random_{std::random_device{}()};
   AttemptEnded attempt_ended_;  // set: a shared store retries (on_attempt_end)
 };

@@ -119,6 +119,39 @@ void ParkedWaiters::shutdown() {
 
 }  // namespace
 
+void Scheduler::hold_insert(JobSeq seq) {
+  const auto now = std::chrono::steady_clock::now();
+  held_inserts_.push_back({seq, now});
+  if (!hold_timer_armed_) arm_hold_timer(now + options_.insert_hold);
+}
+
+void Scheduler::arm_hold_timer(std::chrono::steady_clock::time_point at) {
+  hold_timer_armed_ = true;
+  hold_timer_.expires_at(at);
+  hold_timer_.async_wait([this](boost::system::error_code error) {
+    hold_timer_armed_ = false;
+    if (error) return;
+    release_held_inserts(std::chrono::steady_clock::now() - options_.insert_hold);
+    if (!held_inserts_.empty()) arm_hold_timer(held_inserts_.front().since + options_.insert_hold);
+  });
+}
+
+void Scheduler::release_held_inserts(std::chrono::steady_clock::time_point held_since_before) {
+  // Most entries are of jobs that ended within the hold (their insert written final): for those
+  // release_insert finds nothing to do.
+  while (!held_inserts_.empty() && held_inserts_.front().since <= held_since_before) {
+    table_.release_insert(held_inserts_.front().seq);
+    held_inserts_.pop_front();
+  }
+}
+
+void Scheduler::begin_drain() {
+  draining_ = true;
+  // What jobd stops with is written as it is: a job still running then is found at the next
+  // start, as without a hold.
+  release_held_inserts(std::chrono::steady_clock::time_point::max());
+}
+
 asio::awaitable<bool> Scheduler::wait_committed(JobSeq seq) {
   ParkedWaiter waiter(loop_);
   if (!table_.wait_committed(seq, waiter)) co_return true;

@@ -134,12 +134,14 @@ TEST(StoreRestart, KillNineUnderLoadLosesNoAcknowledgedJobAndInterruptsTheRunnin
     std::vector<std::thread> clients;
     clients.reserve(2);
     for (int c = 0; c < 2; ++c) {
-      clients.emplace_back([&] {
+      clients.emplace_back([&, c] {
         while (!stop) {
           HttpResult answer;
           try {
-            answer = http_request(server.port(), "POST", "/v1/jobs", job_for(next++).dump(),
-                                  {{"Content-Type", "application/json"}}, 2s);
+            // One client waits for its jobs' ends (?wait): their inserts are held, then written
+            // final, or as they are after the hold (Scheduler::submit); the other gets its 202 at once.
+            answer = http_request(server.port(), "POST", c == 0 ? "/v1/jobs" : "/v1/jobs?wait=1",
+                                  job_for(next++).dump(), {{"Content-Type", "application/json"}}, 2s);
           } catch (const std::runtime_error&) {  // refused: jobd is gone
           }
           if (answer.status == 202 || answer.status == 200) {
@@ -159,6 +161,67 @@ TEST(StoreRestart, KillNineUnderLoadLosesNoAcknowledgedJobAndInterruptsTheRunnin
   }
   EXPECT_GT(acked.size(), 100u) << "the load did not reach jobd";
   EXPECT_GT(interrupted_seen, 0u) << "no kill caught a running job: the test proved less than it says";
+}
+
+// A submit that waits for its job's end (?wait) holds the job's insert back (--insert-hold): one
+// that ends within the hold is stored once, final, in one commit (one change, not an insert and
+// then a final); one that runs longer is stored while it runs, listed, and comes back
+// interrupted after kill -9; with --insert-hold 0 every job is written first again.
+TEST(StoreRestart, AWaitedJobIsStoredOnceFinalAndALongOneIsStoredWhileItRuns) {
+  StoreDir dir;
+  // Changes committed for 8 thread jobs submitted one at a time with ?wait.
+  const auto changes_for_eight = [](JobdProcess& server) {
+    const auto changes = [&] {
+      return metric_value(get(server.port(), "/metrics").body, "jobd_store_commit_batch_size_sum");
+    };
+    const double before = changes();
+    for (int i = 0; i < 8; ++i) {
+      const auto done =
+          submit(server.port(), {{"kind", "primes"}, {"executor", "thread"}, {"params", {{"n", 1000 + i}}}},
+                 "?wait=5");
+      EXPECT_EQ(done.status, 200) << done.body;
+      EXPECT_EQ(done.json()["state"], "succeeded");
+    }
+    return changes() - before;
+  };
+  {
+    // A hold no job outruns, even on a loaded machine: exactly one change a job.
+    JobdProcess server(args_for(dir, {"--insert-hold", "30s"}));
+    EXPECT_EQ(changes_for_eight(server), 8) << "each waited job is one change";
+    EXPECT_EQ(list_all(server.port()).size(), 8u);
+  }
+  {
+    JobdProcess server(args_for(dir, {"--insert-hold", "0"}));
+    EXPECT_EQ(changes_for_eight(server), 16) << "without a hold: an insert, then a final";
+  }
+  std::string long_id;
+  {
+    JobdProcess server(args_for(dir));  // the default hold, 5 ms
+    std::thread client([&server] {
+      try {
+        submit(server.port(), {{"kind", "sleep"}, {"params", {{"ms", 5000}}}}, "?wait=10");
+      } catch (const std::runtime_error&) {  // killed under it
+      }
+    });
+    const bool listed = eventually(
+        [&] {
+          for (const auto& [id, job] : list_all(server.port())) {
+            if (job["kind"] == "sleep" && job["state"] == "running") long_id = id;
+          }
+          return !long_id.empty();
+        },
+        3s);
+    EXPECT_TRUE(listed) << "a long job whose submit waits is stored while it runs";
+    EXPECT_EQ(server.stop(SIGKILL, 5s), 128 + SIGKILL);
+    client.join();
+  }
+  ASSERT_FALSE(long_id.empty());
+  JobdProcess server(args_for(dir));
+  const auto back = get(server.port(), "/v1/jobs/" + long_id);
+  ASSERT_EQ(back.status, 200) << back.body;
+  EXPECT_EQ(back.json()["state"], "failed");
+  EXPECT_EQ(back.json()["error"]["type"], "interrupted");
+  EXPECT_EQ(list_all(server.port()).size(), 17u);
 }
 
 TEST(StoreRestart, AnIdempotencyKeyNamesTheSameJobAfterARestart) {

@@ -72,6 +72,10 @@ class JobTablePendingTest : public ::testing::Test {
   const Job& add(RunPlan plan = {}) {
     return table.create(echo, proto::Executor::loop, R"({"x":1})", 1s, std::nullopt, t0, plan);
   }
+  // A job whose insert is held (a submit that waits for the job's end).
+  const Job& add_held(RunPlan plan = {}) {
+    return table.create(echo, proto::Executor::loop, R"({"x":1})", 1s, std::nullopt, t0, plan, true);
+  }
 };
 
 }  // namespace
@@ -90,6 +94,112 @@ TEST_F(JobTablePendingTest, AnInsertSettlesOnlyOnceTheCommitHoldingItCompleted) 
   EXPECT_TRUE(told);
   EXPECT_TRUE(table.committed(seq));
   EXPECT_EQ(table.list({}).jobs.size(), 1u);
+}
+
+// A held insert is written once, with the job's final state: one change, whose commit settles
+// the insert and the final together. Until then nothing reads it as stored or finished.
+TEST_F(JobTablePendingTest, AHeldInsertIsWrittenOnceFinalWithTheJobsEnd) {
+  const Job& job = add_held();
+  const JobSeq seq = job.seq;
+  EXPECT_TRUE(JobTable::insert_held(job));
+  table.start(seq, nullptr, t0);
+  EXPECT_TRUE(store.written.empty()) << "a held insert carries its start later";
+  EXPECT_FALSE(table.committed(seq));
+  EXPECT_TRUE(table.list({}).jobs.empty());
+  ASSERT_TRUE(table.finish(seq, proto::Outcome::success(7), t0 + 1ms));
+  ASSERT_EQ(store.written.size(), 1u);
+  const store::Change& change = store.written[0];
+  EXPECT_EQ(change.op, store::ChangeOp::insert);
+  EXPECT_EQ(change.row.seq, seq);
+  EXPECT_EQ(change.row.state, JobState::succeeded);
+  EXPECT_EQ(change.row.result_json, "7");
+  EXPECT_EQ(change.row.params_json, R"({"x":1})");
+  EXPECT_TRUE(change.row.started_at_ms.has_value());
+  EXPECT_TRUE(change.row.finished_at_ms.has_value());
+  EXPECT_TRUE(table.final_pending(seq));
+  EXPECT_EQ(table.get(seq)->state, JobState::running) << "shown before its commit";
+  store.commit_through(store.last);
+  EXPECT_TRUE(table.committed(seq));
+  EXPECT_FALSE(table.final_pending(seq));
+  EXPECT_EQ(table.get(seq)->state, JobState::succeeded);
+  EXPECT_EQ(table.list({}).jobs.size(), 1u);
+}
+
+// Released (the hold's time is up, or a wait for the insert began), a held insert is written as
+// the job is then, once; the job's end is then an update, as for any job.
+TEST_F(JobTablePendingTest, AReleasedHeldInsertIsWrittenAsTheJobIsThenAndOnlyOnce) {
+  const JobSeq seq = add_held().seq;
+  table.start(seq, nullptr, t0);
+  EXPECT_TRUE(table.release_insert(seq));
+  EXPECT_FALSE(table.release_insert(seq));
+  ASSERT_EQ(store.written.size(), 1u);
+  EXPECT_EQ(store.written[0].op, store::ChangeOp::insert);
+  EXPECT_EQ(store.written[0].row.state, JobState::running);
+  EXPECT_FALSE(table.committed(seq));
+  ASSERT_TRUE(table.finish(seq, proto::Outcome::success(1), t0 + 1ms));
+  ASSERT_EQ(store.written.size(), 2u);
+  EXPECT_EQ(store.written[1].op, store::ChangeOp::update);
+  store.commit_through(store.last);
+  EXPECT_EQ(table.get(seq)->state, JobState::succeeded);
+  EXPECT_FALSE(table.release_insert(add().seq)) << "a job written at once holds nothing";
+}
+
+// Whoever waits for a held insert's commit ends the hold (a submit whose wait ran out: its 202
+// waits for the insert).
+TEST_F(JobTablePendingTest, AWaitForAHeldInsertWritesIt) {
+  const JobSeq seq = add_held().seq;
+  bool told = false;
+  table.when_committed(seq, [&told] { told = true; });
+  ASSERT_EQ(store.written.size(), 1u);
+  EXPECT_EQ(store.written[0].row.state, JobState::queued);
+  EXPECT_FALSE(told);
+  store.commit_through(store.last);
+  EXPECT_TRUE(told);
+  EXPECT_TRUE(table.committed(seq));
+}
+
+// A retry is no end: the held insert is written then, queued for the next attempt.
+TEST_F(JobTablePendingTest, ARetryWritesAHeldInsertQueuedForTheNextAttempt) {
+  const JobSeq seq = add_held({.max_attempts = 2}).seq;
+  table.start(seq, nullptr, t0);
+  ASSERT_TRUE(
+      table.retry(seq, proto::Outcome::failure(proto::job_error::crashed, "worker died"), t0 + 1s, t0));
+  ASSERT_EQ(store.written.size(), 1u);
+  EXPECT_EQ(store.written[0].op, store::ChangeOp::insert);
+  EXPECT_EQ(store.written[0].row.state, JobState::queued);
+  EXPECT_EQ(store.written[0].row.attempt, 2u);
+  EXPECT_TRUE(store.written[0].row.run_at_ms.has_value());
+  EXPECT_NE(store.written[0].row.attempts_json.find("worker died"), std::string::npos);
+}
+
+// A held job its executor refused leaves the table with nothing written: no row, no remove.
+TEST_F(JobTablePendingTest, ADiscardedHeldJobWritesNothing) {
+  const JobSeq seq = add_held().seq;
+  table.discard(seq);
+  EXPECT_TRUE(store.written.empty());
+  EXPECT_EQ(table.get(seq), nullptr);
+}
+
+// A held job that ended and left the table before its one commit: that commit settles neither
+// its insert nor its final, and the next job (which may reuse the Job and the final's slot) is
+// settled by its own commit only.
+TEST_F(JobTablePendingTest, ACommitOfAForgottenHeldJobSettlesNothingOfTheNextJob) {
+  const JobSeq gone = add_held().seq;
+  ASSERT_TRUE(table.finish(gone, proto::Outcome::success(1), t0));
+  const store::Ticket gone_ticket = store.last;
+  table.forget(gone);
+  const JobSeq seq = add_held().seq;
+  table.start(seq, nullptr, t0);
+  ASSERT_TRUE(table.finish(seq, proto::Outcome::success(2), t0 + 1ms));
+  store.commit_through(gone_ticket);
+  EXPECT_FALSE(table.committed(seq));
+  EXPECT_TRUE(table.final_pending(seq));
+  EXPECT_EQ(table.get(seq)->state, JobState::running);
+  EXPECT_EQ(table.counts().finished, 0u);
+  store.commit_through(store.last);
+  EXPECT_TRUE(table.committed(seq));
+  EXPECT_EQ(table.get(seq)->state, JobState::succeeded);
+  EXPECT_EQ(table.get(seq)->result, "2");
 }
 
 // A job discarded before its insert committed: that commit settles nothing, in particular not

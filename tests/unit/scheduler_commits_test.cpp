@@ -1,6 +1,8 @@
 // Scheduler::wait_committed over a real SqliteStore: the waiting coroutine parks its own
 // resumption (no timer) and is resumed with true by the batch that commits the insert, with false
 // when cancelled first (the client left), and destroyed with the loop when it never resumes.
+// And the inserts a submit that waits for the end holds (JobTable::create): which are held, and
+// that the hold ends by itself after --insert-hold, and at the drain.
 #include <gtest/gtest.h>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -13,6 +15,7 @@
 #include <memory>
 #include <optional>
 
+#include "fake_executor.hpp"
 #include "jobs/job_table.hpp"
 #include "jobs/scheduler.hpp"
 #include "kinds/builtin.hpp"
@@ -37,10 +40,12 @@ asio::awaitable<void> wait_for(Scheduler& scheduler, JobSeq seq, std::optional<b
 }
 
 struct Rig {
-  explicit Rig(asio::io_context& io, const store::StoreOptions& options = {})
+  explicit Rig(asio::io_context& io, const store::StoreOptions& options = {},
+               std::chrono::milliseconds insert_hold = 5ms)
       : store(open_or_fail(dir.file("jobs.db"), io, options)),
         table({}, store.get()),
-        scheduler(io.get_executor(), table, kinds, {5s, 60s, 1}) {}
+        scheduler(io.get_executor(), table, kinds,
+                  {5s, 60s, 1, kDefaultRetryMaxDelay, 100'000, insert_hold}) {}
   const Job& add() {
     return table.create(echo, proto::Executor::loop, R"({"x":1})", 1s, std::nullopt, Clock::now());
   }
@@ -52,6 +57,25 @@ struct Rig {
   JobTable table;
   Scheduler scheduler;
 };
+
+// A Rig whose scheduler admits echo jobs onto a FakeExecutor that runs nothing by itself.
+struct SubmitRig : Rig {
+  explicit SubmitRig(asio::io_context& io, std::chrono::milliseconds insert_hold = 5ms)
+      : Rig(io, {}, insert_hold) {
+    kinds.add(kinds::make_echo_kind());
+    auto fake =
+        std::make_unique<jobd::testing::FakeExecutor>(io.get_executor(), scheduler, proto::Executor::loop, 8);
+    executor = fake.get();
+    scheduler.add_executor(std::move(fake));
+  }
+  const Job& submit(proto::JobSpec spec, bool waits_for_end) {
+    auto submitted = scheduler.submit(std::move(spec), waits_for_end);
+    return *std::get<Submitted>(submitted).job;
+  }
+  jobd::testing::FakeExecutor* executor = nullptr;
+};
+
+proto::JobSpec echo_spec() { return proto::JobSpec{.kind = "echo", .params = {{"x", 1}}}; }
 
 // Runs the loop until `done` (the store's completions come from its writer thread).
 bool run_until(asio::io_context& io, const std::function<bool()>& done) {
@@ -132,4 +156,69 @@ TEST(SchedulerCommits, AWaitStillParkedWhenTheLoopIsDestroyedIsDestroyedWithIt) 
   EXPECT_TRUE(gone) << "the parked coroutine was leaked";
   EXPECT_FALSE(result.has_value());
   table.reset();
+}
+
+TEST(SchedulerCommits, OnlyASubmitThatWaitsForTheEndOfAnUnkeyedJobThatRunsAtOnceHoldsItsInsert) {
+  asio::io_context io{1};
+  SubmitRig s(io);
+  EXPECT_TRUE(JobTable::insert_held(s.submit(echo_spec(), true)));
+  EXPECT_FALSE(JobTable::insert_held(s.submit(echo_spec(), false))) << "a 202 at once waits for the insert";
+  auto keyed = echo_spec();
+  keyed.idempotency_key = "k1";
+  EXPECT_FALSE(JobTable::insert_held(s.submit(keyed, true))) << "a keyed job's row is written first";
+  auto delayed = echo_spec();
+  delayed.delay_ms = 60'000;
+  EXPECT_FALSE(JobTable::insert_held(s.submit(delayed, true))) << "a delayed job is written first";
+  s.store->close();
+  asio::io_context io_off{1};
+  SubmitRig off(io_off, 0ms);
+  EXPECT_FALSE(JobTable::insert_held(off.submit(echo_spec(), true))) << "--insert-hold 0 holds nothing";
+  off.store->close();
+}
+
+TEST(SchedulerCommits, AHeldInsertIsWrittenAndCommittedOnceTheHoldRunsOut) {
+  asio::io_context io{1};
+  SubmitRig s(io);
+  const auto began = std::chrono::steady_clock::now();
+  const JobSeq seq = s.submit(echo_spec(), true).seq;
+  ASSERT_TRUE(s.table.list({}).jobs.empty());
+  // The job never ends (the fake executor runs nothing): the hold's timer writes it.
+  ASSERT_TRUE(run_until(io, [&] { return s.table.committed(seq); }));
+  EXPECT_GE(std::chrono::steady_clock::now() - began, s.scheduler.options().insert_hold);
+  ASSERT_EQ(s.table.list({}).jobs.size(), 1u);
+  EXPECT_EQ(s.table.list({}).jobs[0]->seq, seq);
+  EXPECT_FALSE(proto::is_final(s.table.get(seq)->state));
+  // Held jobs that came later are released by the re-armed timer, each after its own hold.
+  const JobSeq later = s.submit(echo_spec(), true).seq;
+  ASSERT_TRUE(run_until(io, [&] { return s.table.committed(later); }));
+  s.store->close();
+}
+
+TEST(SchedulerCommits, AJobEndingWithinTheHoldIsCommittedFinalAndTheTimerFindsNothingLeft) {
+  asio::io_context io{1};
+  SubmitRig s(io);
+  const JobSeq seq = s.submit(echo_spec(), true).seq;
+  s.executor->finish(seq, proto::Outcome::success(3));
+  EXPECT_FALSE(JobTable::insert_held(*s.table.get(seq)));
+  ASSERT_TRUE(run_until(io, [&] { return s.table.committed(seq) && !s.table.final_pending(seq); }));
+  EXPECT_EQ(s.table.get(seq)->state, proto::JobState::succeeded);
+  // The hold's timer, still armed for this job, fires on nothing to do.
+  asio::steady_timer past(io, s.scheduler.options().insert_hold * 3);
+  bool passed = false;
+  past.async_wait([&passed](boost::system::error_code) { passed = true; });
+  ASSERT_TRUE(run_until(io, [&] { return passed; }));
+  EXPECT_EQ(s.table.get(seq)->state, proto::JobState::succeeded);
+  s.store->close();
+}
+
+TEST(SchedulerCommits, TheDrainWritesEveryHeldInsertAtOnce) {
+  asio::io_context io{1};
+  SubmitRig s(io);
+  const JobSeq a = s.submit(echo_spec(), true).seq;
+  const JobSeq b = s.submit(echo_spec(), true).seq;
+  s.scheduler.begin_drain();
+  EXPECT_FALSE(JobTable::insert_held(*s.table.get(a)));
+  EXPECT_FALSE(JobTable::insert_held(*s.table.get(b)));
+  ASSERT_TRUE(run_until(io, [&] { return s.table.committed(a) && s.table.committed(b); }));
+  s.store->close();
 }
