@@ -17,6 +17,9 @@ using std::chrono::milliseconds;
 
 enum class LogFormat { text, json };
 
+// --insert-hold's default with --durability machine (bench/RESULTS.md, stop 37).
+inline constexpr milliseconds kMachineInsertHold{5};
+
 // What a committed job survives (--durability; README): a kill -9 of jobd, or a power loss.
 enum class Durability { process, machine };
 
@@ -76,7 +79,9 @@ struct Config {
   std::size_t max_subprocesses = 0;       // subprocess jobs running at once; 0 = 4 x usable CPUs
   milliseconds kill_grace{2'000};         // SIGTERM -> SIGKILL of a subprocess job's process group
   milliseconds retry_max_delay{600'000};  // cap of one retry's backoff
-  milliseconds insert_hold{5};            // --insert-hold: a ?wait submit's insert held for its final state
+  // --insert-hold: a ?wait submit's insert held for its final state; "auto" (the default) is
+  // kMachineInsertHold with --durability machine, 0 (not held) with process.
+  milliseconds insert_hold{0};
   std::size_t max_waiting_jobs =
       100'000;  // delayed or retry-waiting jobs held before a delayed submit gets 429
   std::string store =

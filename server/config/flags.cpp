@@ -46,6 +46,7 @@ ParseResult parse_command_line(int argc, char** argv) {
   std::string listen = "127.0.0.1:8080";
   std::string log_format = "text";
   std::string durability = "process";
+  std::string insert_hold = "auto";
   std::string thread_policy = "normal";
   std::string worker_policy = "normal";
   std::vector<Duration> durations;
@@ -171,9 +172,6 @@ ParseResult parse_command_line(int argc, char** argv) {
   add_duration("--max-timeout", config.max_timeout, "largest timeout_ms a job may ask for");
   add_duration("--max-wait", config.max_wait, "largest ?wait= of a request");
   add_duration("--retry-max-delay", config.retry_max_delay, "cap of one retry's backoff delay");
-  add_duration("--insert-hold", config.insert_hold,
-               "with a durable store: how long a submit with ?wait (and no idempotency_key) holds its "
-               "job's insert back, so that a job ending by then is written once, final; 0 writes it at once");
   add_duration("--redis-lease", config.redis_lease,
                "with --store redis://: how long a claimed job is kept without renewal before another "
                "replica takes it over");
@@ -192,6 +190,12 @@ ParseResult parse_command_line(int argc, char** argv) {
     }
     add(duration.flag, duration.text, help + ")");
   }
+  // Its default follows --durability: holding pays where a commit is an fsync (bench/RESULTS.md,
+  // stop 37), and cost process jobs of a lone client 2-17 % where it is not.
+  add("--insert-hold", insert_hold,
+      "with a durable store: how long a submit with ?wait (and no idempotency_key) holds its job's insert "
+      "back, so that a job ending by then is written once, final (auto: 5ms with --durability machine, "
+      "else 0, which writes it at once; or 250ms, 5s or seconds; 0s to 1m)");
   sizes.push_back({format_size(max_body), &max_body, "--max-body"});
   sizes.push_back({format_size(max_header), &max_header, "--max-header"});
   sizes.push_back({"1g", &config.worker_memory, "--worker-memory"});
@@ -244,6 +248,15 @@ ParseResult parse_command_line(int argc, char** argv) {
   config.listen = *address;
   config.log_format = log_format == "json" ? LogFormat::json : LogFormat::text;
   config.durability = durability == "machine" ? Durability::machine : Durability::process;
+  if (insert_hold == "auto") {
+    config.insert_hold = config.durability == Durability::machine ? kMachineInsertHold : milliseconds{0};
+  } else if (auto hold = parse_duration(insert_hold)) {
+    config.insert_hold = *hold;
+  } else {
+    std::cerr << "jobd: --insert-hold: bad duration '" << insert_hold
+              << "' (use auto, 250ms, 5s, 2m, 1h or a number of seconds)\n";
+    return 2;
+  }
   const auto cpu_policy = [](const std::string& name) {
     return name == "idle" ? CpuPolicy::idle : name == "batch" ? CpuPolicy::batch : CpuPolicy::normal;
   };

@@ -166,7 +166,8 @@ TEST(StoreRestart, KillNineUnderLoadLosesNoAcknowledgedJobAndInterruptsTheRunnin
 // A submit that waits for its job's end (?wait) holds the job's insert back (--insert-hold): one
 // that ends within the hold is stored once, final, in one commit (one change, not an insert and
 // then a final); one that runs longer is stored while it runs, listed, and comes back
-// interrupted after kill -9; with --insert-hold 0 every job is written first again.
+// interrupted after kill -9. The default ("auto") holds with --durability machine only, where a
+// commit is an fsync; 0 (process durability's default) writes every job first.
 TEST(StoreRestart, AWaitedJobIsStoredOnceFinalAndALongOneIsStoredWhileItRuns) {
   StoreDir dir;
   // Changes committed for 8 thread jobs submitted one at a time with ?wait.
@@ -191,12 +192,22 @@ TEST(StoreRestart, AWaitedJobIsStoredOnceFinalAndALongOneIsStoredWhileItRuns) {
     EXPECT_EQ(list_all(server.port()).size(), 8u);
   }
   {
-    JobdProcess server(args_for(dir, {"--insert-hold", "0"}));
+    JobdProcess server(args_for(dir));  // process durability: auto is 0
     EXPECT_EQ(changes_for_eight(server), 16) << "without a hold: an insert, then a final";
+  }
+  {
+    // Auto is 5 ms with machine durability: all 8 would have to outrun it to make 16.
+    JobdProcess server(args_for(dir, {"--durability", "machine"}));
+    EXPECT_LT(changes_for_eight(server), 16) << "machine durability holds by default";
+  }
+  for (const char* bad : {"soon", "2m"}) {
+    const JobdRun run = run_jobd_until_exit("--insert-hold " + std::string(bad));
+    EXPECT_EQ(run.exit_code, 2) << bad;
+    EXPECT_NE(run.output.find("--insert-hold"), std::string::npos) << run.output;
   }
   std::string long_id;
   {
-    JobdProcess server(args_for(dir));  // the default hold, 5 ms
+    JobdProcess server(args_for(dir, {"--insert-hold", "5ms"}));
     std::thread client([&server] {
       try {
         submit(server.port(), {{"kind", "sleep"}, {"params", {{"ms", 5000}}}}, "?wait=10");
@@ -221,7 +232,7 @@ TEST(StoreRestart, AWaitedJobIsStoredOnceFinalAndALongOneIsStoredWhileItRuns) {
   ASSERT_EQ(back.status, 200) << back.body;
   EXPECT_EQ(back.json()["state"], "failed");
   EXPECT_EQ(back.json()["error"]["type"], "interrupted");
-  EXPECT_EQ(list_all(server.port()).size(), 17u);
+  EXPECT_EQ(list_all(server.port()).size(), 25u);
 }
 
 TEST(StoreRestart, AnIdempotencyKeyNamesTheSameJobAfterARestart) {
