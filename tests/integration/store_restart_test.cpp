@@ -23,12 +23,6 @@ using nlohmann::json;
 
 namespace {
 
-std::vector<std::string> args_for(const StoreDir& dir, std::vector<std::string> more = {}) {
-  std::vector<std::string> args = {"--test-kinds", "--store", dir.uri(), "--workers", "1", "--threads", "2"};
-  args.insert(args.end(), more.begin(), more.end());
-  return args;
-}
-
 // The mix the clients submit: loop, thread and process jobs, a few of them long (running when
 // jobd is killed).
 json job_for(std::uint64_t n) {
@@ -87,7 +81,7 @@ TEST(StoreRestart, KillNineUnderLoadLosesNoAcknowledgedJobAndInterruptsTheRunnin
   std::uint64_t interrupted_seen = 0;
   constexpr int kRounds = 5;
   for (int round = 0; round <= kRounds; ++round) {
-    JobdProcess server(args_for(dir));
+    JobdProcess server(store_jobd_args(dir));
     // What the previous rounds acknowledged is all there, and settles: queued jobs ran, running
     // ones were interrupted.
     const Recovered recovered = recovered_line(server.log());
@@ -163,90 +157,18 @@ TEST(StoreRestart, KillNineUnderLoadLosesNoAcknowledgedJobAndInterruptsTheRunnin
   EXPECT_GT(interrupted_seen, 0u) << "no kill caught a running job: the test proved less than it says";
 }
 
-// A submit that waits for its job's end (?wait) holds the job's insert back (--insert-hold): one
-// that ends within the hold is stored once, final, in one commit (one change, not an insert and
-// then a final); one that runs longer is stored while it runs, listed, and comes back
-// interrupted after kill -9. The default ("auto") holds with --durability machine only, where a
-// commit is an fsync; 0 (process durability's default) writes every job first.
-TEST(StoreRestart, AWaitedJobIsStoredOnceFinalAndALongOneIsStoredWhileItRuns) {
-  StoreDir dir;
-  // Changes committed for 8 thread jobs submitted one at a time with ?wait.
-  const auto changes_for_eight = [](JobdProcess& server) {
-    const auto changes = [&] {
-      return metric_value(get(server.port(), "/metrics").body, "jobd_store_commit_batch_size_sum");
-    };
-    const double before = changes();
-    for (int i = 0; i < 8; ++i) {
-      const auto done =
-          submit(server.port(), {{"kind", "primes"}, {"executor", "thread"}, {"params", {{"n", 1000 + i}}}},
-                 "?wait=5");
-      EXPECT_EQ(done.status, 200) << done.body;
-      EXPECT_EQ(done.json()["state"], "succeeded");
-    }
-    return changes() - before;
-  };
-  {
-    // A hold no job outruns, even on a loaded machine: exactly one change a job.
-    JobdProcess server(args_for(dir, {"--insert-hold", "30s"}));
-    EXPECT_EQ(changes_for_eight(server), 8) << "each waited job is one change";
-    EXPECT_EQ(list_all(server.port()).size(), 8u);
-  }
-  {
-    JobdProcess server(args_for(dir));  // process durability: auto is 0
-    EXPECT_EQ(changes_for_eight(server), 16) << "without a hold: an insert, then a final";
-  }
-  {
-    // Auto is 5 ms with machine durability: all 8 would have to outrun it to make 16.
-    JobdProcess server(args_for(dir, {"--durability", "machine"}));
-    EXPECT_LT(changes_for_eight(server), 16) << "machine durability holds by default";
-  }
-  for (const char* bad : {"soon", "2m"}) {
-    const JobdRun run = run_jobd_until_exit("--insert-hold " + std::string(bad));
-    EXPECT_EQ(run.exit_code, 2) << bad;
-    EXPECT_NE(run.output.find("--insert-hold"), std::string::npos) << run.output;
-  }
-  std::string long_id;
-  {
-    JobdProcess server(args_for(dir, {"--insert-hold", "5ms"}));
-    std::thread client([&server] {
-      try {
-        submit(server.port(), {{"kind", "sleep"}, {"params", {{"ms", 5000}}}}, "?wait=10");
-      } catch (const std::runtime_error&) {  // killed under it
-      }
-    });
-    const bool listed = eventually(
-        [&] {
-          for (const auto& [id, job] : list_all(server.port())) {
-            if (job["kind"] == "sleep" && job["state"] == "running") long_id = id;
-          }
-          return !long_id.empty();
-        },
-        3s);
-    EXPECT_TRUE(listed) << "a long job whose submit waits is stored while it runs";
-    EXPECT_EQ(server.stop(SIGKILL, 5s), 128 + SIGKILL);
-    client.join();
-  }
-  ASSERT_FALSE(long_id.empty());
-  JobdProcess server(args_for(dir));
-  const auto back = get(server.port(), "/v1/jobs/" + long_id);
-  ASSERT_EQ(back.status, 200) << back.body;
-  EXPECT_EQ(back.json()["state"], "failed");
-  EXPECT_EQ(back.json()["error"]["type"], "interrupted");
-  EXPECT_EQ(list_all(server.port()).size(), 25u);
-}
-
 TEST(StoreRestart, AnIdempotencyKeyNamesTheSameJobAfterARestart) {
   StoreDir dir;
   const json spec = {{"kind", "echo"}, {"params", {{"a", 1}}}, {"idempotency_key", "restart-key"}};
   std::string id;
   {
-    JobdProcess server(args_for(dir));
+    JobdProcess server(store_jobd_args(dir));
     const auto first = submit(server.port(), spec, "?wait=5");
     ASSERT_EQ(first.status, 200) << first.body;
     id = first.json()["id"];
     server.stop(SIGKILL, 5s);
   }
-  JobdProcess server(args_for(dir));
+  JobdProcess server(store_jobd_args(dir));
   const auto again = submit(server.port(), spec);
   EXPECT_EQ(again.status, 202) << again.body;
   EXPECT_EQ(again.json()["id"], id);
@@ -261,20 +183,20 @@ TEST(StoreRestart, RetentionContinuesAcrossARestartAndAnEvictedJobStaysGone) {
   StoreDir dir;
   std::string id;
   {
-    JobdProcess server(args_for(dir, {"--retention", "2s"}));
+    JobdProcess server(store_jobd_args(dir, {"--retention", "2s"}));
     const auto done = submit(server.port(), {{"kind", "echo"}, {"params", json::object()}}, "?wait=5");
     ASSERT_EQ(done.status, 200) << done.body;
     id = done.json()["id"];
     server.stop(SIGKILL, 5s);
   }
   {
-    JobdProcess server(args_for(dir, {"--retention", "2s"}));
+    JobdProcess server(store_jobd_args(dir, {"--retention", "2s"}));
     EXPECT_EQ(get(server.port(), "/v1/jobs/" + id).status, 200) << "kept for its retention";
     EXPECT_TRUE(eventually([&] { return get(server.port(), "/v1/jobs/" + id).status == 404; }, 5s))
         << "evicted once its retention passed";
     EXPECT_EQ(server.stop(SIGTERM), 0);
   }
-  JobdProcess server(args_for(dir, {"--retention", "2s"}));
+  JobdProcess server(store_jobd_args(dir, {"--retention", "2s"}));
   EXPECT_EQ(get(server.port(), "/v1/jobs/" + id).status, 404) << "its row was removed";
   EXPECT_EQ(server.log().find("recovered"), std::string::npos) << "no job came back: " << server.log();
   EXPECT_EQ(list_all(server.port()).size(), 0u);
@@ -285,7 +207,7 @@ TEST(StoreRestart, RetentionContinuesAcrossARestartAndAnEvictedJobStaysGone) {
 // Start-up evicts them again, by the limits and by retention, before anybody can read them.
 TEST(StoreRestart, JobsEvictedBeforeAKillNineStayGoneThoughTheirRowsWereStillInTheFile) {
   StoreDir dir;
-  const auto args = args_for(dir, {"--max-jobs", "5", "--retention", "3s"});
+  const auto args = store_jobd_args(dir, {"--max-jobs", "5", "--retention", "3s"});
   std::vector<std::string> ids;
   {
     JobdProcess server(args);
@@ -320,7 +242,7 @@ TEST(StoreRestart, JobsEvictedBeforeAKillNineStayGoneThoughTheirRowsWereStillInT
 
 TEST(StoreRestart, ASecondJobdOnTheSameFileIsRefusedNamingThePidOfTheFirst) {
   StoreDir dir;
-  JobdProcess first(args_for(dir));
+  JobdProcess first(store_jobd_args(dir));
   const auto second = run_store_jobd_until_exit("--store " + dir.uri());
   EXPECT_EQ(second.exit_code, 1) << second.output;
   EXPECT_NE(second.output.find("pid " + std::to_string(first.pid())), std::string::npos) << second.output;

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "harness.hpp"
 
@@ -36,6 +37,13 @@ class StoreDir {
 };
 
 // Runs jobd with no workers and `args` until it exits (at most 10 s): for start-ups that must fail.
+// A jobd on `dir`'s store with the test kinds, one worker and two pool threads, then `more`.
+inline std::vector<std::string> store_jobd_args(const StoreDir& dir, std::vector<std::string> more = {}) {
+  std::vector<std::string> args = {"--test-kinds", "--store", dir.uri(), "--workers", "1", "--threads", "2"};
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
 inline JobdRun run_store_jobd_until_exit(const std::string& args) {
   return run_jobd_until_exit("--workers 0 " + args);
 }
