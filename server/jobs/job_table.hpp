@@ -16,10 +16,11 @@
 //
 // With a durable store (store/job_store.hpp) every transition is also written there as a row
 // (jobs/job_rows.hpp), and nothing is shown before it is committed: a new job is left out of
-// list() until its insert committed (its submitter waits for when_committed), and a final
-// state is kept aside (a "pending final": the job still reads as queued or running) until the
-// commit holding it completed, then applied and published. Without one (memory:), no row is
-// built and nothing waits: the table behaves and costs as it did before stores existed.
+// list() and of the live event streams until its insert committed (its submitter waits for
+// when_committed), and a final state is kept aside (a "pending final": the job still reads as
+// queued or running) until the commit holding it completed, then applied and published.
+// Without one (memory:), no row is built and nothing waits: the table behaves and costs as it
+// did before stores existed.
 #pragma once
 
 #include <array>
@@ -244,7 +245,12 @@ class JobTable {
   Job* find(JobSeq seq);
   void set_running(Job& job, Clock::time_point at);
   void publish(Job& job, JobEvent event);
-  void notify_all(Job& job, const JobEvent& event);  // the global observers (job_table_watch.cpp)
+  // The global observers (job_table_watch.cpp). A live stream (WatchAll::stream) is told of a
+  // job only once its insert is committed: until then a crash may take the job, which then
+  // never existed for anyone. announce() tells the streams what they were not told then.
+  void notify_all(Job& job, const JobEvent& event);
+  void announce(Job& job);
+  void notify_global(Job& job, const JobEvent& event, bool unannounced, bool streams_only = false);
   // `finished`: its final state is committed, so the store may delete its row later
   // (JobStore::evict); else (discard) the row is removed in the next commit.
   void evict(JobSeq seq, bool finished, const Finished* entry = nullptr);

@@ -25,8 +25,10 @@ void JobTable::on_durable(store::Ticket through) {
     if (pending.job == nullptr) continue;  // it left the table before this commit
     if (pending.final)
       apply_pending_final(*pending.job);
-    else
+    else {
       pending.job->insert_ticket = 0;
+      announce(*pending.job);
+    }
   }
   commit_waiters_.wake_through(through);
 }

@@ -85,3 +85,39 @@ TEST(StoreInsertHold, AWaitedJobIsStoredOnceFinalAndALongOneIsStoredWhileItRuns)
   EXPECT_EQ(back.json()["error"]["type"], "interrupted");
   EXPECT_EQ(list_all(server.port()).size(), 25u);
 }
+
+// GET /v1/events shows a job only once its insert is committed: a job whose insert is still held
+// is not streamed while it runs, and after kill -9 it is gone, as the stream implied. A job
+// written at once (a submit without ?wait) is streamed as usual.
+TEST(StoreInsertHold, AStreamShowsNoJobWhoseInsertIsNotCommitted) {
+  StoreDir dir;
+  {
+    JobdProcess server(store_jobd_args(dir, {"--insert-hold", "30s"}));
+    RawConnection stream(server.port());
+    ASSERT_TRUE(stream.send(open_stream_request("/v1/events")));
+    ASSERT_NE(stream.read_some(5s).find("200"), std::string::npos) << "the stream's head first";
+    const auto accepted = submit(server.port(), {{"kind", "echo"}, {"params", {{"n", 1}}}});
+    ASSERT_EQ(accepted.status, 202) << accepted.body;
+    std::thread client([&server] {
+      try {
+        submit(server.port(), {{"kind", "sleep"}, {"params", {{"ms", 3000}}}}, "?wait=10");
+      } catch (const std::runtime_error&) {  // killed under it
+      }
+    });
+    // The sleep job runs for the whole second: its queued and running states are a stream's
+    // to show only once committed, and a 30 s hold keeps it uncommitted until it ends.
+    const std::string raw = stream.read_all(1500ms);
+    std::vector<std::string> seen;
+    for (const auto& event : parse_sse(raw)) {
+      if (event.type == "state")
+        seen.push_back(event.data["kind"].get<std::string>() + " " + event.data["state"].get<std::string>());
+    }
+    EXPECT_EQ(seen, (std::vector<std::string>{"echo queued", "echo running", "echo succeeded"})) << raw;
+    EXPECT_EQ(server.stop(SIGKILL, 5s), 128 + SIGKILL);
+    client.join();
+  }
+  JobdProcess server(store_jobd_args(dir));
+  const auto jobs = list_all(server.port());
+  ASSERT_EQ(jobs.size(), 1u) << "the held job was never stored, nor shown";
+  EXPECT_EQ(jobs.begin()->second["kind"], "echo");
+}

@@ -298,3 +298,53 @@ TEST_F(JobTablePendingTest, ARetriedJobStillWaitsForItsInsert) {
   EXPECT_EQ(table.get(seq)->state, JobState::queued);
   EXPECT_EQ(table.get(seq)->attempt, 2u);
 }
+
+// GET /v1/events (a stream) learns of a job only once its insert is committed: a crash before
+// that takes the job, and no client may have seen its id. Then it hears the job's states so far
+// in order. Metrics (a recorder) count at once, as without a store.
+TEST_F(JobTablePendingTest, AStreamHearsOfAJobOnlyOnceItsInsertIsCommitted) {
+  std::vector<std::pair<JobSeq, JobState>> streamed;
+  std::vector<JobState> recorded;
+  const auto stream = table.watch_all(
+      [&](const Job& job, const JobEvent& event) { streamed.emplace_back(job.seq, event.state); },
+      WatchAll::stream);
+  const auto recorder = table.watch_all(
+      [&](const Job&, const JobEvent& event) { recorded.push_back(event.state); }, WatchAll::recorder);
+  const JobSeq first = add().seq;
+  const JobSeq second = add().seq;
+  table.start(first, nullptr, t0);
+  EXPECT_TRUE(streamed.empty()) << "shown before its insert was committed";
+  EXPECT_EQ(recorded, (std::vector{JobState::queued, JobState::queued, JobState::running}));
+  store.commit_through(store.last - 2);  // the first job's insert
+  EXPECT_EQ(streamed, (std::vector<std::pair<JobSeq, JobState>>{{first, JobState::queued},
+                                                                {first, JobState::running}}));
+  store.commit_through(store.last);  // the second's, and the first's start
+  ASSERT_EQ(streamed.size(), 3u);
+  EXPECT_EQ(streamed[2], std::make_pair(second, JobState::queued));
+  ASSERT_TRUE(table.finish(first, proto::Outcome::success(1), t0 + 1ms));
+  store.commit_through(store.last);
+  ASSERT_EQ(streamed.size(), 4u) << "a committed job's final is streamed once applied";
+  EXPECT_EQ(streamed[3], std::make_pair(first, JobState::succeeded));
+  EXPECT_EQ(recorded.size(), 4u) << "nothing is told to metrics twice";
+  table.unwatch_all(stream);
+  table.unwatch_all(recorder);
+}
+
+// A held job that ends before its one commit is streamed whole at that commit, in order; one
+// discarded or forgotten before its commit never is.
+TEST_F(JobTablePendingTest, AHeldJobIsStreamedWholeAtItsCommitAndADiscardedOneNever) {
+  std::vector<std::pair<JobSeq, JobState>> streamed;
+  const auto stream = table.watch_all(
+      [&](const Job& job, const JobEvent& event) { streamed.emplace_back(job.seq, event.state); },
+      WatchAll::stream);
+  const JobSeq discarded = add().seq;
+  const JobSeq held = add_held().seq;
+  table.discard(discarded);
+  table.start(held, nullptr, t0);
+  ASSERT_TRUE(table.finish(held, proto::Outcome::success(7), t0 + 1ms));
+  EXPECT_TRUE(streamed.empty());
+  store.commit_through(store.last);
+  EXPECT_EQ(streamed, (std::vector<std::pair<JobSeq, JobState>>{
+                          {held, JobState::queued}, {held, JobState::running}, {held, JobState::succeeded}}));
+  table.unwatch_all(stream);
+}
