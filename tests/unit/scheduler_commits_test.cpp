@@ -197,17 +197,22 @@ TEST(SchedulerCommits, AHeldInsertIsWrittenAndCommittedOnceTheHoldRunsOut) {
 TEST(SchedulerCommits, AJobEndingWithinTheHoldIsCommittedFinalAndTheTimerFindsNothingLeft) {
   asio::io_context io{1};
   SubmitRig s(io);
+  std::size_t changes = 0;  // committed, as the metrics count them
+  s.store->set_observer(
+      {.committed = [&changes](const store::CommitReport& report) { changes += report.changes; }});
   const JobSeq seq = s.submit(echo_spec(), true).seq;
   s.executor->finish(seq, proto::Outcome::success(3));
   EXPECT_FALSE(JobTable::insert_held(*s.table.get(seq)));
   ASSERT_TRUE(run_until(io, [&] { return s.table.committed(seq) && !s.table.final_pending(seq); }));
   EXPECT_EQ(s.table.get(seq)->state, proto::JobState::succeeded);
-  // The hold's timer, still armed for this job, fires on nothing to do.
+  EXPECT_EQ(changes, 1u) << "one row, written final";
+  // The hold's timer, still armed for this job, fires on nothing to do: nothing more is written.
   asio::steady_timer past(io, s.scheduler.options().insert_hold * 3);
   bool passed = false;
   past.async_wait([&passed](boost::system::error_code) { passed = true; });
   ASSERT_TRUE(run_until(io, [&] { return passed; }));
   EXPECT_EQ(s.table.get(seq)->state, proto::JobState::succeeded);
+  EXPECT_EQ(changes, 1u) << "the timer wrote the job again";
   s.store->close();
 }
 
