@@ -250,7 +250,8 @@ class JobTable {
   // never existed for anyone. announce() tells the streams what they were not told then.
   void notify_all(Job& job, const JobEvent& event);
   void announce(Job& job);
-  void notify_global(Job& job, const JobEvent& event, bool unannounced, bool streams_only = false);
+  enum class Audience { everyone, recorders, streams };  // which global observers hear an event
+  void notify_global(Job& job, const JobEvent& event, Audience audience);
   // `finished`: its final state is committed, so the store may delete its row later
   // (JobStore::evict); else (discard) the row is removed in the next commit.
   void evict(JobSeq seq, bool finished, const Finished* entry = nullptr);

@@ -58,18 +58,20 @@ void JobTable::unwatch_all(WatchId id) {
   }
 }
 
-void JobTable::notify_all(Job& job, const JobEvent& event) { notify_global(job, event, !committed(job)); }
+void JobTable::notify_all(Job& job, const JobEvent& event) {
+  notify_global(job, event, committed(job) ? Audience::everyone : Audience::recorders);
+}
 
 // A job's insert is committed: the live streams now learn its state events so far, in order (the
 // final, when it settled in the same commit, follows on its own: it is applied after this).
 void JobTable::announce(Job& job) {
   if (live_streams_.load(std::memory_order_relaxed) == 0) return;
   for (const JobEvent& event : job.history()) {
-    if (event.type == EventType::state) notify_global(job, event, false, true);
+    if (event.type == EventType::state) notify_global(job, event, Audience::streams);
   }
 }
 
-void JobTable::notify_global(Job& job, const JobEvent& event, bool unannounced, bool streams_only) {
+void JobTable::notify_global(Job& job, const JobEvent& event, Audience audience) {
   // By index, without a copy of the vector per event (3 allocations per job): observers may
   // watch or unwatch while called, which is deferred until the outermost call ends.
   struct Depth {
@@ -88,7 +90,8 @@ void JobTable::notify_global(Job& job, const JobEvent& event, bool unannounced, 
     const GlobalWatcher& watcher = global_observers_[i];
     if (watcher.removed) continue;
     const bool stream = watcher.what == WatchAll::stream;
-    if (stream ? !unannounced : !streams_only) watcher.observer(job, event);
+    if (audience == Audience::everyone || stream == (audience == Audience::streams))
+      watcher.observer(job, event);
   }
 }
 
