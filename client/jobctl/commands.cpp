@@ -284,6 +284,27 @@ int run_health(const Globals& globals) {
   return kExitSucceeded;
 }
 
+int run_backup(const Globals& globals) {
+  client::Client client(globals.client);
+  Reply reply = client.backup_store();
+  if (!reply.success()) return refused(globals, reply);
+  const nlohmann::json answer = reply.json();
+  if (!answer.is_object() || !answer.contains("path") || !answer["path"].is_string())
+    return fail(kExitServerError, "POST /v1/store/backup did not answer a path");
+  if (globals.json) {
+    print_json(answer);
+  } else {
+    const double mib = answer.value("bytes", 0.0) / (1024.0 * 1024.0);
+    char line[96];
+    std::snprintf(line, sizeof line, " (%.1f MiB in %lld ms)\n", mib, answer.value("took_ms", 0LL));
+    print(answer["path"].get<std::string>() + line);
+  }
+  // Whole, but a power loss may undo its rename: worth a line, not a failure.
+  if (answer.contains("warning") && answer["warning"].is_string())
+    std::fprintf(stderr, "jobctl: warning: %s\n", answer["warning"].get<std::string>().c_str());
+  return kExitSucceeded;
+}
+
 int run_watch(const Globals& globals, const std::string& id) {
   client::Client client(globals.client);
   std::string last_id;

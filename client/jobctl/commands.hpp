@@ -64,6 +64,7 @@ int run_list(const Globals& globals, const ListArgs& args);
 int run_kinds(const Globals& globals);
 int run_watch(const Globals& globals, const std::string& id);
 int run_health(const Globals& globals);
+int run_backup(const Globals& globals);
 int run_bench(const Globals& globals, const BenchArgs& args);
 
 // Shared by the commands: one line "jobctl: <message>" on stderr, and the exit code given.

@@ -95,6 +95,9 @@ int run_jobctl(int argc, char** argv) {
 
   auto* health = app.add_subcommand("health", "check /healthz and /readyz");
 
+  auto* backup = app.add_subcommand(
+      "backup", "have the server write a copy of its job store into its --backup-dir, and print its path");
+
   BenchArgs bench_args;
   auto* bench = app.add_subcommand("bench", "load-test: submit jobs over C connections and report");
   bench->add_option("kind", bench_args.kind, "job kind")->required();
@@ -134,6 +137,7 @@ int run_jobctl(int argc, char** argv) {
     if (kinds->parsed()) return run_kinds(globals);
     if (watch->parsed()) return run_watch(globals, job_id);
     if (health->parsed()) return run_health(globals);
+    if (backup->parsed()) return run_backup(globals);
     if (bench->parsed()) return run_bench(globals, bench_args);
   } catch (const std::invalid_argument& error) {
     return fail(kExitUsage, error.what());  // a --url that does not parse, bad bench options

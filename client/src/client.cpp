@@ -204,6 +204,7 @@ Reply Client::list(const ListQuery& query) {
 }
 
 Reply Client::kinds() { return request("GET", "/v1/kinds"); }
+Reply Client::backup_store() { return request("POST", "/v1/store/backup", {}, {}, kBackupWait); }
 Reply Client::healthz() { return request("GET", "/healthz"); }
 Reply Client::readyz() { return request("GET", "/readyz"); }
 

@@ -21,7 +21,7 @@ namespace problems = proto::problems;
 std::span<const Route> Api::routes() {
   // Matched top to bottom; one path may have several entries (one per method set). Submit, get
   // and cancel read the shared store themselves (job_handlers.cpp): they wait on any store.
-  static const std::array<Route, 14> kRoutes{{
+  static const std::array<Route, 15> kRoutes{{
       {"/healthz", {Method::get}, Access::open, &Api::healthz},
       {"/readyz", {Method::get}, Access::open, &Api::readiness},
       {"/metrics", {Method::get}, Access::metrics, &Api::metrics},
@@ -34,6 +34,7 @@ std::span<const Route> Api::routes() {
       // ... and so does a job's event stream (it may run, or have run, on another replica).
       {"/v1/jobs/{id}/events", {Method::get}, Access::token, &Api::job_events, &Api::job_events_shared},
       {"/v1/events", {Method::get}, Access::token, &Api::all_events},
+      {"/v1/store/backup", {Method::post}, Access::token, &Api::backup_store},
       // Open even with tokens: the page asks for one for the API calls it makes; neither it nor
       // the contract holds data.
       {"/ui", {Method::get}, Access::open, &Api::ui_file},

@@ -55,6 +55,8 @@ struct ApiOptions {
   // Set (--store redis://): jobs are submitted to, read from and cancelled through the replicas'
   // shared store (cluster/cluster.hpp), whatever replica holds them.
   cluster::Cluster* cluster = nullptr;
+  // POST /v1/store/backup asks this store for a copy (null: backups are not available).
+  store::JobStore* backups = nullptr;
 };
 
 class Api final : public http::Handler {
@@ -104,6 +106,8 @@ class Api final : public http::Handler {
   store::StoreHealth store_health() const;
   boost::asio::awaitable<http::Response> get_job(const http::Request& request, std::string_view job_id);
   boost::asio::awaitable<http::Response> cancel_job(const http::Request& request, std::string_view job_id);
+  // POST /v1/store/backup (store_handlers.cpp): waits for the copy, answers where it went.
+  boost::asio::awaitable<http::Response> backup_store(const http::Request& request, std::string_view);
   // Event streams (event_handlers.cpp).
   http::Response job_events(const http::Request& request, std::string_view job_id);
   // GET /v1/jobs/{id}/events on a shared store: the route's `shared` handler.

@@ -234,7 +234,8 @@ int run(const config::Config& config, kinds::KindRegistry& kinds,
                 std::move(tokens),
                 config.metrics_public,
                 {config.store, config.durability == config::Durability::machine ? "machine" : "process"},
-                shared.get()});
+                shared.get(),
+                store.get()});
   http::HttpServer server(loop, api,
                           {config.max_body, config.max_header, config.header_timeout, config.body_timeout,
                            config.idle_timeout, config.max_connections, config.slow_handler});

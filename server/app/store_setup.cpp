@@ -4,6 +4,7 @@
 
 #include <array>
 #include <boost/asio/executor_work_guard.hpp>
+#include <chrono>
 
 #include "jobs/scheduler.hpp"
 #include "metrics/registry.hpp"
@@ -17,6 +18,8 @@ std::unique_ptr<store::JobStore> open_configured_store(const config::Config& con
   options.durability = config.durability == config::Durability::machine ? store::Durability::machine
                                                                         : store::Durability::process;
   options.writer_has_own_cpu = config.cpus.usable() > 1;
+  options.backup_dir = config.backup_dir;
+  options.backup_keep = config.backup_keep;
   // Replicas on Redis (app/cluster_setup.hpp): the table keeps only the jobs running here, in memory.
   const bool shared = config.store.starts_with("redis://") || config.store.starts_with("redis+unix://");
   auto opened = store::open_store(shared ? "memory:" : config.store, options, loop.get_executor());
@@ -63,6 +66,9 @@ void observe_store(store::JobStore& store, metrics::Registry* registry, const jo
   metrics::Histogram* latency = nullptr;
   metrics::Counter* errors = nullptr;
   std::array<metrics::Counter*, 4> gatherings{};  // by store::GatheringEnd
+  metrics::Counter* backups_ok = nullptr;
+  metrics::Counter* backups_failed = nullptr;
+  metrics::Gauge* last_backup = nullptr;
   if (registry != nullptr) {
     batch = &registry
                  ->histogram("jobd_store_commit_batch_size", "Changes committed per store transaction",
@@ -86,6 +92,14 @@ void observe_store(store::JobStore& store, metrics::Registry* registry, const jo
     recovered.with({"finished"}).inc(static_cast<double>(report.finished));
     recovered.with({"retried"}).inc(static_cast<double>(report.retried));
     recovered.with({"failed"}).inc(static_cast<double>(report.failed));
+    auto& backups = registry->counter("jobd_store_backups_total",
+                                      "Backups of the store (POST /v1/store/backup)", {"result"});
+    backups_ok = &backups.with({"ok"});
+    backups_failed = &backups.with({"failed"});
+    last_backup = &registry
+                       ->gauge("jobd_store_last_backup_timestamp_seconds",
+                               "Unix time the last backup of the store was written (0: none since start)")
+                       .with();
   }
   store::StoreObserver observer;
   observer.committed = [batch, latency, gatherings](const store::CommitReport& commit) {
@@ -103,6 +117,19 @@ void observe_store(store::JobStore& store, metrics::Registry* registry, const jo
   observer.recovered = [failing] {
     *failing = false;
     spdlog::info("store commits again: submits accepted");
+  };
+  observer.backed_up = [backups_ok, backups_failed, last_backup](const store::BackupResult& backup) {
+    if (backup.error == store::BackupResult::Error::none) {
+      spdlog::info("store backed up to {} ({} bytes in {} ms){}{}", backup.path, backup.bytes,
+                   backup.took.count(), backup.detail.empty() ? "" : ": ", backup.detail);
+      if (backups_ok) backups_ok->inc();
+      if (last_backup)
+        last_backup->set(
+            std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
+    } else if (backup.error == store::BackupResult::Error::failed) {
+      spdlog::error("store backup failed: {}", backup.detail);
+      if (backups_failed) backups_failed->inc();
+    }
   };
   store.set_observer(std::move(observer));
 }

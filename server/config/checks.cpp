@@ -1,5 +1,10 @@
 #include "config/checks.hpp"
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <vector>
 
 #include "config/units.hpp"
@@ -50,6 +55,15 @@ std::optional<std::string> check_config(const Config& config) {
            ": too small for a request line and its headers";
   }
   if (auto problem = check_store_uri(config.store)) return problem;
+  if (!config.backup_dir.empty()) {
+    if (!config.store.starts_with("sqlite:"))
+      return "--backup-dir: only a --store sqlite:PATH is backed up by jobd (" + config.store + " is not)";
+    std::error_code error;
+    if (!std::filesystem::is_directory(config.backup_dir, error))
+      return "--backup-dir " + config.backup_dir + ": not a directory";
+    if (::access(config.backup_dir.c_str(), W_OK | X_OK) != 0)
+      return "--backup-dir " + config.backup_dir + ": not writable: " + std::strerror(errno);
+  }
   return std::nullopt;
 }
 

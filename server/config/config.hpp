@@ -90,6 +90,10 @@ struct Config {
   milliseconds redis_lease{30'000};  // --redis-lease: a claimed job's lease (renewed every third)
   std::int64_t redis_prefetch = -1;  // --redis-prefetch: claimed beyond free workers; -1 = workers
   Durability durability = Durability::process;
+  // --backup-dir: where POST /v1/store/backup writes copies of a sqlite store (empty: backups
+  // off); --backup-keep: how many of them stay there (older ones are deleted).
+  std::string backup_dir;
+  std::size_t backup_keep = 3;
 };
 
 // What parsing the command line gave: a config to run with, or an exit code (after --help,

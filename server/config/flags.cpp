@@ -141,6 +141,12 @@ ParseResult parse_command_line(int argc, char** argv) {
       "what a committed job survives: process (a kill -9 or crash of jobd) or machine (power loss too: "
       "an fsync per commit)")
       ->check(CLI::IsMember({"process", "machine"}));
+  add("--backup-dir", config.backup_dir,
+      "with --store sqlite:PATH: the directory POST /v1/store/backup writes consistent copies of the store "
+      "to, while jobs go on (empty: backups are off)");
+  add("--backup-keep", config.backup_keep,
+      "copies kept in --backup-dir: each new one deletes the oldest beyond")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1000}));
   add("--config", config.command_config, "JSON file of subprocess command kinds (docker/commands.json)");
   add("--max-subprocesses", config.max_subprocesses,
       "subprocess jobs running at once (0 = 4 x the CPUs jobd may use); beyond, they queue")

@@ -51,11 +51,28 @@ struct CommitReport {
   GatheringEnd gathering = GatheringEnd::none;
 };
 
+// What JobStore::backup did. A copy is written whole or not at all: on any error nothing is left
+// in the backup directory but the earlier copies.
+struct BackupResult {
+  enum class Error : std::uint8_t {
+    none,         // written: `path`
+    unavailable,  // this store has no file to copy, or no backup directory was given
+    busy,         // another backup is running
+    failed,       // the copy could not be written (`detail` says why)
+  };
+  Error error = Error::none;
+  std::string detail;  // one line when error != none
+  std::string path;    // the copy: backup_dir/jobd-backup-<UTC time>.db
+  std::uint64_t bytes = 0;
+  std::chrono::milliseconds took{0};
+};
+
 // Called on the loop thread; any may be empty. Feeds metrics and logs; must not block.
 struct StoreObserver {
   std::function<void(const CommitReport&)> committed;   // once per committed batch
   std::function<void(std::string_view reason)> failed;  // once per failed commit attempt
   std::function<void()> recovered;                      // the first commit after failures
+  std::function<void(const BackupResult&)> backed_up;   // once per backup() that ran (not busy)
 };
 
 struct StoreOptions {
@@ -71,6 +88,10 @@ struct StoreOptions {
   bool writer_has_own_cpu = false;
   // Tests: every gathering waits up to this long (0: change_batch.hpp's windows).
   std::chrono::microseconds gather_window{0};
+  // backup(): where copies go (empty: backups are off), and how many of them are kept there
+  // (the oldest beyond this are deleted once a new one is written).
+  std::string backup_dir;
+  std::size_t backup_keep = 3;
 };
 
 struct LoadResult {
@@ -120,6 +141,10 @@ class JobStore {
   // idle, no more changes are coming until some client hears back (a closed loop of clients,
   // each waiting for its own job's commit).
   virtual void loop_idle() {}
+  // Loop thread. Writes a consistent copy of the store (every change committed before it ends)
+  // to StoreOptions::backup_dir while jobs go on, and runs `done` on the loop with the outcome
+  // (possibly at once, before returning). This default: unavailable (nothing to copy).
+  virtual void backup(std::function<void(BackupResult)> done);
   // Loop thread.
   virtual StoreHealth health() const = 0;
   // Before the loop runs, or on it.

@@ -46,6 +46,14 @@ struct SqliteStore::LoopSide {
     health = {false, reason};
     if (observer.failed) observer.failed(reason);
   }
+
+  void backed_up(BackupResult result) {
+    auto done = std::move(backup_done);
+    backup_done = nullptr;
+    if (observer.backed_up) observer.backed_up(result);
+    if (done) done(std::move(result));
+  }
+  std::function<void(BackupResult)> backup_done;  // the backup() being written, if any
 };
 
 SqliteStore::SqliteStore(std::string path, const StoreOptions& options, asio::any_io_executor loop)
@@ -220,6 +228,35 @@ void SqliteStore::post_committed(Ticket through, CommitReport report, bool recov
 
 void SqliteStore::post_failed(std::string reason) {
   asio::post(loop_, [side = loop_side_, reason = std::move(reason)] { side->failed(reason); });
+}
+
+// The writer does the copying (sqlite_backup.cpp); this is the loop's half.
+void SqliteStore::backup(std::function<void(BackupResult)> done) {
+  const auto answer = [this, &done](BackupResult::Error error, std::string detail) {
+    asio::post(loop_, [done = std::move(done), result = BackupResult{error, std::move(detail)}]() mutable {
+      done(std::move(result));
+    });
+  };
+  if (options_.backup_dir.empty())
+    return answer(BackupResult::Error::unavailable, "backups are off: start jobd with --backup-dir DIR");
+  if (closed_) return answer(BackupResult::Error::unavailable, "jobd is stopping");
+  if (loop_side_->backup_done)
+    return answer(BackupResult::Error::busy, "a backup is being written; ask again once it is done");
+  loop_side_->backup_done = std::move(done);
+  if (!writer_.joinable()) writer_ = std::thread([this] { run_writer(); });
+  bool wake = false;
+  {
+    std::lock_guard lock(mutex_);
+    backup_asked_ = true;
+    wake = std::exchange(writer_sleeping_, false);
+  }
+  if (wake) wake_.notify_one();
+}
+
+void SqliteStore::post_backup(BackupResult result) {
+  asio::post(loop_, [side = loop_side_, result = std::move(result)]() mutable {
+    side->backed_up(std::move(result));
+  });
 }
 
 StoreHealth SqliteStore::close() {

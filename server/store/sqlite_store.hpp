@@ -56,6 +56,7 @@ class SqliteStore final : public JobStore {
   void set_durable_listener(std::function<void(Ticket through)> listener) override;
   StoreHealth health() const override;
   void set_observer(StoreObserver observer) override;
+  void backup(std::function<void(BackupResult)> done) override;
   StoreHealth close() override;
 
  private:
@@ -73,6 +74,19 @@ class SqliteStore final : public JobStore {
   bool wait_before_retry(std::chrono::milliseconds backoff);
   void checkpoint_if_due();
   bool ends_at_idle(bool busy) const;  // whether the loop's idle ends a gathering of this kind
+  // The writer's half of backup() (sqlite_backup.cpp): opens the copy, copies it a step at a time
+  // between commits, and ends it (written, or failed and removed).
+  struct BackupRun {
+    std::string path;                 // the copy's name once whole
+    std::string partial;              // what it is written as until then
+    sqlite3* copy = nullptr;          // the copy's own connection
+    sqlite3_backup* steps = nullptr;  // SQLite's online backup, from db_ into `copy`
+    std::chrono::steady_clock::time_point started;
+  };
+  void begin_backup();
+  void step_backup();
+  void end_backup(BackupResult result);
+  void post_backup(BackupResult result);  // to the loop
   void start_wal_writeback();
 
   // Evictions (evict()) are deleted once this many piled up, in one commit, as range deletes of
@@ -99,6 +113,7 @@ class SqliteStore final : public JobStore {
   // deletes (kept, like the batch, until a commit succeeds).
   std::vector<std::uint64_t> deferred_;
   std::vector<std::uint64_t> flushing_;
+  std::unique_ptr<BackupRun> backup_;  // writer: the backup being written
 
   // Shared with completions posted to the loop, which may outlive the store in a stopped loop.
   std::shared_ptr<LoopSide> loop_side_;
@@ -133,6 +148,7 @@ class SqliteStore final : public JobStore {
   // none since: the writer commits them without gathering (when ends_at_idle allows).
   bool loop_went_idle_ = false;
   bool stopping_ = false;
+  bool backup_asked_ = false;  // backup() asked, the writer has not begun it yet
   std::chrono::steady_clock::time_point close_deadline_;
   std::string close_error_;  // writer: set when it gave up at close
   std::thread writer_;

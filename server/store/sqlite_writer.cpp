@@ -44,19 +44,36 @@ void SqliteStore::run_writer() {
   auto backoff = options_.retry_initial;
   bool failing = false;
   for (;;) {
+    // A backup in progress copies a step per turn, between commits (sqlite_backup.cpp).
+    if (backup_) step_backup();
     std::size_t fresh = 0;  // where the changes taken this time start in `batch`
     bool stopping = false;
+    bool begin = false;  // a backup was asked for: begun before this turn's commit
     GatheringEnd gathered = GatheringEnd::none;
     {
       std::unique_lock lock(mutex_);
+      begin = std::exchange(backup_asked_, false);
+      if (stopping_ && (begin || backup_)) {
+        lock.unlock();
+        if (backup_) end_backup({BackupResult::Error::failed, "jobd is stopping"});
+        if (begin) post_backup({BackupResult::Error::failed, "jobd is stopping"});
+        continue;
+      }
       if (!failing) {
-        while (pending_.empty() && evicted_.size() < kEvictFlush && !stopping_) {
+        while (pending_.empty() && evicted_.size() < kEvictFlush && !stopping_ && !backup_asked_ &&
+               !backup_ && !begin) {
           writer_sleeping_ = true;
           need_.store(1, std::memory_order_relaxed);
           wake_.wait(lock);
         }
         writer_sleeping_ = false;
         need_.store(kNever, std::memory_order_relaxed);
+        if (pending_.empty() && evicted_.size() < kEvictFlush && !stopping_) {
+          // Only a backup to see to: begun now, copied from the next turn on.
+          lock.unlock();
+          if (begin) begin_backup();
+          continue;
+        }
         // Stopping, and everything is committed (the evictions too: see take_evictions).
         if (pending_.empty() && evicted_.empty() && deferred_.empty()) return;
         gathered = gather(lock, last_taken);
@@ -75,6 +92,7 @@ void SqliteStore::run_writer() {
       evicted_.clear();
       stopping = stopping_;
     }
+    if (begin) begin_backup();
     for (std::size_t i = fresh; i < batch.size(); ++i)
       if (batch[i].op == ChangeOp::insert)
         max_inserted = std::max(max_inserted, batch[i].row.seq);

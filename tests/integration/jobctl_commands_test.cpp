@@ -55,6 +55,34 @@ TEST_F(Jobctl, HealthSaysLiveAndReadyAndExitsZero) {
                        {"store", {{"uri", "sqlite:x"}, {"durability", "process"}, {"ok", true}}}}));
 }
 
+// backup: its own jobd, with a backup directory; the suite's server has none (exit 3, the type named).
+TEST_F(Jobctl, BackupPrintsTheCopysPathAndARefusalExitsThree) {
+  const auto refused = run({"backup"});
+  EXPECT_EQ(refused.code, 3) << refused;
+  EXPECT_NE(refused.err.find("backup-unavailable"), std::string::npos) << refused;
+
+  const auto dir = std::filesystem::temp_directory_path() / ("jobctl-backup-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir / "copies");
+  {
+    JobdProcess server(
+        {"--store", "sqlite:" + (dir / "jobd.db").string(), "--backup-dir", (dir / "copies").string()});
+    const auto human = jobctl(server.port(), {"backup"});
+    ASSERT_EQ(human.code, 0) << human;
+    const auto path = human.out.substr(0, human.out.find(" ("));
+    EXPECT_EQ(std::filesystem::path(path).parent_path(), dir / "copies") << human;
+    EXPECT_TRUE(std::filesystem::is_regular_file(path)) << human;
+    EXPECT_NE(human.out.find(" MiB in "), std::string::npos) << human;
+    const auto machine = jobctl(server.port(), {"backup", "--json"});
+    ASSERT_EQ(machine.code, 0) << machine;
+    const auto answer = machine.json_out();
+    EXPECT_EQ(answer["bytes"].get<std::uintmax_t>(),
+              std::filesystem::file_size(answer["path"].get<std::string>()));
+    EXPECT_NE(answer["path"], path) << "each backup is a new copy";
+  }
+  std::filesystem::remove_all(dir);
+}
+
 TEST_F(Jobctl, KindsPrintsTheCatalogAsATableOrTheServersJson) {
   auto human = run({"kinds"});
   ASSERT_EQ(human.code, 0) << human;

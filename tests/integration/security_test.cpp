@@ -110,6 +110,9 @@ TEST(Auth, V1RoutesNeedABearerTokenAndProbesStayOpen) {
   EXPECT_EQ(get(server.port(), "/healthz").status, 200);
   EXPECT_EQ(get(server.port(), "/readyz").status, 200);
   EXPECT_EQ(get(server.port(), "/metrics").status, 401);  // closed unless --metrics-public
+  // A backup is an operator's act: the token is asked before the store is (409 without a file).
+  EXPECT_EQ(http_request(server.port(), "POST", "/v1/store/backup", "", {}).status, 401);
+  EXPECT_EQ(http_request(server.port(), "POST", "/v1/store/backup", "", with_token).status, 409);
   server.stop();
   EXPECT_EQ(server.log().find(kToken), std::string::npos) << "a token reached the log";
   std::remove(tokens.c_str());

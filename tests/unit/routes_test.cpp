@@ -25,7 +25,8 @@ TEST(Routes, MatchEveryRouteOfTheApiByItsTemplate) {
            {Method::get, "/v1/events", "/v1/events"},
            {Method::get, "/v1/jobs/abc123", "/v1/jobs/{id}"},
            {Method::delete_, "/v1/jobs/abc123", "/v1/jobs/{id}"},
-           {Method::get, "/v1/jobs/xyz/events", "/v1/jobs/{id}/events"}}) {
+           {Method::get, "/v1/jobs/xyz/events", "/v1/jobs/{id}/events"},
+           {Method::post, "/v1/store/backup", "/v1/store/backup"}}) {
     const RouteMatch m = match(method, path);
     ASSERT_NE(m.route, nullptr) << path;
     EXPECT_EQ(m.name, name) << path;
@@ -41,12 +42,14 @@ TEST(Routes, GetAndDeleteOfOneJobAreDifferentRoutes) {
   EXPECT_NE(match(Method::get, "/v1/jobs").route, match(Method::post, "/v1/jobs").route);
 }
 
-// Cancel may wait too: for the commit of the final state of a job it stopped at once.
-TEST(Routes, OnlySubmitGetJobAndCancelAwaitTheRestAnswerAtOnce) {
+// Cancel may wait too: for the commit of the final state of a job it stopped at once; a store
+// backup waits for the copy.
+TEST(Routes, OnlySubmitGetJobCancelAndBackupAwaitTheRestAnswerAtOnce) {
   for (const Route& route : Api::routes()) {
     const bool waits = (route.pattern == "/v1/jobs" && route.methods.admits(Method::post)) ||
                        (route.pattern == "/v1/jobs/{id}" && route.methods.admits(Method::get)) ||
-                       (route.pattern == "/v1/jobs/{id}" && route.methods.admits(Method::delete_));
+                       (route.pattern == "/v1/jobs/{id}" && route.methods.admits(Method::delete_)) ||
+                       (route.pattern == "/v1/store/backup" && route.methods.admits(Method::post));
     EXPECT_EQ(std::holds_alternative<AnswerLater>(route.answer), waits) << route.pattern;
   }
   EXPECT_TRUE(answers_later(match(Method::post, "/v1/jobs")));

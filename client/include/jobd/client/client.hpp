@@ -30,6 +30,7 @@ using namespace std::chrono_literals;
 inline constexpr std::chrono::milliseconds kServerMaxWait = 60s;
 inline constexpr std::chrono::milliseconds kDefaultConnectTimeout = 10s;
 inline constexpr std::chrono::milliseconds kDefaultRequestTimeout = 30s;
+inline constexpr std::chrono::milliseconds kBackupWait = 10min;
 // Largest response body accepted (a page of 1000 job records with capped output fits).
 inline constexpr std::uint64_t kMaxResponseBytes = 256ull << 20;
 
@@ -108,6 +109,10 @@ class Client {
   // GET /v1/jobs with the query's filters.
   Reply list(const ListQuery& query);
   Reply kinds();
+  // POST /v1/store/backup: the server answers once the copy is written, which for a large store
+  // takes seconds (about 1 s per million jobs), so this waits up to kBackupWait beyond the
+  // request timeout.
+  Reply backup_store();
   Reply healthz();
   Reply readyz();
   // GET /v1/jobs/{id}/events: calls `on_event` for each event as it arrives until the server

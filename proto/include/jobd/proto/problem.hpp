@@ -29,6 +29,11 @@ inline constexpr ProblemType not_found{"/problems/not-found", "No such resource"
 inline constexpr ProblemType job_not_found{"/problems/job-not-found", "No such job", 404};
 inline constexpr ProblemType method_not_allowed{"/problems/method-not-allowed", "Method not allowed", 405};
 inline constexpr ProblemType job_finished{"/problems/job-finished", "Job already finished", 409};
+inline constexpr ProblemType backup_unavailable{"/problems/backup-unavailable", "Backups are not available",
+                                                409};
+inline constexpr ProblemType backup_in_progress{"/problems/backup-in-progress", "A backup is being written",
+                                                409};
+inline constexpr ProblemType backup_failed{"/problems/backup-failed", "The backup could not be written", 500};
 inline constexpr ProblemType body_too_large{"/problems/body-too-large", "Request body too large", 413};
 inline constexpr ProblemType unsupported_media_type{"/problems/unsupported-media-type",
                                                     "Body must be application/json", 415};
