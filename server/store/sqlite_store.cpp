@@ -273,6 +273,7 @@ StoreHealth SqliteStore::close() {
   // Evictions made with no write() since start-up still want their delete.
   if (!writer_.joinable() && !evicted_.empty()) writer_ = std::thread([this] { run_writer(); });
   if (writer_.joinable()) writer_.join();
+  if (backup_finisher_.joinable()) backup_finisher_.join();  // a whole copy being synced
   if (wal_fd_ >= 0) ::close(wal_fd_);
   wal_fd_ = -1;
   jobs_ = JobsTable{};  // statements first: closing the connection then checkpoints the WAL

@@ -85,8 +85,11 @@ class SqliteStore final : public JobStore {
   };
   void begin_backup();
   void step_backup();
+  bool changes_waiting();
   void end_backup(BackupResult result);
-  void post_backup(BackupResult result);  // to the loop
+  void finish_backup(const std::string& path, const std::string& partial,
+                     std::chrono::steady_clock::time_point started);  // backup_finisher_
+  void post_backup(BackupResult result);                              // to the loop
   void start_wal_writeback();
 
   // Evictions (evict()) are deleted once this many piled up, in one commit, as range deletes of
@@ -114,6 +117,7 @@ class SqliteStore final : public JobStore {
   std::vector<std::uint64_t> deferred_;
   std::vector<std::uint64_t> flushing_;
   std::unique_ptr<BackupRun> backup_;  // writer: the backup being written
+  std::thread backup_finisher_;        // writer (joined by it, or by close() after it)
 
   // Shared with completions posted to the loop, which may outlive the store in a stopped loop.
   std::shared_ptr<LoopSide> loop_side_;
