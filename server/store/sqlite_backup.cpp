@@ -86,16 +86,14 @@ void SqliteStore::begin_backup() {
   fs::remove(b.partial, ignored);
   if (sqlite3_open_v2(b.partial.c_str(), &b.copy, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
       SQLITE_OK) {
-    end_backup({BackupResult::Error::failed,
-                "cannot create " + b.partial + ": " + (b.copy ? sqlite3_errmsg(b.copy) : "out of memory")});
+    abandon_backup("cannot create " + b.partial + ": " + (b.copy ? sqlite3_errmsg(b.copy) : "out of memory"));
     return;
   }
   // The copy needs no journal and no sync per step: it is thrown away unless it is whole, and
   // synced once, before it is renamed.
   sqlite3_exec(b.copy, "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF", nullptr, nullptr, nullptr);
   b.steps = sqlite3_backup_init(b.copy, "main", db_.get(), "main");
-  if (b.steps == nullptr)
-    end_backup({BackupResult::Error::failed, b.partial + ": " + sqlite3_errmsg(b.copy)});
+  if (b.steps == nullptr) abandon_backup(b.partial + ": " + sqlite3_errmsg(b.copy));
 }
 
 // Whether changes wait to be committed (the writer's turn should end).
@@ -118,14 +116,13 @@ void SqliteStore::step_backup() {
   const int finished = sqlite3_backup_finish(b.steps);
   b.steps = nullptr;
   if (rc != SQLITE_DONE || finished != SQLITE_OK) {
-    end_backup(
-        {BackupResult::Error::failed, b.partial + ": " + sqlite3_errstr(rc != SQLITE_DONE ? rc : finished)});
+    abandon_backup(b.partial + ": " + sqlite3_errstr(rc != SQLITE_DONE ? rc : finished));
     return;
   }
   const int closed = sqlite3_close(b.copy);
   b.copy = nullptr;
   if (closed != SQLITE_OK) {
-    end_backup({BackupResult::Error::failed, b.partial + ": " + sqlite3_errstr(closed)});
+    abandon_backup(b.partial + ": " + sqlite3_errstr(closed));
     return;
   }
   // The copy is closed: nothing of it is the writer's any more. The finisher ends the backup
@@ -140,17 +137,10 @@ void SqliteStore::step_backup() {
 // deletes the oldest copies beyond backup_keep, and posts the result.
 void SqliteStore::finish_backup(const std::string& path, const std::string& partial,
                                 std::chrono::steady_clock::time_point started) {
-  auto failed = [&](std::string why) {
-    std::error_code ignored;
-    fs::remove(partial, ignored);
-    BackupResult result{BackupResult::Error::failed, std::move(why)};
-    result.took = std::chrono::duration_cast<std::chrono::milliseconds>(steady_clock::now() - started);
-    post_backup(std::move(result));
-  };
   if (auto why = sync_path(partial, false); !why.empty())
-    return failed("cannot sync " + partial + ": " + why);
+    return post_backup_failure(partial, "cannot sync " + partial + ": " + why, started);
   if (std::rename(partial.c_str(), path.c_str()) != 0)
-    return failed("cannot rename " + partial + ": " + std::strerror(errno));
+    return post_backup_failure(partial, "cannot rename " + partial + ": " + std::strerror(errno), started);
   BackupResult result{.path = path};
   std::error_code error;
   result.bytes = fs::file_size(path, error);
@@ -169,17 +159,22 @@ void SqliteStore::finish_backup(const std::string& path, const std::string& part
   post_backup(std::move(result));
 }
 
-// Writer: releases what the backup holds (a failed one's partial copy included) and reports it.
-void SqliteStore::end_backup(BackupResult result) {
+// Writer: gives the backup up, releasing what it holds, and reports why.
+void SqliteStore::abandon_backup(std::string why) {
   BackupRun& b = *backup_;
   if (b.steps != nullptr) sqlite3_backup_finish(b.steps);
   if (b.copy != nullptr) sqlite3_close(b.copy);
-  if (result.error != BackupResult::Error::none) {
-    std::error_code ignored;
-    fs::remove(b.partial, ignored);
-  }
-  result.took = std::chrono::duration_cast<std::chrono::milliseconds>(steady_clock::now() - b.started);
+  post_backup_failure(b.partial, std::move(why), b.started);
   backup_.reset();
+}
+
+// Writer or finisher: a backup failed; its partial copy goes, and the loop is told.
+void SqliteStore::post_backup_failure(const std::string& partial, std::string why,
+                                      std::chrono::steady_clock::time_point started) {
+  std::error_code ignored;
+  fs::remove(partial, ignored);
+  BackupResult result{BackupResult::Error::failed, std::move(why)};
+  result.took = std::chrono::duration_cast<std::chrono::milliseconds>(steady_clock::now() - started);
   post_backup(std::move(result));
 }
 

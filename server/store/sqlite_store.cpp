@@ -232,10 +232,9 @@ void SqliteStore::post_failed(std::string reason) {
 
 // The writer does the copying (sqlite_backup.cpp); this is the loop's half.
 void SqliteStore::backup(std::function<void(BackupResult)> done) {
-  const auto answer = [this, &done](BackupResult::Error error, std::string detail) {
-    asio::post(loop_, [done = std::move(done), result = BackupResult{error, std::move(detail)}]() mutable {
-      done(std::move(result));
-    });
+  // Refusals are answered at once (JobStore::backup allows it; the caller resumes by a post).
+  const auto answer = [&done](BackupResult::Error error, std::string detail) {
+    done(BackupResult{error, std::move(detail)});
   };
   if (options_.backup_dir.empty())
     return answer(BackupResult::Error::unavailable, "backups are off: start jobd with --backup-dir DIR");

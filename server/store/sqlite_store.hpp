@@ -86,7 +86,9 @@ class SqliteStore final : public JobStore {
   void begin_backup();
   void step_backup();
   bool changes_waiting();
-  void end_backup(BackupResult result);
+  void abandon_backup(std::string why);
+  void post_backup_failure(const std::string& partial, std::string why,
+                           std::chrono::steady_clock::time_point started);
   void finish_backup(const std::string& path, const std::string& partial,
                      std::chrono::steady_clock::time_point started);  // backup_finisher_
   void post_backup(BackupResult result);                              // to the loop

@@ -55,7 +55,7 @@ void SqliteStore::run_writer() {
       begin = std::exchange(backup_asked_, false);
       if (stopping_ && (begin || backup_)) {
         lock.unlock();
-        if (backup_) end_backup({BackupResult::Error::failed, "jobd is stopping"});
+        if (backup_) abandon_backup("jobd is stopping");
         if (begin) post_backup({BackupResult::Error::failed, "jobd is stopping"});
         continue;
       }
