@@ -14,6 +14,7 @@
 #include <cerrno>
 
 #include "http/body_stream.hpp"
+#include "http/drained_read.hpp"
 #include "http/peer_watch.hpp"
 #include "http/refusals.hpp"
 #include "http/response_writer.hpp"
@@ -202,22 +203,14 @@ asio::awaitable<void> run_session(ServerState& state, Session& session) {
       session.demoted = false;
       state.lingering.push_back(session);
       stream.expires_never();  // the idle timeout is the parked connection's
-      // A wait for readiness, then a read: a client that waits for its answers sends its next
-      // request after this one's answer arrived, so Asio's speculative recvmsg (async_read_some
-      // reads before it waits) would nearly always find nothing: one recvmsg in two. The wait
-      // costs the reactor an epoll_ctl instead, which is cheaper (bench/RESULTS.md, stop 29).
-      // Asio re-arms the descriptor for a wait (EPOLL_CTL_MOD polls it), so bytes that are
-      // there already wake it too. Woken with nothing to read, the session reads as before: an
-      // operation that stays queued until bytes come, never a wait that keeps waking.
-      auto [error] = co_await stream.socket().async_wait(tcp::socket::wait_read, use_tuple);
-      const RecvNow got = error ? RecvNow::nothing : recv_now(stream.socket(), session);
-      if (!error && got == RecvNow::nothing) {
-        std::size_t n = 0;
-        std::tie(error, n) = co_await stream.async_read_some(asio::buffer(session.first_bytes), use_tuple);
-        session.fresh = n;
-      }
+      // A read that, when it finds the client's next request not there yet (it is still reading
+      // this answer), costs no system call: the previous read was short, so the reactor knows
+      // the socket is drained and queues this one until the descriptor's next event
+      // (http/drained_read.hpp). Ended by the linger sweep (a cancel), the connection is parked.
+      auto [error, n] = co_await async_read_some_drained(stream.socket(), asio::buffer(session.first_bytes),
+                                                         state.reactor, use_tuple);
+      session.fresh = n;
       session.linger_hook.unlink();
-      if (got == RecvNow::gone) break;  // the client left (or reset)
       if (error == asio::error::operation_aborted && session.demoted) {
         // (Peeked again before the wait: bytes may have come as the read was cancelled.)
         state.idle.park(std::move(stream.socket()), /*checked=*/false, session.idle_since);

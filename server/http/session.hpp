@@ -32,6 +32,10 @@
 #include "http/refusals.hpp"
 #include "http/server.hpp"
 
+namespace boost::asio::detail {
+class epoll_reactor;
+}
+
 namespace jobd::http {
 
 class BodyStream;
@@ -130,7 +134,8 @@ struct ServerState {
         limits(l),
         idle(executor, *this, l.idle_timeout),
         lingering(executor, linger_policy(l)),
-        watch_starter(executor) {}
+        watch_starter(executor),
+        reactor(reactor_of(executor)) {}
   ServerState(const ServerState&) = delete;
   ServerState& operator=(const ServerState&) = delete;
   // Open connections: served by a session, or parked.
@@ -151,6 +156,11 @@ struct ServerState {
   std::function<void(const RequestRecord&)> observer;
   std::vector<std::unique_ptr<Exchange>> spare_exchanges;
   std::vector<std::unique_ptr<Session>> spare_sessions;
+  // The io_context's reactor, for the sessions' reads (http/drained_read.hpp).
+  boost::asio::detail::epoll_reactor& reactor;
+
+ private:
+  static boost::asio::detail::epoll_reactor& reactor_of(const boost::asio::any_io_executor& executor);
 };
 
 // Serves a connection with a session (a coroutine) until it closes or goes idle (then it is

@@ -7,6 +7,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <iterator>
 
+#include "http/drained_read.hpp"
 #include "http/peer_watch.hpp"
 #include "http/session.hpp"
 
@@ -62,6 +63,10 @@ Session::Session(const asio::any_io_executor& executor)
     : stream(executor), watch(std::make_shared<PeerWatch>()) {}
 
 Session::~Session() = default;
+
+asio::detail::epoll_reactor& ServerState::reactor_of(const asio::any_io_executor& executor) {
+  return http::reactor_of(executor);
+}
 
 void wake_lingering(ServerState& state) {
   for (Session& session : state.lingering.entries()) {

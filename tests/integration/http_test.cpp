@@ -205,8 +205,9 @@ TEST(Http, AConnectionIdleBeyondTheLingerIsParkedAndServedAgain) {
   EXPECT_NE(answers[1].body.find("status"), std::string::npos);
 }
 
-// After an answer the session waits for readiness before it reads the next request, rather
-// than read at once (its client is still reading the answer). However that next request comes,
+// After an answer the session's next read is queued without a try when the previous read
+// emptied the socket (its client is still reading the answer: http/drained_read.hpp). However
+// that next request comes,
 // it is served: at once, after a pause within the linger, in pieces, pipelined, with a body that
 // comes later, after a job's answer; and a client that leaves after an answer has its
 // connection closed.
@@ -254,6 +255,26 @@ TEST(Http, AfterAnAnswerTheNextRequestIsServedHoweverItComes) {
   ASSERT_TRUE(answered(1));
   ::shutdown(connection.fd(), SHUT_WR);
   EXPECT_TRUE(connection.closed_by_peer(5s));
+}
+
+// A keep-alive client's last request and its FIN in one go: the read that takes the request
+// empties the socket, and the FIN's wake-up may have come with the request's. The client still
+// gets its answer, and the connection is closed soon after (the linger parks it, and the parked
+// wait finds the end of stream), not after the idle timeout.
+TEST(Http, ARequestFollowedAtOnceByTheClientsFinIsAnsweredAndClosed) {
+  JobdProcess server({"--idle-timeout", "60s"});
+  const std::string healthz = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  for (int i = 0; i < 6; ++i) {
+    RawConnection connection(server.port());
+    ASSERT_TRUE(connection.send(healthz));  // the session is now in its idle read
+    ASSERT_EQ(connection.read_responses(1, 5s).size(), 1u) << i;
+    ASSERT_TRUE(connection.send(i % 2 == 0 ? healthz : post_echo(i)));
+    ::shutdown(connection.fd(), SHUT_WR);
+    const auto answers = connection.read_responses(1, 5s);
+    ASSERT_EQ(answers.size(), 1u) << i;
+    EXPECT_EQ(answers[0].status, 200) << i;
+    EXPECT_TRUE(connection.closed_by_peer(5s)) << i;
+  }
 }
 
 namespace {

@@ -1,8 +1,9 @@
-// What the HTTP session's idle read relies on (http/session.cpp): a readiness wait on a socket
-// wakes for bytes that arrived before the wait began, even when the reactor's epoll_wait already
-// reported their edge while nothing waited (Asio re-arms the descriptor with EPOLL_CTL_MOD for a
-// wait). Were that lost, a client whose request came in such a gap would wait for the idle
-// timeout. Over a real connection on 127.0.0.1, the loop run by hand.
+// What a parked connection relies on (http/idle.cpp), and the session's idle read when a FIN
+// came with the last bytes (http/drained_read.hpp): a readiness wait on a socket wakes for bytes
+// that arrived before the wait began, even when the reactor's epoll_wait already reported their
+// edge while nothing waited (Asio re-arms the descriptor with EPOLL_CTL_MOD for a wait). Were
+// that lost, a client whose request came in such a gap would wait for the idle timeout. Over a
+// real connection on 127.0.0.1, the loop run by hand.
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
@@ -20,16 +21,6 @@ using namespace std::chrono_literals;
 namespace {
 
 struct Pair : jobd::testing::LoopbackPair {
-  // Runs the loop through epoll_wait calls for `span` while nothing waits on `server`.
-  void turn_for(std::chrono::milliseconds span) {
-    loop.restart();  // (a loop that ran out of work stays stopped until restarted)
-    asio::steady_timer timer(loop, span);
-    bool fired = false;
-    timer.async_wait([&fired](boost::system::error_code) { fired = true; });
-    const auto until = std::chrono::steady_clock::now() + span + 2s;
-    while (!fired && std::chrono::steady_clock::now() < until) loop.run_one_for(100ms);
-  }
-
   std::optional<boost::system::error_code> wait_read(std::chrono::milliseconds limit) {
     loop.restart();
     std::optional<boost::system::error_code> woken;
