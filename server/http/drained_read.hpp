@@ -19,7 +19,8 @@
 // the descriptor again and finds the end of stream (http/idle.cpp).
 //
 // Built on asio::detail (reactor_op, epoll_reactor), which Boost does not promise to keep. The
-// static_asserts below stop the build when those types change.
+// static_assert below stops the build if the reactor is not epoll's; tests/unit/
+// drained_read_test.cpp checks the reactor still treats "exhausted" as this relies on.
 #pragma once
 
 #include <boost/asio/associated_cancellation_slot.hpp>
