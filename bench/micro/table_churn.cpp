@@ -49,7 +49,7 @@ class CountingStore final : public store::JobStore {
  public:
   bool durable() const noexcept override { return true; }
   store::LoadResult load(const store::RowVisitor&) override { return {}; }
-  store::Ticket write(store::Change) override { return ++last_; }
+  store::Ticket write(store::ChangeOp, const store::RowRef&) override { return ++last_; }
   void evict(std::uint64_t) override {}
   void when_durable(store::Ticket, std::function<void()> done) override { done(); }
   void set_durable_listener(std::function<void(store::Ticket)> listener) override {

@@ -15,7 +15,7 @@ Clock::time_point from_unix_ms(std::int64_t ms) {
 
 namespace {
 
-void fill_mutable(store::JobRow& row, const Job& job, const FinalState* final) {
+void fill_mutable(store::RowRef& row, const Job& job, const FinalState* final) {
   row.seq = job.seq;
   row.attempt = job.attempt;
   row.attempts_json = job.attempts;
@@ -44,13 +44,13 @@ void fill_mutable(store::JobRow& row, const Job& job, const FinalState* final) {
 
 }  // namespace
 
-store::JobRow insert_row(const Job& job, const FinalState* final) {
-  store::JobRow row;
+store::RowRef insert_ref(const Job& job, const FinalState* final) {
+  store::RowRef row;
   row.id = job.id;
   row.kind = job.kind->name;
   row.executor = job.executor;
   row.params_json = job.params;
-  row.idempotency_key = job.idempotency_key;
+  if (job.idempotency_key) row.idempotency_key = *job.idempotency_key;
   row.timeout_ms = job.timeout.count();
   row.created_at_ms = to_unix_ms(job.created_at);
   row.max_attempts = job.max_attempts;
@@ -59,8 +59,8 @@ store::JobRow insert_row(const Job& job, const FinalState* final) {
   return row;
 }
 
-store::JobRow update_row(const Job& job, const FinalState* final) {
-  store::JobRow row;
+store::RowRef update_ref(const Job& job, const FinalState* final) {
+  store::RowRef row;
   fill_mutable(row, job, final);
   return row;
 }

@@ -65,7 +65,7 @@ const Job& JobTable::create(const kinds::Kind& kind, proto::Executor executor, s
     ref.insert_ticket = kHeldInsert;  // written with its final state (finish) or on release
   } else if (durable_) {
     // Listed once committed: list() skips it until then, its submitter waits (when_committed).
-    const store::Ticket ticket = last_ticket_ = store_->write({store::ChangeOp::insert, insert_row(ref)});
+    const store::Ticket ticket = last_ticket_ = store_->write(store::ChangeOp::insert, insert_ref(ref));
     ref.insert_ticket = ticket;
     pending_by_ticket_.push_back({ticket, &ref, false});
   }
@@ -164,7 +164,7 @@ bool JobTable::finish(JobSeq seq, proto::Outcome outcome, Clock::time_point now)
     release_insert(job, &final);  // one row, final: its insert and final settle together
     final.ticket = job.insert_ticket;
   } else {
-    final.ticket = last_ticket_ = store_->write({store::ChangeOp::update, update_row(job, &final)});
+    final.ticket = last_ticket_ = store_->write(store::ChangeOp::update, update_ref(job, &final));
   }
   hold_final(job, std::move(final));
   return true;

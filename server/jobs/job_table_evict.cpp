@@ -91,9 +91,9 @@ void JobTable::evict(JobSeq seq, bool finished, const Finished* entry) {
   }
   // A discarded job never became final: a row of it left behind would come back queued.
   if (!written) return;  // a held insert: no row was written
-  store::JobRow row;
+  store::RowRef row;
   row.seq = seq;
-  last_ticket_ = store_->write({store::ChangeOp::remove, std::move(row)});
+  last_ticket_ = store_->write(store::ChangeOp::remove, row);
 }
 
 void JobTable::recycle(JobsMap::node_type job, SeqIndex::node_type phase) {

@@ -48,8 +48,7 @@ bool JobTable::committed(JobSeq seq) const { return awaiting_insert(seq) == null
 bool JobTable::final_pending(JobSeq seq) const { return awaiting_final(seq) != nullptr; }
 
 void JobTable::release_insert(Job& job, const FinalState* final) {
-  const store::Ticket ticket = last_ticket_ =
-      store_->write({store::ChangeOp::insert, insert_row(job, final)});
+  const store::Ticket ticket = last_ticket_ = store_->write(store::ChangeOp::insert, insert_ref(job, final));
   job.insert_ticket = ticket;
   pending_by_ticket_.push_back({ticket, &job, false});
 }
@@ -108,7 +107,7 @@ void JobTable::when_all_committed(std::function<void()> done) {
 }
 
 void JobTable::write_update(const Job& job) {
-  last_ticket_ = store_->write({store::ChangeOp::update, update_row(job)});
+  last_ticket_ = store_->write(store::ChangeOp::update, update_ref(job));
 }
 
 void JobTable::hold_final(Job& job, FinalState final) {

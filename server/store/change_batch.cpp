@@ -32,36 +32,37 @@ constexpr std::size_t kBusyBatch = 32;
 constexpr std::chrono::microseconds kGatherWindowBusy{1000};
 constexpr std::size_t kGatherChangesMax = 1024;
 
-void take_mutable(JobRow& into, JobRow& from) {
+void take_mutable(RowRef& into, const RowRef& from) {
   into.state = from.state;
   into.started_at_ms = from.started_at_ms;
   into.finished_at_ms = from.finished_at_ms;
   into.run_at_ms = from.run_at_ms;
   into.attempt = from.attempt;
-  into.result_json = std::move(from.result_json);
-  into.error_type = std::move(from.error_type);
-  into.error_message = std::move(from.error_message);
-  into.details_json = std::move(from.details_json);
-  into.attempts_json = std::move(from.attempts_json);
+  into.result_json = from.result_json;
+  into.error_type = from.error_type;
+  into.error_message = from.error_message;
+  into.details_json = from.details_json;
+  into.attempts_json = from.attempts_json;
 }
 
 }  // namespace
 
-bool fold_update(Change& earlier, Change& later) {
+bool fold_update(ChangeRef& earlier, const ChangeRef& later) {
   if (later.op != ChangeOp::update || earlier.op == ChangeOp::remove || earlier.row.seq != later.row.seq)
     return false;
   take_mutable(earlier.row, later.row);
   return true;
 }
 
-void BatchCoalescer::coalesce(std::vector<Change>& batch) {
+void BatchCoalescer::coalesce(std::vector<ChangeRef>& batch) {
   apply_.assign(batch.size(), true);
   if (batch.empty()) return;
   // A batch's seqs are nearly always a short run (the jobs of the last few milliseconds): then
   // the live change of a seq is found in a vector indexed from the lowest seq, with no node
   // allocated per change as the hash map does (it was ~3 % of the writer's samples).
-  const auto [low, high] = std::minmax_element(
-      batch.begin(), batch.end(), [](const Change& a, const Change& b) { return a.row.seq < b.row.seq; });
+  const auto [low, high] =
+      std::minmax_element(batch.begin(), batch.end(),
+                          [](const ChangeRef& a, const ChangeRef& b) { return a.row.seq < b.row.seq; });
   const std::uint64_t base = low->row.seq;
   const bool dense = high->row.seq - base < 4 * batch.size() + 64;
   if (dense) {
@@ -70,7 +71,7 @@ void BatchCoalescer::coalesce(std::vector<Change>& batch) {
     latest_.clear();
   }
   for (std::size_t i = 0; i < batch.size(); ++i) {
-    Change& change = batch[i];
+    ChangeRef& change = batch[i];
     std::size_t* at;  // the index of this seq's live change; kNone: none yet
     if (dense) {
       at = &slots_[change.row.seq - base];
@@ -81,7 +82,7 @@ void BatchCoalescer::coalesce(std::vector<Change>& batch) {
       *at = i;
       continue;
     }
-    Change& earlier = batch[*at];
+    ChangeRef& earlier = batch[*at];
     if (fold_update(earlier, change)) {
       apply_[i] = false;
     } else if (change.op == ChangeOp::remove && earlier.op == ChangeOp::insert) {
@@ -98,7 +99,7 @@ void BatchCoalescer::coalesce(std::vector<Change>& batch) {
   std::size_t kept = 0;
   for (std::size_t i = 0; i < batch.size(); ++i) {
     if (!apply_[i]) continue;
-    if (kept != i) batch[kept] = std::move(batch[i]);
+    if (kept != i) batch[kept] = batch[i];
     ++kept;
   }
   batch.erase(batch.begin() + static_cast<std::ptrdiff_t>(kept), batch.end());

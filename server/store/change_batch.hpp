@@ -8,8 +8,9 @@
 // after insert -> neither (the seq still counts for the high-water mark); remove after update ->
 // the remove alone. Order between different jobs never matters (rows are independent), and the
 // batch is one transaction, so nobody can observe the folded intermediate states.
-// The batch is compacted, so that a batch kept after a failed commit can be folded again with
-// what arrived since. Sans-I/O, used by the writer thread only.
+// The batch is compacted. It holds views into the writer's ChangeBuffer (change_buffer.hpp),
+// which folds an update into the change written just before it the same way, on the loop.
+// Sans-I/O, used by the writer thread only.
 #pragma once
 
 #include <chrono>
@@ -24,14 +25,12 @@ namespace jobd::store {
 
 // Folds `later` into `earlier` when the coalescer would (an update after an insert or an update
 // of the same job: the earlier change takes the later mutable columns); false: kept apart.
-// SqliteStore::write uses it on the change just written, so a job's start written right after
-// its insert (a loop job starts as it is submitted) never becomes a change of its own.
-bool fold_update(Change& earlier, Change& later);
+bool fold_update(ChangeRef& earlier, const ChangeRef& later);
 
 class BatchCoalescer {
  public:
   // Folds `batch` in place and removes the changes folded away.
-  void coalesce(std::vector<Change>& batch);
+  void coalesce(std::vector<ChangeRef>& batch);
 
  private:
   static constexpr std::size_t kNone = static_cast<std::size_t>(-1);

@@ -115,9 +115,12 @@ class JobStore {
   // max_seq, so a removed newest job's seq is never handed out twice.
   virtual LoadResult load(const RowVisitor& visit) = 0;
 
-  // Loop thread. Queues a change; cheap (SqliteStore: a push onto a loop-local buffer, handed to
-  // the writer once per loop turn). Tickets increase by one per change.
-  virtual Ticket write(Change change) = 0;
+  // Loop thread. Queues a change; cheap (SqliteStore: its fields copied into a loop-local
+  // buffer, handed to the writer once per loop turn). `row` is read before this returns.
+  // Tickets increase by one per change.
+  virtual Ticket write(ChangeOp op, const RowRef& row) = 0;
+  // The same, for a change held as values.
+  Ticket write(const Change& change) { return write(change.op, ref_of(change.row)); }
   // Loop thread. Removes the row of a finished job the table evicted (retention, the limits),
   // possibly later, together with other evictions (SqliteStore defers them and deletes them in
   // ranges; this default removes at once). Only for a job whose final state is committed: until
@@ -125,9 +128,9 @@ class JobStore {
   // the same rules (DESIGN, the store seam). No ticket: nothing waits for an eviction, and a
   // job that never became final (JobTable::discard) is removed with write(), never with this.
   virtual void evict(std::uint64_t seq) {
-    Change change{ChangeOp::remove, {}};
-    change.row.seq = seq;
-    write(std::move(change));
+    RowRef row;
+    row.seq = seq;
+    write(ChangeOp::remove, row);
   }
   // Loop thread. Runs `done` on the loop once every change up to `ticket` is committed, at once
   // (before returning) when it already is. Callbacks run in ticket order.

@@ -14,7 +14,8 @@ class MemoryStore final : public JobStore {
  public:
   bool durable() const noexcept override { return false; }
   LoadResult load(const RowVisitor&) override { return {}; }
-  Ticket write(Change) override { return ++last_ticket_; }
+  using JobStore::write;
+  Ticket write(ChangeOp, const RowRef&) override { return ++last_ticket_; }
   void when_durable(Ticket, std::function<void()> done) override { done(); }
   void set_durable_listener(std::function<void(Ticket)>) override {}  // nothing is ever pending
   StoreHealth health() const override { return {}; }

@@ -23,7 +23,7 @@ constexpr const char* kSelect =
 
 std::int64_t as_int(std::uint64_t value) { return static_cast<std::int64_t>(value); }
 
-void bind_mutable(Statement& s, const JobRow& row) {
+void bind_mutable(Statement& s, const RowRef& row) {
   s.bind(1, as_int(row.seq));
   s.bind(5, proto::to_string(row.state));
   s.bind(10, row.started_at_ms);
@@ -37,7 +37,7 @@ void bind_mutable(Statement& s, const JobRow& row) {
   s.bind_or_null(20, row.attempts_json);
 }
 
-void bind_fixed(Statement& s, const JobRow& row) {
+void bind_fixed(Statement& s, const RowRef& row) {
   s.bind(2, row.id);
   s.bind(3, row.kind);
   s.bind(4, proto::to_string(row.executor));
@@ -75,7 +75,7 @@ std::string JobsTable::prepare(Database& db) {
   return {};
 }
 
-int JobsTable::apply(const Change& change) {
+int JobsTable::apply(const ChangeRef& change) {
   switch (change.op) {
     case ChangeOp::insert:
       bind_fixed(insert_, change.row);
@@ -92,7 +92,7 @@ int JobsTable::apply(const Change& change) {
 // cursor walk instead of a seek per row (a quarter of what evicting costs, measured with
 // SQLite alone at 40 jobs a commit: ~1.7 -> ~1.25 us per evicted row). Only removes that
 // follow each other in the batch form a run, so the batch's order is kept.
-int JobsTable::apply(std::span<const Change> batch) {
+int JobsTable::apply(std::span<const ChangeRef> batch) {
   for (std::size_t i = 0; i < batch.size();) {
     std::size_t end = i + 1;
     if (batch[i].op == ChangeOp::remove) {

@@ -27,9 +27,9 @@ class JobsTable {
   int begin() { return begin_.run(); }
   int commit() { return commit_.run(); }
   // Inside a transaction. SQLITE_DONE on success, else the SQLite error code.
-  int apply(const Change& change);
+  int apply(const ChangeRef& change);
   // A (coalesced) batch in order, a run of removes of consecutive seqs as one statement.
-  int apply(std::span<const Change> batch);
+  int apply(std::span<const ChangeRef> batch);
   // Deletes the rows of `seqs` (ascending), a run of consecutive seqs as one statement.
   int remove_sorted(std::span<const std::uint64_t> seqs);
   // Raises the stored seq high-water mark to `seq` (never lowers it).

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <deque>
-#include <iterator>
 #include <utility>
 
 #include "store/sqlite_schema.hpp"
@@ -93,12 +92,12 @@ LoadResult SqliteStore::load(const RowVisitor& visit) {
   return result;
 }
 
-Ticket SqliteStore::write(Change change) {
+Ticket SqliteStore::write(ChangeOp op, const RowRef& row) {
   if (closed_) return ++last_ticket_;  // after close nothing is written, nor acknowledged
   if (!writer_.joinable()) writer_ = std::thread([this] { run_writer(); });
-  // Folded here rather than by the writer's coalescer when it follows the change it folds into
-  // (a loop job's start, written right after its insert): one change less to hand over.
-  if (local_.empty() || !fold_update(local_.back(), change)) local_.push_back(std::move(change));
+  // The buffer folds an update into the change it follows when that is the same job's (a loop
+  // job's start, written right after its insert): one change less to hand over.
+  local_.append(op, row);
   ++local_changes_;
   ++last_ticket_;
   // The writer waits for this one (it sleeps, or it gathers and this completes its count):
@@ -134,10 +133,9 @@ void SqliteStore::hand_over() {
   {
     std::lock_guard lock(mutex_);
     if (pending_.empty()) {
-      pending_.swap(local_);  // local_ takes the emptied vector the writer left, capacity kept
+      pending_.swap(local_);  // local_ takes the emptied buffer the writer left, capacity kept
     } else {
-      pending_.insert(pending_.end(), std::make_move_iterator(local_.begin()),
-                      std::make_move_iterator(local_.end()));
+      pending_.append(local_);
       local_.clear();
     }
     evicted_.insert(evicted_.end(), local_evicted_.begin(), local_evicted_.end());

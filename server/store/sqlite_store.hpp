@@ -1,8 +1,8 @@
 // SqliteStore: the embedded durable store (`--store sqlite:PATH`), one file in WAL mode.
 //
 // Owns the file (StoreLock + SQLite's exclusive locking mode), one connection, and one writer
-// thread: the only thread that calls SQLite once start-up is over. The loop thread appends
-// changes (and evictions) to a loop-local buffer and hands the whole buffer over once per loop
+// thread: the only thread that calls SQLite once start-up is over. The loop thread copies
+// changes into a loop-local ChangeBuffer (evictions into a list of seqs) and hands both over once per loop
 // turn (one posted flush, armed by the first change after the last one), or at once when the
 // change is one the writer waits for (it sleeps, or its gathering is one change short): one lock
 // and at most one wake-up per hand-off, not per change. The writer takes
@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "store/change_batch.hpp"
+#include "store/change_buffer.hpp"
 #include "store/job_store.hpp"
 #include "store/sqlite_db.hpp"
 #include "store/sqlite_jobs.hpp"
@@ -49,7 +50,8 @@ class SqliteStore final : public JobStore {
 
   bool durable() const noexcept override { return true; }
   LoadResult load(const RowVisitor& visit) override;
-  Ticket write(Change change) override;
+  using JobStore::write;
+  Ticket write(ChangeOp op, const RowRef& row) override;
   void evict(std::uint64_t seq) override;
   void when_durable(Ticket ticket, std::function<void()> done) override;
   void loop_idle() override;
@@ -69,7 +71,7 @@ class SqliteStore final : public JobStore {
   GatheringEnd gather(std::unique_lock<std::mutex>& lock, std::size_t last_taken);
   void post_committed(Ticket through, CommitReport report, bool recovered);  // to the loop
   void post_failed(std::string reason);                                      // to the loop
-  std::string commit(const std::vector<Change>& batch, std::uint64_t high, std::uint64_t max_removed);
+  std::string commit(const std::vector<ChangeRef>& batch, std::uint64_t high, std::uint64_t max_removed);
   void take_evictions(bool stopping);
   bool wait_before_retry(std::chrono::milliseconds backoff);
   void checkpoint_if_due();
@@ -126,7 +128,7 @@ class SqliteStore final : public JobStore {
   Ticket last_ticket_ = 0;  // loop: tickets handed out
   // Loop: what write() and evict() gathered since the last flush(), and whether one is posted.
   // local_changes_ counts changes written (folded ones too), as pending_changes_ does.
-  std::vector<Change> local_;
+  ChangeBuffer local_;
   std::size_t local_changes_ = 0;
   std::vector<std::uint64_t> local_evicted_;
   bool flush_armed_ = false;
@@ -140,7 +142,7 @@ class SqliteStore final : public JobStore {
   // The hand-off, guarded by mutex_.
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::vector<Change> pending_;
+  ChangeBuffer pending_;
   // The last ticket written, and how many changes pending_ holds: fewer entries when write()
   // folded some, but the gathering counts changes, as it was tuned on (change_batch.hpp).
   Ticket pending_through_ = 0;

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <iterator>
 #include <utility>
 
 #include "store/sqlite_store.hpp"
@@ -35,7 +34,8 @@ constexpr int kWritebackFrames = 256;
 
 void SqliteStore::run_writer() {
   pthread_setname_np(pthread_self(), "jobd-store");
-  std::vector<Change> batch;
+  ChangeBuffer taken_changes;      // what the batch holds, as the loop wrote it
+  std::vector<ChangeRef> batch;    // the same, decoded and folded: views into taken_changes
   Ticket taken = 0;                // changes taken from pending_ so far: the last ticket of `batch`
   Ticket committed = 0;            // changes committed so far
   std::uint64_t max_inserted = 0;  // the highest seq inserted by the changes taken
@@ -46,7 +46,6 @@ void SqliteStore::run_writer() {
   for (;;) {
     // A backup in progress copies a step per turn, between commits (sqlite_backup.cpp).
     if (backup_) step_backup();
-    std::size_t fresh = 0;  // where the changes taken this time start in `batch`
     bool stopping = false;
     bool begin = false;  // a backup was asked for: begun before this turn's commit
     GatheringEnd gathered = GatheringEnd::none;
@@ -79,11 +78,9 @@ void SqliteStore::run_writer() {
         gathered = gather(lock, last_taken);
         loop_went_idle_ = false;
         last_taken = pending_changes_ + evicted_.size();
-        batch.swap(pending_);  // the loop fills the emptied vector, capacity kept
+        taken_changes.swap(pending_);  // the loop fills the emptied buffer, capacity kept
       } else {  // a retry (of a batch that may have folded to nothing) takes on what arrived since
-        fresh = batch.size();
-        batch.insert(batch.end(), std::make_move_iterator(pending_.begin()),
-                     std::make_move_iterator(pending_.end()));
+        taken_changes.append(pending_);
         pending_.clear();
       }
       taken = pending_through_;  // changes folded by write() took their tickets all the same
@@ -93,7 +90,12 @@ void SqliteStore::run_writer() {
       stopping = stopping_;
     }
     if (begin) begin_backup();
-    for (std::size_t i = fresh; i < batch.size(); ++i)
+    // A retry decodes and folds the kept changes again, together with the new ones: the batch is
+    // one transaction, so folding all of them commits what folding the new ones onto the folded
+    // rest would.
+    batch.clear();
+    taken_changes.decode(batch);
+    for (std::size_t i = 0; i < batch.size(); ++i)
       if (batch[i].op == ChangeOp::insert)
         max_inserted = std::max(max_inserted, batch[i].row.seq);
       else if (batch[i].op == ChangeOp::remove)
@@ -114,6 +116,7 @@ void SqliteStore::run_writer() {
       }
       committed = taken;
       batch.clear();
+      taken_changes.clear();
       flushing_.clear();
       failing = false;
       backoff = options_.retry_initial;
@@ -207,7 +210,7 @@ bool SqliteStore::wait_before_retry(std::chrono::milliseconds backoff) {
 // needs writing only when a row above the stored mark is removed (then the newest row might be
 // gone). Eviction removes old jobs, so that is about once per --max-jobs jobs, not per commit:
 // a commit then writes the jobs' pages alone, not store_meta's page as well.
-std::string SqliteStore::commit(const std::vector<Change>& batch, std::uint64_t high,
+std::string SqliteStore::commit(const std::vector<ChangeRef>& batch, std::uint64_t high,
                                 std::uint64_t max_removed) {
   // A failed ROLLBACK may leave a transaction open: end it before starting the next one.
   if (db_.in_transaction()) db_.exec("ROLLBACK");

@@ -22,8 +22,9 @@ class HandCommittedStore final : public store::JobStore {
  public:
   bool durable() const noexcept override { return true; }
   store::LoadResult load(const store::RowVisitor&) override { return {}; }
-  store::Ticket write(store::Change change) override {
-    written.push_back(std::move(change));
+  using store::JobStore::write;
+  store::Ticket write(store::ChangeOp op, const store::RowRef& row) override {
+    written.push_back({op, store::row_of(row)});
     return ++last;
   }
   void evict(std::uint64_t seq) override { evicted.push_back(seq); }
