@@ -2,8 +2,22 @@
 
 namespace jobd::store {
 
+namespace {
+
+// Before SQLite initializes itself (its first sqlite3_open_v2 in this process): no memory
+// statistics. They cost every sqlite3_malloc and sqlite3_free a global mutex (~13 of them per
+// job in the writer, measured with callgrind), and jobd reads none of them. SQLite refuses the
+// setting once initialized (SQLITE_MISUSE), which changes nothing but the speed.
+void configure_sqlite_once() {
+  static const int configured = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  (void)configured;
+}
+
+}  // namespace
+
 std::string Database::open(const std::string& path, const std::string& vfs) {
   close();
+  configure_sqlite_once();
   const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
   const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, vfs.empty() ? nullptr : vfs.c_str());
   if (rc == SQLITE_OK) return {};
