@@ -198,7 +198,7 @@ bool run_load(const std::string& path, long rows) {
     for (long seq = 1; seq <= rows; ++seq) {
       auto change = finish_change(job_row(static_cast<std::uint64_t>(seq)));
       change.op = store::ChangeOp::insert;
-      last = opened.store->write(std::move(change));
+      last = opened.store->write(change);
       if (seq % 10000 == 0) loop.poll();  // let completions run; keeps memory bounded
     }
     bool done = false;
