@@ -261,8 +261,11 @@ TEST(Http, AfterAnAnswerTheNextRequestIsServedHoweverItComes) {
 // empties the socket, and the FIN's wake-up may have come with the request's. The client still
 // gets its answer, and the connection is closed soon after (the linger parks it, and the parked
 // wait finds the end of stream), not after the idle timeout.
+// With memory:, the echo job is answered without waiting for a commit: a client that half-closes
+// while its answer waits (a commit slower than kWatchDelay, as under ASan on a loaded machine) is
+// taken as gone, as nginx does (http/peer_watch.hpp), which is not what this test is about.
 TEST(Http, ARequestFollowedAtOnceByTheClientsFinIsAnsweredAndClosed) {
-  JobdProcess server({"--idle-timeout", "60s"});
+  JobdProcess server({"--idle-timeout", "60s", "--store", "memory:"});
   const std::string healthz = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
   for (int i = 0; i < 6; ++i) {
     RawConnection connection(server.port());
