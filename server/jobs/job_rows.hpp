@@ -1,6 +1,7 @@
 // Jobs as the store keeps them: a Job (plus the final state it is about to take) to a
-// store::RowRef (or JobRow), and the times of a row back to the table's clock. Pure functions, loop thread;
-// built only when the store is durable (JobTable::durable), so the memory store costs nothing.
+// store::RowRef (or JobRow), and the times of a row back to the table's clock. Pure functions,
+// loop thread; built only when the store is durable (JobTable::durable), so the memory store
+// costs nothing.
 // A row carries the texts the job already keeps (params, result, executor fields): no JSON is
 // rendered or parsed here.
 #pragma once
