@@ -112,8 +112,8 @@ TEST(PeerWatch, ARearmedWatchWaitsItsOwnDelayAndIgnoresTheEarlierArm) {
   c.run_for(kWatchDelay / 2);
   c.watch->disarm();
   c.client.close();
-  c.watch->arm(c.server, c.starter);  // a second await on the same connection
   const auto armed = std::chrono::steady_clock::now();
+  c.watch->arm(c.server, c.starter);  // a second await on the same connection
   c.run_until([&] { return c.await_ended.has_value(); });
   ASSERT_TRUE(c.await_ended);
   EXPECT_GE(std::chrono::steady_clock::now() - armed, kWatchDelay - 3ms);
